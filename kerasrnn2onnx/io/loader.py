@@ -1,0 +1,212 @@
+"""Open any supported Keras file and return a :class:`RawModel`.
+
+Formats are told apart by content (zip / HDF5 / JSON magic), not trusted suffixes, so a
+renamed file still gets the right reader and a wrong file gets a one-line error.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+import zlib
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import ConversionError, ModelFileError
+from .raw import RawLayer, RawModel
+from .topology import parse_topology
+from .versions import resolve_version
+from .weights import (
+    h5py,
+    keras2_weights_by_layer,
+    keras3_group_weights,
+    read_npz_weights,
+)
+
+ZIP_MAGIC = b"PK\x03\x04"
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def detect_format(path: Path) -> str:
+    """``"keras"``, ``"h5"`` or ``"json"`` from the file's first bytes."""
+    if not path.exists():
+        raise ModelFileError(path, "file not found")
+    if path.is_dir():
+        raise ModelFileError(path, "is a directory, not a model file")
+    with path.open("rb") as handle:
+        head = handle.read(64)
+    if not head:
+        raise ModelFileError(path, "file is empty")
+    if head.startswith(ZIP_MAGIC):
+        return "keras"
+    if head.startswith(HDF5_MAGIC):
+        return "h5"
+    if head.lstrip().startswith(b"{"):
+        return "json"
+    raise ModelFileError(path, "not a Keras model file (expected a .keras archive, an .h5 file or a JSON config)")
+
+
+def _json(data: bytes | str, source: object, what: str) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelFileError(source, f"{what} is not valid JSON ({exc})") from None
+
+
+def _order_hints(config: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Child-object order for Keras 3 weight groups: stacked cells follow the config."""
+    cell = config.get("cell")
+    if isinstance(cell, Mapping) and cell.get("class_name") == "StackedRNNCells":
+        cells = (cell.get("config") or {}).get("cells") or []
+        names: list[str] = []
+        for entry in cells:
+            base = str((entry.get("config") or {}).get("name", ""))
+            name, n = base, 0
+            while name in names:
+                n += 1
+                name = f"{base}_{n}"
+            names.append(name)
+        return {"cells": names}
+    return {}
+
+
+def _attach_keras3_weights(layers: tuple[RawLayer, ...], root: Any, source: object) -> tuple[RawLayer, ...]:
+    groups = root["layers"] if "layers" in root else None
+    result = []
+    for layer in layers:
+        if groups is not None and layer.name in groups:
+            arrays = keras3_group_weights(groups[layer.name], _order_hints(layer.config), source)
+            layer = replace(layer, weights=tuple(arrays))
+        result.append(layer)
+    return tuple(result)
+
+
+def _attach_keras2_weights(layers: tuple[RawLayer, ...], root: Any, source: object) -> tuple[RawLayer, ...]:
+    by_layer = keras2_weights_by_layer(root, source)
+    result = []
+    for layer in layers:
+        if layer.name in by_layer:
+            arrays, names = by_layer[layer.name]
+            layer = replace(layer, weights=tuple(arrays), weight_names=tuple(names))
+        result.append(layer)
+    return tuple(result)
+
+
+def _attach_h5_weights(layers: tuple[RawLayer, ...], handle: Any, source: object) -> tuple[RawLayer, ...]:
+    """Weights from any Keras weights HDF5 layout (full model, Keras 2 or Keras 3 weights file)."""
+    if "model_weights" in handle:
+        return _attach_keras2_weights(layers, handle["model_weights"], source)
+    if "layer_names" in handle.attrs:
+        return _attach_keras2_weights(layers, handle, source)
+    if "layers" in handle:
+        return _attach_keras3_weights(layers, handle, source)
+    raise ModelFileError(source, "no Keras weights found in this HDF5 file")
+
+
+def _read_keras_archive(path: Path) -> tuple[dict, str | None, tuple[RawLayer, ...]]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            for required in ("config.json", "model.weights.h5"):
+                if required not in names:
+                    raise ModelFileError(path, f"not a Keras 3 archive: '{required}' is missing")
+            config = _json(archive.read("config.json"), path, "config.json")
+            metadata = _json(archive.read("metadata.json"), path, "metadata.json") if "metadata.json" in names else {}
+            weights_bytes = archive.read("model.weights.h5")
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise ModelFileError(path, f"corrupt or truncated .keras archive ({exc})") from None
+    version = metadata.get("keras_version") if isinstance(metadata, Mapping) else None
+    try:
+        with h5py.File(io.BytesIO(weights_bytes), "r") as handle:
+            model_class, name, layers, inputs, outputs = parse_topology(config, path)
+            layers = _attach_keras3_weights(layers, handle, path)
+    except OSError as exc:
+        raise ModelFileError(path, f"model.weights.h5 inside the archive is unreadable ({exc})") from None
+    return {"model_class": model_class, "name": name, "inputs": inputs, "outputs": outputs}, version, layers
+
+
+def _read_h5_model(path: Path) -> tuple[dict, str | None, tuple[RawLayer, ...]]:
+    try:
+        with h5py.File(path, "r") as handle:
+            if "model_config" not in handle.attrs:
+                if "layer_names" in handle.attrs or "layers" in handle:
+                    raise ModelFileError(
+                        path, "weights-only file (no model config): pass the config JSON as MODEL and this file with --weights"
+                    )
+                raise ModelFileError(path, "HDF5 file is not a Keras model (no 'model_config' attribute)")
+            raw_config = handle.attrs["model_config"]
+            raw_config = raw_config.decode("utf-8") if isinstance(raw_config, bytes) else str(raw_config)
+            config = _json(raw_config, path, "model_config")
+            version = handle.attrs.get("keras_version")
+            version = version.decode("utf-8") if isinstance(version, bytes) else (str(version) if version is not None else None)
+            model_class, name, layers, inputs, outputs = parse_topology(config, path)
+            if "model_weights" not in handle:
+                raise ModelFileError(path, "the file has a model config but no 'model_weights' group")
+            layers = _attach_keras2_weights(layers, handle["model_weights"], path)
+    except OSError as exc:
+        raise ModelFileError(path, f"unreadable HDF5 file ({exc})") from None
+    return {"model_class": model_class, "name": name, "inputs": inputs, "outputs": outputs}, version, layers
+
+
+def _read_json_model(path: Path, weights: Path | None) -> tuple[dict, str | None, tuple[RawLayer, ...], tuple | None]:
+    config = _json(path.read_bytes(), path, "the config file")
+    version = config.get("keras_version") if isinstance(config, Mapping) else None
+    model_class, name, layers, inputs, outputs = parse_topology(config, path)
+    if weights is None:
+        raise ModelFileError(path, "a JSON config carries no weights: pass --weights W.npz or W.h5")
+    kind = detect_weights_format(weights)
+    flat = None
+    if kind == "npz":
+        flat = tuple(read_npz_weights(weights))
+    else:
+        try:
+            with h5py.File(weights, "r") as handle:
+                layers = _attach_h5_weights(layers, handle, weights)
+        except OSError as exc:
+            raise ModelFileError(weights, f"unreadable HDF5 weights file ({exc})") from None
+    info = {"model_class": model_class, "name": name, "inputs": inputs, "outputs": outputs}
+    return info, version, layers, flat
+
+
+def detect_weights_format(path: Path) -> str:
+    """``"npz"`` or ``"h5"`` for a ``--weights`` file."""
+    if not path.exists():
+        raise ModelFileError(path, "weights file not found")
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    if not head:
+        raise ModelFileError(path, "weights file is empty")
+    if head.startswith(ZIP_MAGIC):
+        return "npz"
+    if head.startswith(HDF5_MAGIC):
+        return "h5"
+    raise ModelFileError(path, "weights must be an .npz (np.savez of get_weights()) or a Keras weights .h5")
+
+
+def load_raw_model(path: str | Path, weights: str | Path | None = None, keras_version: int | None = None) -> RawModel:
+    """Read ``path`` (and ``weights`` for a JSON config) without importing Keras."""
+    path = Path(path)
+    weights_path = Path(weights) if weights is not None else None
+    fmt = detect_format(path)
+    flat = None
+    if fmt != "json" and weights_path is not None:
+        raise ConversionError(f"{path}: --weights is only for JSON configs; this file carries its own weights")
+    if fmt == "keras":
+        info, version, layers = _read_keras_archive(path)
+    elif fmt == "h5":
+        info, version, layers = _read_h5_model(path)
+    else:
+        info, version, layers, flat = _read_json_model(path, weights_path)
+        fmt = f"json+{detect_weights_format(weights_path)}" if weights_path else "json"
+    version, major = resolve_version(version, keras_version, path)
+    return RawModel(
+        source=path,
+        format=fmt,
+        keras_version=version,
+        keras_major=major,
+        layers=layers,
+        flat_weights=flat,
+        **info,
+    )

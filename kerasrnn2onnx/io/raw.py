@@ -1,0 +1,65 @@
+"""RawModel: what a Keras file says, before any interpretation.
+
+Readers of every format (.keras, .h5, JSON + weights) produce this one shape, so the spec
+parser never needs to know where a model came from. Nothing here imports Keras.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TensorRef:
+    """One tensor in a functional graph: output ``index`` of call ``node`` of ``layer``."""
+
+    layer: str
+    node: int = 0
+    index: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class RawLayer:
+    """A layer as stored: class name, config dict, weights in ``get_weights()`` order."""
+
+    class_name: str
+    name: str
+    config: Mapping[str, Any]
+    inbound: tuple[TensorRef, ...] = ()
+    tensor_kwargs: Mapping[str, tuple[TensorRef, ...]] = field(default_factory=dict)
+    call_count: int = 1
+    weights: tuple[np.ndarray, ...] = ()
+    weight_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class RawModel:
+    """A whole file: the layers in topological order plus the graph's inputs and outputs.
+
+    ``keras_version`` is the full version string found in the file (``None`` when the file
+    carries none); ``keras_major`` is 2 or 3, or ``None`` when unknown. ``flat_weights`` is
+    set instead of per-layer weights when the weights came as one ``get_weights()`` list
+    (an ``.npz``): only the spec parser knows how many arrays each layer takes.
+    """
+
+    source: Path
+    format: str
+    keras_version: str | None
+    keras_major: int | None
+    model_class: str
+    name: str
+    layers: tuple[RawLayer, ...]
+    inputs: tuple[TensorRef, ...]
+    outputs: tuple[TensorRef, ...]
+    flat_weights: tuple[np.ndarray, ...] | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    def layer(self, name: str) -> RawLayer:
+        for raw in self.layers:
+            if raw.name == name:
+                return raw
+        raise KeyError(name)

@@ -1,0 +1,174 @@
+"""Turn a model config (Sequential, Functional or a bare layer) into layers and graph edges.
+
+Keras 2 and Keras 3 write the graph differently (nested lists vs. ``__keras_tensor__``
+records); both become :class:`TensorRef` edges here so later stages see one shape.
+Only JSON data is read: class names are strings to look up, never code to import.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from ..errors import ModelFileError
+from .raw import RawLayer, TensorRef
+
+MODEL_CLASSES = ("Sequential", "Functional", "Model")
+
+
+def _layer_name(entry: Mapping[str, Any]) -> str:
+    config = entry.get("config") or {}
+    name = entry.get("name") or (config.get("name") if isinstance(config, Mapping) else None)
+    if not isinstance(name, str) or not name:
+        raise ModelFileError("<config>", f"a layer of class {entry.get('class_name')!r} has no name")
+    return name
+
+
+def _tensor_refs(value: Any) -> Iterator[TensorRef]:
+    """Every tensor reference in a Keras 3 call-argument structure, in order."""
+    if isinstance(value, Mapping):
+        if value.get("class_name") == "__keras_tensor__":
+            history = value.get("config", {}).get("keras_history")
+            if not (isinstance(history, list) and len(history) == 3):
+                raise ModelFileError("<config>", f"malformed keras_history {history!r}")
+            yield TensorRef(str(history[0]), int(history[1]), int(history[2]))
+            return
+        for item in value.values():
+            yield from _tensor_refs(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _tensor_refs(item)
+
+
+def _keras2_refs(value: Any) -> Iterator[TensorRef]:
+    """Tensor references in Keras 2 node kwargs (``[name, node, index]`` triples)."""
+    if (
+        isinstance(value, list)
+        and len(value) >= 3
+        and isinstance(value[0], str)
+        and isinstance(value[1], int)
+        and isinstance(value[2], int)
+    ):
+        yield TensorRef(value[0], value[1], value[2])
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _keras2_refs(item)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _keras2_refs(item)
+
+
+def _parse_node(node: Any) -> tuple[tuple[TensorRef, ...], dict[str, tuple[TensorRef, ...]]]:
+    """One call of a layer: positional tensor inputs and tensor-valued keyword arguments."""
+    if isinstance(node, Mapping):  # Keras 3
+        args = tuple(_tensor_refs(node.get("args", [])))
+        kwargs = {k: tuple(_tensor_refs(v)) for k, v in (node.get("kwargs") or {}).items()}
+        return args, {k: v for k, v in kwargs.items() if v}
+    if isinstance(node, list):  # Keras 2: [[name, node, index, kwargs], ...]
+        args: list[TensorRef] = []
+        kwargs: dict[str, tuple[TensorRef, ...]] = {}
+        for item in node:
+            if not (isinstance(item, list) and len(item) >= 3):
+                raise ModelFileError("<config>", f"malformed inbound node {item!r}")
+            args.append(TensorRef(str(item[0]), int(item[1]), int(item[2])))
+            if len(item) > 3 and isinstance(item[3], Mapping):
+                for key, val in item[3].items():
+                    refs = tuple(_keras2_refs(val))
+                    if refs:
+                        kwargs[key] = kwargs.get(key, ()) + refs
+        return tuple(args), kwargs
+    raise ModelFileError("<config>", f"malformed inbound node {node!r}")
+
+
+def _refs_list(value: Any) -> tuple[TensorRef, ...]:
+    """``input_layers`` / ``output_layers``: one ``[name, node, index]`` or a list of them."""
+    if isinstance(value, list) and value and isinstance(value[0], str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ModelFileError("<config>", f"malformed input/output list {value!r}")
+    return tuple(TensorRef(str(v[0]), int(v[1]), int(v[2])) for v in value)
+
+
+def parse_topology(
+    model_config: Mapping[str, Any], source: Path
+) -> tuple[str, str, tuple[RawLayer, ...], tuple[TensorRef, ...], tuple[TensorRef, ...]]:
+    """Return ``(model_class, name, layers, inputs, outputs)`` from a ``to_json()``-style dict.
+
+    A bare layer config (``{"class_name": "LSTM", "config": {...}}``) becomes a one-layer
+    graph with a synthetic input named ``input`` and no declared outputs (the spec parser
+    then exposes every output of that layer).
+    """
+    if not isinstance(model_config, Mapping) or "class_name" not in model_config:
+        raise ModelFileError(source, "the config has no 'class_name': not a Keras model or layer config")
+    class_name = model_config["class_name"]
+    config = model_config.get("config")
+    if class_name == "Sequential":
+        return _sequential(config, source)
+    if class_name in ("Functional", "Model"):
+        return _functional(config, source)
+    if not isinstance(config, Mapping):
+        raise ModelFileError(source, f"layer config of class {class_name!r} is not an object")
+    name = _layer_name(model_config)
+    layer = RawLayer(str(class_name), name, config, inbound=(TensorRef("input"),))
+    inp = RawLayer("InputLayer", "input", {"name": "input"})
+    return "Layer", name, (inp, layer), (TensorRef("input"),), ()
+
+
+def _sequential(config: Any, source: Path):
+    if isinstance(config, list):  # Keras <= 2.2 wrote the layer list directly
+        layers_cfg, name = config, "sequential"
+    elif isinstance(config, Mapping) and isinstance(config.get("layers"), list):
+        layers_cfg, name = config["layers"], str(config.get("name", "sequential"))
+    else:
+        raise ModelFileError(source, "Sequential config has no 'layers' list")
+    if not layers_cfg:
+        raise ModelFileError(source, "Sequential model has no layers")
+    layers: list[RawLayer] = []
+    entries = list(layers_cfg)
+    if entries[0].get("class_name") != "InputLayer":
+        first = _layer_name(entries[0])
+        cfg = entries[0].get("config") or {}
+        shape = cfg.get("batch_input_shape") or cfg.get("batch_shape")
+        if shape is None and cfg.get("input_shape") is not None:
+            shape = [None, *cfg["input_shape"]]
+        if shape is None and cfg.get("input_dim") is not None:
+            shape = [None, cfg.get("input_length"), cfg["input_dim"]]
+        input_cfg = {"name": f"{first}_input", "batch_shape": shape}
+        entries.insert(0, {"class_name": "InputLayer", "config": input_cfg})
+    previous: TensorRef | None = None
+    for entry in entries:
+        lname = _layer_name(entry)
+        cls = str(entry.get("class_name"))
+        inbound = () if previous is None else (previous,)
+        layers.append(RawLayer(cls, lname, entry.get("config") or {}, inbound=inbound))
+        previous = TensorRef(lname)
+    names = [layer.name for layer in layers]
+    if len(set(names)) != len(names):
+        raise ModelFileError(source, "Sequential model has two layers with the same name")
+    return "Sequential", name, tuple(layers), (TensorRef(layers[0].name),), (previous,)
+
+
+def _functional(config: Any, source: Path):
+    if not isinstance(config, Mapping) or not isinstance(config.get("layers"), list):
+        raise ModelFileError(source, "Functional config has no 'layers' list")
+    layers: list[RawLayer] = []
+    for entry in config["layers"]:
+        lname = _layer_name(entry)
+        nodes = entry.get("inbound_nodes") or []
+        args: tuple[TensorRef, ...] = ()
+        kwargs: dict[str, tuple[TensorRef, ...]] = {}
+        if nodes:
+            args, kwargs = _parse_node(nodes[0])
+        layers.append(
+            RawLayer(
+                str(entry.get("class_name")),
+                lname,
+                entry.get("config") or {},
+                inbound=args,
+                tensor_kwargs=kwargs,
+                call_count=max(len(nodes), 1),
+            )
+        )
+    inputs = _refs_list(config.get("input_layers", []))
+    outputs = _refs_list(config.get("output_layers", []))
+    return "Functional", str(config.get("name", "model")), tuple(layers), inputs, outputs

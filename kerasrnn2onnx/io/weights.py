@@ -1,0 +1,99 @@
+"""Read weight arrays from the layouts Keras writes, in each layer's ``get_weights()`` order.
+
+Keras 3 stores variables by object path (``layers/<layer>/cell/vars/0``); Keras 2 stores
+them under each layer group with the order in its ``weight_names`` attribute; ``.npz``
+files hold ``get_weights()`` positionally. Readers return plain float arrays only.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..errors import ModelFileError
+
+try:  # h5py is a base dependency; the guard only gives a clearer message when it is broken.
+    import h5py
+except ImportError as exc:  # pragma: no cover - exercised only on broken installs
+    raise ImportError("kerasrnn2onnx needs h5py: pip install h5py") from exc
+
+
+def _as_str(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _read_dataset(dataset: Any, source: object) -> np.ndarray:
+    if not isinstance(dataset, h5py.Dataset):
+        raise ModelFileError(source, f"expected a weight array at '{dataset.name}', found a group")
+    array = np.asarray(dataset[()])
+    if array.dtype.kind not in "fiu":
+        raise ModelFileError(source, f"weight '{dataset.name}' has non-numeric dtype {array.dtype}")
+    return array
+
+
+def _numeric_key(name: str) -> tuple[int, str]:
+    return (int(name), name) if name.isdigit() else (1 << 30, name)
+
+
+def keras3_group_weights(group: Any, order_hints: Mapping[str, list[str]], source: object) -> list[np.ndarray]:
+    """Flatten a Keras 3 object group into ``get_weights()`` order.
+
+    Variables of an object (``vars/0..n``) come first, then its child objects. Children
+    whose order is not alphabetical are ordered by ``order_hints[child_group_name]``
+    (for stacked cells: the cells' names as listed in the config; for wrappers:
+    ``forward_layer`` before ``backward_layer``).
+    """
+    arrays: list[np.ndarray] = []
+    if "vars" in group:
+        for key in sorted(group["vars"].keys(), key=_numeric_key):
+            arrays.append(_read_dataset(group["vars"][key], source))
+    children = [k for k in group.keys() if k != "vars" and isinstance(group[k], h5py.Group)]
+    base = group.name.rsplit("/", 1)[-1]
+    hint = order_hints.get(base)
+    if hint is not None:
+        rank = {name: i for i, name in enumerate(hint)}
+        children.sort(key=lambda k: (rank.get(k, len(rank)), k))
+    else:
+        preferred = ["cell", "forward_layer", "backward_layer"]
+        children.sort(key=lambda k: (preferred.index(k) if k in preferred else len(preferred), k))
+    for child in children:
+        arrays.extend(keras3_group_weights(group[child], order_hints, source))
+    return arrays
+
+
+def keras2_group_weights(group: Any, source: object) -> tuple[list[np.ndarray], list[str]]:
+    """Weights of one Keras 2 layer group, ordered by its ``weight_names`` attribute."""
+    names = [_as_str(n) for n in group.attrs.get("weight_names", [])]
+    arrays = []
+    for name in names:
+        if name not in group:
+            raise ModelFileError(source, f"weight '{name}' listed for layer '{group.name}' is missing")
+        arrays.append(_read_dataset(group[name], source))
+    return arrays, names
+
+
+def keras2_weights_by_layer(root: Any, source: object) -> dict[str, tuple[list[np.ndarray], list[str]]]:
+    """``{layer_name: (arrays, names)}`` from a Keras 2 ``model_weights`` group or weights file."""
+    layer_names = [_as_str(n) for n in root.attrs.get("layer_names", [])]
+    result = {}
+    for name in layer_names:
+        if name not in root:
+            raise ModelFileError(source, f"weights of layer '{name}' are listed but missing")
+        result[name] = keras2_group_weights(root[name], source)
+    return result
+
+
+def read_npz_weights(path: Path) -> list[np.ndarray]:
+    """Arrays of an ``np.savez(path, *model.get_weights())`` file, in positional order."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            keys = list(data.keys())
+            positional = [k for k in keys if re.fullmatch(r"arr_\d+", k)]
+            if len(positional) == len(keys):
+                keys = sorted(keys, key=lambda k: int(k[4:]))
+            return [np.asarray(data[k]) for k in keys]
+    except (OSError, ValueError) as exc:
+        raise ModelFileError(path, f"cannot read weights .npz: {exc}") from None

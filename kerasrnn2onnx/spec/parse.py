@@ -1,0 +1,406 @@
+"""RawModel -> ModelSpec: read every argument of the Keras recurrent API and check it.
+
+Each Keras argument is either used (it changes the numbers), accepted as training-only
+(it cannot change inference), or refused with a message naming layer and key. Unknown
+keys are refused too: Keras itself would reject them, and silently ignoring one could
+hide a semantic change.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+
+from ..errors import LayerError, ModelFileError, UnsupportedError
+from ..io.raw import RawLayer, RawModel, TensorRef
+from ..io.versions import keras_major
+from .activations import ActivationNameError, ActivationSpec, resolve_activation
+from .types import (
+    CellSpec,
+    GRUCellSpec,
+    InputSpec,
+    LSTMCellSpec,
+    ModelSpec,
+    OutputSpec,
+    RecurrentLayerSpec,
+    SimpleRNNCellSpec,
+    TensorSpec,
+)
+
+BASE_KEYS = frozenset(
+    {"name", "trainable", "dtype", "batch_input_shape", "batch_shape", "input_shape", "input_dim",
+     "input_length", "autocast", "dynamic", "build_config", "activity_regularizer"}
+)
+TRAINING_ONLY = frozenset(
+    {"kernel_initializer", "recurrent_initializer", "bias_initializer", "kernel_regularizer",
+     "recurrent_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
+     "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout", "implementation",
+     "unit_forget_bias", "seed", "use_cudnn", "trainable"}
+)
+CELL_KEYS = {
+    "SimpleRNNCell": frozenset({"units", "activation", "use_bias"}),
+    "GRUCell": frozenset({"units", "activation", "recurrent_activation", "use_bias", "reset_after"}),
+    "LSTMCell": frozenset({"units", "activation", "recurrent_activation", "use_bias"}),
+}
+LAYER_FLAGS = frozenset(
+    {"return_sequences", "return_state", "go_backwards", "stateful", "unroll", "time_major", "zero_output_for_mask"}
+)
+LAYER_TO_CELL = {"SimpleRNN": "SimpleRNNCell", "GRU": "GRUCell", "LSTM": "LSTMCell"}
+INPUT_KEYS = frozenset({"name", "batch_shape", "batch_input_shape", "dtype", "sparse", "ragged", "input_tensor",
+                        "optional", "batch_size", "shape"})
+
+
+def _defaults(cell_kind: str, version: str | None, major: int | None) -> dict[str, Any]:
+    """Constructor defaults of the writing Keras version, used for keys a config omits.
+
+    Keras <= 2.2 defaulted ``recurrent_activation`` to hard_sigmoid and GRU ``reset_after``
+    to False; Keras 2.3+, tf.keras 2.x and Keras 3 use sigmoid and True.
+    """
+    old = _is_pre_23(version)
+    defaults: dict[str, Any] = {"activation": "tanh", "use_bias": True}
+    if cell_kind in ("GRUCell", "LSTMCell"):
+        defaults["recurrent_activation"] = "hard_sigmoid" if old else ("sigmoid" if major is not None else None)
+    if cell_kind == "GRUCell":
+        defaults["reset_after"] = False if old else (True if major is not None else None)
+    return defaults
+
+
+def _is_pre_23(version: str | None) -> bool:
+    if version is None or keras_major(version) != 2:
+        return False
+    parts = version.split(".")
+    try:
+        return int(parts[1]) < 3
+    except (IndexError, ValueError):
+        return False
+
+
+class _WeightFeed:
+    """Hands out arrays in ``get_weights()`` order, per layer or from one flat list."""
+
+    def __init__(self, model: RawModel) -> None:
+        self._flat = list(model.flat_weights) if model.flat_weights is not None else None
+        self._pos = 0
+
+    def for_layer(self, raw: RawLayer) -> Iterator[np.ndarray]:
+        if self._flat is None:
+            yield from raw.weights
+            return
+        while self._pos < len(self._flat):
+            self._pos += 1  # advance before yielding: an array handed out is taken
+            yield self._flat[self._pos - 1]
+
+    def take(self, iterator: Iterator[np.ndarray], layer: str, what: str) -> np.ndarray:
+        try:
+            return next(iterator)
+        except StopIteration:
+            raise LayerError(layer, f"missing weight: {what}") from None
+
+    def finish(self, source: object) -> None:
+        if self._flat is not None and self._pos != len(self._flat):
+            extra = len(self._flat) - self._pos
+            raise ModelFileError(source, f"{extra} weight array(s) left over after every layer took its own")
+
+    def peek(self, raw: RawLayer) -> np.ndarray | None:
+        """The next array this layer would receive, without taking it."""
+        if self._flat is None:
+            return raw.weights[0] if raw.weights else None
+        return self._flat[self._pos] if self._pos < len(self._flat) else None
+
+
+def _bool(config: Mapping[str, Any], key: str, default: bool, layer: str) -> bool:
+    value = config.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise LayerError(layer, f"expected true/false, got {value!r}", key)
+    return value
+
+
+def _activation(config: Mapping[str, Any], key: str, default: Any, major: int | None, layer: str) -> ActivationSpec:
+    value = config[key] if key in config else default
+    try:
+        return resolve_activation(value, major)
+    except ActivationNameError as exc:
+        raise UnsupportedError(layer, str(exc), key) from None
+
+
+def _check_dtype(config: Mapping[str, Any], layer: str) -> None:
+    dtype = config.get("dtype")
+    if isinstance(dtype, Mapping):  # a DTypePolicy / Policy record
+        dtype = (dtype.get("config") or {}).get("name")
+    if dtype not in (None, "float32"):
+        raise UnsupportedError(layer, f"dtype policy {dtype!r} is not supported (float32 only)", "dtype")
+
+
+def _check_keys(config: Mapping[str, Any], allowed: frozenset[str], layer: str) -> list[str]:
+    unknown = sorted(set(config) - allowed)
+    if unknown:
+        raise LayerError(layer, f"unknown argument(s) {', '.join(unknown)}", unknown[0])
+    return sorted(k for k in config if k in TRAINING_ONLY and k != "trainable")
+
+
+def _weight(feed: _WeightFeed, it: Iterator[np.ndarray], layer: str, cell: str, what: str, shape: tuple[int, ...]) -> np.ndarray:
+    array = feed.take(it, layer, f"{what} of cell '{cell}'")
+    if array.shape != shape:
+        raise LayerError(layer, f"weight '{what}' of cell '{cell}' has shape {array.shape}, expected {shape}")
+    if array.dtype.kind != "f":
+        raise LayerError(layer, f"weight '{what}' of cell '{cell}' is not floating point ({array.dtype})")
+    frozen = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.all(np.isfinite(frozen)):
+        raise LayerError(layer, f"weight '{what}' of cell '{cell}' contains NaN or infinity")
+    frozen.setflags(write=False)
+    return frozen
+
+
+def _cell(
+    kind: str,
+    config: Mapping[str, Any],
+    input_size: int,
+    layer: str,
+    model: RawModel,
+    feed: _WeightFeed,
+    weights: Iterator[np.ndarray],
+    extra_keys: frozenset[str],
+) -> tuple[CellSpec, list[str]]:
+    ignored = _check_keys(config, CELL_KEYS[kind] | TRAINING_ONLY | BASE_KEYS | extra_keys, layer)
+    _check_dtype(config, layer)
+    name = str(config.get("name", kind.lower()))
+    units = config.get("units")
+    if not isinstance(units, int) or isinstance(units, bool) or units < 1:
+        raise LayerError(layer, f"units must be a positive integer, got {units!r}", "units")
+    for key in ("dropout", "recurrent_dropout"):
+        rate = config.get(key, 0.0)
+        if not isinstance(rate, (int, float)) or not 0.0 <= rate <= 1.0:
+            raise LayerError(layer, f"must be a rate in [0, 1], got {rate!r}", key)
+    defaults = _defaults(kind, model.keras_version, model.keras_major)
+    for key, value in defaults.items():
+        if key not in config and value is None:
+            raise LayerError(
+                layer,
+                f"'{key}' is absent and its default differs between Keras versions: pass --keras-version 2 or 3",
+                key,
+            )
+    activation = _activation(config, "activation", defaults["activation"], model.keras_major, layer)
+    use_bias = _bool(config, "use_bias", True, layer)
+    gates = {"SimpleRNNCell": 1, "GRUCell": 3, "LSTMCell": 4}[kind]
+    kernel = _weight(feed, weights, layer, name, "kernel", (input_size, gates * units))
+    recurrent = _weight(feed, weights, layer, name, "recurrent_kernel", (units, gates * units))
+    if kind == "SimpleRNNCell":
+        bias = _weight(feed, weights, layer, name, "bias", (units,)) if use_bias else None
+        return SimpleRNNCellSpec(name, units, input_size, activation, use_bias, kernel, recurrent, bias), ignored
+    recurrent_activation = _activation(
+        config, "recurrent_activation", defaults["recurrent_activation"], model.keras_major, layer
+    )
+    if kind == "GRUCell":
+        reset_after = _bool(config, "reset_after", bool(defaults["reset_after"]), layer)
+        bias_shape = (2, 3 * units) if reset_after else (3 * units,)
+        bias = _weight(feed, weights, layer, name, "bias", bias_shape) if use_bias else None
+        spec = GRUCellSpec(name, units, input_size, activation, recurrent_activation, use_bias, reset_after,
+                           kernel, recurrent, bias)
+        return spec, ignored
+    bias = _weight(feed, weights, layer, name, "bias", (4 * units,)) if use_bias else None
+    spec = LSTMCellSpec(name, units, input_size, activation, recurrent_activation, use_bias, kernel, recurrent, bias)
+    return spec, ignored
+
+
+def _cell_configs(raw: RawLayer) -> list[tuple[str, Mapping[str, Any]]]:
+    """``(cell_class, cell_config)`` for each cell of a layer, in stacking order."""
+    if raw.class_name in LAYER_TO_CELL:
+        return [(LAYER_TO_CELL[raw.class_name], raw.config)]
+    cell = raw.config.get("cell")
+    if not isinstance(cell, Mapping):
+        raise LayerError(raw.name, "RNN layer has no cell config", "cell")
+    entries = cell.get("config", {}).get("cells") if cell.get("class_name") == "StackedRNNCells" else [cell]
+    if isinstance(cell, list):
+        entries = cell
+    result = []
+    for entry in entries or []:
+        cls = entry.get("class_name") if isinstance(entry, Mapping) else None
+        if cls not in CELL_KEYS:
+            raise UnsupportedError(
+                raw.name,
+                f"cell class {cls!r} is not supported (SimpleRNNCell, GRUCell, LSTMCell and stacks of them are); "
+                "custom cells are never imported from a model file",
+                "cell",
+            )
+        result.append((cls, entry.get("config") or {}))
+    if not result:
+        raise LayerError(raw.name, "RNN layer has an empty cell list", "cell")
+    return result
+
+
+def _recurrent_layer(
+    raw: RawLayer, source: TensorSpec, input_size: int, model: RawModel, feed: _WeightFeed
+) -> RecurrentLayerSpec:
+    layer = raw.name
+    _check_dtype(raw.config, layer)
+    if raw.class_name == "RNN":
+        ignored = _check_keys(raw.config, LAYER_FLAGS | BASE_KEYS | {"cell"}, layer)
+    else:
+        ignored = []
+    weights = feed.for_layer(raw)
+    cells: list[CellSpec] = []
+    size = input_size
+    extra = LAYER_FLAGS if raw.class_name in LAYER_TO_CELL else frozenset()
+    for kind, cfg in _cell_configs(raw):
+        cell, cell_ignored = _cell(kind, cfg, size, layer, model, feed, weights, extra)
+        cells.append(cell)
+        ignored.extend(cell_ignored)
+        size = cell.units
+    # A flat get_weights() list continues into the next layer; the feed checks its end.
+    if model.flat_weights is None and next(weights, None) is not None:
+        raise LayerError(layer, "the file holds more weights than the layer's cells use")
+    config = raw.config
+    spec = RecurrentLayerSpec(
+        name=layer,
+        class_name=raw.class_name if raw.class_name != "RNN" else "RNN",
+        cells=tuple(cells),
+        source=source,
+        return_sequences=_bool(config, "return_sequences", False, layer),
+        return_state=_bool(config, "return_state", False, layer),
+        go_backwards=_bool(config, "go_backwards", False, layer),
+        stateful=_bool(config, "stateful", False, layer),
+        unroll=_bool(config, "unroll", False, layer),
+        zero_output_for_mask=_bool(config, "zero_output_for_mask", False, layer),
+        ignored=tuple(sorted(set(ignored))),
+    )
+    if spec.stateful:
+        raise UnsupportedError(layer, "stateful=True is not supported yet (states as graph inputs are planned)", "stateful")
+    if _bool(config, "time_major", False, layer):
+        raise UnsupportedError(layer, "time_major=True is not supported yet", "time_major")
+    return spec
+
+
+def _input(raw: RawLayer) -> InputSpec:
+    config = raw.config
+    _check_keys(config, INPUT_KEYS | {"input_shape"}, raw.name)
+    _check_dtype(config, raw.name)
+    if config.get("sparse") or config.get("ragged"):
+        raise UnsupportedError(raw.name, "sparse or ragged inputs are not supported")
+    shape = config.get("batch_shape") or config.get("batch_input_shape")
+    if shape is None and config.get("shape") is not None:
+        shape = [config.get("batch_size"), *config["shape"]]
+    if shape is None:
+        return InputSpec(raw.name, None, None, -1)
+    if len(shape) != 3:
+        raise UnsupportedError(
+            raw.name, f"input shape {tuple(shape)} is not (batch, timesteps, features): recurrent layers need rank 3"
+        )
+    batch, steps, features = shape
+    return InputSpec(raw.name, batch, steps, features if features is not None else -1)
+
+
+def parse_model(model: RawModel) -> ModelSpec:
+    """Validate ``model`` and build its spec; every problem names its layer and key."""
+    feed = _WeightFeed(model)
+    inputs: dict[str, InputSpec] = {}
+    widths: dict[TensorRef, tuple[int, bool]] = {}  # tensor -> (last-dim size, is a sequence)
+    layers: list[RecurrentLayerSpec] = []
+    unsupported = []
+    for raw in model.layers:
+        if raw.class_name == "InputLayer":
+            continue
+        if raw.class_name not in LAYER_TO_CELL and raw.class_name != "RNN":
+            unsupported.append(f"'{raw.name}' ({raw.class_name})")
+    if unsupported:
+        raise UnsupportedError(
+            unsupported[0].split("'")[1],
+            f"unsupported layer(s): {', '.join(unsupported)}; this version converts InputLayer, SimpleRNN, GRU, "
+            "LSTM and RNN(cell) chains",
+        )
+    for raw in model.layers:
+        if raw.class_name == "InputLayer":
+            spec = _input(raw)
+            inputs[raw.name] = spec
+            continue
+        if raw.call_count > 1:
+            raise UnsupportedError(raw.name, "a layer called more than once (shared weights) is not supported yet")
+        if raw.tensor_kwargs:
+            keys = ", ".join(sorted(raw.tensor_kwargs))
+            raise UnsupportedError(raw.name, f"tensor call arguments ({keys}) are not supported yet", sorted(raw.tensor_kwargs)[0])
+        if len(raw.inbound) != 1:
+            raise UnsupportedError(raw.name, f"expected one input tensor, got {len(raw.inbound)}")
+        ref = raw.inbound[0]
+        if ref.layer in inputs:
+            source = TensorSpec(ref.layer)
+            features = inputs[ref.layer].features
+            if features < 0:
+                features = _infer_input_size(raw, feed, model)
+                inputs[ref.layer] = InputSpec(ref.layer, inputs[ref.layer].batch, inputs[ref.layer].timesteps, features)
+        else:
+            key = TensorRef(ref.layer, 0, ref.index)
+            if key not in widths:
+                raise LayerError(raw.name, f"its input '{ref.layer}' (output {ref.index}) is not produced by any layer")
+            features, is_sequence = widths[key]
+            if not is_sequence:
+                raise LayerError(
+                    raw.name,
+                    f"receives a 2-D tensor from '{ref.layer}'; recurrent layers need (batch, time, features) "
+                    "(set return_sequences=True on the layer before)",
+                )
+            source = TensorSpec(ref.layer, ref.index)
+        spec = _recurrent_layer(raw, source, features, model, feed)
+        layers.append(spec)
+        widths[TensorRef(spec.name, 0, 0)] = (spec.units, spec.return_sequences)
+        if spec.return_state:
+            index = 1
+            for cell in spec.cells:
+                for _ in cell.state_names:
+                    widths[TensorRef(spec.name, 0, index)] = (cell.units, False)
+                    index += 1
+    feed.finish(model.source)
+    if not layers:
+        raise ModelFileError(model.source, "the model has no recurrent layer to convert")
+    outputs = _outputs(model, layers, inputs)
+    input_specs = tuple(inputs[r.layer] for r in model.inputs if r.layer in inputs)
+    used = {layer.source.layer for layer in layers}
+    for spec in input_specs:
+        if spec.name not in used:
+            raise UnsupportedError(spec.name, "a model input that feeds no recurrent layer is not supported yet")
+    return ModelSpec(
+        name=model.name,
+        source=str(model.source),
+        format=model.format,
+        keras_version=model.keras_version,
+        keras_major=model.keras_major,
+        inputs=input_specs,
+        layers=tuple(layers),
+        outputs=outputs,
+    )
+
+
+def _infer_input_size(raw: RawLayer, feed: _WeightFeed, model: RawModel) -> int:
+    """Input width from the first kernel when the config gives no input shape."""
+    kernel = feed.peek(raw)
+    if kernel is not None and kernel.ndim == 2:
+        return int(kernel.shape[0])
+    raise LayerError(raw.name, "cannot tell the input size: no input shape in the config and no kernel weight")
+
+
+def _outputs(model: RawModel, layers: list[RecurrentLayerSpec], inputs: dict[str, InputSpec]) -> tuple[OutputSpec, ...]:
+    by_name = {layer.name: layer for layer in layers}
+    refs: list[TensorRef] = list(model.outputs)
+    if not refs:  # a bare layer config: every output of its (only) layer
+        last = layers[-1]
+        refs = [TensorRef(last.name, 0, i) for i in range(last.output_count)]
+    outputs = []
+    seen: set[str] = set()
+    for ref in refs:
+        if ref.layer in inputs:
+            raise UnsupportedError(ref.layer, "a model input used directly as an output is not supported")
+        if ref.layer not in by_name:
+            raise ModelFileError(model.source, f"model output refers to unknown layer '{ref.layer}'")
+        layer = by_name[ref.layer]
+        if ref.index >= layer.output_count:
+            raise LayerError(layer.name, f"model output index {ref.index} but the layer has {layer.output_count} output(s)")
+        name = layer.name if ref.index == 0 else f"{layer.name}/{layer.state_names[ref.index - 1]}"
+        base, n = name, 0
+        while name in seen:
+            n += 1
+            name = f"{base}_{n}"
+        seen.add(name)
+        outputs.append(OutputSpec(name, TensorSpec(layer.name, ref.index)))
+    return tuple(outputs)
+

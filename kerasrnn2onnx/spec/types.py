@@ -1,0 +1,179 @@
+"""The project's IR: frozen, validated specs of recurrent cells, layers and models.
+
+Specs hold everything the reference and the lowerings need and nothing format-specific:
+weights are float32 arrays in Keras's own layout (gate order i,f,c,o for LSTM; z,r,h for
+GRU), made read-only so no stage can change what another stage sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Union
+
+import numpy as np
+
+from .activations import ActivationSpec
+
+
+@dataclass(frozen=True, eq=False)
+class SimpleRNNCellSpec:
+    """``h = activation(x·kernel + h·recurrent_kernel + bias)``."""
+
+    name: str
+    units: int
+    input_size: int
+    activation: ActivationSpec
+    use_bias: bool
+    kernel: np.ndarray  # (input_size, units)
+    recurrent_kernel: np.ndarray  # (units, units)
+    bias: np.ndarray | None  # (units,)
+
+    kind: ClassVar[str] = "SimpleRNNCell"
+    gates: ClassVar[int] = 1
+    state_names: ClassVar[tuple[str, ...]] = ("state_h",)
+
+
+@dataclass(frozen=True, eq=False)
+class GRUCellSpec:
+    """Keras GRU step; ``reset_after`` applies the reset gate after the recurrent matmul."""
+
+    name: str
+    units: int
+    input_size: int
+    activation: ActivationSpec
+    recurrent_activation: ActivationSpec
+    use_bias: bool
+    reset_after: bool
+    kernel: np.ndarray  # (input_size, 3u), gates z, r, h
+    recurrent_kernel: np.ndarray  # (units, 3u)
+    bias: np.ndarray | None  # (2, 3u) when reset_after (input bias, recurrent bias), else (3u,)
+
+    kind: ClassVar[str] = "GRUCell"
+    gates: ClassVar[int] = 3
+    state_names: ClassVar[tuple[str, ...]] = ("state_h",)
+
+
+@dataclass(frozen=True, eq=False)
+class LSTMCellSpec:
+    """Keras LSTM step, gates i, f, c, o; ``unit_forget_bias`` only affects initialisation."""
+
+    name: str
+    units: int
+    input_size: int
+    activation: ActivationSpec
+    recurrent_activation: ActivationSpec
+    use_bias: bool
+    kernel: np.ndarray  # (input_size, 4u)
+    recurrent_kernel: np.ndarray  # (units, 4u)
+    bias: np.ndarray | None  # (4u,)
+
+    kind: ClassVar[str] = "LSTMCell"
+    gates: ClassVar[int] = 4
+    state_names: ClassVar[tuple[str, ...]] = ("state_h", "state_c")
+
+
+CellSpec = Union[SimpleRNNCellSpec, GRUCellSpec, LSTMCellSpec]
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """A model input of shape ``(batch, timesteps, features)``; ``None`` means dynamic."""
+
+    name: str
+    batch: int | None
+    timesteps: int | None
+    features: int
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A tensor flowing between layers: a model input (``layer`` is its name, index 0) or
+    output ``index`` of a recurrent layer (0 = output, 1.. = returned states)."""
+
+    layer: str
+    index: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class RecurrentLayerSpec:
+    """One Keras recurrent layer (SimpleRNN/GRU/LSTM or RNN over one or several cells).
+
+    ``ignored`` lists the training-only arguments that were present and have no effect on
+    inference (dropouts, initializers, regularizers, ``implementation`` ...), so ``inspect``
+    can show that they were read, not missed.
+    """
+
+    name: str
+    class_name: str
+    cells: tuple[CellSpec, ...]
+    source: TensorSpec
+    return_sequences: bool
+    return_state: bool
+    go_backwards: bool
+    stateful: bool
+    unroll: bool
+    zero_output_for_mask: bool
+    ignored: tuple[str, ...] = field(default=())
+
+    @property
+    def units(self) -> int:
+        return self.cells[-1].units
+
+    @property
+    def input_size(self) -> int:
+        return self.cells[0].input_size
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        """Names of the returned states, in Keras's order (cell by cell)."""
+        if len(self.cells) == 1:
+            return self.cells[0].state_names
+        return tuple(f"{cell.name}/{state}" for cell in self.cells for state in cell.state_names)
+
+    @property
+    def output_count(self) -> int:
+        return 1 + (len(self.state_names) if self.return_state else 0)
+
+    def describe(self) -> str:
+        cells = " -> ".join(_describe_cell(c) for c in self.cells)
+        flags = [k for k in ("return_sequences", "return_state", "go_backwards", "unroll") if getattr(self, k)]
+        return f"{self.class_name}[{cells}]" + (f" {{{', '.join(flags)}}}" if flags else "")
+
+
+def _describe_cell(cell: CellSpec) -> str:
+    parts = [f"units={cell.units}", f"activation={cell.activation.describe()}"]
+    if isinstance(cell, (GRUCellSpec, LSTMCellSpec)):
+        parts.append(f"recurrent_activation={cell.recurrent_activation.describe()}")
+    if isinstance(cell, GRUCellSpec):
+        parts.append(f"reset_after={cell.reset_after}")
+    if not cell.use_bias:
+        parts.append("use_bias=False")
+    return f"{cell.kind}({', '.join(parts)})"
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """A model output: which layer tensor it is and the name it gets in ONNX."""
+
+    name: str
+    tensor: TensorSpec
+
+
+@dataclass(frozen=True, eq=False)
+class ModelSpec:
+    """A whole convertible model: inputs, recurrent layers in order, outputs."""
+
+    name: str
+    source: str
+    format: str
+    keras_version: str | None
+    keras_major: int | None
+    inputs: tuple[InputSpec, ...]
+    layers: tuple[RecurrentLayerSpec, ...]
+    outputs: tuple[OutputSpec, ...]
+
+    def layer(self, name: str) -> RecurrentLayerSpec:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
