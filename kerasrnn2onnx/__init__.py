@@ -1,0 +1,15 @@
+"""kerasrnn2onnx: convert Keras recurrent models to ONNX without TensorFlow or Keras.
+
+Importing this package never imports onnxruntime; only ``verify`` needs it.
+"""
+
+from ._version import __version__
+from .api import convert, describe, load, make_inputs, verify
+from .errors import ConversionError, LayerError, ModelFileError, UnsupportedError
+from .parity import ParityReport
+from .spec import ModelSpec
+
+__all__ = [
+    "ConversionError", "LayerError", "ModelFileError", "ModelSpec", "ParityReport", "UnsupportedError",
+    "__version__", "convert", "describe", "load", "make_inputs", "verify",
+]

@@ -1,0 +1,187 @@
+"""load -> convert -> verify: the same steps the CLI runs, as Python functions."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Mapping, Sequence, Union
+
+import numpy as np
+import onnx
+
+from ._version import __version__
+from .errors import ConversionError, ModelFileError, RuntimeInputError
+from .io import load_raw_model
+from .lowering import DEFAULT_OPSET, build_model, plan_layers
+from .parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityReport, compare_all
+from .reference import run_model
+from .spec import ModelSpec, parse_model
+
+PathLike = Union[str, os.PathLike]
+ModelSource = Union[PathLike, ModelSpec]
+
+
+def load(model: ModelSource, weights: PathLike | None = None, keras_version: int | None = None) -> ModelSpec:
+    """Read a Keras file (``.keras``, ``.h5``, or JSON config + ``weights``) into a spec."""
+    if isinstance(model, ModelSpec):
+        return model
+    return parse_model(load_raw_model(model, weights, keras_version))
+
+
+def convert(
+    model: ModelSource,
+    output: PathLike | None = None,
+    *,
+    weights: PathLike | None = None,
+    keras_version: int | None = None,
+    opset: int = DEFAULT_OPSET,
+) -> onnx.ModelProto:
+    """Convert to ONNX; with ``output``, write it atomically (never a half-written file)."""
+    spec = load(model, weights, keras_version)
+    proto = build_model(spec, opset=opset, converter_version=__version__)
+    onnx.checker.check_model(proto, full_check=True)
+    if output is not None:
+        save_atomically(proto, Path(output))
+    return proto
+
+
+def save_atomically(proto: onnx.ModelProto, path: Path) -> None:
+    """Write to a temporary file beside ``path`` and rename it into place when complete."""
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise ConversionError(f"{path}: output directory does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(proto.SerializeToString())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def make_inputs(spec: ModelSpec, batch: int = 2, timesteps: int = 7, seed: int = 0) -> list[np.ndarray]:
+    """Seeded standard-normal float32 inputs; dimensions the model fixes are respected."""
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for inp in spec.inputs:
+        b = inp.batch if inp.batch is not None else batch
+        t = inp.timesteps if inp.timesteps is not None else timesteps
+        arrays.append(rng.standard_normal((b, t, inp.features)).astype(np.float32))
+    return arrays
+
+
+def read_inputs(spec: ModelSpec, path: PathLike) -> list[np.ndarray]:
+    """Inputs from an ``.npz``: keyed by input name, or positional (``arr_0``...)."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            stored = {k: np.asarray(data[k]) for k in data.keys()}
+    except (OSError, ValueError) as exc:
+        raise ModelFileError(path, f"cannot read inputs .npz ({exc})") from None
+    arrays = []
+    for i, inp in enumerate(spec.inputs):
+        for key in (inp.name, f"arr_{i}", f"c0_in{i}"):
+            if key in stored:
+                arrays.append(stored[key].astype(np.float32))
+                break
+        else:
+            raise RuntimeInputError(f"{path}: no array for input '{inp.name}' (keys: {', '.join(stored)})")
+    return arrays
+
+
+def _check_inputs(spec: ModelSpec, arrays: Sequence[np.ndarray]) -> None:
+    for inp, array in zip(spec.inputs, arrays):
+        expected = (inp.batch, inp.timesteps, inp.features)
+        if array.ndim != 3 or any(e is not None and e != a for e, a in zip(expected, array.shape)):
+            shown = tuple("?" if e is None else e for e in expected)
+            raise RuntimeInputError(f"input '{inp.name}' has shape {array.shape}, the model expects {shown}")
+
+
+def run_onnx(proto: onnx.ModelProto, arrays: Sequence[np.ndarray], provider: str = "cpu") -> list[np.ndarray]:
+    """Run a converted model with onnxruntime; inputs in model-input order."""
+    from .runtime import create_session
+
+    session = create_session(proto, provider)
+    feeds = {i.name: a for i, a in zip(session.get_inputs(), arrays)}
+    return session.run(None, feeds)
+
+
+def verify(
+    model: ModelSource,
+    onnx_model: onnx.ModelProto | PathLike | None = None,
+    *,
+    weights: PathLike | None = None,
+    keras_version: int | None = None,
+    provider: str = "cpu",
+    inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray] | PathLike | None = None,
+    batch: int = 2,
+    timesteps: int = 7,
+    seed: int = 0,
+    atol: float = DEFAULT_ATOL,
+    rtol: float = DEFAULT_RTOL,
+) -> ParityReport:
+    """Run the ONNX model (converted now if not given) and the float64 NumPy reference on
+    the same inputs and compare every output."""
+    spec = load(model, weights, keras_version)
+    if onnx_model is None:
+        proto = convert(spec)
+    elif isinstance(onnx_model, onnx.ModelProto):
+        proto = onnx_model
+    else:
+        path = Path(onnx_model)
+        if not path.is_file():
+            raise ModelFileError(path, "ONNX file not found")
+        try:
+            proto = onnx.load(str(path))
+        except Exception as exc:  # onnx raises several unrelated types for corrupt files
+            raise ModelFileError(path, f"not a readable ONNX model ({type(exc).__name__})") from None
+    if inputs is None:
+        arrays = make_inputs(spec, batch, timesteps, seed)
+        cases = f"generated (seed {seed})"
+    elif isinstance(inputs, (str, os.PathLike)):
+        arrays = read_inputs(spec, inputs)
+        cases = str(inputs)
+    elif isinstance(inputs, Mapping):
+        arrays = [np.asarray(inputs[i.name], dtype=np.float32) for i in spec.inputs]
+        cases = "given"
+    else:
+        arrays = [np.asarray(a, dtype=np.float32) for a in inputs]
+        cases = "given"
+    _check_inputs(spec, arrays)
+    shapes = ", ".join(f"{i.name} {a.shape}" for i, a in zip(spec.inputs, arrays))
+    expected = run_model(spec, arrays, np.float64)
+    actual = run_onnx(proto, arrays, provider)
+    names = [o.name for o in spec.outputs]
+    if len(actual) != len(expected):
+        raise RuntimeInputError(f"the ONNX model has {len(actual)} outputs, the Keras model {len(expected)}")
+    rows = compare_all(names, actual, expected, atol, rtol)
+    return ParityReport(tuple(rows), provider, f"{cases}: {shapes}")
+
+
+def describe(model: ModelSource, weights: PathLike | None = None, keras_version: int | None = None) -> str:
+    """A human-readable account of the model: inputs, layers with specs and lowering, outputs."""
+    spec = load(model, weights, keras_version)
+    plans = {p.layer: p for p in plan_layers(spec)}
+    lines = [
+        f"model: {spec.name}  ({spec.format}, Keras {spec.keras_version or 'version unknown'})",
+        "inputs:",
+    ]
+    for inp in spec.inputs:
+        batch = "batch" if inp.batch is None else inp.batch
+        time = "time" if inp.timesteps is None else inp.timesteps
+        lines.append(f"  {inp.name}: ({batch}, {time}, {inp.features})")
+    lines.append("layers:")
+    for layer in spec.layers:
+        plan = plans[layer.name]
+        src = layer.source.layer + (f"[{layer.source.index}]" if layer.source.index else "")
+        lines.append(f"  {layer.name} <- {src}: {layer.describe()}")
+        lines.append(f"    lowering: {plan.strategy} — {plan.reason}")
+        if layer.ignored:
+            lines.append(f"    training-only (no effect at inference): {', '.join(layer.ignored)}")
+    lines.append("outputs:")
+    for out in spec.outputs:
+        lines.append(f"  {out.name}")
+    return "\n".join(lines)

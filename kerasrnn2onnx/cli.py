@@ -1,0 +1,102 @@
+"""Command line: ``convert``, ``verify``, ``inspect``. Thin: every step lives in ``api``.
+
+Exit codes: 0 success / parity, 1 parity mismatch, 2 bad input (one line on stderr, no
+traceback, no output file), 3 an internal error (a bug: set KERASRNN2ONNX_DEBUG=1 for the
+traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+from . import api
+from ._version import __version__
+from .errors import ConversionError
+from .lowering import DEFAULT_OPSET
+from .parity import DEFAULT_ATOL, DEFAULT_RTOL
+
+
+def _model_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="Keras model: .keras, .h5, or a JSON config (with --weights)")
+    parser.add_argument("--weights", help="weights for a JSON config: .npz (get_weights() order) or Keras .h5")
+    parser.add_argument("--keras-version", type=int, choices=(2, 3), help="Keras major version, for files that do not record it")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kerasrnn2onnx", description="Convert Keras recurrent models to ONNX.")
+    parser.add_argument("--version", action="version", version=f"kerasrnn2onnx {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    convert = commands.add_parser("convert", help="convert a Keras model to ONNX")
+    _model_args(convert)
+    convert.add_argument("-o", "--output", help="output .onnx path (default: the model's name with .onnx)")
+    convert.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
+
+    verify = commands.add_parser("verify", help="check an ONNX model against the NumPy reference of the Keras model")
+    _model_args(verify)
+    verify.add_argument("onnx", nargs="?", help="converted .onnx (default: convert in memory)")
+    verify.add_argument("--provider", choices=("cpu", "cuda"), default="cpu")
+    verify.add_argument("--inputs", help=".npz with inputs by input name (or arr_0, arr_1 ...)")
+    verify.add_argument("--batch", type=int, default=2, help="batch size of generated inputs (default 2)")
+    verify.add_argument("--timesteps", type=int, default=7, help="timesteps of generated inputs (default 7)")
+    verify.add_argument("--seed", type=int, default=0, help="seed of generated inputs (default 0)")
+    verify.add_argument("--atol", type=float, default=DEFAULT_ATOL, help=f"absolute tolerance (default {DEFAULT_ATOL:g})")
+    verify.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help=f"relative tolerance (default {DEFAULT_RTOL:g})")
+
+    inspect = commands.add_parser("inspect", help="show layers, specs and the lowering chosen for each")
+    _model_args(inspect)
+    return parser
+
+
+def _default_output(model: str) -> str:
+    base = os.path.basename(model)
+    for suffix in (".keras", ".h5", ".json"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+            break
+    return base + ".onnx"
+
+
+def _run(args: argparse.Namespace) -> int:
+    common = {"weights": args.weights, "keras_version": args.keras_version}
+    if args.command == "convert":
+        output = args.output or _default_output(args.model)
+        api.convert(args.model, output, opset=args.opset, **common)
+        print(f"wrote {output}")
+        return 0
+    if args.command == "verify":
+        if args.batch < 1 or args.timesteps < 1:
+            raise ConversionError("--batch and --timesteps must be at least 1")
+        report = api.verify(
+            args.model, args.onnx, provider=args.provider, inputs=args.inputs, batch=args.batch,
+            timesteps=args.timesteps, seed=args.seed, atol=args.atol, rtol=args.rtol, **common,
+        )
+        print(report.table())
+        return 0 if report.passed else 1
+    print(api.describe(args.model, **common))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except ConversionError as exc:
+        print(f"kerasrnn2onnx: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except OSError as exc:
+        print(f"kerasrnn2onnx: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the CLI promises one line, never a traceback
+        if os.environ.get("KERASRNN2ONNX_DEBUG"):
+            raise
+        print(f"kerasrnn2onnx: internal error ({type(exc).__name__}: {exc}); "
+              "please report it (KERASRNN2ONNX_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

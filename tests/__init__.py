@@ -1,0 +1,1 @@
+"""kerasrnn2onnx test suite."""

@@ -1,0 +1,87 @@
+"""Shared test helpers: the real-Keras fixture manifest and small synthetic models.
+
+Fixtures under tests/fixtures were made by scripts/make_fixtures.py with real Keras 3
+(JAX) and tf-keras 2; the tests never import Keras.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SAMPLES = Path(__file__).parent.parent / "samples"
+
+# float32 parity tolerances (Keras float32 vs onnxruntime float32 / NumPy reference).
+ATOL = 1e-5
+RTOL = 1e-4
+
+
+@dataclass(frozen=True)
+class Fixture:
+    name: str
+    model: Path
+    weights: Path | None
+    keras_version_flag: int | None
+    tags: tuple[str, ...]
+    layers: tuple[str, ...]
+    keras_version: str
+    cases: list[tuple[list[np.ndarray], list[np.ndarray]]]
+
+    def load_kwargs(self) -> dict[str, Any]:
+        return {"weights": self.weights, "keras_version": self.keras_version_flag}
+
+
+def _cases(io_path: Path) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
+    with np.load(io_path) as data:
+        stored = {k: data[k] for k in data.keys()}
+    cases = []
+    c = 0
+    while f"c{c}_in0" in stored:
+        ins = [stored[f"c{c}_in{i}"] for i in range(100) if f"c{c}_in{i}" in stored]
+        outs = [stored[f"c{c}_out{j}"] for j in range(100) if f"c{c}_out{j}" in stored]
+        cases.append((ins, outs))
+        c += 1
+    return cases
+
+
+def load_manifest() -> list[Fixture]:
+    entries = json.loads((FIXTURES / "manifest.json").read_text())
+    fixtures = []
+    for entry in entries:
+        weights = FIXTURES / entry["weights_file"] if entry.get("weights_file") else None
+        fixtures.append(
+            Fixture(
+                name=entry["name"],
+                model=FIXTURES / entry["model_file"],
+                weights=weights,
+                keras_version_flag=entry.get("keras_major_flag"),
+                tags=tuple(entry.get("tags", ())),
+                layers=tuple(entry.get("layers", ())),
+                keras_version=entry["keras_version"],
+                cases=_cases(FIXTURES / f"{entry['name']}.io.npz"),
+            )
+        )
+    return fixtures
+
+
+MANIFEST = load_manifest()
+
+
+def fixture_params():
+    return [pytest.param(f, id=f.name) for f in MANIFEST]
+
+
+def write_layer_json(tmp_path: Path, class_name: str, config: dict[str, Any], weights: list[np.ndarray],
+                     name: str = "model") -> tuple[Path, Path]:
+    """A bare layer config + .npz, the smallest model file the readers accept."""
+    model = tmp_path / f"{name}.json"
+    model.write_text(json.dumps({"class_name": class_name, "config": config}))
+    npz = tmp_path / f"{name}.npz"
+    np.savez(npz, *weights)
+    return model, npz
