@@ -28,6 +28,9 @@ By hand, never in CI (it needs two heavy virtual environments)::
     python scripts/make_fixtures.py --only k3       # only Keras 3 fixtures
     python scripts/make_fixtures.py --venv-k3 /path/k3 --venv-k2 /path/k2
 
+A venv that does not exist yet is created with pinned Keras packages
+(``VENV_PACKAGES``; default location ``.fixture-venvs/``, ignored by git).
+
 Any Python 3 can start it: the driver uses only the standard library and
 re-invokes this file inside each environment (``--inside k3`` with
 ``KERAS_BACKEND=jax``; ``--inside k2`` with ``import tf_keras as keras``).
@@ -62,7 +65,22 @@ from typing import Any, Callable, Optional
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 SAMPLES = ROOT / "samples"
-DEFAULT_VENVS = {"k3": "/work/venvs/k3", "k2": "/work/venvs/k2"}
+DEFAULT_VENVS = {"k3": ".fixture-venvs/k3", "k2": ".fixture-venvs/k2"}
+# What each environment needs; created on first use when the venv folder is absent.
+VENV_PACKAGES = {
+    "k3": ["keras==3.15.1", "jax==0.10.2", "jaxlib==0.10.2", "h5py", "numpy"],
+    "k2": ["tensorflow-cpu==2.21.0", "tf-keras==2.21.0", "h5py", "numpy"],
+}
+
+
+def ensure_venv(which: str, location: str) -> None:
+    """Create the Keras virtual environment ``location`` if it does not exist yet."""
+    path = Path(location)
+    if path.is_file() or (path / "bin" / "python").exists():
+        return
+    print(f"[{which}] creating {path} with {' '.join(VENV_PACKAGES[which])}", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+    subprocess.run([str(path / "bin" / "python"), "-m", "pip", "install", "-q", *VENV_PACKAGES[which]], check=True)
 
 # Default case shapes (batch, timesteps): two lengths/batches when T is dynamic.
 DYNAMIC_CASES = ((3, 6), (2, 9))
@@ -273,7 +291,9 @@ K2_FIXTURES = [
        "Sequential LSTM(3, seq) -> SimpleRNN(2): model.to_json() + np.savez(*model.get_weights())",
        fmt="json+npz"),
     Fx("k2_json_weights_h5", [lay("GRU", 3, return_sequences=True)],
-       "Sequential GRU(3, seq): model.to_json() + model.save_weights(.weights.h5, h5 format)",
+       "Sequential GRU(3, seq): model.to_json() + legacy-HDF5 model.save_weights(save_format='h5') "
+       "(layer_names/weight_names attrs; saved under a .h5 name and renamed to .weights.h5, since "
+       "tf-keras writes the Keras 3 layout for any *.weights.h5 name)",
        fmt="json+weights_h5"),
 ]
 
@@ -678,8 +698,10 @@ def copy_samples():
 
 def drive(args):
     FIXTURES.mkdir(parents=True, exist_ok=True)
-    venvs = {"k3": venv_python(args.venv_k3), "k2": venv_python(args.venv_k2)}
     which_list = [args.only] if args.only else ["k3", "k2"]
+    for which in which_list:
+        ensure_venv(which, args.venv_k3 if which == "k3" else args.venv_k2)
+    venvs = {"k3": venv_python(args.venv_k3), "k2": venv_python(args.venv_k2)}
     manifest_path = FIXTURES / "manifest.json"
     old = json.loads(manifest_path.read_text()) if manifest_path.exists() else []
     new = {}

@@ -1,0 +1,207 @@
+"""Bad input: one line on stderr naming what is wrong and where, exit code 2, no
+traceback, and no output file."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import zipfile
+
+import h5py
+import numpy as np
+import pytest
+
+from kerasrnn2onnx.cli import main
+
+from .conftest import FIXTURES, write_layer_json
+
+
+def _lstm_weights(units=3, features=2):
+    return [np.zeros((features, 4 * units), np.float32), np.zeros((units, 4 * units), np.float32),
+            np.zeros((4 * units,), np.float32)]
+
+
+def _convert_fails(capsys, tmp_path, args, *needles):
+    out = tmp_path / "out.onnx"
+    code = main(["convert", *map(str, args), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.onnx")] == []
+    return lines[0]
+
+
+def _edit_keras_weights(src, dst, edit):
+    """Copy a .keras archive, applying ``edit`` to its model.weights.h5."""
+    with zipfile.ZipFile(src) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    buffer = io.BytesIO(members["model.weights.h5"])
+    with h5py.File(buffer, "r+") as handle:
+        edit(handle)
+    members["model.weights.h5"] = buffer.getvalue()
+    with zipfile.ZipFile(dst, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def test_missing_file(capsys, tmp_path):
+    _convert_fails(capsys, tmp_path, [tmp_path / "nope.keras"], "nope.keras", "not found")
+
+
+def test_empty_file(capsys, tmp_path):
+    empty = tmp_path / "empty.keras"
+    empty.write_bytes(b"")
+    _convert_fails(capsys, tmp_path, [empty], "empty.keras", "empty")
+
+
+def test_truncated_keras_archive(capsys, tmp_path):
+    data = (FIXTURES / "k3_lstm.keras").read_bytes()
+    cut = tmp_path / "cut.keras"
+    cut.write_bytes(data[: len(data) // 2])
+    _convert_fails(capsys, tmp_path, [cut], "cut.keras", "corrupt or truncated")
+
+
+def test_h5_that_is_not_keras(capsys, tmp_path):
+    path = tmp_path / "data.h5"
+    with h5py.File(path, "w") as handle:
+        handle["x"] = np.arange(3)
+    _convert_fails(capsys, tmp_path, [path], "data.h5", "not a Keras model")
+
+
+def test_text_file_that_is_not_a_model(capsys, tmp_path):
+    path = tmp_path / "notes.keras"
+    path.write_text("hello")
+    _convert_fails(capsys, tmp_path, [path], "notes.keras", "not a Keras model file")
+
+
+def test_missing_weight_in_keras_archive(capsys, tmp_path):
+    broken = tmp_path / "broken.keras"
+    _edit_keras_weights(FIXTURES / "k3_lstm.keras", broken, lambda h: h["layers/lstm/cell/vars"].pop("2"))
+    _convert_fails(capsys, tmp_path, [broken], "layer 'lstm'", "missing weight", "bias")
+
+
+def test_wrong_weight_shape_in_keras_archive(capsys, tmp_path):
+    def shrink(handle):
+        vars_ = handle["layers/lstm/cell/vars"]
+        data = vars_["1"][()]
+        del vars_["1"]
+        vars_["1"] = data[:, :-1]
+
+    broken = tmp_path / "broken.keras"
+    _edit_keras_weights(FIXTURES / "k3_lstm.keras", broken, shrink)
+    _convert_fails(capsys, tmp_path, [broken], "layer 'lstm'", "recurrent_kernel", "expected (5, 20)")
+
+
+def test_missing_weight_in_npz(capsys, tmp_path):
+    model, npz = write_layer_json(tmp_path, "LSTM", {"name": "enc", "units": 3}, _lstm_weights()[:2])
+    _convert_fails(capsys, tmp_path, [model, "--weights", npz, "--keras-version", "3"], "layer 'enc'", "missing weight")
+
+
+def test_wrong_weight_shape_in_npz(capsys, tmp_path):
+    weights = _lstm_weights()
+    weights[2] = np.zeros((7,), np.float32)
+    model, npz = write_layer_json(tmp_path, "LSTM", {"name": "enc", "units": 3}, weights)
+    _convert_fails(capsys, tmp_path, [model, "--weights", npz, "--keras-version", "3"], "layer 'enc'", "(7,)", "(12,)")
+
+
+def test_extra_weights_in_npz(capsys, tmp_path):
+    model, npz = write_layer_json(tmp_path, "LSTM", {"name": "enc", "units": 3}, _lstm_weights() + [np.zeros(2)])
+    _convert_fails(capsys, tmp_path, [model, "--weights", npz, "--keras-version", "3"], "left over")
+
+
+def test_unknown_layer_classes_are_all_listed(capsys, tmp_path):
+    config = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"name": "inp", "batch_shape": [None, 4, 2]}},
+        {"class_name": "Lambda", "config": {"name": "code", "function": "cHJpbnQoKQ=="}},
+        {"class_name": "LSTM", "config": {"name": "enc", "units": 3}},
+        {"class_name": "MyCustomLayer", "config": {"name": "mine"}},
+    ]}}
+    model = tmp_path / "m.json"
+    model.write_text(json.dumps(config))
+    npz = tmp_path / "w.npz"
+    np.savez(npz, *_lstm_weights())
+    line = _convert_fails(capsys, tmp_path, [model, "--weights", npz, "--keras-version", "3"],
+                          "'code' (Lambda)", "'mine' (MyCustomLayer)")
+    assert "unsupported layer" in line
+
+
+@pytest.mark.parametrize(
+    "change,needles",
+    [
+        ({"stateful": True}, ["layer 'enc'", "stateful"]),
+        ({"activation": "gelu"}, ["layer 'enc'", "activation", "gelu"]),
+        ({"activation": "no_such_fn"}, ["layer 'enc'", "unknown activation 'no_such_fn'"]),
+        ({"activation": {"class_name": "MyAct", "module": "evil", "config": {}}}, ["layer 'enc'", "custom activation"]),
+        ({"units": -3}, ["layer 'enc'", "units"]),
+        ({"go_backwards": "yes"}, ["layer 'enc'", "go_backwards"]),
+        ({"frobnicate": 1}, ["layer 'enc'", "unknown argument", "frobnicate"]),
+        ({"time_major": True}, ["layer 'enc'", "time_major"]),
+        ({"dtype": "float16"}, ["layer 'enc'", "dtype"]),
+        ({"dropout": 3.0}, ["layer 'enc'", "dropout"]),
+    ],
+    ids=["stateful", "gelu", "unknown-activation", "custom-activation", "units", "bool", "unknown-key",
+         "time_major", "dtype", "dropout"],
+)
+def test_unsupported_argument_values(capsys, tmp_path, change, needles):
+    config = {"name": "enc", "units": 3, **change}
+    model, npz = write_layer_json(tmp_path, "LSTM", config, _lstm_weights())
+    _convert_fails(capsys, tmp_path, [model, "--weights", npz, "--keras-version", "3"], *needles)
+
+
+def test_json_without_weights(capsys, tmp_path):
+    model, _ = write_layer_json(tmp_path, "LSTM", {"name": "enc", "units": 3}, _lstm_weights())
+    _convert_fails(capsys, tmp_path, [model], "--weights")
+
+
+def test_hard_sigmoid_without_a_version_asks_for_one(capsys, tmp_path):
+    config = {"name": "enc", "units": 3, "recurrent_activation": "hard_sigmoid", "activation": "tanh", "use_bias": True}
+    model, npz = write_layer_json(tmp_path, "LSTM", config, _lstm_weights())
+    _convert_fails(capsys, tmp_path, [model, "--weights", npz], "layer 'enc'", "--keras-version")
+
+
+def test_version_independent_json_needs_no_version(tmp_path, capsys):
+    config = {"name": "enc", "units": 3, "recurrent_activation": "sigmoid", "activation": "tanh"}
+    model, npz = write_layer_json(tmp_path, "LSTM", config, _lstm_weights())
+    assert main(["convert", str(model), "--weights", str(npz), "-o", str(tmp_path / "ok.onnx")]) == 0
+    assert (tmp_path / "ok.onnx").exists()
+
+
+def test_contradicting_version_flag(capsys, tmp_path):
+    _convert_fails(capsys, tmp_path, [FIXTURES / "k3_lstm.keras", "--keras-version", "2"], "Keras 3.15.1")
+
+
+def test_weights_only_h5_as_model(capsys, tmp_path):
+    _convert_fails(capsys, tmp_path, [FIXTURES / "k2_json_weights_h5.weights.h5"], "weights-only")
+
+
+def test_bad_opset(capsys, tmp_path):
+    _convert_fails(capsys, tmp_path, [FIXTURES / "k3_lstm.keras", "--opset", "7"], "--opset")
+
+
+def test_failed_conversion_leaves_existing_output_untouched(capsys, tmp_path):
+    out = tmp_path / "out.onnx"
+    out.write_bytes(b"previous")
+    assert main(["convert", str(tmp_path / "missing.keras"), "-o", str(out)]) == 2
+    assert out.read_bytes() == b"previous"
+
+
+def test_model_file_code_is_never_imported(tmp_path, capsys):
+    """A config naming a module is read as data: the module is never imported."""
+    config = {"module": "os", "class_name": "system", "registered_name": "os>system", "config": {"name": "x"}}
+    model = tmp_path / "m.json"
+    model.write_text(json.dumps(config))
+    npz = tmp_path / "w.npz"
+    np.savez(npz, np.zeros(1))
+    _convert_fails(capsys, tmp_path, [model, "--weights", npz, "--keras-version", "3"], "'x' (system)")
+
+
+def test_renamed_file_is_read_by_content(tmp_path):
+    renamed = tmp_path / "model.bin"
+    shutil.copy(FIXTURES / "k2_lstm.h5", renamed)
+    assert main(["convert", str(renamed), "-o", str(tmp_path / "x.onnx")]) == 0
