@@ -17,6 +17,7 @@ from .lowering import DEFAULT_OPSET, build_model, plan_layers
 from .parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityReport, compare_all
 from .reference import run_model
 from .spec import ModelSpec, parse_model
+from .spec.types import EmbeddingSpec
 
 PathLike = Union[str, os.PathLike]
 ModelSource = Union[PathLike, ModelSpec]
@@ -36,10 +37,16 @@ def convert(
     weights: PathLike | None = None,
     keras_version: int | None = None,
     opset: int = DEFAULT_OPSET,
+    strategy: str = "auto",
+    target: str = "cpu",
 ) -> onnx.ModelProto:
-    """Convert to ONNX; with ``output``, write it atomically (never a half-written file)."""
+    """Convert to ONNX; with ``output``, write it atomically (never a half-written file).
+
+    ``strategy`` (auto, native, scan, unroll) and ``target`` (cpu, cuda) choose how each
+    recurrent layer is lowered; see :func:`describe` for the choice and its reason.
+    """
     spec = load(model, weights, keras_version)
-    proto = build_model(spec, opset=opset, converter_version=__version__)
+    proto = build_model(spec, opset=opset, converter_version=__version__, strategy=strategy, target=target)
     onnx.checker.check_model(proto, full_check=True)
     if output is not None:
         save_atomically(proto, Path(output))
@@ -63,13 +70,19 @@ def save_atomically(proto: onnx.ModelProto, path: Path) -> None:
 
 
 def make_inputs(spec: ModelSpec, batch: int = 2, timesteps: int = 7, seed: int = 0) -> list[np.ndarray]:
-    """Seeded standard-normal float32 inputs; dimensions the model fixes are respected."""
+    """Seeded inputs; dimensions the model fixes are respected. Float inputs are standard
+    normal; token inputs are uniform ids of the Embedding they feed (0 included, so
+    ``mask_zero`` masks some steps)."""
     rng = np.random.default_rng(seed)
+    vocab = {layer.source.layer: layer.input_dim for layer in spec.layers if isinstance(layer, EmbeddingSpec)}
     arrays = []
     for inp in spec.inputs:
         b = inp.batch if inp.batch is not None else batch
         t = inp.timesteps if inp.timesteps is not None else timesteps
-        arrays.append(rng.standard_normal((b, t, inp.features)).astype(np.float32))
+        if inp.features is None:
+            arrays.append(rng.integers(0, vocab.get(inp.name, 2), size=(b, t)).astype(inp.dtype))
+        else:
+            arrays.append(rng.standard_normal((b, t, inp.features)).astype(np.float32))
     return arrays
 
 
@@ -85,7 +98,7 @@ def read_inputs(spec: ModelSpec, path: PathLike) -> list[np.ndarray]:
     for i, inp in enumerate(spec.inputs):
         for key in (inp.name, f"arr_{i}", f"c0_in{i}"):
             if key in stored:
-                arrays.append(stored[key].astype(np.float32))
+                arrays.append(stored[key].astype(inp.dtype))
                 break
         else:
             raise RuntimeInputError(f"{path}: no array for input '{inp.name}' (keys: {', '.join(stored)})")
@@ -94,8 +107,8 @@ def read_inputs(spec: ModelSpec, path: PathLike) -> list[np.ndarray]:
 
 def _check_inputs(spec: ModelSpec, arrays: Sequence[np.ndarray]) -> None:
     for inp, array in zip(spec.inputs, arrays):
-        expected = (inp.batch, inp.timesteps, inp.features)
-        if array.ndim != 3 or any(e is not None and e != a for e, a in zip(expected, array.shape)):
+        expected = (inp.batch, inp.timesteps, inp.features)[: inp.rank]
+        if array.ndim != inp.rank or any(e is not None and e != a for e, a in zip(expected, array.shape)):
             shown = tuple("?" if e is None else e for e in expected)
             raise RuntimeInputError(f"input '{inp.name}' has shape {array.shape}, the model expects {shown}")
 
@@ -122,12 +135,13 @@ def verify(
     seed: int = 0,
     atol: float = DEFAULT_ATOL,
     rtol: float = DEFAULT_RTOL,
+    strategy: str = "auto",
 ) -> ParityReport:
-    """Run the ONNX model (converted now if not given) and the float64 NumPy reference on
-    the same inputs and compare every output."""
+    """Run the ONNX model (converted now, for the provider's target, if not given) and the
+    float64 NumPy reference on the same inputs and compare every output."""
     spec = load(model, weights, keras_version)
     if onnx_model is None:
-        proto = convert(spec)
+        proto = convert(spec, strategy=strategy, target=provider)
     elif isinstance(onnx_model, onnx.ModelProto):
         proto = onnx_model
     else:
@@ -145,10 +159,10 @@ def verify(
         arrays = read_inputs(spec, inputs)
         cases = str(inputs)
     elif isinstance(inputs, Mapping):
-        arrays = [np.asarray(inputs[i.name], dtype=np.float32) for i in spec.inputs]
+        arrays = [np.asarray(inputs[i.name], dtype=i.dtype) for i in spec.inputs]
         cases = "given"
     else:
-        arrays = [np.asarray(a, dtype=np.float32) for a in inputs]
+        arrays = [np.asarray(a, dtype=i.dtype) for a, i in zip(inputs, spec.inputs)]
         cases = "given"
     _check_inputs(spec, arrays)
     shapes = ", ".join(f"{i.name} {a.shape}" for i, a in zip(spec.inputs, arrays))
@@ -161,10 +175,11 @@ def verify(
     return ParityReport(tuple(rows), provider, f"{cases}: {shapes}")
 
 
-def describe(model: ModelSource, weights: PathLike | None = None, keras_version: int | None = None) -> str:
+def describe(model: ModelSource, weights: PathLike | None = None, keras_version: int | None = None,
+             strategy: str = "auto", target: str = "cpu") -> str:
     """A human-readable account of the model: inputs, layers with specs and lowering, outputs."""
     spec = load(model, weights, keras_version)
-    plans = {p.layer: p for p in plan_layers(spec)}
+    plans = {p.layer: p for p in plan_layers(spec, strategy, target)}
     lines = [
         f"model: {spec.name}  ({spec.format}, Keras {spec.keras_version or 'version unknown'})",
         "inputs:",
@@ -172,13 +187,18 @@ def describe(model: ModelSource, weights: PathLike | None = None, keras_version:
     for inp in spec.inputs:
         batch = "batch" if inp.batch is None else inp.batch
         time = "time" if inp.timesteps is None else inp.timesteps
-        lines.append(f"  {inp.name}: ({batch}, {time}, {inp.features})")
-    lines.append("layers:")
+        dims = f"({batch}, {time}" + (f", {inp.features})" if inp.features is not None else ")")
+        lines.append(f"  {inp.name}: {dims} {inp.dtype}")
+    lines.append(f"layers (target {target}):")
     for layer in spec.layers:
-        plan = plans[layer.name]
         src = layer.source.layer + (f"[{layer.source.index}]" if layer.source.index else "")
         lines.append(f"  {layer.name} <- {src}: {layer.describe()}")
+        if layer.name not in plans:
+            continue
+        plan = plans[layer.name]
         lines.append(f"    lowering: {plan.strategy} — {plan.reason}")
+        if layer.masked:
+            lines.append("    receives a mask")
         if layer.ignored:
             lines.append(f"    training-only (no effect at inference): {', '.join(layer.ignored)}")
     lines.append("outputs:")

@@ -15,7 +15,7 @@ from typing import Sequence
 from . import api
 from ._version import __version__
 from .errors import ConversionError
-from .lowering import DEFAULT_OPSET
+from .lowering import DEFAULT_OPSET, STRATEGIES, TARGETS
 from .parity import DEFAULT_ATOL, DEFAULT_RTOL
 
 
@@ -23,6 +23,15 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="Keras model: .keras, .h5, or a JSON config (with --weights)")
     parser.add_argument("--weights", help="weights for a JSON config: .npz (get_weights() order) or Keras .h5")
     parser.add_argument("--keras-version", type=int, choices=(2, 3), help="Keras major version, for files that do not record it")
+
+
+def _lowering_args(parser: argparse.ArgumentParser, target: bool) -> None:
+    parser.add_argument("--strategy", choices=STRATEGIES, default="auto",
+                        help="how recurrent layers are lowered (default auto: unroll where Keras unrolls, "
+                        "else the native op where exact, else scan)")
+    if target:
+        parser.add_argument("--target", choices=TARGETS, default="cpu",
+                            help="runtime the graph is made for (cuda: only cuDNN-capable native ops)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(convert)
     convert.add_argument("-o", "--output", help="output .onnx path (default: the model's name with .onnx)")
     convert.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
+    _lowering_args(convert, target=True)
 
     verify = commands.add_parser("verify", help="check an ONNX model against the NumPy reference of the Keras model")
     _model_args(verify)
@@ -46,8 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--atol", type=float, default=DEFAULT_ATOL, help=f"absolute tolerance (default {DEFAULT_ATOL:g})")
     verify.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help=f"relative tolerance (default {DEFAULT_RTOL:g})")
 
+    _lowering_args(verify, target=False)
+
     inspect = commands.add_parser("inspect", help="show layers, specs and the lowering chosen for each")
     _model_args(inspect)
+    _lowering_args(inspect, target=True)
     return parser
 
 
@@ -64,7 +77,7 @@ def _run(args: argparse.Namespace) -> int:
     common = {"weights": args.weights, "keras_version": args.keras_version}
     if args.command == "convert":
         output = args.output or _default_output(args.model)
-        api.convert(args.model, output, opset=args.opset, **common)
+        api.convert(args.model, output, opset=args.opset, strategy=args.strategy, target=args.target, **common)
         print(f"wrote {output}")
         return 0
     if args.command == "verify":
@@ -72,11 +85,11 @@ def _run(args: argparse.Namespace) -> int:
             raise ConversionError("--batch and --timesteps must be at least 1")
         report = api.verify(
             args.model, args.onnx, provider=args.provider, inputs=args.inputs, batch=args.batch,
-            timesteps=args.timesteps, seed=args.seed, atol=args.atol, rtol=args.rtol, **common,
+            timesteps=args.timesteps, seed=args.seed, atol=args.atol, rtol=args.rtol, strategy=args.strategy, **common,
         )
         print(report.table())
         return 0 if report.passed else 1
-    print(api.describe(args.model, **common))
+    print(api.describe(args.model, strategy=args.strategy, target=args.target, **common))
     return 0
 
 

@@ -135,7 +135,7 @@ def test_unknown_layer_classes_are_all_listed(capsys, tmp_path):
     "change,needles",
     [
         ({"stateful": True}, ["layer 'enc'", "stateful"]),
-        ({"activation": "gelu"}, ["layer 'enc'", "activation", "gelu"]),
+        ({"activation": "threshold"}, ["layer 'enc'", "activation", "threshold", "arguments"]),
         ({"activation": "no_such_fn"}, ["layer 'enc'", "unknown activation 'no_such_fn'"]),
         ({"activation": {"class_name": "MyAct", "module": "evil", "config": {}}}, ["layer 'enc'", "custom activation"]),
         ({"units": -3}, ["layer 'enc'", "units"]),
@@ -145,7 +145,7 @@ def test_unknown_layer_classes_are_all_listed(capsys, tmp_path):
         ({"dtype": "float16"}, ["layer 'enc'", "dtype"]),
         ({"dropout": 3.0}, ["layer 'enc'", "dropout"]),
     ],
-    ids=["stateful", "gelu", "unknown-activation", "custom-activation", "units", "bool", "unknown-key",
+    ids=["stateful", "threshold", "unknown-activation", "custom-activation", "units", "bool", "unknown-key",
          "time_major", "dtype", "dropout"],
 )
 def test_unsupported_argument_values(capsys, tmp_path, change, needles):
@@ -205,3 +205,14 @@ def test_renamed_file_is_read_by_content(tmp_path):
     renamed = tmp_path / "model.bin"
     shutil.copy(FIXTURES / "k2_lstm.h5", renamed)
     assert main(["convert", str(renamed), "-o", str(tmp_path / "x.onnx")]) == 0
+
+
+def test_forced_native_strategy_for_an_activation_the_op_lacks(capsys, tmp_path):
+    model, npz = write_layer_json(tmp_path, "LSTM", {"name": "enc", "units": 3, "activation": "gelu"}, _lstm_weights())
+    _convert_fails(capsys, tmp_path, [model, "--weights", npz, "--keras-version", "3", "--strategy", "native"],
+                   "layer 'enc'", "--strategy native", "gelu")
+
+
+def test_unroll_with_a_dynamic_time_dimension(capsys, tmp_path):
+    _convert_fails(capsys, tmp_path, [FIXTURES / "k3_lstm.keras", "--strategy", "unroll"],
+                   "layer 'lstm'", "unroll", "fixed number of timesteps")

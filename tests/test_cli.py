@@ -42,9 +42,13 @@ def test_verify_with_fixture_inputs_and_custom_shapes(capsys):
 def test_verify_fails_with_exit_1_on_a_wrong_model(tmp_path, capsys):
     model = FIXTURES / "k3_gru.keras"
     proto = kerasrnn2onnx.convert(model)
+    tampered_count = 0
     for init in proto.graph.initializer:
-        if init.name.endswith("/R"):
-            init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) + 0.05, init.name))
+        array = numpy_helper.to_array(init)
+        if array.ndim == 3 and array.dtype == np.float32:  # the op's W / R
+            init.CopyFrom(numpy_helper.from_array(array + 0.05, init.name))
+            tampered_count += 1
+    assert tampered_count
     tampered = tmp_path / "tampered.onnx"
     onnx.save(proto, str(tampered))
     assert main(["verify", str(model), str(tampered)]) == 1

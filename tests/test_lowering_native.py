@@ -11,6 +11,7 @@ import pytest
 from onnx import shape_inference
 
 import kerasrnn2onnx
+from kerasrnn2onnx.lowering import plan_layers
 from kerasrnn2onnx.lowering.weights import onnx_weights
 
 from .conftest import FIXTURES, MANIFEST, fixture_params
@@ -44,7 +45,8 @@ def test_graph_is_valid_and_shapes_infer(fixture):
         assert props["keras_version"] == fixture.keras_version
     assert props["converter"].startswith("kerasrnn2onnx ")
     lowering = json.loads(props["lowering"])
-    assert set(lowering.values()) == {"native"}
+    plans = {p.layer: p.strategy for p in plan_layers(kerasrnn2onnx.load(fixture.model, **fixture.load_kwargs()))}
+    assert lowering == plans and set(plans.values()) <= {"native", "scan", "unroll"}
 
 
 def test_dims_are_named_and_dynamic():

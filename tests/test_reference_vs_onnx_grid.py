@@ -1,14 +1,18 @@
-"""The whole activation grid, beyond what the fixtures cover: for every cell type and every
-(activation, recurrent_activation) pair the native ops express, onnxruntime on the
-converted layer matches the NumPy reference (itself checked against Keras by the fixtures).
+"""The whole activation grid, beyond what the fixtures cover: for every cell type, every
+(activation, recurrent_activation) pair and every strategy that can express it,
+onnxruntime on the converted layer matches the NumPy reference (itself checked against
+Keras by the fixtures).
 
-This is what pins down how alpha/beta lists are written when parametrised activations
-(HardSigmoid, Elu, Affine) are mixed in one op.
+The native part pins down how alpha/beta lists are written when parametrised activations
+(HardSigmoid, Elu, Affine, LeakyRelu) are mixed in one op; the scan and unroll parts check
+every activation's explicit-node form.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+from dataclasses import replace
 import zlib
 
 import numpy as np
@@ -22,6 +26,8 @@ from kerasrnn2onnx.spec.activations import ACTIVATIONS
 from .conftest import ATOL, RTOL, write_layer_json
 
 NAMES = sorted(ACTIVATIONS)
+NATIVE = sorted(n for n, d in ACTIVATIONS.items() if d.attribute is not None)
+
 GATES = {"SimpleRNN": 1, "GRU": 3, "LSTM": 4}
 
 
@@ -34,24 +40,35 @@ def _weights(kind: str, units: int, features: int, reset_after: bool, rng) -> li
     return [a.astype(np.float32) for a in (kernel, recurrent, bias)]
 
 
-def _cases():
-    """Every combination under Keras 3; under Keras 2 only those with hard_sigmoid, the one
-    activation whose formula differs between the versions."""
-    combos = [("SimpleRNN", act, None, False) for act in NAMES]
-    for act, rec in itertools.product(NAMES, NAMES):
+def _combos(names_a, names_b):
+    combos = [("SimpleRNN", act, None, False) for act in names_a]
+    for act, rec in itertools.product(names_a, names_b):
         combos.append(("LSTM", act, rec, False))
         combos += [("GRU", act, rec, reset_after) for reset_after in (True, False)]
-    for kind, act, rec, reset_after in combos:
+    return combos
+
+
+def _cases():
+    """Native: every attribute-expressible pair. Scan and unroll: every activation in each
+    role. Keras 2 runs only where hard_sigmoid appears (the one version-dependent formula)."""
+    plans = [("native", c) for c in _combos(NATIVE, NATIVE)]
+    for strategy in ("scan", "unroll"):
+        plans += [(strategy, c) for c in _combos(NAMES, ["sigmoid"])]
+        plans += [(strategy, c) for c in _combos(["tanh"], NAMES) if c[0] != "SimpleRNN"]
+    seen = set()
+    for strategy, (kind, act, rec, reset_after) in plans:
         for version in (2, 3):
             if version == 2 and "hard_sigmoid" not in (act, rec):
                 continue
-            name = f"k{version}-{kind}-{act}-{rec}" + (f"-ra{int(reset_after)}" if kind == "GRU" else "")
-            yield pytest.param(kind, act, rec, reset_after, version, id=name)
+            name = f"{strategy}-k{version}-{kind}-{act}-{rec}" + (f"-ra{int(reset_after)}" if kind == "GRU" else "")
+            if name not in seen:
+                seen.add(name)
+                yield pytest.param(strategy, kind, act, rec, reset_after, version, id=name)
 
 
-@pytest.mark.parametrize("kind,activation,recurrent_activation,reset_after,keras_version", list(_cases()))
-def test_native_op_matches_reference(tmp_path, request, kind, activation, recurrent_activation, reset_after,
-                                     keras_version):
+@pytest.mark.parametrize("strategy,kind,activation,recurrent_activation,reset_after,keras_version", list(_cases()))
+def test_lowering_matches_reference(tmp_path, request, strategy, kind, activation, recurrent_activation,
+                                    reset_after, keras_version):
     rng = np.random.default_rng(zlib.crc32(request.node.callspec.id.encode()))
     units, features = 3, 2
     config = {"name": "layer", "units": units, "activation": activation, "return_sequences": True,
@@ -62,7 +79,10 @@ def test_native_op_matches_reference(tmp_path, request, kind, activation, recurr
         config["reset_after"] = reset_after
     model, npz = write_layer_json(tmp_path, kind, config, _weights(kind, units, features, reset_after, rng))
     spec = kerasrnn2onnx.load(model, weights=npz, keras_version=keras_version)
-    proto = kerasrnn2onnx.convert(spec)
+    if strategy == "unroll":  # unroll needs a static time axis: give the input one
+        spec = replace(spec, inputs=(replace(spec.inputs[0], timesteps=6),))
+    proto = kerasrnn2onnx.convert(spec, strategy=strategy)
+    assert json.loads({p.key: p.value for p in proto.metadata_props}["lowering"]) == {"layer": strategy}
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     x = rng.standard_normal((2, 6, features)).astype(np.float32)
     actual = session.run(None, {session.get_inputs()[0].name: x})

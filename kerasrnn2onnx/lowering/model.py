@@ -1,146 +1,150 @@
 """ModelSpec -> onnx.ModelProto: wire layers together and transpose only at the edges.
 
-Inside the graph, sequences stay time-major (what the ONNX recurrent ops take), so a
-stack of layers has no Transpose between layers; model inputs are transposed once and
-sequence outputs once. Batch and time dimensions the Keras file leaves open stay
-dynamic and named (``batch``, ``time``); dimensions it fixes stay fixed.
+Inside the graph, sequences stay time-major (what the ONNX recurrent ops and Scan take),
+masks travel beside them as (time, batch, 1) booleans, and only model inputs and sequence
+outputs are transposed. Batch and time dimensions the Keras file leaves open stay dynamic
+and named (``batch``, ``time``); dimensions it fixes stay fixed.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import onnx
-from onnx import helper
+import onnx_ir as ir
 
 from ..errors import ConversionError
-from ..spec.types import ModelSpec, TensorSpec
-from .graph import GraphBuilder, value_info
-from .native import LayerValues, check_native, lower_native
+from ..spec.types import EmbeddingSpec, MaskingSpec, ModelSpec, RecurrentLayerSpec, TensorSpec
+from .cells import CellLowering
+from .context import LoweringContext
+from .loops import run_scan, run_unrolled
+from .native import LayerValues, lower_native
+from .strategy import LayerPlan, plan_layer
 
 DEFAULT_OPSET = 18
-MIN_OPSET = 14  # LSTM/GRU/RNN-14 (layout attribute) and Squeeze with an axes input
+MIN_OPSET = 14  # LSTM/GRU/RNN-14 and Squeeze/Unsqueeze with an axes input
 
 
 @dataclass(frozen=True)
-class LayerPlan:
-    """The lowering chosen for one layer and why (shown by ``inspect``)."""
+class _Tensor:
+    """A value in the graph under construction, time-major, with its mask and static dims."""
 
-    layer: str
-    strategy: str
-    reason: str
-
-
-def plan_layers(spec: ModelSpec) -> list[LayerPlan]:
-    """Choose a lowering per layer; raises for layers no available lowering expresses exactly."""
-    plans = []
-    for layer in spec.layers:
-        check_native(layer)
-        ops = ", ".join(sorted({c.kind.replace("Cell", "").replace("SimpleRNN", "RNN") for c in layer.cells}))
-        reason = f"ONNX {ops} op expresses every argument exactly"
-        if layer.unroll:
-            reason += " (unroll=True computes the same steps; lowered as a loop)"
-        plans.append(LayerPlan(layer.name, "native", reason))
-    return plans
+    value: Any
+    mask: Any | None
+    batch: int | None
+    time: int | None
 
 
 def max_opset() -> int:
     return onnx.defs.onnx_opset_version()
 
 
-def _dims(batch: int | None, time: int | None, width: int) -> list[int | str]:
-    return [batch if batch is not None else "batch", time if time is not None else "time", width]
+def plan_layers(spec: ModelSpec, strategy: str = "auto", target: str = "cpu") -> list[LayerPlan]:
+    """The lowering of every recurrent layer (raises for a forced strategy that cannot be exact)."""
+    times = {i.name: i.timesteps for i in spec.inputs}
+    plans = []
+    for layer in spec.layers:
+        times[layer.name] = times[layer.source.layer]
+        if isinstance(layer, RecurrentLayerSpec):
+            plans.append(plan_layer(layer, strategy, target, times[layer.name]))
+    return plans
 
 
-def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: str = "0") -> onnx.ModelProto:
-    """Lower ``spec`` to a checked ONNX model with named dims and provenance metadata."""
+def _dims(batch: int | None, time: int | None, *rest: int) -> list[int | str]:
+    return [batch if batch is not None else "batch", time if time is not None else "time", *rest]
+
+
+def _lower_loop(ctx: LoweringContext, layer: RecurrentLayerSpec, x: _Tensor, strategy: str) -> LayerValues:
+    """The scan or unroll lowering: one loop per cell, each fed the previous cell's sequence."""
+    value, states = x.value, []
+    last = None
+    for index, cell_spec in enumerate(layer.cells):
+        is_last = index == len(layer.cells) - 1
+        want_sequence = not is_last or layer.return_sequences
+        with ctx.scope(cell_spec.name if len(layer.cells) > 1 else "cell"):
+            cell = CellLowering.build(ctx, cell_spec)
+            if strategy == "scan":
+                run = run_scan(ctx, layer, cell, value, x.mask, want_sequence)
+            else:
+                run = run_unrolled(ctx, layer, cell, value, x.mask, want_sequence, x.time)
+        states.extend(run.states)
+        if want_sequence:
+            value = run.sequence
+            if not is_last and layer.go_backwards:
+                # the next cell walks the same steps backwards: give it input time order
+                value = ctx.flip_time(value)
+        if is_last:
+            last = run.states[0]
+    return LayerValues(value if layer.return_sequences else None, None if layer.return_sequences else last,
+                       tuple(states) if layer.return_state else ())
+
+
+def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: str = "0",
+                strategy: str = "auto", target: str = "cpu") -> onnx.ModelProto:
+    """Lower ``spec`` to an ONNX model with named dims and provenance metadata."""
     if not MIN_OPSET <= opset <= max_opset():
         raise ConversionError(f"--opset must be between {MIN_OPSET} and {max_opset()}, got {opset}")
-    plans = plan_layers(spec)
-    builder = GraphBuilder()
-    output_names = [builder.reserve(out.name) for out in spec.outputs]  # before any internal name
-    graph_inputs = []
-    time_major: dict[TensorSpec, str] = {}
-    static: dict[str, tuple[int | None, int | None]] = {}
+    plans = {p.layer: p for p in plan_layers(spec, strategy, target)}
+    ctx = LoweringContext(spec.name or "model", opset)
+    op = ctx.op
+    tensors: dict[TensorSpec, _Tensor] = {}
     for inp in spec.inputs:
-        name = builder.reserve(inp.name)
-        graph_inputs.append(value_info(name, _dims(inp.batch, inp.timesteps, inp.features)))
-        time_major[TensorSpec(inp.name)] = builder.transpose(name, (1, 0, 2), f"{inp.name}/time_major")
-        static[inp.name] = (inp.batch, inp.timesteps)
-    values: dict[str, LayerValues] = {}
+        dims = _dims(inp.batch, inp.timesteps) + ([inp.features] if inp.features is not None else [])
+        value = ctx.input(inp.name, inp.dtype, dims)
+        perm = [1, 0, 2] if inp.features is not None else [1, 0]
+        tensors[TensorSpec(inp.name)] = _Tensor(op.Transpose(value, perm=perm), None, inp.batch, inp.timesteps)
+    layer_values: dict[str, LayerValues] = {}
     for layer in spec.layers:
-        source = layer.source
-        x = time_major[source]
-        static[layer.name] = static[source.layer]
-        produced = lower_native(builder, layer, x)
-        values[layer.name] = produced
-        if produced.sequence is not None:
-            time_major[TensorSpec(layer.name, 0)] = produced.sequence
-    graph_outputs = []
-    final_nodes = []
-    for out, name in zip(spec.outputs, output_names):
+        x = tensors[layer.source]
+        with ctx.scope(layer.name):
+            if isinstance(layer, MaskingSpec):
+                differs = op.Not(op.Equal(x.value, op.CastLike(layer.mask_value, x.value)))
+                keep = op.ReduceMax(op.Cast(differs, to=ir.DataType.FLOAT), ctx.ints(-1), keepdims=1)
+                tensors[TensorSpec(layer.name)] = _Tensor(x.value, op.Greater(keep, 0.0), x.batch, x.time)
+            elif isinstance(layer, EmbeddingSpec):
+                ids = op.Cast(x.value, to=ir.DataType.INT64)
+                mask = ctx.unsqueeze(op.Not(op.Equal(ids, ctx.ints(0))), 2) if layer.mask_zero else None
+                rows = op.Gather(ctx.weight("embeddings", layer.embeddings), ids, axis=0)
+                tensors[TensorSpec(layer.name)] = _Tensor(rows, mask, x.batch, x.time)
+            else:
+                plan = plans[layer.name]
+                if plan.strategy == "native":
+                    values = lower_native(ctx, layer, x.value, x.mask)
+                else:
+                    values = _lower_loop(ctx, layer, x, plan.strategy)
+                layer_values[layer.name] = values
+                if values.sequence is not None:
+                    tensors[TensorSpec(layer.name)] = _Tensor(values.sequence, x.mask, x.batch, x.time)
+                for k, state in enumerate(values.states, start=1):
+                    tensors[TensorSpec(layer.name, k)] = _Tensor(state, None, x.batch, None)
+    outputs = []
+    for out in spec.outputs:
         layer = spec.layer(out.tensor.layer)
-        produced = values[layer.name]
-        batch, time = static[layer.name]
+        values = layer_values[layer.name]
+        source = tensors.get(TensorSpec(layer.name)) or tensors[layer.source]
+        batch, time = source.batch, source.time
         if out.tensor.index == 0 and layer.return_sequences:
-            source, perm, dims = produced.sequence, (1, 0, 2), _dims(batch, time, layer.units)
+            value = op.Transpose(values.sequence, perm=[1, 0, 2])
+            dims = _dims(batch, time, layer.units)
+        elif out.tensor.index == 0:
+            value, dims = values.last, [batch if batch is not None else "batch", layer.units]
         else:
-            source = produced.last if out.tensor.index == 0 else produced.states[out.tensor.index - 1]
-            width = layer.units if out.tensor.index == 0 else _state_width(layer, out.tensor.index)
-            perm, dims = None, [batch if batch is not None else "batch", width]
-        if perm is not None:
-            final_nodes.append(("Transpose", source, name, {"perm": list(perm)}))
-        else:
-            final_nodes.append(("Identity", source, name, {}))
-        graph_outputs.append(value_info(name, dims))
-    for op, source, name, attrs in final_nodes:
-        builder.nodes.append(helper.make_node(op, [source], [name], name=builder.fresh(f"{name}:{op}"), **attrs))
-    _fold_output_identities(builder)
-    graph = helper.make_graph(builder.nodes, spec.name or "model", graph_inputs, graph_outputs, builder.initializers)
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", opset)],
-        producer_name="kerasrnn2onnx",
-        producer_version=converter_version,
-    )
-    model.ir_version = helper.find_min_ir_version_for([helper.make_opsetid("", opset)])
+            value = values.states[out.tensor.index - 1]
+            dims = [batch if batch is not None else "batch", _state_width(layer, out.tensor.index)]
+        outputs.append((value, out.name, dims))
     metadata = {
         "keras_version": spec.keras_version or "unknown",
         "keras_major": str(spec.keras_major) if spec.keras_major is not None else "unknown",
         "source_format": spec.format,
         "converter": f"kerasrnn2onnx {converter_version}",
-        "lowering": json.dumps({p.layer: p.strategy for p in plans}),
+        "target": target,
+        "lowering": json.dumps({name: p.strategy for name, p in plans.items()}),
     }
-    helper.set_model_props(model, metadata)
-    return model
+    return ctx.finish(outputs, converter_version, metadata)
 
 
-def _state_width(layer, index: int) -> int:
-    k = 0
-    for cell in layer.cells:
-        for _ in cell.state_names:
-            k += 1
-            if k == index:
-                return cell.units
-    raise IndexError(index)
-
-
-def _fold_output_identities(builder: GraphBuilder) -> None:
-    """Rename a producer's output to the graph output instead of adding an Identity, where
-    the value is used by nothing else (keeps graphs free of needless nodes)."""
-    uses: dict[str, int] = {}
-    for node in builder.nodes:
-        for value in node.input:
-            uses[value] = uses.get(value, 0) + 1
-    producers = {out: node for node in builder.nodes for out in node.output}
-    kept = []
-    for node in builder.nodes:
-        if node.op_type == "Identity" and uses.get(node.input[0], 0) == 1 and node.input[0] in producers:
-            producer = producers[node.input[0]]
-            for i, out in enumerate(producer.output):
-                if out == node.input[0]:
-                    producer.output[i] = node.output[0]
-            continue
-        kept.append(node)
-    builder.nodes[:] = kept
+def _state_width(layer: RecurrentLayerSpec, index: int) -> int:
+    widths = [cell.units for cell in layer.cells for _ in cell.state_names]
+    return widths[index - 1]

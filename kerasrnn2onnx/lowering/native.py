@@ -1,44 +1,54 @@
-"""Lower a recurrent layer to ONNX's own LSTM / GRU / RNN ops (one op per cell).
+"""The ``native`` lowering: ONNX's own LSTM / GRU / RNN ops, one op per cell.
 
-The ops take time-major input, so layers pass (time, batch, features) tensors to each
-other and only the graph edges transpose. Exactness limits: activations must have an
-ONNX attribute form; anything else is refused here (a Scan lowering is planned).
+Exact where every activation has an ONNX attribute form. Masks of any pattern stay on
+the native op through *compaction*: a masked step leaves the states alone, so a row's
+result equals the recurrence over its unmasked steps only. The unmasked steps are
+gathered to the front (stable, per row), the op runs with ``sequence_lens`` = the count
+of unmasked steps, and the output at step t is gathered back from position
+(unmasked steps up to t) - 1: the previous output at a masked step, zeros before any
+unmasked one, exactly Keras's rule. ``go_backwards`` flips input and mask first.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import onnx_ir as ir
 
 from ..errors import UnsupportedError
 from ..spec.types import CellSpec, GRUCellSpec, LSTMCellSpec, RecurrentLayerSpec
-from .graph import GraphBuilder
+from .context import LoweringContext
 from .weights import onnx_weights
 
 OP_FOR_CELL = {"SimpleRNNCell": "RNN", "GRUCell": "GRU", "LSTMCell": "LSTM"}
 DEFAULT_ACTIVATIONS = {"RNN": ["Tanh"], "GRU": ["Sigmoid", "Tanh"], "LSTM": ["Sigmoid", "Tanh", "Tanh"]}
+BIG_KEY = 1 << 40  # larger than any sequence length; sorts masked steps after unmasked ones
 
 
 @dataclass(frozen=True)
 class LayerValues:
-    """ONNX values a lowered layer produces.
+    """What a lowered recurrent layer produces.
 
-    ``sequence`` is the Keras output sequence kept time-major (time, batch, units) in
-    Keras's processing order, or ``None`` when the layer returns only its last output;
-    ``last`` is (batch, units) when ``return_sequences`` is False; ``states`` are
-    (batch, units) in Keras's order, present when ``return_state``.
+    ``sequence``: the Keras output sequence, time-major (time, batch, units), in Keras's
+    processing order, or ``None`` without ``return_sequences``; ``last``: (batch, units)
+    without ``return_sequences``; ``states``: (batch, units) each, Keras's order, with
+    ``return_state``.
     """
 
-    sequence: str | None
-    last: str | None
-    states: tuple[str, ...]
+    sequence: Any | None
+    last: Any | None
+    states: tuple[Any, ...]
 
 
-def activation_attributes(cell: CellSpec, layer: str) -> dict[str, object]:
-    """``activations`` / ``activation_alpha`` / ``activation_beta`` for one cell's op.
+def activation_attributes(cell: CellSpec) -> dict[str, object] | None:
+    """``activations`` / ``activation_alpha`` / ``activation_beta`` for the cell's op, or
+    ``None`` when some activation has no attribute form.
 
     onnxruntime consumes alpha and beta lists *by need*: only functions that take a
-    parameter consume one, in order. Default activations are left implicit so that
-    runtimes with restricted kernels (cuDNN) see a default node.
+    parameter consume one, in order. Default activations are left implicit so restricted
+    kernels (cuDNN) see a default node.
     """
     op = OP_FOR_CELL[cell.kind]
     if isinstance(cell, LSTMCellSpec):
@@ -51,7 +61,7 @@ def activation_attributes(cell: CellSpec, layer: str) -> dict[str, object]:
     for fn in functions:
         form = fn.onnx_form()
         if form is None:
-            raise UnsupportedError(layer, f"activation '{fn.name}' has no ONNX {op} attribute form")
+            return None
         name, alpha, beta = form
         names.append(name)
         if alpha is not None:
@@ -60,62 +70,107 @@ def activation_attributes(cell: CellSpec, layer: str) -> dict[str, object]:
             betas.append(float(beta))
     if names == DEFAULT_ACTIVATIONS[op] and not alphas and not betas:
         return {}
-    return {"activations": names, "activation_alpha": alphas or None, "activation_beta": betas or None}
+    attrs: dict[str, object] = {"activations": names}
+    if alphas:
+        attrs["activation_alpha"] = alphas
+    if betas:
+        attrs["activation_beta"] = betas
+    return attrs
 
 
-def check_native(layer: RecurrentLayerSpec) -> None:
-    """Raise :class:`UnsupportedError` if the native ops cannot express ``layer`` exactly."""
+def native_blocker(layer: RecurrentLayerSpec) -> str | None:
+    """Why the native ops cannot express ``layer`` exactly, or ``None`` if they can."""
     for cell in layer.cells:
-        activation_attributes(cell, layer.name)
+        if activation_attributes(cell) is None:
+            acts = [cell.activation] + ([cell.recurrent_activation] if hasattr(cell, "recurrent_activation") else [])
+            missing = sorted({a.name for a in acts if a.onnx_form() is None})
+            return f"activation {', '.join(missing)} has no ONNX {OP_FOR_CELL[cell.kind]} attribute form"
+    return None
 
 
-def lower_native(builder: GraphBuilder, layer: RecurrentLayerSpec, x: str) -> LayerValues:
-    """Emit one op per cell; ``x`` is the time-major input sequence."""
+def cuda_blocker(layer: RecurrentLayerSpec) -> str | None:
+    """Why onnxruntime's cuDNN kernels would not run this layer on the GPU, or ``None``."""
+    for cell in layer.cells:
+        if activation_attributes(cell) != {}:
+            return "cuDNN kernels accept only the default activations"
+        if isinstance(cell, GRUCellSpec) and not cell.reset_after:
+            return "cuDNN GRU needs reset_after=True (linear_before_reset=1)"
+    return None
+
+
+class _Compaction:
+    """Gathers a masked sequence's unmasked steps to the front, and outputs back."""
+
+    def __init__(self, ctx: LoweringContext, x_seq: Any, mask_seq: Any) -> None:
+        op = ctx.op
+        self.ctx = ctx
+        keep = op.Cast(ctx.squeeze(mask_seq, 2), to=ir.DataType.INT64)  # (T, B)
+        ones = op.Add(op.Mul(keep, 0), ctx.ints(1))
+        step_index = op.Sub(op.CumSum(ones, ctx.ints(0)), ctx.ints(1))  # t, per row
+        key = op.Add(op.Mul(op.Sub(ctx.ints(1), keep), ctx.ints(BIG_KEY)), step_index)
+        steps = op.Slice(op.Shape(x_seq), ctx.ints(0), ctx.ints(1))
+        _, order = op.TopK(key, steps, axis=0, largest=0, sorted=1, _outputs=2)  # (T, B) unmasked first
+        self.compact_x = op.GatherElements(x_seq, op.Expand(ctx.unsqueeze(order, 2), op.Shape(x_seq)), axis=0)
+        self.lengths = op.Cast(op.ReduceSum(keep, ctx.ints(0), keepdims=0), to=ir.DataType.INT32)
+        seen = op.CumSum(keep, ctx.ints(0))  # unmasked steps up to and including t
+        self.source = op.Max(op.Sub(seen, ctx.ints(1)), ctx.ints(0))
+        self.started = ctx.unsqueeze(op.Greater(seen, ctx.ints(0)), 2)
+        self.mask = mask_seq
+
+    def expand(self, compact_y: Any, zero_masked: bool) -> Any:
+        """Keras's output sequence from the compacted one."""
+        op = self.ctx.op
+        index = op.Expand(self.ctx.unsqueeze(self.source, 2), op.Shape(compact_y))
+        gathered = op.GatherElements(compact_y, index, axis=0)
+        condition = self.mask if zero_masked else self.started
+        return op.Where(condition, gathered, op.Mul(gathered, 0.0))
+
+
+def lower_native(ctx: LoweringContext, layer: RecurrentLayerSpec, x_seq: Any, mask_seq: Any | None) -> LayerValues:
+    """Emit one op per cell on the time-major ``x_seq`` ((time, batch, 1) bool ``mask_seq``)."""
+    blocker = native_blocker(layer)
+    if blocker:
+        raise UnsupportedError(layer.name, f"the native lowering cannot express it: {blocker}")
+    op = ctx.op
+    compaction = None
     direction = "reverse" if layer.go_backwards else "forward"
-    states: list[str] = []
-    value = x
-    last_value: str | None = None
-    sequence_value: str | None = None
+    value = x_seq
+    if mask_seq is not None:
+        if layer.go_backwards:
+            value, mask_seq = ctx.flip_time(value), ctx.flip_time(mask_seq)
+        compaction = _Compaction(ctx, value, mask_seq)
+        value, direction = compaction.compact_x, "forward"
+    lengths = compaction.lengths if compaction else None
+    states: list[Any] = []
+    sequence = last = None
     for index, cell in enumerate(layer.cells):
         is_last = index == len(layer.cells) - 1
-        scope = layer.name if len(layer.cells) == 1 else f"{layer.name}/{cell.name}"
-        op = OP_FOR_CELL[cell.kind]
-        w, r, b = onnx_weights(cell)
-        inputs = [value, builder.constant(f"{scope}/W", w), builder.constant(f"{scope}/R", r)]
-        if b is not None:
-            inputs.append(builder.constant(f"{scope}/B", b))
-        want_y = not is_last or layer.return_sequences
-        want_h = (is_last and not layer.return_sequences) or layer.return_state
-        want_c = isinstance(cell, LSTMCellSpec) and layer.return_state
-        outputs = [f"{scope}/Y" if want_y else "", f"{scope}/Y_h" if want_h else ""]
-        if op == "LSTM":
-            outputs.append(f"{scope}/Y_c" if want_c else "")
-        extra = {"linear_before_reset": int(cell.reset_after)} if isinstance(cell, GRUCellSpec) else {}
-        produced = builder.node(
-            op,
-            inputs,
-            outputs,
-            scope,
-            hidden_size=cell.units,
-            direction=direction,
-            **activation_attributes(cell, layer.name),
-            **extra,
-        )
-        produced += [""] * (3 - len(produced))
-        y, y_h, y_c = produced[0], produced[1], produced[2]
-        if want_h:
-            h = builder.squeeze(y_h, 0, f"{scope}/state_h")
-            if layer.return_state:
-                states.append(h)
-            if is_last and not layer.return_sequences:
-                last_value = h
-        if want_c:
-            states.append(builder.squeeze(y_c, 0, f"{scope}/state_c"))
-        if want_y:
-            value = builder.squeeze(y, 1, f"{scope}/Y_seq")
+        scope = cell.name if len(layer.cells) > 1 else "cell"
+        with ctx.scope(scope):
+            w, r, b = onnx_weights(cell)
+            op_type = OP_FOR_CELL[cell.kind]
+            extra: dict[str, object] = dict(activation_attributes(cell) or {})
+            if isinstance(cell, GRUCellSpec):
+                extra["linear_before_reset"] = int(cell.reset_after)
+            inputs = [value, ctx.weight("W", w), ctx.weight("R", r), ctx.weight("B", b) if b is not None else None,
+                      lengths]
+            names = ["Y", "Y_h"] + (["Y_c"] if op_type == "LSTM" else [])
+            outs = getattr(op, op_type)(*inputs, _outputs=names, hidden_size=cell.units, direction=direction, **extra)
+            y, y_h = outs[0], outs[1]
+            h = ctx.squeeze(y_h, 0)
+            states.append(h)
+            if op_type == "LSTM":
+                states.append(ctx.squeeze(outs[2], 0))
+            if not is_last or layer.return_sequences:
+                value = ctx.squeeze(y, 1)
             if is_last:
-                sequence_value = value
-    if sequence_value is not None and layer.go_backwards:
-        # ONNX reverse keeps Y in input time order; Keras returns processing order.
-        sequence_value = builder.flip_time(sequence_value, f"{layer.name}/Y_processing_order")
-    return LayerValues(sequence_value, last_value, tuple(states))
+                last = h
+    if layer.return_sequences:
+        sequence = value
+        if compaction is not None:
+            sequence = compaction.expand(sequence, layer.zero_output_for_mask)
+        elif layer.go_backwards:
+            # ONNX reverse keeps Y in input time order; Keras returns processing order.
+            sequence = ctx.flip_time(sequence)
+    return LayerValues(sequence, None if layer.return_sequences else last,
+                       tuple(states) if layer.return_state else ())

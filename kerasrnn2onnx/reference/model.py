@@ -1,4 +1,8 @@
-"""Run a whole :class:`ModelSpec` in NumPy: the oracle ``verify`` compares against."""
+"""Run a whole :class:`ModelSpec` in NumPy: the oracle ``verify`` compares against.
+
+Masks flow as Keras propagates them: Masking and Embedding(mask_zero) create one, a
+recurrent layer consumes it and passes it on only with ``return_sequences``.
+"""
 
 from __future__ import annotations
 
@@ -7,30 +11,49 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..errors import RuntimeInputError
-from ..spec.types import ModelSpec, TensorSpec
+from ..spec.types import EmbeddingSpec, MaskingSpec, ModelSpec, RecurrentLayerSpec, TensorSpec
 from .loop import run_layer
 
 
-def run_model(spec: ModelSpec, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray], dtype: type = np.float64) -> list[np.ndarray]:
-    """Model outputs, in ``spec.outputs`` order, computed in ``dtype`` (float32 or float64)."""
+def _arrays(spec: ModelSpec, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray]) -> list[np.ndarray]:
     if isinstance(inputs, Mapping):
         missing = [i.name for i in spec.inputs if i.name not in inputs]
         if missing:
             raise RuntimeInputError(f"missing input(s): {', '.join(missing)}")
-        arrays = [inputs[i.name] for i in spec.inputs]
-    else:
-        arrays = list(inputs)
-        if len(arrays) != len(spec.inputs):
-            raise RuntimeInputError(f"expected {len(spec.inputs)} input(s), got {len(arrays)}")
+        return [np.asarray(inputs[i.name]) for i in spec.inputs]
+    arrays = [np.asarray(a) for a in inputs]
+    if len(arrays) != len(spec.inputs):
+        raise RuntimeInputError(f"expected {len(spec.inputs)} input(s), got {len(arrays)}")
+    return arrays
+
+
+def run_model(spec: ModelSpec, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray], dtype: type = np.float64) -> list[np.ndarray]:
+    """Model outputs, in ``spec.outputs`` order, computed in ``dtype`` (float32 or float64)."""
     tensors: dict[TensorSpec, np.ndarray] = {}
-    for input_spec, array in zip(spec.inputs, arrays):
-        array = np.asarray(array)
-        if array.ndim != 3 or array.shape[2] != input_spec.features:
-            raise RuntimeInputError(
-                f"input '{input_spec.name}' has shape {array.shape}, expected (batch, time, {input_spec.features})"
-            )
-        tensors[TensorSpec(input_spec.name)] = array.astype(dtype)
+    masks: dict[TensorSpec, np.ndarray | None] = {}
+    for input_spec, array in zip(spec.inputs, _arrays(spec, inputs)):
+        if array.ndim != input_spec.rank or (input_spec.features is not None and array.shape[2] != input_spec.features):
+            wanted = "(batch, time)" if input_spec.rank == 2 else f"(batch, time, {input_spec.features})"
+            raise RuntimeInputError(f"input '{input_spec.name}' has shape {array.shape}, expected {wanted}")
+        key = TensorSpec(input_spec.name)
+        tensors[key] = array if input_spec.rank == 2 else array.astype(dtype)
+        masks[key] = None
     for layer in spec.layers:
-        for index, value in enumerate(run_layer(layer, tensors[layer.source])):
-            tensors[TensorSpec(layer.name, index)] = value
+        x, mask = tensors[layer.source], masks[layer.source]
+        out = TensorSpec(layer.name)
+        if isinstance(layer, MaskingSpec):
+            keep = np.any(x != np.asarray(layer.mask_value, dtype=x.dtype), axis=-1)
+            tensors[out], masks[out] = x * keep[..., None].astype(x.dtype), keep
+        elif isinstance(layer, EmbeddingSpec):
+            ids = np.asarray(x).astype(np.int64)
+            if ids.size and (ids.min() < 0 or ids.max() >= layer.input_dim):
+                raise RuntimeInputError(f"layer '{layer.name}': token ids must be in [0, {layer.input_dim})")
+            tensors[out] = layer.embeddings.astype(dtype)[ids]
+            masks[out] = ids != 0 if layer.mask_zero else None
+        elif isinstance(layer, RecurrentLayerSpec):
+            for index, value in enumerate(run_layer(layer, x, mask)):
+                tensors[TensorSpec(layer.name, index)] = value
+                masks[TensorSpec(layer.name, index)] = mask if (index == 0 and layer.return_sequences) else None
+        else:  # pragma: no cover - parse_model only produces the kinds above
+            raise TypeError(type(layer).__name__)
     return [tensors[out.tensor] for out in spec.outputs]

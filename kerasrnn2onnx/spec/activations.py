@@ -1,18 +1,32 @@
-"""One table for activations: Keras name -> NumPy reference -> ONNX RNN-op attribute form.
+"""One table for activations: Keras name -> NumPy reference -> ONNX forms.
+
+Each entry gives (1) the NumPy formula Keras computes, (2) the ONNX recurrent-op attribute
+form where one exists exactly (``None`` otherwise), and (3) an emitter that writes the
+activation as explicit ONNX nodes (for Scan bodies and unrolled steps). Emitters take an
+onnxscript ``op`` builder, duck-typed, so this module stays free of lowering imports.
 
 ``hard_sigmoid`` is the one built-in whose formula changed between Keras versions
 (Keras 2: ``clip(0.2x + 0.5, 0, 1)``; Keras 3: ``relu6(x + 3) / 6``), so an
 :class:`ActivationSpec` records the Keras major version where the formula depends on it.
+Formulas follow Keras 3 on JAX and tf-keras 2 (identical except hard_sigmoid).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
 NumpyFn = Callable[[np.ndarray, "int | None"], np.ndarray]
+Emitter = Callable[[Any, Any, "int | None"], Any]  # (op, x, keras_major) -> value
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+SHRINK_THRESHOLD = 0.5  # soft_shrink / hard_shrink default
+LEAKY_SLOPE = 0.2  # Keras leaky_relu default negative_slope
+SQUAREPLUS_B = 4.0
 
 
 def _c(x: np.ndarray, value: float) -> np.ndarray:
@@ -20,63 +34,131 @@ def _c(x: np.ndarray, value: float) -> np.ndarray:
     return np.asarray(value, dtype=x.dtype)
 
 
-def _sigmoid(x: np.ndarray, _major: int | None) -> np.ndarray:
+def _sigmoid(x, _m=None):
     return _c(x, 1.0) / (_c(x, 1.0) + np.exp(-x))
 
 
-def _hard_sigmoid(x: np.ndarray, major: int | None) -> np.ndarray:
+def _hard_sigmoid(x, major):
     if major == 2:
         return np.clip(_c(x, 0.2) * x + _c(x, 0.5), _c(x, 0.0), _c(x, 1.0))
     return np.clip(x + _c(x, 3.0), _c(x, 0.0), _c(x, 6.0)) / _c(x, 6.0)
 
 
-def _elu(x: np.ndarray, _major: int | None) -> np.ndarray:
+def _elu(x, _m=None):
     return np.where(x > 0, x, np.expm1(np.minimum(x, _c(x, 0.0))))
 
 
-def _softplus(x: np.ndarray, _major: int | None) -> np.ndarray:
+def _softplus(x, _m=None):
     return np.logaddexp(x, _c(x, 0.0))
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    return np.vectorize(math.erf, otypes=[np.float64])(x).astype(x.dtype)
+
+
+def _sparse_plus(x, _m=None):
+    a = x + _c(x, 1.0)
+    return np.where(x <= -1, _c(x, 0.0), np.where(x >= 1, x, a * a / _c(x, 4.0)))
+
+
+def _softmax(x, _m=None):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _log_softmax(x, _m=None):
+    shifted = x - x.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+# ---- ONNX node emitters -----------------------------------------------------------
+def _emit_hard_sigmoid(op, x, major):
+    return op.HardSigmoid(x, alpha=0.2 if major == 2 else 1.0 / 6.0, beta=0.5)
+
+
+def _emit_gelu(op, x, _m):
+    return op.Mul(op.Mul(x, 0.5), op.Add(op.Erf(op.Mul(x, 1.0 / math.sqrt(2.0))), 1.0))
+
+
+def _emit_sparse_plus(op, x, _m):
+    a = op.Add(x, 1.0)
+    quadratic = op.Div(op.Mul(a, a), 4.0)
+    upper = op.Where(op.GreaterOrEqual(x, 1.0), x, quadratic)
+    return op.Where(op.LessOrEqual(x, -1.0), op.Mul(x, 0.0), upper)
 
 
 @dataclass(frozen=True)
 class ActivationDef:
-    """How one Keras activation is computed (NumPy) and expressed on ONNX RNN ops.
+    """How one Keras activation is computed (NumPy) and expressed in ONNX.
 
-    ``onnx`` maps the Keras major version to ``(OnnxName, alpha, beta)`` where alpha/beta
-    are ``None`` for functions that take no parameter; ``None`` means the ONNX RNN ops
-    have no attribute form for this activation.
+    ``attribute`` maps the Keras major version to ``(OnnxName, alpha, beta)`` for the
+    LSTM/GRU/RNN ``activations`` attribute (alpha/beta ``None`` when the function takes
+    none), or is ``None`` when those ops cannot express it. ``emit`` writes it as nodes.
     """
 
     numpy: NumpyFn
-    onnx: Callable[[int | None], tuple[str, float | None, float | None]] | None
+    emit: Emitter
+    attribute: Callable[[int | None], tuple[str, float | None, float | None]] | None = None
     version_dependent: bool = False
+    elementwise: bool = True  # False: normalises over the units axis (softmax), so gates
+    # sharing one tensor must be activated one gate at a time
 
 
 ACTIVATIONS: dict[str, ActivationDef] = {
-    "tanh": ActivationDef(lambda x, _m: np.tanh(x), lambda _m: ("Tanh", None, None)),
-    "sigmoid": ActivationDef(_sigmoid, lambda _m: ("Sigmoid", None, None)),
-    "relu": ActivationDef(lambda x, _m: np.maximum(x, _c(x, 0.0)), lambda _m: ("Relu", None, None)),
-    "linear": ActivationDef(lambda x, _m: x, lambda _m: ("Affine", 1.0, 0.0)),
-    "hard_sigmoid": ActivationDef(
-        _hard_sigmoid,
-        lambda m: ("HardSigmoid", 0.2 if m == 2 else 1.0 / 6.0, 0.5),
-        version_dependent=True,
-    ),
-    "elu": ActivationDef(_elu, lambda _m: ("Elu", 1.0, None)),
-    "softsign": ActivationDef(lambda x, _m: x / (_c(x, 1.0) + np.abs(x)), lambda _m: ("Softsign", None, None)),
-    "softplus": ActivationDef(_softplus, lambda _m: ("Softplus", None, None)),
+    "tanh": ActivationDef(lambda x, _m: np.tanh(x), lambda op, x, _m: op.Tanh(x), lambda _m: ("Tanh", None, None)),
+    "sigmoid": ActivationDef(_sigmoid, lambda op, x, _m: op.Sigmoid(x), lambda _m: ("Sigmoid", None, None)),
+    "relu": ActivationDef(lambda x, _m: np.maximum(x, _c(x, 0.0)), lambda op, x, _m: op.Relu(x),
+                          lambda _m: ("Relu", None, None)),
+    "linear": ActivationDef(lambda x, _m: x, lambda op, x, _m: x, lambda _m: ("Affine", 1.0, 0.0)),
+    "hard_sigmoid": ActivationDef(_hard_sigmoid, _emit_hard_sigmoid,
+                                  lambda m: ("HardSigmoid", 0.2 if m == 2 else 1.0 / 6.0, 0.5), True),
+    "elu": ActivationDef(_elu, lambda op, x, _m: op.Elu(x, alpha=1.0), lambda _m: ("Elu", 1.0, None)),
+    "softsign": ActivationDef(lambda x, _m: x / (_c(x, 1.0) + np.abs(x)), lambda op, x, _m: op.Softsign(x),
+                              lambda _m: ("Softsign", None, None)),
+    "softplus": ActivationDef(_softplus, lambda op, x, _m: op.Softplus(x), lambda _m: ("Softplus", None, None)),
+    "leaky_relu": ActivationDef(lambda x, _m: np.where(x >= 0, x, _c(x, LEAKY_SLOPE) * x),
+                                lambda op, x, _m: op.LeakyRelu(x, alpha=LEAKY_SLOPE),
+                                lambda _m: ("LeakyRelu", LEAKY_SLOPE, None)),
+    "hard_tanh": ActivationDef(lambda x, _m: np.clip(x, _c(x, -1.0), _c(x, 1.0)),
+                               lambda op, x, _m: op.Clip(x, -1.0, 1.0)),
+    "relu6": ActivationDef(lambda x, _m: np.clip(x, _c(x, 0.0), _c(x, 6.0)), lambda op, x, _m: op.Clip(x, 0.0, 6.0)),
+    "selu": ActivationDef(
+        lambda x, _m: _c(x, SELU_SCALE) * np.where(x > 0, x, _c(x, SELU_ALPHA) * np.expm1(np.minimum(x, _c(x, 0.0)))),
+        lambda op, x, _m: op.Selu(x, alpha=SELU_ALPHA, gamma=SELU_SCALE)),
+    "celu": ActivationDef(lambda x, _m: np.where(x > 0, x, np.expm1(np.minimum(x, _c(x, 0.0)))),
+                          lambda op, x, _m: op.Celu(x, alpha=1.0)),
+    "silu": ActivationDef(lambda x, _m: x * _sigmoid(x), lambda op, x, _m: op.Mul(x, op.Sigmoid(x))),
+    "hard_silu": ActivationDef(lambda x, _m: x * _hard_sigmoid(x, 3), lambda op, x, _m: op.HardSwish(x)),
+    "gelu": ActivationDef(lambda x, _m: x * (_c(x, 1.0) + _erf(x / _c(x, math.sqrt(2.0)))) / _c(x, 2.0), _emit_gelu),
+    "mish": ActivationDef(lambda x, _m: x * np.tanh(_softplus(x)), lambda op, x, _m: op.Mul(x, op.Tanh(op.Softplus(x)))),
+    "exponential": ActivationDef(lambda x, _m: np.exp(x), lambda op, x, _m: op.Exp(x)),
+    "log_sigmoid": ActivationDef(lambda x, _m: -_softplus(-x), lambda op, x, _m: op.Neg(op.Softplus(op.Neg(x)))),
+    "tanh_shrink": ActivationDef(lambda x, _m: x - np.tanh(x), lambda op, x, _m: op.Sub(x, op.Tanh(x))),
+    "soft_shrink": ActivationDef(
+        lambda x, _m: np.where(x > SHRINK_THRESHOLD, x - _c(x, SHRINK_THRESHOLD),
+                               np.where(x < -SHRINK_THRESHOLD, x + _c(x, SHRINK_THRESHOLD), _c(x, 0.0))),
+        lambda op, x, _m: op.Shrink(x, bias=SHRINK_THRESHOLD, lambd=SHRINK_THRESHOLD)),
+    "hard_shrink": ActivationDef(lambda x, _m: np.where(np.abs(x) > SHRINK_THRESHOLD, x, _c(x, 0.0)),
+                                 lambda op, x, _m: op.Shrink(x, bias=0.0, lambd=SHRINK_THRESHOLD)),
+    "sparse_plus": ActivationDef(_sparse_plus, _emit_sparse_plus),
+    "squareplus": ActivationDef(lambda x, _m: (x + np.sqrt(x * x + _c(x, SQUAREPLUS_B))) / _c(x, 2.0),
+                                lambda op, x, _m: op.Div(op.Add(x, op.Sqrt(op.Add(op.Mul(x, x), SQUAREPLUS_B))), 2.0)),
+    "sparse_sigmoid": ActivationDef(lambda x, _m: np.clip((x + _c(x, 1.0)) / _c(x, 2.0), _c(x, 0.0), _c(x, 1.0)),
+                                    lambda op, x, _m: op.Clip(op.Div(op.Add(x, 1.0), 2.0), 0.0, 1.0)),
+    "softmax": ActivationDef(_softmax, lambda op, x, _m: op.Softmax(x, axis=-1), elementwise=False),
+    "log_softmax": ActivationDef(_log_softmax, lambda op, x, _m: op.LogSoftmax(x, axis=-1), elementwise=False),
 }
 
 ALIASES = {"swish": "silu", "hard_swish": "hard_silu", "None": "linear"}
 
-# Keras activations this converter knows by name but cannot yet compute or lower.
-KNOWN_UNSUPPORTED = frozenset(
-    {
-        "selu", "gelu", "silu", "hard_silu", "exponential", "relu6", "leaky_relu", "celu",
-        "hard_tanh", "mish", "log_sigmoid", "tanh_shrink", "soft_shrink", "hard_shrink",
-        "sparse_plus", "squareplus", "threshold", "softmax", "log_softmax", "glu", "sparsemax",
-    }
-)
+# Activations whose Keras 2 (tf-keras) name differs or that only exist in Keras 3 are
+# still accepted from any file: the formula is what matters, and Keras writes names only
+# its own version defines.
+NOT_CALLABLE_BY_NAME = {
+    "threshold": "Keras's 'threshold' needs threshold and default_value arguments, which a "
+    "recurrent layer's activation name cannot supply",
+}
+SHAPE_CHANGING = frozenset({"glu", "sparsemax"})
 
 
 @dataclass(frozen=True)
@@ -93,8 +175,17 @@ class ActivationSpec:
     def numpy(self, x: np.ndarray) -> np.ndarray:
         return self.definition.numpy(x, self.keras_major)
 
+    @property
+    def elementwise(self) -> bool:
+        return self.definition.elementwise
+
+    def emit(self, op: Any, x: Any) -> Any:
+        """Write this activation as ONNX nodes with an onnxscript op builder."""
+        return self.definition.emit(op, x, self.keras_major)
+
     def onnx_form(self) -> tuple[str, float | None, float | None] | None:
-        make = self.definition.onnx
+        """The recurrent-op attribute form, or ``None`` if the ops cannot express it."""
+        make = self.definition.attribute
         return None if make is None else make(self.keras_major)
 
     def describe(self) -> str:
@@ -138,9 +229,8 @@ def resolve_activation(value: Any, keras_major: int | None) -> ActivationSpec:
                 )
             return ActivationSpec(name, keras_major)
         return ActivationSpec(name)
-    if name in KNOWN_UNSUPPORTED:
-        raise ActivationNameError(
-            f"activation '{name}' is not supported yet: the native ONNX recurrent ops cannot express it "
-            f"(supported: {', '.join(sorted(ACTIVATIONS))})"
-        )
+    if name in NOT_CALLABLE_BY_NAME:
+        raise ActivationNameError(f"activation '{name}' cannot be used by name: {NOT_CALLABLE_BY_NAME[name]}")
+    if name in SHAPE_CHANGING:
+        raise ActivationNameError(f"activation '{name}' changes the shape of its input, which a recurrent cell cannot use")
     raise ActivationNameError(f"unknown activation '{name}'")

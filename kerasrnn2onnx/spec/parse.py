@@ -8,6 +8,7 @@ hide a semantic change.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
 import numpy as np
@@ -18,7 +19,10 @@ from ..io.versions import keras_major
 from .activations import ActivationNameError, ActivationSpec, resolve_activation
 from .types import (
     CellSpec,
+    EmbeddingSpec,
     GRUCellSpec,
+    LayerSpec,
+    MaskingSpec,
     InputSpec,
     LSTMCellSpec,
     ModelSpec,
@@ -101,6 +105,10 @@ class _WeightFeed:
         if self._flat is not None and self._pos != len(self._flat):
             extra = len(self._flat) - self._pos
             raise ModelFileError(source, f"{extra} weight array(s) left over after every layer took its own")
+
+    @property
+    def is_per_layer(self) -> bool:
+        return self._flat is None
 
     def peek(self, raw: RawLayer) -> np.ndarray | None:
         """The next array this layer would receive, without taking it."""
@@ -232,7 +240,7 @@ def _cell_configs(raw: RawLayer) -> list[tuple[str, Mapping[str, Any]]]:
 
 
 def _recurrent_layer(
-    raw: RawLayer, source: TensorSpec, input_size: int, model: RawModel, feed: _WeightFeed
+    raw: RawLayer, source: TensorSpec, input_size: int, model: RawModel, feed: _WeightFeed, masked: bool
 ) -> RecurrentLayerSpec:
     layer = raw.name
     _check_dtype(raw.config, layer)
@@ -264,6 +272,7 @@ def _recurrent_layer(
         stateful=_bool(config, "stateful", False, layer),
         unroll=_bool(config, "unroll", False, layer),
         zero_output_for_mask=_bool(config, "zero_output_for_mask", False, layer),
+        masked=masked,
         ignored=tuple(sorted(set(ignored))),
     )
     if spec.stateful:
@@ -276,89 +285,158 @@ def _recurrent_layer(
 def _input(raw: RawLayer) -> InputSpec:
     config = raw.config
     _check_keys(config, INPUT_KEYS | {"input_shape"}, raw.name)
-    _check_dtype(config, raw.name)
+    dtype = config.get("dtype", "float32")
+    if isinstance(dtype, Mapping):
+        dtype = (dtype.get("config") or {}).get("name", "float32")
+    if dtype not in INPUT_DTYPES:
+        raise UnsupportedError(raw.name, f"input dtype {dtype!r} is not supported ({', '.join(INPUT_DTYPES)})", "dtype")
     if config.get("sparse") or config.get("ragged"):
         raise UnsupportedError(raw.name, "sparse or ragged inputs are not supported")
     shape = config.get("batch_shape") or config.get("batch_input_shape")
     if shape is None and config.get("shape") is not None:
         shape = [config.get("batch_size"), *config["shape"]]
     if shape is None:
-        return InputSpec(raw.name, None, None, -1)
+        return InputSpec(raw.name, None, None, -1, str(dtype))
+    if len(shape) == 2:
+        return InputSpec(raw.name, shape[0], shape[1], None, str(dtype))
     if len(shape) != 3:
         raise UnsupportedError(
-            raw.name, f"input shape {tuple(shape)} is not (batch, timesteps, features): recurrent layers need rank 3"
+            raw.name, f"input shape {tuple(shape)} is not (batch, timesteps[, features]): recurrent models need rank 2 or 3"
         )
     batch, steps, features = shape
-    return InputSpec(raw.name, batch, steps, features if features is not None else -1)
+    return InputSpec(raw.name, batch, steps, features if features is not None else -1, str(dtype))
+
+
+INPUT_DTYPES = ("float32", "int32", "int64")
+
+
+@dataclass(frozen=True)
+class _TensorInfo:
+    """What the parser knows of a tensor: last-dim width (None for token ids), rank, mask."""
+
+    width: int | None
+    rank: int
+    masked: bool
+
+
+def _masking(raw: RawLayer, source: TensorSpec, info: _TensorInfo) -> tuple[MaskingSpec, _TensorInfo]:
+    _check_keys(raw.config, BASE_KEYS | {"mask_value", "supports_masking"}, raw.name)
+    _check_dtype(raw.config, raw.name)
+    if info.rank != 3:
+        raise UnsupportedError(raw.name, "Masking is supported on (batch, time, features) inputs only")
+    value = raw.config.get("mask_value", 0.0)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise LayerError(raw.name, f"mask_value must be a number, got {value!r}", "mask_value")
+    return MaskingSpec(raw.name, source, float(value)), _TensorInfo(info.width, 3, True)
+
+
+EMBEDDING_KEYS = frozenset({"input_dim", "output_dim", "embeddings_initializer", "embeddings_regularizer",
+                            "embeddings_constraint", "mask_zero", "lora_rank", "lora_alpha", "sparse",
+                            "activity_regularizer"})
+
+
+def _embedding(raw: RawLayer, source: TensorSpec, info: _TensorInfo, feed: "_WeightFeed") -> tuple[EmbeddingSpec, _TensorInfo]:
+    config = raw.config
+    _check_keys(config, BASE_KEYS | EMBEDDING_KEYS, raw.name)
+    _check_dtype(config, raw.name)
+    if info.rank != 2:
+        raise UnsupportedError(raw.name, "Embedding is supported on (batch, time) token inputs only")
+    if config.get("lora_rank"):
+        raise UnsupportedError(raw.name, "LoRA embeddings are not supported", "lora_rank")
+    dims = {}
+    for key in ("input_dim", "output_dim"):
+        value = config.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise LayerError(raw.name, f"must be a positive integer, got {value!r}", key)
+        dims[key] = value
+    weights = feed.for_layer(raw)
+    table = _weight(feed, weights, raw.name, raw.name, "embeddings", (dims["input_dim"], dims["output_dim"]))
+    if raw.weights and len(raw.weights) > 1 and feed.is_per_layer:
+        raise LayerError(raw.name, "the file holds more weights than an Embedding uses")
+    mask_zero = _bool(config, "mask_zero", False, raw.name)
+    spec = EmbeddingSpec(raw.name, source, dims["input_dim"], dims["output_dim"], mask_zero, table)
+    return spec, _TensorInfo(dims["output_dim"], 3, mask_zero)
+
+
+RECURRENT_CLASSES = frozenset({"SimpleRNN", "GRU", "LSTM", "RNN"})
+SUPPORTED_CLASSES = RECURRENT_CLASSES | {"InputLayer", "Masking", "Embedding"}
 
 
 def parse_model(model: RawModel) -> ModelSpec:
     """Validate ``model`` and build its spec; every problem names its layer and key."""
     feed = _WeightFeed(model)
-    inputs: dict[str, InputSpec] = {}
-    widths: dict[TensorRef, tuple[int, bool]] = {}  # tensor -> (last-dim size, is a sequence)
-    layers: list[RecurrentLayerSpec] = []
-    unsupported = []
-    for raw in model.layers:
-        if raw.class_name == "InputLayer":
-            continue
-        if raw.class_name not in LAYER_TO_CELL and raw.class_name != "RNN":
-            unsupported.append(f"'{raw.name}' ({raw.class_name})")
+    unsupported = [f"'{raw.name}' ({raw.class_name})" for raw in model.layers if raw.class_name not in SUPPORTED_CLASSES]
     if unsupported:
+        first = next(raw.name for raw in model.layers if raw.class_name not in SUPPORTED_CLASSES)
         raise UnsupportedError(
-            unsupported[0].split("'")[1],
-            f"unsupported layer(s): {', '.join(unsupported)}; this version converts InputLayer, SimpleRNN, GRU, "
-            "LSTM and RNN(cell) chains",
+            first,
+            f"unsupported layer(s): {', '.join(unsupported)}; this version converts InputLayer, Masking, "
+            "Embedding, SimpleRNN, GRU, LSTM and RNN(cell) chains",
         )
+    inputs: dict[str, InputSpec] = {}
+    tensors: dict[TensorRef, _TensorInfo] = {}
+    layers: list[LayerSpec] = []
     for raw in model.layers:
         if raw.class_name == "InputLayer":
-            spec = _input(raw)
-            inputs[raw.name] = spec
+            inputs[raw.name] = _input(raw)
+            spec_in = inputs[raw.name]
+            tensors[TensorRef(raw.name)] = _TensorInfo(spec_in.features, spec_in.rank, False)
             continue
         if raw.call_count > 1:
             raise UnsupportedError(raw.name, "a layer called more than once (shared weights) is not supported yet")
         if raw.tensor_kwargs:
-            keys = ", ".join(sorted(raw.tensor_kwargs))
-            raise UnsupportedError(raw.name, f"tensor call arguments ({keys}) are not supported yet", sorted(raw.tensor_kwargs)[0])
+            keys = sorted(raw.tensor_kwargs)
+            raise UnsupportedError(raw.name, f"tensor call arguments ({', '.join(keys)}) are not supported yet", keys[0])
         if len(raw.inbound) != 1:
             raise UnsupportedError(raw.name, f"expected one input tensor, got {len(raw.inbound)}")
         ref = raw.inbound[0]
-        if ref.layer in inputs:
-            source = TensorSpec(ref.layer)
-            features = inputs[ref.layer].features
-            if features < 0:
-                features = _infer_input_size(raw, feed, model)
-                inputs[ref.layer] = InputSpec(ref.layer, inputs[ref.layer].batch, inputs[ref.layer].timesteps, features)
-        else:
-            key = TensorRef(ref.layer, 0, ref.index)
-            if key not in widths:
-                raise LayerError(raw.name, f"its input '{ref.layer}' (output {ref.index}) is not produced by any layer")
-            features, is_sequence = widths[key]
-            if not is_sequence:
-                raise LayerError(
-                    raw.name,
-                    f"receives a 2-D tensor from '{ref.layer}'; recurrent layers need (batch, time, features) "
-                    "(set return_sequences=True on the layer before)",
-                )
-            source = TensorSpec(ref.layer, ref.index)
-        spec = _recurrent_layer(raw, source, features, model, feed)
-        layers.append(spec)
-        widths[TensorRef(spec.name, 0, 0)] = (spec.units, spec.return_sequences)
-        if spec.return_state:
+        key = TensorRef(ref.layer, 0, ref.index)
+        if key not in tensors:
+            raise LayerError(raw.name, f"its input '{ref.layer}' (output {ref.index}) is not produced by any layer")
+        info = tensors[key]
+        source = TensorSpec(ref.layer, ref.index)
+        if ref.layer in inputs and info.width == -1 and raw.class_name in RECURRENT_CLASSES:
+            width = _infer_input_size(raw, feed, model)
+            old = inputs[ref.layer]
+            inputs[ref.layer] = InputSpec(old.name, old.batch, old.timesteps, width, old.dtype)
+            info = _TensorInfo(width, 3, False)
+        if raw.class_name == "Masking":
+            spec, out = _masking(raw, source, info)
+            layers.append(spec)
+            tensors[TensorRef(raw.name)] = out
+            continue
+        if raw.class_name == "Embedding":
+            spec, out = _embedding(raw, source, info, feed)
+            layers.append(spec)
+            tensors[TensorRef(raw.name)] = out
+            continue
+        if info.rank != 3:
+            raise LayerError(
+                raw.name,
+                f"receives a {info.rank}-D tensor from '{ref.layer}'; recurrent layers need (batch, time, features)"
+                + (" (set return_sequences=True on the layer before)" if ref.layer not in inputs else ""),
+            )
+        layer = _recurrent_layer(raw, source, info.width, model, feed, info.masked)
+        layers.append(layer)
+        tensors[TensorRef(layer.name)] = _TensorInfo(layer.units, 3 if layer.return_sequences else 2,
+                                                     info.masked and layer.return_sequences)
+        if layer.return_state:
             index = 1
-            for cell in spec.cells:
+            for cell in layer.cells:
                 for _ in cell.state_names:
-                    widths[TensorRef(spec.name, 0, index)] = (cell.units, False)
+                    tensors[TensorRef(layer.name, 0, index)] = _TensorInfo(cell.units, 2, False)
                     index += 1
     feed.finish(model.source)
-    if not layers:
+    if not any(isinstance(layer, RecurrentLayerSpec) for layer in layers):
         raise ModelFileError(model.source, "the model has no recurrent layer to convert")
     outputs = _outputs(model, layers, inputs)
     input_specs = tuple(inputs[r.layer] for r in model.inputs if r.layer in inputs)
     used = {layer.source.layer for layer in layers}
-    for spec in input_specs:
-        if spec.name not in used:
-            raise UnsupportedError(spec.name, "a model input that feeds no recurrent layer is not supported yet")
+    for spec_in in input_specs:
+        if spec_in.name not in used:
+            raise UnsupportedError(spec_in.name, "a model input that feeds no layer is not supported yet")
+        if spec_in.features == -1:
+            raise LayerError(spec_in.name, "cannot tell the input's feature size")
     return ModelSpec(
         name=model.name,
         source=str(model.source),
@@ -379,8 +457,8 @@ def _infer_input_size(raw: RawLayer, feed: _WeightFeed, model: RawModel) -> int:
     raise LayerError(raw.name, "cannot tell the input size: no input shape in the config and no kernel weight")
 
 
-def _outputs(model: RawModel, layers: list[RecurrentLayerSpec], inputs: dict[str, InputSpec]) -> tuple[OutputSpec, ...]:
-    by_name = {layer.name: layer for layer in layers}
+def _outputs(model: RawModel, layers: list[LayerSpec], inputs: dict[str, InputSpec]) -> tuple[OutputSpec, ...]:
+    by_name = {layer.name: layer for layer in layers if isinstance(layer, RecurrentLayerSpec)}
     refs: list[TensorRef] = list(model.outputs)
     if not refs:  # a bare layer config: every output of its (only) layer
         last = layers[-1]
@@ -391,6 +469,8 @@ def _outputs(model: RawModel, layers: list[RecurrentLayerSpec], inputs: dict[str
         if ref.layer in inputs:
             raise UnsupportedError(ref.layer, "a model input used directly as an output is not supported")
         if ref.layer not in by_name:
+            if any(layer.name == ref.layer for layer in layers):
+                raise UnsupportedError(ref.layer, "only recurrent layers' outputs can be model outputs in this version")
             raise ModelFileError(model.source, f"model output refers to unknown layer '{ref.layer}'")
         layer = by_name[ref.layer]
         if ref.index >= layer.output_count:

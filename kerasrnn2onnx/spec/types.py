@@ -77,12 +77,19 @@ CellSpec = Union[SimpleRNNCellSpec, GRUCellSpec, LSTMCellSpec]
 
 @dataclass(frozen=True)
 class InputSpec:
-    """A model input of shape ``(batch, timesteps, features)``; ``None`` means dynamic."""
+    """A model input: ``(batch, timesteps, features)`` floats, or ``(batch, timesteps)``
+    integer tokens for an Embedding (``features`` is then ``None``). ``None`` batch or
+    timesteps means dynamic."""
 
     name: str
     batch: int | None
     timesteps: int | None
-    features: int
+    features: int | None
+    dtype: str = "float32"
+
+    @property
+    def rank(self) -> int:
+        return 2 if self.features is None else 3
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,7 @@ class RecurrentLayerSpec:
     stateful: bool
     unroll: bool
     zero_output_for_mask: bool
+    masked: bool = False
     ignored: tuple[str, ...] = field(default=())
 
     @property
@@ -151,6 +159,38 @@ def _describe_cell(cell: CellSpec) -> str:
     return f"{cell.kind}({', '.join(parts)})"
 
 
+@dataclass(frozen=True, eq=False)
+class MaskingSpec:
+    """Keras ``Masking``: a step is masked when *all* its features equal ``mask_value``;
+    the layer outputs its input times the mask (masked steps become zeros)."""
+
+    name: str
+    source: TensorSpec
+    mask_value: float
+
+    def describe(self) -> str:
+        return f"Masking(mask_value={self.mask_value:g})"
+
+
+@dataclass(frozen=True, eq=False)
+class EmbeddingSpec:
+    """Keras ``Embedding``: token ids -> rows of ``embeddings``; with ``mask_zero`` token 0
+    masks its step."""
+
+    name: str
+    source: TensorSpec
+    input_dim: int
+    output_dim: int
+    mask_zero: bool
+    embeddings: np.ndarray  # (input_dim, output_dim)
+
+    def describe(self) -> str:
+        return f"Embedding({self.input_dim}, {self.output_dim}, mask_zero={self.mask_zero})"
+
+
+LayerSpec = Union[RecurrentLayerSpec, MaskingSpec, EmbeddingSpec]
+
+
 @dataclass(frozen=True)
 class OutputSpec:
     """A model output: which layer tensor it is and the name it gets in ONNX."""
@@ -169,10 +209,14 @@ class ModelSpec:
     keras_version: str | None
     keras_major: int | None
     inputs: tuple[InputSpec, ...]
-    layers: tuple[RecurrentLayerSpec, ...]
+    layers: tuple["LayerSpec", ...]
     outputs: tuple[OutputSpec, ...]
 
-    def layer(self, name: str) -> RecurrentLayerSpec:
+    @property
+    def recurrent_layers(self) -> tuple[RecurrentLayerSpec, ...]:
+        return tuple(layer for layer in self.layers if isinstance(layer, RecurrentLayerSpec))
+
+    def layer(self, name: str) -> "LayerSpec":
         for layer in self.layers:
             if layer.name == name:
                 return layer

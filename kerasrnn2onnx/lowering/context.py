@@ -1,0 +1,133 @@
+"""The build context shared by every lowering: an onnxscript GraphBuilder over an onnx_ir
+graph, with per-layer name scopes and a few helpers for the ops every strategy uses.
+
+Every Keras config is static, so graphs are built at conversion time by tracing Python
+(the onnxscript builder's model); initializers live in the root graph, where Scan bodies
+can read them as outer-scope values.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator, Sequence
+
+import numpy as np
+import onnx
+import onnx_ir as ir
+import onnx_ir.passes.common as common_passes
+from onnxscript import GraphBuilder
+
+INT64_MIN = np.iinfo(np.int64).min
+DTYPES = {"float32": ir.DataType.FLOAT, "int32": ir.DataType.INT32, "int64": ir.DataType.INT64}
+
+
+class LoweringContext:
+    """One model under construction."""
+
+    def __init__(self, name: str, opset: int) -> None:
+        self.opset = opset
+        self.graph = ir.Graph(name=name, inputs=[], outputs=[], nodes=[], opset_imports={"": opset})
+        self.builder = GraphBuilder(self.graph)
+        self._ints: dict[tuple[int, ...], ir.Value] = {}
+
+    @property
+    def op(self):  # noqa: ANN201 - onnxscript's OpBuilder
+        return self.builder.op
+
+    @contextmanager
+    def scope(self, name: str) -> Iterator[None]:
+        """Name nodes, values and weights of one layer (``lstm/...``)."""
+        self.builder.push_module(name)
+        try:
+            yield
+        finally:
+            self.builder.pop_module()
+
+    def weight(self, name: str, array: np.ndarray) -> ir.Value:
+        """A float32 initializer named within the current scope."""
+        return self.builder.initializer(ir.tensor(np.ascontiguousarray(array, dtype=np.float32), name=name))
+
+    def ints(self, *values: int) -> ir.Value:
+        """A shared int64 1-D constant (axes, starts, shapes)."""
+        key = tuple(int(v) for v in values)
+        if key not in self._ints:
+            name = "const_i64_" + "_".join(str(v).replace("-", "m") for v in key)
+            tensor = ir.tensor(np.array(key, dtype=np.int64), name=name)
+            self._ints[key] = self.builder.initializer(tensor, name=name, qualify=False)
+        return self._ints[key]
+
+    def input(self, name: str, dtype: str, dims: Sequence[int | str]) -> ir.Value:
+        return self.builder.input(name, DTYPES[dtype], list(dims))
+
+    # Helpers used by several strategies -------------------------------------------
+    def flip_time(self, value: ir.Value, axis: int = 0) -> ir.Value:
+        """Reverse ``value`` along ``axis`` with one Slice (negative step)."""
+        return self.op.Slice(value, self.ints(-1), self.ints(INT64_MIN), self.ints(axis), self.ints(-1))
+
+    def squeeze(self, value: ir.Value, axis: int) -> ir.Value:
+        return self.op.Squeeze(value, self.ints(axis))
+
+    def unsqueeze(self, value: ir.Value, axis: int) -> ir.Value:
+        return self.op.Unsqueeze(value, self.ints(axis))
+
+    def zeros_state(self, x_time_major: ir.Value, units: int) -> ir.Value:
+        """(batch, units) zeros for a time-major (time, batch, features) input."""
+        batch = self.op.Slice(self.op.Shape(x_time_major), self.ints(1), self.ints(2))
+        shape = self.op.Concat(batch, self.ints(units), axis=0)
+        return self.op.ConstantOfShape(shape, value=ir.tensor(np.zeros(1, np.float32)))
+
+    def finish(self, outputs: Sequence[tuple[ir.Value, str, Sequence[int | str]]], producer_version: str,
+               metadata: dict[str, str]) -> onnx.ModelProto:
+        """Name the graph outputs, serialise, and trim what onnxruntime need not compute."""
+        claimed: set[int] = set()
+        for value, name, dims in outputs:
+            if id(value) in claimed or value.is_graph_input() or value.is_graph_output():
+                value = self.op.Identity(value)
+            claimed.add(id(value))
+            value.shape = ir.Shape(list(dims))
+            value.type = ir.TensorType(ir.DataType.FLOAT)
+            self.builder.add_output(value, name)
+        model = ir.Model(self.graph, ir_version=onnx.helper.find_min_ir_version_for(
+            [onnx.helper.make_opsetid("", self.opset)]), producer_name="kerasrnn2onnx",
+            producer_version=producer_version)
+        # Lowerings emit every value they might need; drop what no output reads.
+        common_passes.RemoveUnusedNodesPass()(model)
+        common_passes.ClearMetadataAndDocStringPass()(model)
+        # Value names come from per-graph node counters: make them unique across the main
+        # graph and Scan bodies (ONNX requires SSA over the whole model).
+        common_passes.NameFixPass()(model)
+        proto = ir.serde.serialize_model(model)
+        _strip_node_metadata(proto.graph)
+        _drop_unused_optional_outputs(proto.graph)
+        onnx.helper.set_model_props(proto, metadata)
+        return proto
+
+
+RECURRENT_OPS = ("LSTM", "GRU", "RNN")
+
+
+def _strip_node_metadata(graph: onnx.GraphProto) -> None:
+    """The builder's per-node scope annotations add bytes, not meaning, to a served model."""
+    for node in graph.node:
+        del node.metadata_props[:]
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                _strip_node_metadata(attr.g)
+
+
+def _drop_unused_optional_outputs(graph: onnx.GraphProto) -> None:
+    """Blank the outputs of recurrent ops that nothing reads, so the kernel skips them."""
+    used = {name for node in graph.node for name in node.input}
+    used |= {o.name for o in graph.output}
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                used |= {name for sub in attr.g.node for name in sub.input}
+    for node in graph.node:
+        if node.op_type not in RECURRENT_OPS:
+            continue
+        names = [name if name in used else "" for name in node.output]
+        while names and names[-1] == "":
+            names.pop()
+        del node.output[:]
+        node.output.extend(names)

@@ -1,0 +1,58 @@
+"""Choosing a lowering per recurrent layer, with the reason ``inspect`` shows.
+
+``auto``: ``unroll`` where Keras says ``unroll=True``; else ``native`` where the ONNX op
+expresses the layer exactly (and, for ``--target cuda``, where cuDNN would run it);
+else ``scan``. A forced strategy that cannot be exact is refused with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ConversionError, UnsupportedError
+from ..spec.types import RecurrentLayerSpec
+from .native import OP_FOR_CELL, cuda_blocker, native_blocker
+
+STRATEGIES = ("auto", "native", "scan", "unroll")
+TARGETS = ("cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """The lowering chosen for one layer and why (shown by ``inspect``)."""
+
+    layer: str
+    strategy: str
+    reason: str
+
+
+def _ops(layer: RecurrentLayerSpec) -> str:
+    return "/".join(dict.fromkeys(OP_FOR_CELL[c.kind] for c in layer.cells))
+
+
+def plan_layer(layer: RecurrentLayerSpec, strategy: str, target: str, timesteps: int | None) -> LayerPlan:
+    if strategy not in STRATEGIES:
+        raise ConversionError(f"unknown strategy '{strategy}' (choose {', '.join(STRATEGIES)})")
+    if target not in TARGETS:
+        raise ConversionError(f"unknown target '{target}' (choose {', '.join(TARGETS)})")
+    blocker = native_blocker(layer)
+    gpu_blocker = cuda_blocker(layer) if target == "cuda" else None
+    mask_note = "; the mask is applied by compacting unmasked steps and sequence_lens" if layer.masked else ""
+    if strategy == "unroll" or (strategy == "auto" and layer.unroll):
+        if timesteps is None:
+            raise UnsupportedError(layer.name, "unroll needs a fixed number of timesteps, and the input's time "
+                                   "dimension is dynamic", "unroll")
+        why = "Keras unroll=True" if strategy == "auto" else "forced by --strategy unroll"
+        return LayerPlan(layer.name, "unroll", f"{why}: one step per timestep ({timesteps} steps)")
+    if strategy == "native":
+        if blocker:
+            raise UnsupportedError(layer.name, f"--strategy native cannot be exact: {blocker}")
+        note = f" (on CUDA it would fall back to the CPU: {gpu_blocker})" if gpu_blocker else ""
+        return LayerPlan(layer.name, "native", f"forced: ONNX {_ops(layer)} op{note}{mask_note}")
+    if strategy == "scan":
+        return LayerPlan(layer.name, "scan", "forced by --strategy scan")
+    if blocker:
+        return LayerPlan(layer.name, "scan", f"the ONNX {_ops(layer)} op cannot express it ({blocker})")
+    if gpu_blocker:
+        return LayerPlan(layer.name, "scan", f"target cuda: {gpu_blocker}, so the native op would run on the CPU")
+    return LayerPlan(layer.name, "native", f"the ONNX {_ops(layer)} op expresses every argument exactly{mask_note}")
