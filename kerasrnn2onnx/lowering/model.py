@@ -114,6 +114,7 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
                     values = lower_native(ctx, layer, x.value, x.mask)
                 else:
                     values = _lower_loop(ctx, layer, x, plan.strategy)
+                values = _zero_masked_last_output(ctx, layer, values, x.mask)
                 layer_values[layer.name] = values
                 if values.sequence is not None:
                     tensors[TensorSpec(layer.name)] = _Tensor(values.sequence, x.mask, x.batch, x.time)
@@ -143,6 +144,19 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
         "lowering": json.dumps({name: p.strategy for name, p in plans.items()}),
     }
     return ctx.finish(outputs, converter_version, metadata)
+
+
+def _zero_masked_last_output(ctx: LoweringContext, layer: RecurrentLayerSpec, values: LayerValues,
+                             mask: Any | None) -> LayerValues:
+    """With ``zero_output_for_mask`` and no ``return_sequences``, Keras returns zeros for a
+    row whose last processed step is masked (its output at that step is zeroed; the states
+    are not). Keras 3's TF and torch backends and Keras 2 do this unrolled or not; Keras 3's
+    JAX backend skips it when unrolled, a backend quirk not followed here."""
+    if mask is None or not layer.zero_output_for_mask or layer.return_sequences:
+        return values
+    last_step = ctx.squeeze(ctx.op.Gather(mask, ctx.ints(0 if layer.go_backwards else -1), axis=0), 0)
+    zeroed = ctx.op.Where(last_step, values.last, ctx.op.Mul(values.last, 0.0))
+    return LayerValues(values.sequence, zeroed, values.states)
 
 
 def _state_width(layer: RecurrentLayerSpec, index: int) -> int:
