@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+import numpy as np
+
 from ..spec.types import CellSpec, GRUCellSpec, LSTMCellSpec, SimpleRNNCellSpec
 from .context import LoweringContext
 
@@ -27,11 +29,14 @@ class CellLowering:
     input_bias: Any | None
     recurrent_bias: Any | None
     gru_split: Any | None  # sizes (2u, u) for splitting GRU projections
-    even_split: Any  # (u, u, u, u) for LSTM gates, (u, u) for GRU z and r
+    even_split: Any  # (3u, u) or (u, u, u, u) for LSTM gates, (u, u) for GRU z and r
+    sigmoid_split: Any | None = None  # (u, u, u) for the LSTM's i, f, o block
 
     @classmethod
     def build(cls, ctx: LoweringContext, cell: CellSpec) -> "CellLowering":
         input_bias = recurrent_bias = recurrent_h = gru_split = None
+        if isinstance(cell, LSTMCellSpec):
+            return cls._build_lstm(ctx, cell)
         if cell.bias is not None:
             if isinstance(cell, GRUCellSpec) and cell.reset_after:
                 input_bias = ctx.weight("input_bias", cell.bias[0])
@@ -49,6 +54,21 @@ class CellLowering:
         even_split = ctx.ints(*[cell.units] * (4 if isinstance(cell, LSTMCellSpec) else 2))
         return cls(cell, ctx.weight("kernel", cell.kernel), recurrent, recurrent_h, input_bias, recurrent_bias,
                    gru_split, even_split)
+
+    @classmethod
+    def _build_lstm(cls, ctx: LoweringContext, cell: LSTMCellSpec) -> "CellLowering":
+        """Gates reordered i,f,c,o -> i,f,o,c so the three sigmoid gates are one block
+        (one activation node per step instead of three) when the activation is elementwise."""
+        u = cell.units
+        order = (0, 1, 3, 2) if cell.recurrent_activation.elementwise else (0, 1, 2, 3)
+
+        def reorder(matrix):
+            return None if matrix is None else np.concatenate([matrix[..., k * u:(k + 1) * u] for k in order], -1)
+
+        bias = ctx.weight("bias", reorder(cell.bias)) if cell.bias is not None else None
+        split = ctx.ints(3 * u, u) if order != (0, 1, 2, 3) else ctx.ints(u, u, u, u)
+        return cls(cell, ctx.weight("kernel", reorder(cell.kernel)), ctx.weight("recurrent_kernel",
+                   reorder(cell.recurrent_kernel)), None, bias, None, None, split, ctx.ints(u, u, u))
 
     @property
     def state_count(self) -> int:
@@ -71,15 +91,20 @@ class CellLowering:
         cell = self.cell
         if isinstance(cell, SimpleRNNCellSpec):
             (h,) = states
-            new_h = cell.activation.emit(op, op.Add(projection, op.MatMul(h, self.recurrent)))
+            new_h = cell.activation.emit(op, op.Gemm(h, self.recurrent, projection))
             return new_h, [new_h]
         if isinstance(cell, LSTMCellSpec):
             h, c = states
-            z = op.Add(projection, op.MatMul(h, self.recurrent))
-            i, f, g, o = op.Split(z, self.even_split, axis=-1, _outputs=4)
+            z = op.Gemm(h, self.recurrent, projection)
             ra = cell.recurrent_activation
-            new_c = op.Add(op.Mul(ra.emit(op, f), c), op.Mul(ra.emit(op, i), cell.activation.emit(op, g)))
-            new_h = op.Mul(ra.emit(op, o), cell.activation.emit(op, new_c))
+            if ra.elementwise:  # gates are i,f,o,c (see _build_lstm)
+                ifo, g = op.Split(z, self.even_split, axis=-1, _outputs=2)
+                i, f, o = op.Split(ra.emit(op, ifo), self.sigmoid_split, axis=-1, _outputs=3)
+            else:
+                zi, zf, g, zo = op.Split(z, self.even_split, axis=-1, _outputs=4)
+                i, f, o = ra.emit(op, zi), ra.emit(op, zf), ra.emit(op, zo)
+            new_c = op.Add(op.Mul(f, c), op.Mul(i, cell.activation.emit(op, g)))
+            new_h = op.Mul(o, cell.activation.emit(op, new_c))
             return new_h, [new_h, new_c]
         if isinstance(cell, GRUCellSpec):
             return self._gru_step(op, projection, states[0])
@@ -90,14 +115,15 @@ class CellLowering:
         ra, act = cell.recurrent_activation, cell.activation
         x_zr, x_h = op.Split(projection, self.gru_split, axis=-1, _outputs=2)
         if cell.reset_after:
-            inner = op.MatMul(h, self.recurrent)
             if self.recurrent_bias is not None:
-                inner = op.Add(inner, self.recurrent_bias)
+                inner = op.Gemm(h, self.recurrent, self.recurrent_bias)
+            else:
+                inner = op.MatMul(h, self.recurrent)
             h_zr, h_h = op.Split(inner, self.gru_split, axis=-1, _outputs=2)
             z, r = self._gates(op, op.Add(x_zr, h_zr))
             candidate = act.emit(op, op.Add(x_h, op.Mul(r, h_h)))
         else:
-            z, r = self._gates(op, op.Add(x_zr, op.MatMul(h, self.recurrent)))
+            z, r = self._gates(op, op.Gemm(h, self.recurrent, x_zr))
             candidate = act.emit(op, op.Add(x_h, op.MatMul(op.Mul(r, h), self.recurrent_h)))
         # z*h + (1-z)*candidate, written as candidate + z*(h - candidate): one node fewer
         new_h = op.Add(candidate, op.Mul(z, op.Sub(h, candidate)))
@@ -112,3 +138,4 @@ class CellLowering:
             return z, r
         z, r = op.Split(pre_zr, self.even_split, axis=-1, _outputs=2)
         return ra.emit(op, z), ra.emit(op, r)
+

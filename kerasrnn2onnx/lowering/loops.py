@@ -65,9 +65,12 @@ def run_scan(ctx: LoweringContext, layer: RecurrentLayerSpec, cell: CellLowering
         output, new_states = cell.step(op, step_inputs, states)
         if masked:
             new_states = _masked_update(op, mask_t, new_states, states)
-        results = [op.Identity(s) for s in new_states]
+        # A body output must be a value of its own: states that are loop inputs (never the
+        # case for computed states) or a step output equal to a state get an Identity.
+        results = list(new_states)
         if want_sequence:
-            results.append(op.Identity(_step_output(op, layer, output, new_states, mask_t)))
+            step_out = _step_output(op, layer, output, new_states, mask_t)
+            results.append(op.Identity(step_out) if any(step_out is s for s in results) else step_out)
         return results
 
     body_inputs = [ir.val(f"state_{k}", ir.DataType.FLOAT, ["batch", u]) for k, u in enumerate(cell.state_units)]

@@ -1,0 +1,95 @@
+"""Every fixture under every strategy that can express it, against Keras's own outputs;
+the CUDA target's graphs use only what cuDNN runs; ``inspect`` explains each choice."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+import kerasrnn2onnx
+from kerasrnn2onnx.errors import UnsupportedError
+from kerasrnn2onnx.lowering import plan_layers
+
+from .conftest import ATOL, MANIFEST, RTOL, FIXTURES
+
+
+def _strategy_params():
+    for fixture in MANIFEST:
+        spec = kerasrnn2onnx.load(fixture.model, **fixture.load_kwargs())
+        for strategy in ("native", "scan", "unroll"):
+            try:
+                plan_layers(spec, strategy)
+            except UnsupportedError as exc:  # recorded, and asserted below to be a real limit
+                yield pytest.param(fixture, strategy, str(exc), id=f"{fixture.name}-{strategy}-refused")
+                continue
+            yield pytest.param(fixture, strategy, None, id=f"{fixture.name}-{strategy}")
+
+
+def _run(proto, fixture):
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    for ins, expected in fixture.cases:
+        actual = session.run(None, dict(zip(names, ins)))
+        assert len(actual) == len(expected)
+        for a, e in zip(actual, expected):
+            np.testing.assert_allclose(a, e, atol=ATOL, rtol=RTOL)
+
+
+@pytest.mark.parametrize("fixture,strategy,refusal", list(_strategy_params()))
+def test_strategy_matches_keras(fixture, strategy, refusal):
+    if refusal is not None:
+        # the only legitimate refusals: unroll without a static time axis, native without
+        # an attribute form for an activation, a custom cell on native
+        assert ("unroll" in refusal and "fixed number of timesteps" in refusal) or (
+            strategy == "native" and ("attribute form" in refusal or "custom cell" in refusal)), refusal
+        return
+    proto = kerasrnn2onnx.convert(fixture.model, strategy=strategy, **fixture.load_kwargs())
+    lowering = json.loads({p.key: p.value for p in proto.metadata_props}["lowering"])
+    assert set(lowering.values()) == {strategy}
+    _run(proto, fixture)
+
+
+CUDNN_DEFAULTS = {"LSTM": [b"Sigmoid", b"Tanh", b"Tanh"], "GRU": [b"Sigmoid", b"Tanh"], "RNN": [b"Tanh"]}
+
+
+def _recurrent_nodes(graph: onnx.GraphProto):
+    for node in graph.node:
+        if node.op_type in CUDNN_DEFAULTS:
+            yield node
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                yield from _recurrent_nodes(attr.g)
+
+
+@pytest.mark.parametrize("fixture", [pytest.param(f, id=f.name) for f in MANIFEST])
+def test_cuda_target_uses_only_cudnn_capable_recurrent_nodes(fixture):
+    proto = kerasrnn2onnx.convert(fixture.model, target="cuda", **fixture.load_kwargs())
+    for node in _recurrent_nodes(proto.graph):
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        assert attrs.get("activations", CUDNN_DEFAULTS[node.op_type]) == CUDNN_DEFAULTS[node.op_type], node.name
+        assert "activation_alpha" not in attrs and "activation_beta" not in attrs and "clip" not in attrs
+        if node.op_type == "GRU":
+            assert attrs["linear_before_reset"] == 1
+    _run(proto, fixture)  # still exact (checked on the CPU here)
+
+
+def test_cuda_target_moves_non_cudnn_layers_to_scan():
+    spec = kerasrnn2onnx.load(FIXTURES / "k2_lstm_hard_sigmoid.h5")
+    assert [p.strategy for p in plan_layers(spec, "auto", "cpu")] == ["native"]
+    (plan,) = plan_layers(spec, "auto", "cuda")
+    assert plan.strategy == "scan" and "cuDNN" in plan.reason
+
+
+def test_inspect_explains_every_choice(capsys):
+    from kerasrnn2onnx.cli import main
+
+    assert main(["inspect", str(FIXTURES / "k3_gru_unroll.keras")]) == 0
+    out = capsys.readouterr().out
+    assert "lowering: unroll — Keras unroll=True" in out
+    assert main(["inspect", str(FIXTURES / "k2_gru_reset_before_hs.h5"), "--target", "cuda"]) == 0
+    out = capsys.readouterr().out
+    assert "lowering: scan — target cuda: cuDNN" in out
