@@ -5,11 +5,13 @@ Importing this package never imports onnxruntime; only ``verify`` needs it.
 
 from ._version import __version__
 from .api import convert, describe, load, make_inputs, verify
+from .custom import CustomCell, register_cell, registered_cells, unregister_cell
 from .errors import ConversionError, LayerError, ModelFileError, UnsupportedError
 from .parity import ParityReport
 from .spec import ModelSpec
 
 __all__ = [
-    "ConversionError", "LayerError", "ModelFileError", "ModelSpec", "ParityReport", "UnsupportedError",
-    "__version__", "convert", "describe", "load", "make_inputs", "verify",
+    "ConversionError", "CustomCell", "LayerError", "ModelFileError", "ModelSpec", "ParityReport", "UnsupportedError",
+    "__version__", "convert", "describe", "load", "make_inputs", "register_cell", "registered_cells",
+    "unregister_cell", "verify",
 ]

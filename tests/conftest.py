@@ -7,6 +7,7 @@ Fixtures under tests/fixtures were made by scripts/make_fixtures.py with real Ke
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,10 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = Path(__file__).parent.parent / "samples"
+
+# The custom-cell fixtures need their converters registered: the samples' worked example.
+sys.path.insert(0, str(SAMPLES))
+import custom_cells  # noqa: E402,F401
 
 # float32 parity tolerances (Keras float32 vs onnxruntime float32 / NumPy reference).
 ATOL = 1e-5

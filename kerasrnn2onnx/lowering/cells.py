@@ -14,7 +14,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..spec.types import CellSpec, GRUCellSpec, LSTMCellSpec, SimpleRNNCellSpec
+from ..errors import UnsupportedError
+from ..spec.types import CellSpec, CustomCellSpec, GRUCellSpec, LSTMCellSpec, SimpleRNNCellSpec
 from .context import LoweringContext
 
 
@@ -139,3 +140,46 @@ class CellLowering:
         z, r = op.Split(pre_zr, self.even_split, axis=-1, _outputs=2)
         return ra.emit(op, z), ra.emit(op, r)
 
+
+
+@dataclass
+class CustomCellLowering:
+    """A registered custom cell: the loop feeds it raw ``x_t`` (no projection can be taken
+    out of an unknown step) and its constants, with its weights bound by name."""
+
+    cell: CustomCellSpec
+    weights: dict[str, Any]
+    constants: list[Any]
+
+    @classmethod
+    def build(cls, ctx: LoweringContext, cell: CustomCellSpec, constants: Sequence[Any]) -> "CustomCellLowering":
+        return cls(cell, {name: ctx.weight(name, array) for name, array in cell.weights.items()}, list(constants))
+
+    @property
+    def state_units(self) -> list[int]:
+        return list(self.cell.state_sizes)
+
+    def precompute(self, op: Any, x_seq: Any) -> list[Any]:
+        return [x_seq]
+
+    def step(self, op: Any, step_inputs: Sequence[Any], states: Sequence[Any]) -> tuple[Any, list[Any]]:
+        converter = self.cell.converter
+        positional = [step_inputs[0], *states, *self.constants]
+        names = converter.step_parameters()
+        bound = names[len(positional):]
+        unknown = [n for n in bound if n not in self.weights]
+        if unknown or len(names) < len(positional):
+            raise UnsupportedError(self.cell.name, f"the step of converter '{converter.keras_name}' takes parameters "
+                                   f"{names}; expected x_t, {len(states)} state(s), {len(self.constants)} constant(s), "
+                                   f"then weight names from {sorted(self.weights)}")
+        weights = [self.weights[n] for n in bound]
+        fn = converter.onnx_step
+        if hasattr(fn, "function_ir"):  # an onnxscript @script function: inline its body here
+            results = op.builder.call_inline(fn, *positional, *weights)
+        else:
+            results = fn(op, *positional, **dict(zip(bound, weights)))
+        results = list(results) if isinstance(results, (list, tuple)) else [results]
+        if len(results) != 1 + len(states):
+            raise UnsupportedError(self.cell.name, f"the step of converter '{converter.keras_name}' returned "
+                                   f"{len(results)} value(s); expected output and {len(states)} state(s)")
+        return results[0], results[1:]

@@ -16,8 +16,8 @@ import onnx
 import onnx_ir as ir
 
 from ..errors import ConversionError
-from ..spec.types import EmbeddingSpec, MaskingSpec, ModelSpec, RecurrentLayerSpec, TensorSpec
-from .cells import CellLowering
+from ..spec.types import CustomCellSpec, EmbeddingSpec, MaskingSpec, ModelSpec, RecurrentLayerSpec, TensorSpec
+from .cells import CellLowering, CustomCellLowering
 from .context import LoweringContext
 from .loops import run_scan, run_unrolled
 from .native import LayerValues, lower_native
@@ -56,7 +56,8 @@ def _dims(batch: int | None, time: int | None, *rest: int) -> list[int | str]:
     return [batch if batch is not None else "batch", time if time is not None else "time", *rest]
 
 
-def _lower_loop(ctx: LoweringContext, layer: RecurrentLayerSpec, x: _Tensor, strategy: str) -> LayerValues:
+def _lower_loop(ctx: LoweringContext, layer: RecurrentLayerSpec, x: _Tensor, strategy: str,
+                constants: list[Any]) -> LayerValues:
     """The scan or unroll lowering: one loop per cell, each fed the previous cell's sequence."""
     value, states = x.value, []
     last = None
@@ -64,7 +65,10 @@ def _lower_loop(ctx: LoweringContext, layer: RecurrentLayerSpec, x: _Tensor, str
         is_last = index == len(layer.cells) - 1
         want_sequence = not is_last or layer.return_sequences
         with ctx.scope(cell_spec.name if len(layer.cells) > 1 else "cell"):
-            cell = CellLowering.build(ctx, cell_spec)
+            if isinstance(cell_spec, CustomCellSpec):
+                cell = CustomCellLowering.build(ctx, cell_spec, constants)
+            else:
+                cell = CellLowering.build(ctx, cell_spec)
             if strategy == "scan":
                 run = run_scan(ctx, layer, cell, value, x.mask, want_sequence)
             else:
@@ -90,9 +94,11 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
     ctx = LoweringContext(spec.name or "model", opset)
     op = ctx.op
     tensors: dict[TensorSpec, _Tensor] = {}
+    graph_inputs: dict[str, Any] = {}
     for inp in spec.inputs:
         dims = _dims(inp.batch, inp.timesteps) + ([inp.features] if inp.features is not None else [])
         value = ctx.input(inp.name, inp.dtype, dims)
+        graph_inputs[inp.name] = value  # batch-major, as constants= tensors are used
         perm = [1, 0, 2] if inp.features is not None else [1, 0]
         tensors[TensorSpec(inp.name)] = _Tensor(op.Transpose(value, perm=perm), None, inp.batch, inp.timesteps)
     layer_values: dict[str, LayerValues] = {}
@@ -113,7 +119,7 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
                 if plan.strategy == "native":
                     values = lower_native(ctx, layer, x.value, x.mask)
                 else:
-                    values = _lower_loop(ctx, layer, x, plan.strategy)
+                    values = _lower_loop(ctx, layer, x, plan.strategy, [graph_inputs[c.layer] for c in layer.constants])
                 values = _zero_masked_last_output(ctx, layer, values, x.mask)
                 layer_values[layer.name] = values
                 if values.sequence is not None:
@@ -160,5 +166,4 @@ def _zero_masked_last_output(ctx: LoweringContext, layer: RecurrentLayerSpec, va
 
 
 def _state_width(layer: RecurrentLayerSpec, index: int) -> int:
-    widths = [cell.units for cell in layer.cells for _ in cell.state_names]
-    return widths[index - 1]
+    return layer.state_widths[index - 1]

@@ -18,7 +18,7 @@ import numpy as np
 import onnx_ir as ir
 
 from ..errors import UnsupportedError
-from ..spec.types import CellSpec, GRUCellSpec, LSTMCellSpec, RecurrentLayerSpec
+from ..spec.types import CellSpec, CustomCellSpec, GRUCellSpec, LSTMCellSpec, RecurrentLayerSpec
 from .context import LoweringContext
 from .weights import onnx_weights
 
@@ -81,6 +81,8 @@ def activation_attributes(cell: CellSpec) -> dict[str, object] | None:
 def native_blocker(layer: RecurrentLayerSpec) -> str | None:
     """Why the native ops cannot express ``layer`` exactly, or ``None`` if they can."""
     for cell in layer.cells:
+        if isinstance(cell, CustomCellSpec):
+            return f"custom cell '{cell.class_name}' has no ONNX op"
         if activation_attributes(cell) is None:
             acts = [cell.activation] + ([cell.recurrent_activation] if hasattr(cell, "recurrent_activation") else [])
             missing = sorted({a.name for a in acts if a.onnx_form() is None})
@@ -91,6 +93,8 @@ def native_blocker(layer: RecurrentLayerSpec) -> str | None:
 def cuda_blocker(layer: RecurrentLayerSpec) -> str | None:
     """Why onnxruntime's cuDNN kernels would not run this layer on the GPU, or ``None``."""
     for cell in layer.cells:
+        if isinstance(cell, CustomCellSpec):
+            return "a custom cell has no cuDNN kernel"
         if activation_attributes(cell) != {}:
             return "cuDNN kernels accept only the default activations"
         if isinstance(cell, GRUCellSpec) and not cell.reset_after:

@@ -27,7 +27,7 @@ class LayerPlan:
 
 
 def _ops(layer: RecurrentLayerSpec) -> str:
-    return "/".join(dict.fromkeys(OP_FOR_CELL[c.kind] for c in layer.cells))
+    return "/".join(dict.fromkeys(OP_FOR_CELL.get(c.kind, c.kind) for c in layer.cells))
 
 
 def plan_layer(layer: RecurrentLayerSpec, strategy: str, target: str, timesteps: int | None) -> LayerPlan:

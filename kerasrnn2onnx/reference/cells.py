@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..spec.types import CellSpec, GRUCellSpec, LSTMCellSpec, SimpleRNNCellSpec
+from typing import Sequence
+
+from ..spec.types import CellSpec, CustomCellSpec, GRUCellSpec, LSTMCellSpec, SimpleRNNCellSpec
 
 
 def cast_cell(cell: CellSpec, dtype: np.dtype) -> dict[str, np.ndarray | None]:
     """The cell's weights in ``dtype`` (float32 to mirror Keras, float64 for a tighter oracle)."""
+    if isinstance(cell, CustomCellSpec):
+        return {name: array.astype(dtype) for name, array in cell.weights.items()}
     return {
         "kernel": cell.kernel.astype(dtype),
         "recurrent_kernel": cell.recurrent_kernel.astype(dtype),
@@ -21,11 +25,16 @@ def cast_cell(cell: CellSpec, dtype: np.dtype) -> dict[str, np.ndarray | None]:
 
 
 def initial_states(cell: CellSpec, batch: int, dtype: np.dtype) -> list[np.ndarray]:
-    return [np.zeros((batch, cell.units), dtype=dtype) for _ in cell.state_names]
+    sizes = cell.state_sizes if isinstance(cell, CustomCellSpec) else [cell.units] * len(cell.state_names)
+    return [np.zeros((batch, size), dtype=dtype) for size in sizes]
 
 
-def step(cell: CellSpec, w: dict[str, np.ndarray | None], x: np.ndarray, states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+def step(cell: CellSpec, w: dict[str, np.ndarray | None], x: np.ndarray, states: list[np.ndarray],
+         constants: Sequence[np.ndarray] = ()) -> tuple[np.ndarray, list[np.ndarray]]:
     """``(output, new_states)`` for one timestep ``x`` of shape (batch, input_size)."""
+    if isinstance(cell, CustomCellSpec):
+        output, *new_states = cell.converter.numpy_step(x, list(states), list(constants), w)
+        return np.asarray(output, dtype=x.dtype), [np.asarray(s, dtype=x.dtype) for s in new_states]
     if isinstance(cell, SimpleRNNCellSpec):
         return _simple_rnn(cell, w, x, states)
     if isinstance(cell, GRUCellSpec):

@@ -15,13 +15,16 @@ Keras semantics kept here:
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from ..spec.types import RecurrentLayerSpec
 from .cells import cast_cell, initial_states, step
 
 
-def run_layer(layer: RecurrentLayerSpec, x: np.ndarray, mask: np.ndarray | None = None) -> list[np.ndarray]:
+def run_layer(layer: RecurrentLayerSpec, x: np.ndarray, mask: np.ndarray | None = None,
+              constants: Sequence[np.ndarray] = ()) -> list[np.ndarray]:
     """Outputs of ``layer`` for ``x`` (batch, time, features) and an optional boolean
     ``mask`` (batch, time): ``[output, *states]`` (states only with ``return_state``),
     computed in ``x.dtype``."""
@@ -36,7 +39,7 @@ def run_layer(layer: RecurrentLayerSpec, x: np.ndarray, mask: np.ndarray | None 
         value = x[:, t, :]
         new_states = []
         for k, cell in enumerate(layer.cells):
-            value, cell_states = step(cell, weights[k], value, states[k])
+            value, cell_states = step(cell, weights[k], value, states[k], constants)
             new_states.append(cell_states)
         if mask is None:
             states, output = new_states, value

@@ -36,7 +36,7 @@ def run_model(spec: ModelSpec, inputs: Sequence[np.ndarray] | Mapping[str, np.nd
             wanted = "(batch, time)" if input_spec.rank == 2 else f"(batch, time, {input_spec.features})"
             raise RuntimeInputError(f"input '{input_spec.name}' has shape {array.shape}, expected {wanted}")
         key = TensorSpec(input_spec.name)
-        tensors[key] = array if input_spec.rank == 2 else array.astype(dtype)
+        tensors[key] = array if input_spec.dtype != "float32" else array.astype(dtype)
         masks[key] = None
     for layer in spec.layers:
         x, mask = tensors[layer.source], masks[layer.source]
@@ -51,7 +51,8 @@ def run_model(spec: ModelSpec, inputs: Sequence[np.ndarray] | Mapping[str, np.nd
             tensors[out] = layer.embeddings.astype(dtype)[ids]
             masks[out] = ids != 0 if layer.mask_zero else None
         elif isinstance(layer, RecurrentLayerSpec):
-            for index, value in enumerate(run_layer(layer, x, mask)):
+            constants = [tensors[c] for c in layer.constants]
+            for index, value in enumerate(run_layer(layer, x, mask, constants)):
                 tensors[TensorSpec(layer.name, index)] = value
                 masks[TensorSpec(layer.name, index)] = mask if (index == 0 and layer.return_sequences) else None
         else:  # pragma: no cover - parse_model only produces the kinds above

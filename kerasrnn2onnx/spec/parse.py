@@ -17,8 +17,10 @@ from ..errors import LayerError, ModelFileError, UnsupportedError
 from ..io.raw import RawLayer, RawModel, TensorRef
 from ..io.versions import keras_major
 from .activations import ActivationNameError, ActivationSpec, resolve_activation
+from ..custom import find_cell
 from .types import (
     CellSpec,
+    CustomCellSpec,
     EmbeddingSpec,
     GRUCellSpec,
     LayerSpec,
@@ -213,10 +215,10 @@ def _cell(
     return spec, ignored
 
 
-def _cell_configs(raw: RawLayer) -> list[tuple[str, Mapping[str, Any]]]:
-    """``(cell_class, cell_config)`` for each cell of a layer, in stacking order."""
+def _cell_configs(raw: RawLayer) -> list[tuple[str, Mapping[str, Any], str | None]]:
+    """``(cell_class, cell_config, registered_name)`` for each cell of a layer, in stacking order."""
     if raw.class_name in LAYER_TO_CELL:
-        return [(LAYER_TO_CELL[raw.class_name], raw.config)]
+        return [(LAYER_TO_CELL[raw.class_name], raw.config, None)]
     cell = raw.config.get("cell")
     if not isinstance(cell, Mapping):
         raise LayerError(raw.name, "RNN layer has no cell config", "cell")
@@ -226,34 +228,64 @@ def _cell_configs(raw: RawLayer) -> list[tuple[str, Mapping[str, Any]]]:
     result = []
     for entry in entries or []:
         cls = entry.get("class_name") if isinstance(entry, Mapping) else None
-        if cls not in CELL_KEYS:
+        registered = entry.get("registered_name") if isinstance(entry, Mapping) else None
+        if cls not in CELL_KEYS and find_cell(str(cls), registered) is None:
+            shown = registered or cls
             raise UnsupportedError(
                 raw.name,
-                f"cell class {cls!r} is not supported (SimpleRNNCell, GRUCell, LSTMCell and stacks of them are); "
-                "custom cells are never imported from a model file",
+                f"cell class {shown!r} has no registered converter: nothing named in a model file is imported; "
+                f"register one with kerasrnn2onnx.register_cell(CustomCell(keras_name={shown!r}, ...)) "
+                "(README: Custom cells)",
                 "cell",
             )
-        result.append((cls, entry.get("config") or {}))
+        result.append((str(cls), entry.get("config") or {}, registered))
     if not result:
         raise LayerError(raw.name, "RNN layer has an empty cell list", "cell")
     return result
 
 
+def _custom_cell(class_name: str, registered: str | None, config: Mapping[str, Any], input_size: int, layer: str,
+                 feed: _WeightFeed, weights: Iterator[np.ndarray]) -> CustomCellSpec:
+    """A user's cell, through its registered converter (never by importing anything)."""
+    converter = find_cell(class_name, registered)
+    assert converter is not None  # _cell_configs checked
+    name = str(config.get("name", class_name))
+    arrays = {}
+    for weight_name in converter.weights:
+        array = feed.take(weights, layer, f"{weight_name} of cell '{name}'")
+        if array.dtype.kind != "f":
+            raise LayerError(layer, f"weight '{weight_name}' of cell '{name}' is not floating point")
+        frozen = np.ascontiguousarray(array, dtype=np.float32)
+        frozen.setflags(write=False)
+        arrays[weight_name] = frozen
+    try:
+        state_sizes = tuple(int(v) for v in converter.state_sizes(dict(config)))
+        units = int(converter.output_size(dict(config))) if converter.output_size else state_sizes[0]
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise LayerError(layer, f"converter for '{converter.keras_name}' cannot read the cell config ({exc})") from None
+    return CustomCellSpec(name, registered or class_name, converter, dict(config), input_size, units, state_sizes,
+                          arrays)
+
+
 def _recurrent_layer(
-    raw: RawLayer, source: TensorSpec, input_size: int, model: RawModel, feed: _WeightFeed, masked: bool
+    raw: RawLayer, source: TensorSpec, input_size: int, model: RawModel, feed: _WeightFeed, masked: bool,
+    constants: tuple[TensorSpec, ...] = (),
 ) -> RecurrentLayerSpec:
     layer = raw.name
     _check_dtype(raw.config, layer)
     if raw.class_name == "RNN":
-        ignored = _check_keys(raw.config, LAYER_FLAGS | BASE_KEYS | {"cell"}, layer)
+        ignored = _check_keys(raw.config, LAYER_FLAGS | BASE_KEYS | {"cell", "num_constants"}, layer)
     else:
         ignored = []
     weights = feed.for_layer(raw)
     cells: list[CellSpec] = []
     size = input_size
     extra = LAYER_FLAGS if raw.class_name in LAYER_TO_CELL else frozenset()
-    for kind, cfg in _cell_configs(raw):
-        cell, cell_ignored = _cell(kind, cfg, size, layer, model, feed, weights, extra)
+    for kind, cfg, registered in _cell_configs(raw):
+        if kind in CELL_KEYS:
+            cell, cell_ignored = _cell(kind, cfg, size, layer, model, feed, weights, extra)
+        else:
+            cell, cell_ignored = _custom_cell(kind, registered, cfg, size, layer, feed, weights), []
         cells.append(cell)
         ignored.extend(cell_ignored)
         size = cell.units
@@ -273,8 +305,15 @@ def _recurrent_layer(
         unroll=_bool(config, "unroll", False, layer),
         zero_output_for_mask=_bool(config, "zero_output_for_mask", False, layer),
         masked=masked,
+        constants=constants,
         ignored=tuple(sorted(set(ignored))),
     )
+    expected_constants = sum(getattr(c.converter, "num_constants", 0) for c in cells if isinstance(c, CustomCellSpec))
+    if len(constants) != expected_constants:
+        raise LayerError(layer, f"the layer is called with {len(constants)} constant(s) but its cells take "
+                         f"{expected_constants}", "num_constants")
+    if masked and any(isinstance(c, CustomCellSpec) for c in cells):
+        raise UnsupportedError(layer, "masks with custom cells are not supported yet")
     if spec.stateful:
         raise UnsupportedError(layer, "stateful=True is not supported yet (states as graph inputs are planned)", "stateful")
     if _bool(config, "time_major", False, layer):
@@ -387,9 +426,17 @@ def parse_model(model: RawModel) -> ModelSpec:
         if raw.tensor_kwargs:
             keys = sorted(raw.tensor_kwargs)
             raise UnsupportedError(raw.name, f"tensor call arguments ({', '.join(keys)}) are not supported yet", keys[0])
-        if len(raw.inbound) != 1:
+        num_constants = raw.config.get("num_constants") or 0
+        if raw.class_name in RECURRENT_CLASSES and not isinstance(num_constants, int):
+            raise LayerError(raw.name, f"num_constants must be an integer, got {num_constants!r}", "num_constants")
+        if len(raw.inbound) != 1 + (num_constants if raw.class_name in RECURRENT_CLASSES else 0):
             raise UnsupportedError(raw.name, f"expected one input tensor, got {len(raw.inbound)}")
         ref = raw.inbound[0]
+        constants = []
+        for const_ref in raw.inbound[1:]:
+            if const_ref.layer not in inputs:
+                raise UnsupportedError(raw.name, f"constant '{const_ref.layer}' must be a model input in this version")
+            constants.append(TensorSpec(const_ref.layer))
         key = TensorRef(ref.layer, 0, ref.index)
         if key not in tensors:
             raise LayerError(raw.name, f"its input '{ref.layer}' (output {ref.index}) is not produced by any layer")
@@ -416,22 +463,20 @@ def parse_model(model: RawModel) -> ModelSpec:
                 f"receives a {info.rank}-D tensor from '{ref.layer}'; recurrent layers need (batch, time, features)"
                 + (" (set return_sequences=True on the layer before)" if ref.layer not in inputs else ""),
             )
-        layer = _recurrent_layer(raw, source, info.width, model, feed, info.masked)
+        layer = _recurrent_layer(raw, source, info.width, model, feed, info.masked, tuple(constants))
         layers.append(layer)
         tensors[TensorRef(layer.name)] = _TensorInfo(layer.units, 3 if layer.return_sequences else 2,
                                                      info.masked and layer.return_sequences)
         if layer.return_state:
-            index = 1
-            for cell in layer.cells:
-                for _ in cell.state_names:
-                    tensors[TensorRef(layer.name, 0, index)] = _TensorInfo(cell.units, 2, False)
-                    index += 1
+            for index, width in enumerate(layer.state_widths, start=1):
+                tensors[TensorRef(layer.name, 0, index)] = _TensorInfo(width, 2, False)
     feed.finish(model.source)
     if not any(isinstance(layer, RecurrentLayerSpec) for layer in layers):
         raise ModelFileError(model.source, "the model has no recurrent layer to convert")
     outputs = _outputs(model, layers, inputs)
     input_specs = tuple(inputs[r.layer] for r in model.inputs if r.layer in inputs)
     used = {layer.source.layer for layer in layers}
+    used |= {c.layer for layer in layers if isinstance(layer, RecurrentLayerSpec) for c in layer.constants}
     for spec_in in input_specs:
         if spec_in.name not in used:
             raise UnsupportedError(spec_in.name, "a model input that feeds no layer is not supported yet")

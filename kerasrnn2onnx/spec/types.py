@@ -72,7 +72,30 @@ class LSTMCellSpec:
     state_names: ClassVar[tuple[str, ...]] = ("state_h", "state_c")
 
 
-CellSpec = Union[SimpleRNNCellSpec, GRUCellSpec, LSTMCellSpec]
+@dataclass(frozen=True, eq=False)
+class CustomCellSpec:
+    """A user's cell class, converted by the :class:`~kerasrnn2onnx.custom.CustomCell`
+    registered under its name. ``weights`` maps the converter's weight names to arrays."""
+
+    name: str
+    class_name: str
+    converter: object  # kerasrnn2onnx.custom.CustomCell (kept untyped to avoid an import cycle)
+    config: dict
+    input_size: int
+    units: int  # the output width
+    state_sizes: tuple[int, ...]
+    weights: dict
+
+    kind: ClassVar[str] = "CustomCell"
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        if len(self.state_sizes) == 1:
+            return ("state_h",)
+        return tuple(f"state_{k}" for k in range(len(self.state_sizes)))
+
+
+CellSpec = Union[SimpleRNNCellSpec, GRUCellSpec, LSTMCellSpec, CustomCellSpec]
 
 
 @dataclass(frozen=True)
@@ -121,6 +144,7 @@ class RecurrentLayerSpec:
     unroll: bool
     zero_output_for_mask: bool
     masked: bool = False
+    constants: tuple[TensorSpec, ...] = ()
     ignored: tuple[str, ...] = field(default=())
 
     @property
@@ -139,6 +163,13 @@ class RecurrentLayerSpec:
         return tuple(f"{cell.name}/{state}" for cell in self.cells for state in cell.state_names)
 
     @property
+    def state_widths(self) -> tuple[int, ...]:
+        widths: list[int] = []
+        for cell in self.cells:
+            widths.extend(cell.state_sizes if isinstance(cell, CustomCellSpec) else [cell.units] * len(cell.state_names))
+        return tuple(widths)
+
+    @property
     def output_count(self) -> int:
         return 1 + (len(self.state_names) if self.return_state else 0)
 
@@ -149,6 +180,8 @@ class RecurrentLayerSpec:
 
 
 def _describe_cell(cell: CellSpec) -> str:
+    if isinstance(cell, CustomCellSpec):
+        return f"{cell.class_name}(units={cell.units}, custom converter '{cell.converter.keras_name}')"
     parts = [f"units={cell.units}", f"activation={cell.activation.describe()}"]
     if isinstance(cell, (GRUCellSpec, LSTMCellSpec)):
         parts.append(f"recurrent_activation={cell.recurrent_activation.describe()}")
