@@ -157,8 +157,11 @@ def _functional(config: Any, source: Path):
         nodes = entry.get("inbound_nodes") or []
         args: tuple[TensorRef, ...] = ()
         kwargs: dict[str, tuple[TensorRef, ...]] = {}
+        call_args: tuple = ()
         if nodes:
             args, kwargs = _parse_node(nodes[0])
+            if isinstance(nodes[0], Mapping):
+                call_args = tuple(nodes[0].get("args") or ())
         layers.append(
             RawLayer(
                 str(entry.get("class_name")),
@@ -167,6 +170,7 @@ def _functional(config: Any, source: Path):
                 inbound=args,
                 tensor_kwargs=kwargs,
                 call_count=max(len(nodes), 1),
+                call_args=call_args,
             )
         )
     inputs = _refs_list(config.get("input_layers", []))

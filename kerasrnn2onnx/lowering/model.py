@@ -16,7 +16,15 @@ import onnx
 import onnx_ir as ir
 
 from ..errors import ConversionError
-from ..spec.types import CustomCellSpec, EmbeddingSpec, MaskingSpec, ModelSpec, RecurrentLayerSpec, TensorSpec
+from ..spec.types import (
+    CustomCellSpec,
+    EmbeddingSpec,
+    MaskingSpec,
+    MaskOpSpec,
+    ModelSpec,
+    RecurrentLayerSpec,
+    TensorSpec,
+)
 from .cells import CellLowering, CustomCellLowering
 from .context import LoweringContext
 from .loops import run_scan, run_unrolled
@@ -114,7 +122,11 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
                 mask = ctx.unsqueeze(op.Not(op.Equal(ids, ctx.ints(0))), 2) if layer.mask_zero else None
                 rows = op.Gather(ctx.weight("embeddings", layer.embeddings), ids, axis=0)
                 tensors[TensorSpec(layer.name)] = _Tensor(rows, mask, x.batch, x.time)
+            elif isinstance(layer, MaskOpSpec):
+                tensors[TensorSpec(layer.name)] = _Tensor(_mask_op(ctx, layer, x.value), None, x.batch, x.time)
             else:
+                if layer.mask_source is not None:  # an explicit mask= (batch, time) boolean
+                    x = _Tensor(x.value, ctx.unsqueeze(tensors[layer.mask_source].value, 2), x.batch, x.time)
                 plan = plans[layer.name]
                 if plan.strategy == "native":
                     values = lower_native(ctx, layer, x.value, x.mask)
@@ -150,6 +162,20 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
         "lowering": json.dumps({name: p.strategy for name, p in plans.items()}),
     }
     return ctx.finish(outputs, converter_version, metadata)
+
+
+def _mask_op(ctx: LoweringContext, layer: MaskOpSpec, x: Any) -> Any:
+    """The boolean ops of Keras 3's recorded mask idioms, on time-major tensors."""
+    op = ctx.op
+    if layer.op in ("not_equal", "equal"):
+        equal = op.Equal(x, op.CastLike(layer.value, x))
+        return op.Not(equal) if layer.op == "not_equal" else equal
+    if layer.op in ("any", "all"):
+        as_float = op.Cast(x, to=ir.DataType.FLOAT)
+        if layer.op == "any":
+            return op.Greater(op.ReduceMax(as_float, ctx.ints(-1), keepdims=0), 0.0)
+        return op.Greater(op.ReduceMin(as_float, ctx.ints(-1), keepdims=0), 0.0)
+    return op.Not(x)
 
 
 def _zero_masked_last_output(ctx: LoweringContext, layer: RecurrentLayerSpec, values: LayerValues,

@@ -1,16 +1,17 @@
-"""The Keras time loop for one recurrent layer, masks included.
+"""The Keras time loop for one recurrent layer: masks, go_backwards, initial states.
 
 Keras semantics kept here:
 - cells of a stack run in order within each timestep;
 - ``go_backwards`` walks the time axis from the end and the returned sequence stays in
   processing order (index 0 belongs to the last input step);
 - at a masked step every state is carried unchanged and the step outputs the previous
-  step's output (zeros before the first unmasked step), or zeros with
-  ``zero_output_for_mask``; a fully masked row outputs zeros and keeps zero states.
-  (Keras 3's non-unrolled loop takes the "previous output" from the first state, Keras 2
-  and Keras 3 unrolled keep the previous output itself: with zero initial states both are
-  the same for every built-in cell, which all output their first state.)
-- returned states are every cell's states, cell by cell.
+  output, or zeros with ``zero_output_for_mask``; with ``zero_output_for_mask`` the last
+  output is zeroed when the last processed step is masked;
+- before the first unmasked step the "previous output" differs by version: Keras 3's
+  non-unrolled loop uses the last cell's first state (the *initial* state), Keras 2 and
+  Keras 3 unrolled use zeros. With zero initial states both are zeros.
+- returned states are every cell's states, cell by cell; a fully masked row keeps its
+  initial states.
 """
 
 from __future__ import annotations
@@ -23,18 +24,33 @@ from ..spec.types import RecurrentLayerSpec
 from .cells import cast_cell, initial_states, step
 
 
+def leading_output_is_state(layer: RecurrentLayerSpec, keras_major: int | None) -> bool:
+    """Whether masked steps before the first unmasked one output the initial state (Keras 3,
+    not unrolled) rather than zeros (Keras 2, Keras 3 unrolled)."""
+    return keras_major == 3 and not layer.unroll
+
+
 def run_layer(layer: RecurrentLayerSpec, x: np.ndarray, mask: np.ndarray | None = None,
-              constants: Sequence[np.ndarray] = ()) -> list[np.ndarray]:
-    """Outputs of ``layer`` for ``x`` (batch, time, features) and an optional boolean
-    ``mask`` (batch, time): ``[output, *states]`` (states only with ``return_state``),
-    computed in ``x.dtype``."""
+              constants: Sequence[np.ndarray] = (), initial: Sequence[np.ndarray] | None = None,
+              keras_major: int | None = 3) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``([output, *returned_states], final_states)`` for ``x`` (batch, time, features),
+    an optional boolean ``mask`` (batch, time) and optional initial states (flat, cell by
+    cell), computed in ``x.dtype``. ``final_states`` is returned whether or not the layer
+    has ``return_state`` (stateful carry needs it)."""
     dtype = x.dtype
     batch, steps, _ = x.shape
     weights = [cast_cell(cell, dtype) for cell in layer.cells]
     states = [initial_states(cell, batch, dtype) for cell in layer.cells]
+    if initial is not None:
+        flat = iter(initial)
+        states = [[np.asarray(next(flat), dtype=dtype) for _ in cell_states] for cell_states in states]
     order = range(steps - 1, -1, -1) if layer.go_backwards else range(steps)
     outputs = []
-    output = np.zeros((batch, layer.units), dtype=dtype)
+    if mask is not None and leading_output_is_state(layer, keras_major):
+        output = states[-1][0].copy()
+    else:
+        output = np.zeros((batch, layer.units), dtype=dtype)
+    last_kept = np.ones((batch, 1), dtype=bool)
     for t in order:
         value = x[:, t, :]
         new_states = []
@@ -45,12 +61,14 @@ def run_layer(layer: RecurrentLayerSpec, x: np.ndarray, mask: np.ndarray | None 
             states, output = new_states, value
         else:
             keep = mask[:, t][:, None]
+            last_kept = keep
             states = [[np.where(keep, n, o) for n, o in zip(new, old)] for new, old in zip(new_states, states)]
-            fallback = np.zeros_like(value) if layer.zero_output_for_mask else output
-            output = np.where(keep, value, fallback)
+            output = np.where(keep, value, output)
         if layer.return_sequences:
-            outputs.append(output)
-    result = np.stack(outputs, axis=1) if layer.return_sequences else output
-    if not layer.return_state:
-        return [result]
-    return [result, *(s for cell_states in states for s in cell_states)]
+            outputs.append(np.where(last_kept, output, 0) if layer.zero_output_for_mask else output)
+    if layer.return_sequences:
+        result = np.stack(outputs, axis=1)
+    else:
+        result = np.where(last_kept, output, 0).astype(dtype) if layer.zero_output_for_mask else output
+    final = [s for cell_states in states for s in cell_states]
+    return ([result, *final] if layer.return_state else [result]), final

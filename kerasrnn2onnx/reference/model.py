@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..errors import RuntimeInputError
-from ..spec.types import EmbeddingSpec, MaskingSpec, ModelSpec, RecurrentLayerSpec, TensorSpec
+from ..spec.types import EmbeddingSpec, MaskingSpec, MaskOpSpec, ModelSpec, RecurrentLayerSpec, TensorSpec
 from .loop import run_layer
 
 
@@ -27,10 +27,34 @@ def _arrays(spec: ModelSpec, inputs: Sequence[np.ndarray] | Mapping[str, np.ndar
     return arrays
 
 
+def _mask_op(layer: MaskOpSpec, x: np.ndarray) -> np.ndarray:
+    if layer.op == "not_equal":
+        return x != np.asarray(layer.value, dtype=x.dtype)
+    if layer.op == "equal":
+        return x == np.asarray(layer.value, dtype=x.dtype)
+    if layer.op == "any":
+        return np.any(x, axis=-1)
+    if layer.op == "all":
+        return np.all(x, axis=-1)
+    return np.logical_not(x)
+
+
 def run_model(spec: ModelSpec, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray], dtype: type = np.float64) -> list[np.ndarray]:
     """Model outputs, in ``spec.outputs`` order, computed in ``dtype`` (float32 or float64)."""
+    return run_model_with_states(spec, inputs, dtype)[0]
+
+
+def run_model_with_states(
+    spec: ModelSpec,
+    inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray],
+    dtype: type = np.float64,
+    initial_states: Mapping[str, Sequence[np.ndarray]] | None = None,
+) -> tuple[list[np.ndarray], dict[str, list[np.ndarray]]]:
+    """Outputs and every recurrent layer's final states (by layer name, flat, cell by cell),
+    starting from ``initial_states`` where given (zeros elsewhere): one streaming step."""
     tensors: dict[TensorSpec, np.ndarray] = {}
     masks: dict[TensorSpec, np.ndarray | None] = {}
+    final_states: dict[str, list[np.ndarray]] = {}
     for input_spec, array in zip(spec.inputs, _arrays(spec, inputs)):
         if array.ndim != input_spec.rank or (input_spec.features is not None and array.shape[2] != input_spec.features):
             wanted = "(batch, time)" if input_spec.rank == 2 else f"(batch, time, {input_spec.features})"
@@ -50,11 +74,17 @@ def run_model(spec: ModelSpec, inputs: Sequence[np.ndarray] | Mapping[str, np.nd
                 raise RuntimeInputError(f"layer '{layer.name}': token ids must be in [0, {layer.input_dim})")
             tensors[out] = layer.embeddings.astype(dtype)[ids]
             masks[out] = ids != 0 if layer.mask_zero else None
+        elif isinstance(layer, MaskOpSpec):
+            tensors[out], masks[out] = _mask_op(layer, x), None
         elif isinstance(layer, RecurrentLayerSpec):
+            if layer.mask_source is not None:
+                mask = tensors[layer.mask_source]
             constants = [tensors[c] for c in layer.constants]
-            for index, value in enumerate(run_layer(layer, x, mask, constants)):
+            initial = (initial_states or {}).get(layer.name)
+            results, final_states[layer.name] = run_layer(layer, x, mask, constants, initial, spec.keras_major)
+            for index, value in enumerate(results):
                 tensors[TensorSpec(layer.name, index)] = value
                 masks[TensorSpec(layer.name, index)] = mask if (index == 0 and layer.return_sequences) else None
         else:  # pragma: no cover - parse_model only produces the kinds above
             raise TypeError(type(layer).__name__)
-    return [tensors[out.tensor] for out in spec.outputs]
+    return [tensors[out.tensor] for out in spec.outputs], final_states

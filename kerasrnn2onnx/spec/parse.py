@@ -25,6 +25,7 @@ from .types import (
     GRUCellSpec,
     LayerSpec,
     MaskingSpec,
+    MaskOpSpec,
     InputSpec,
     LSTMCellSpec,
     ModelSpec,
@@ -269,7 +270,7 @@ def _custom_cell(class_name: str, registered: str | None, config: Mapping[str, A
 
 def _recurrent_layer(
     raw: RawLayer, source: TensorSpec, input_size: int, model: RawModel, feed: _WeightFeed, masked: bool,
-    constants: tuple[TensorSpec, ...] = (),
+    constants: tuple[TensorSpec, ...] = (), mask_source: TensorSpec | None = None,
 ) -> RecurrentLayerSpec:
     layer = raw.name
     _check_dtype(raw.config, layer)
@@ -305,6 +306,7 @@ def _recurrent_layer(
         unroll=_bool(config, "unroll", False, layer),
         zero_output_for_mask=_bool(config, "zero_output_for_mask", False, layer),
         masked=masked,
+        mask_source=mask_source,
         constants=constants,
         ignored=tuple(sorted(set(ignored))),
     )
@@ -351,11 +353,13 @@ INPUT_DTYPES = ("float32", "int32", "int64")
 
 @dataclass(frozen=True)
 class _TensorInfo:
-    """What the parser knows of a tensor: last-dim width (None for token ids), rank, mask."""
+    """What the parser knows of a tensor: last-dim width (None for token ids), rank, whether
+    it carries a Keras mask, whether it is a boolean (mask-op) tensor."""
 
     width: int | None
     rank: int
     masked: bool
+    boolean: bool = False
 
 
 def _masking(raw: RawLayer, source: TensorSpec, info: _TensorInfo) -> tuple[MaskingSpec, _TensorInfo]:
@@ -371,7 +375,7 @@ def _masking(raw: RawLayer, source: TensorSpec, info: _TensorInfo) -> tuple[Mask
 
 EMBEDDING_KEYS = frozenset({"input_dim", "output_dim", "embeddings_initializer", "embeddings_regularizer",
                             "embeddings_constraint", "mask_zero", "lora_rank", "lora_alpha", "sparse",
-                            "activity_regularizer"})
+                            "activity_regularizer", "quantization_config"})
 
 
 def _embedding(raw: RawLayer, source: TensorSpec, info: _TensorInfo, feed: "_WeightFeed") -> tuple[EmbeddingSpec, _TensorInfo]:
@@ -382,6 +386,10 @@ def _embedding(raw: RawLayer, source: TensorSpec, info: _TensorInfo, feed: "_Wei
         raise UnsupportedError(raw.name, "Embedding is supported on (batch, time) token inputs only")
     if config.get("lora_rank"):
         raise UnsupportedError(raw.name, "LoRA embeddings are not supported", "lora_rank")
+    if config.get("quantization_config"):
+        raise UnsupportedError(raw.name, "quantized embeddings are not supported", "quantization_config")
+    if config.get("sparse"):
+        raise UnsupportedError(raw.name, "sparse embeddings are not supported", "sparse")
     dims = {}
     for key in ("input_dim", "output_dim"):
         value = config.get(key)
@@ -398,7 +406,25 @@ def _embedding(raw: RawLayer, source: TensorSpec, info: _TensorInfo, feed: "_Wei
 
 
 RECURRENT_CLASSES = frozenset({"SimpleRNN", "GRU", "LSTM", "RNN"})
-SUPPORTED_CLASSES = RECURRENT_CLASSES | {"InputLayer", "Masking", "Embedding"}
+MASK_OPS = {"NotEqual": "not_equal", "Equal": "equal", "Any": "any", "All": "all", "LogicalNot": "logical_not"}
+SUPPORTED_CLASSES = RECURRENT_CLASSES | {"InputLayer", "Masking", "Embedding"} | set(MASK_OPS)
+
+
+def _mask_op(raw: RawLayer, source: TensorSpec, info: _TensorInfo) -> tuple[MaskOpSpec, _TensorInfo]:
+    """Keras 3 op layers that compute a mask; anything beyond the mask idioms is refused."""
+    op = MASK_OPS[raw.class_name]
+    if op in ("not_equal", "equal"):
+        scalars = [a for a in raw.call_args[1:] if isinstance(a, (int, float)) and not isinstance(a, bool)]
+        if len(raw.inbound) != 1 or len(scalars) != 1:
+            raise UnsupportedError(raw.name, f"{raw.class_name} is supported against one number only (a mask idiom)")
+        return MaskOpSpec(raw.name, op, source, float(scalars[0])), _TensorInfo(info.width, info.rank, False, True)
+    if op in ("any", "all"):
+        axis, keepdims = raw.config.get("axis"), raw.config.get("keepdims", False)
+        if axis not in (-1, info.rank - 1) or keepdims or info.rank != 3:
+            raise UnsupportedError(raw.name, f"{raw.class_name} is supported over the last axis of a rank-3 tensor "
+                                   "without keepdims only (a mask idiom)")
+        return MaskOpSpec(raw.name, op, source), _TensorInfo(None, 2, False, True)
+    return MaskOpSpec(raw.name, op, source), _TensorInfo(info.width, info.rank, False, True)
 
 
 def parse_model(model: RawModel) -> ModelSpec:
@@ -423,8 +449,17 @@ def parse_model(model: RawModel) -> ModelSpec:
             continue
         if raw.call_count > 1:
             raise UnsupportedError(raw.name, "a layer called more than once (shared weights) is not supported yet")
-        if raw.tensor_kwargs:
-            keys = sorted(raw.tensor_kwargs)
+        explicit_mask = None
+        kwargs = dict(raw.tensor_kwargs)
+        if raw.class_name in RECURRENT_CLASSES and "mask" in kwargs:
+            (mask_ref,) = kwargs.pop("mask")
+            mask_key = TensorRef(mask_ref.layer, 0, mask_ref.index)
+            mask_info = tensors.get(mask_key)
+            if mask_info is None or not mask_info.boolean or mask_info.rank != 2:
+                raise UnsupportedError(raw.name, "its mask= argument must be a (batch, time) boolean mask", "mask")
+            explicit_mask = TensorSpec(mask_ref.layer, mask_ref.index)
+        if kwargs:
+            keys = sorted(kwargs)
             raise UnsupportedError(raw.name, f"tensor call arguments ({', '.join(keys)}) are not supported yet", keys[0])
         num_constants = raw.config.get("num_constants") or 0
         if raw.class_name in RECURRENT_CLASSES and not isinstance(num_constants, int):
@@ -457,16 +492,24 @@ def parse_model(model: RawModel) -> ModelSpec:
             layers.append(spec)
             tensors[TensorRef(raw.name)] = out
             continue
+        if raw.class_name in MASK_OPS:
+            spec, out = _mask_op(raw, source, info)
+            layers.append(spec)
+            tensors[TensorRef(raw.name)] = out
+            continue
+        if info.boolean:
+            raise UnsupportedError(raw.name, f"its input '{ref.layer}' is a boolean mask tensor")
         if info.rank != 3:
             raise LayerError(
                 raw.name,
                 f"receives a {info.rank}-D tensor from '{ref.layer}'; recurrent layers need (batch, time, features)"
                 + (" (set return_sequences=True on the layer before)" if ref.layer not in inputs else ""),
             )
-        layer = _recurrent_layer(raw, source, info.width, model, feed, info.masked, tuple(constants))
+        masked = info.masked or explicit_mask is not None
+        layer = _recurrent_layer(raw, source, info.width, model, feed, masked, tuple(constants), explicit_mask)
         layers.append(layer)
         tensors[TensorRef(layer.name)] = _TensorInfo(layer.units, 3 if layer.return_sequences else 2,
-                                                     info.masked and layer.return_sequences)
+                                                     masked and layer.return_sequences)
         if layer.return_state:
             for index, width in enumerate(layer.state_widths, start=1):
                 tensors[TensorRef(layer.name, 0, index)] = _TensorInfo(width, 2, False)

@@ -144,6 +144,7 @@ class RecurrentLayerSpec:
     unroll: bool
     zero_output_for_mask: bool
     masked: bool = False
+    mask_source: TensorSpec | None = None  # an explicit mask= tensor (else the input's own mask)
     constants: tuple[TensorSpec, ...] = ()
     ignored: tuple[str, ...] = field(default=())
 
@@ -221,7 +222,25 @@ class EmbeddingSpec:
         return f"Embedding({self.input_dim}, {self.output_dim}, mask_zero={self.mask_zero})"
 
 
-LayerSpec = Union[RecurrentLayerSpec, MaskingSpec, EmbeddingSpec]
+@dataclass(frozen=True, eq=False)
+class MaskOpSpec:
+    """A boolean op that Keras 3 records in functional graphs to compute a mask explicitly
+    (``NotEqual(x, 0.0) -> Any(axis=-1)`` for Masking, ``NotEqual(ids, 0)`` for Embedding),
+    then passes as the recurrent layer's ``mask=`` argument.
+
+    ``op`` is ``not_equal`` / ``equal`` (against ``value``), ``any`` / ``all`` (over the last
+    axis) or ``logical_not``."""
+
+    name: str
+    op: str
+    source: TensorSpec
+    value: float | None = None
+
+    def describe(self) -> str:
+        return f"mask op {self.op}" + (f"(value={self.value:g})" if self.value is not None else "")
+
+
+LayerSpec = Union[RecurrentLayerSpec, MaskingSpec, EmbeddingSpec, MaskOpSpec]
 
 
 @dataclass(frozen=True)
