@@ -49,13 +49,14 @@ def _step_output(op: Any, layer: RecurrentLayerSpec, output: Any, states: Sequen
 
 
 def run_scan(ctx: LoweringContext, layer: RecurrentLayerSpec, cell: CellLowering, x_seq: Any,
-             mask_seq: Any | None, want_sequence: bool) -> CellRun:
+             mask_seq: Any | None, want_sequence: bool, initial: list[Any] | None = None) -> CellRun:
     """One Scan over the time axis of the time-major ``x_seq``; ``mask_seq`` is (time, batch, 1) bool."""
     op = ctx.op
     scan_inputs = cell.precompute(op, x_seq)
     if mask_seq is not None:
         scan_inputs.append(mask_seq)
-    initial = [ctx.zeros_state(x_seq, units) for units in cell.state_units]
+    if initial is None:
+        initial = [ctx.zeros_state(x_seq, units) for units in cell.state_units]
     n_states = len(initial)
     masked = mask_seq is not None
 
@@ -89,14 +90,15 @@ def run_scan(ctx: LoweringContext, layer: RecurrentLayerSpec, cell: CellLowering
 
 
 def run_unrolled(ctx: LoweringContext, layer: RecurrentLayerSpec, cell: CellLowering, x_seq: Any,
-                 mask_seq: Any | None, want_sequence: bool, timesteps: int | None) -> CellRun:
+                 mask_seq: Any | None, want_sequence: bool, timesteps: int | None,
+                 initial: list[Any] | None = None) -> CellRun:
     """The step repeated ``timesteps`` times in the main graph (needs a static time axis)."""
     if timesteps is None:
         raise UnsupportedError(layer.name, "unroll needs a fixed number of timesteps, and this input's time "
                                "dimension is dynamic", "unroll")
     op = ctx.op
     per_step = cell.precompute(op, x_seq)
-    states = [ctx.zeros_state(x_seq, units) for units in cell.state_units]
+    states = initial if initial is not None else [ctx.zeros_state(x_seq, units) for units in cell.state_units]
     order = range(timesteps - 1, -1, -1) if layer.go_backwards else range(timesteps)
     outputs = []
     for t in order:

@@ -65,10 +65,11 @@ def _dims(batch: int | None, time: int | None, *rest: int) -> list[int | str]:
 
 
 def _lower_loop(ctx: LoweringContext, layer: RecurrentLayerSpec, x: _Tensor, strategy: str,
-                constants: list[Any]) -> LayerValues:
+                constants: list[Any], initial: list[Any] | None) -> LayerValues:
     """The scan or unroll lowering: one loop per cell, each fed the previous cell's sequence."""
     value, states = x.value, []
     last = None
+    initial_iter = iter(initial) if initial is not None else None
     for index, cell_spec in enumerate(layer.cells):
         is_last = index == len(layer.cells) - 1
         want_sequence = not is_last or layer.return_sequences
@@ -77,10 +78,11 @@ def _lower_loop(ctx: LoweringContext, layer: RecurrentLayerSpec, x: _Tensor, str
                 cell = CustomCellLowering.build(ctx, cell_spec, constants)
             else:
                 cell = CellLowering.build(ctx, cell_spec)
+            cell_initial = [next(initial_iter) for _ in cell.state_units] if initial_iter is not None else None
             if strategy == "scan":
-                run = run_scan(ctx, layer, cell, value, x.mask, want_sequence)
+                run = run_scan(ctx, layer, cell, value, x.mask, want_sequence, cell_initial)
             else:
-                run = run_unrolled(ctx, layer, cell, value, x.mask, want_sequence, x.time)
+                run = run_unrolled(ctx, layer, cell, value, x.mask, want_sequence, x.time, cell_initial)
         states.extend(run.states)
         if want_sequence:
             value = run.sequence
@@ -90,12 +92,37 @@ def _lower_loop(ctx: LoweringContext, layer: RecurrentLayerSpec, x: _Tensor, str
         if is_last:
             last = run.states[0]
     return LayerValues(value if layer.return_sequences else None, None if layer.return_sequences else last,
-                       tuple(states) if layer.return_state else ())
+                       tuple(states))
+
+
+@dataclass(frozen=True)
+class StateIO:
+    """One carried state of a layer: the graph input feeding it and the output returning it."""
+
+    layer: str
+    state: str
+    input: str
+    output: str
+    width: int
+
+
+def state_io(spec: ModelSpec, expose_states: bool) -> list[StateIO]:
+    """State inputs/outputs: for stateful layers always, for every recurrent layer with
+    ``expose_states``. Names: ``<layer>/<state>_in`` and ``<layer>/<state>_out``."""
+    result = []
+    for layer in spec.recurrent_layers:
+        if layer.stateful or expose_states:
+            for state, width in zip(layer.state_names, layer.state_widths):
+                base = f"{layer.name}/{state}"
+                result.append(StateIO(layer.name, state, f"{base}_in", f"{base}_out", width))
+    return result
 
 
 def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: str = "0",
-                strategy: str = "auto", target: str = "cpu") -> onnx.ModelProto:
-    """Lower ``spec`` to an ONNX model with named dims and provenance metadata."""
+                strategy: str = "auto", target: str = "cpu", expose_states: bool = False) -> onnx.ModelProto:
+    """Lower ``spec`` to an ONNX model with named dims and provenance metadata; stateful
+    layers (every layer with ``expose_states``) take their initial states as inputs and
+    return their final states as outputs."""
     if not MIN_OPSET <= opset <= max_opset():
         raise ConversionError(f"--opset must be between {MIN_OPSET} and {max_opset()}, got {opset}")
     plans = {p.layer: p for p in plan_layers(spec, strategy, target)}
@@ -109,6 +136,13 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
         graph_inputs[inp.name] = value  # batch-major, as constants= tensors are used
         perm = [1, 0, 2] if inp.features is not None else [1, 0]
         tensors[TensorSpec(inp.name)] = _Tensor(op.Transpose(value, perm=perm), None, inp.batch, inp.timesteps)
+    carried = state_io(spec, expose_states)
+    state_inputs: dict[str, list[Any]] = {}
+    batch_of = {inp.name: inp.batch for inp in spec.inputs}
+    for io in carried:
+        batch = batch_of.get(_root_input(spec, io.layer))
+        value = ctx.input(io.input, "float32", [batch if batch is not None else "batch", io.width])
+        state_inputs.setdefault(io.layer, []).append(value)
     layer_values: dict[str, LayerValues] = {}
     for layer in spec.layers:
         x = tensors[layer.source]
@@ -128,10 +162,14 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
                 if layer.mask_source is not None:  # an explicit mask= (batch, time) boolean
                     x = _Tensor(x.value, ctx.unsqueeze(tensors[layer.mask_source].value, 2), x.batch, x.time)
                 plan = plans[layer.name]
+                initial = state_inputs.get(layer.name)
                 if plan.strategy == "native":
-                    values = lower_native(ctx, layer, x.value, x.mask)
+                    values = lower_native(ctx, layer, x.value, x.mask, initial)
                 else:
-                    values = _lower_loop(ctx, layer, x, plan.strategy, [graph_inputs[c.layer] for c in layer.constants])
+                    constants = [graph_inputs[c.layer] for c in layer.constants]
+                    values = _lower_loop(ctx, layer, x, plan.strategy, constants, initial)
+                if initial is not None and x.mask is not None:
+                    values = _leading_masked_rule(ctx, layer, values, x.mask, initial, spec.keras_major)
                 values = _zero_masked_last_output(ctx, layer, values, x.mask)
                 layer_values[layer.name] = values
                 if values.sequence is not None:
@@ -153,6 +191,11 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
             value = values.states[out.tensor.index - 1]
             dims = [batch if batch is not None else "batch", _state_width(layer, out.tensor.index)]
         outputs.append((value, out.name, dims))
+    for io in carried:
+        values = layer_values[io.layer]
+        index = spec.layer(io.layer).state_names.index(io.state)
+        batch = batch_of.get(_root_input(spec, io.layer))
+        outputs.append((values.states[index], io.output, [batch if batch is not None else "batch", io.width]))
     metadata = {
         "keras_version": spec.keras_version or "unknown",
         "keras_major": str(spec.keras_major) if spec.keras_major is not None else "unknown",
@@ -161,6 +204,8 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
         "target": target,
         "lowering": json.dumps({name: p.strategy for name, p in plans.items()}),
     }
+    if carried:
+        metadata["states"] = json.dumps([io.__dict__ for io in carried])
     return ctx.finish(outputs, converter_version, metadata)
 
 
@@ -189,6 +234,38 @@ def _zero_masked_last_output(ctx: LoweringContext, layer: RecurrentLayerSpec, va
     last_step = ctx.squeeze(ctx.op.Gather(mask, ctx.ints(0 if layer.go_backwards else -1), axis=0), 0)
     zeroed = ctx.op.Where(last_step, values.last, ctx.op.Mul(values.last, 0.0))
     return LayerValues(values.sequence, zeroed, values.states)
+
+
+def _root_input(spec: ModelSpec, layer_name: str) -> str:
+    """The model input a layer's data comes from (for its static batch size)."""
+    names = {i.name for i in spec.inputs}
+    while layer_name not in names:
+        layer_name = spec.layer(layer_name).source.layer
+    return layer_name
+
+
+def _leading_masked_rule(ctx: LoweringContext, layer: RecurrentLayerSpec, values: LayerValues, mask: Any,
+                         initial: list[Any], keras_major: int | None) -> LayerValues:
+    """With given initial states and a mask, steps before a row's first unmasked step output
+    the last cell's initial first state (Keras 3, not unrolled) or zeros (Keras 2, Keras 3
+    unrolled), and a fully masked row's last output follows the same rule. Applied after
+    any strategy, so all of them agree (see reference/loop.py)."""
+    if layer.zero_output_for_mask:
+        return values  # masked steps are zeros anyway
+    op = ctx.op
+    from_state = keras_major == 3 and not layer.unroll
+    last_cell_first_state = initial[len(initial) - len(layer.cells[-1].state_names)]
+    processing_mask = ctx.flip_time(mask) if layer.go_backwards else mask
+    seen = op.CumSum(op.Cast(processing_mask, to=ir.DataType.INT64), ctx.ints(0))
+    started = op.Greater(seen, ctx.ints(0))  # (time, batch, 1)
+    sequence, last = values.sequence, values.last
+    if sequence is not None:
+        fallback = last_cell_first_state if from_state else op.Mul(sequence, 0.0)
+        sequence = op.Where(started, sequence, fallback)
+    if last is not None:
+        any_kept = ctx.squeeze(op.Gather(started, ctx.ints(-1), axis=0), 0)  # (batch, 1)
+        last = op.Where(any_kept, last, last_cell_first_state if from_state else op.Mul(last, 0.0))
+    return LayerValues(sequence, last, values.states)
 
 
 def _state_width(layer: RecurrentLayerSpec, index: int) -> int:

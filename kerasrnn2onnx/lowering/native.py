@@ -33,8 +33,8 @@ class LayerValues:
 
     ``sequence``: the Keras output sequence, time-major (time, batch, units), in Keras's
     processing order, or ``None`` without ``return_sequences``; ``last``: (batch, units)
-    without ``return_sequences``; ``states``: (batch, units) each, Keras's order, with
-    ``return_state``.
+    without ``return_sequences``; ``states``: every final state, (batch, width) each, in
+    Keras's order (unused ones are pruned from the graph).
     """
 
     sequence: Any | None
@@ -116,6 +116,7 @@ class _Compaction:
         _, order = op.TopK(key, steps, axis=0, largest=0, sorted=1, _outputs=2)  # (T, B) unmasked first
         self.compact_x = op.GatherElements(x_seq, op.Expand(ctx.unsqueeze(order, 2), op.Shape(x_seq)), axis=0)
         self.lengths = op.Cast(op.ReduceSum(keep, ctx.ints(0), keepdims=0), to=ir.DataType.INT32)
+        self.any_kept = ctx.unsqueeze(op.Greater(self.lengths, op.CastLike(0, self.lengths)), 1)  # (batch, 1)
         seen = op.CumSum(keep, ctx.ints(0))  # unmasked steps up to and including t
         self.source = op.Max(op.Sub(seen, ctx.ints(1)), ctx.ints(0))
         self.started = ctx.unsqueeze(op.Greater(seen, ctx.ints(0)), 2)
@@ -130,8 +131,10 @@ class _Compaction:
         return op.Where(condition, gathered, op.Mul(gathered, 0.0))
 
 
-def lower_native(ctx: LoweringContext, layer: RecurrentLayerSpec, x_seq: Any, mask_seq: Any | None) -> LayerValues:
-    """Emit one op per cell on the time-major ``x_seq`` ((time, batch, 1) bool ``mask_seq``)."""
+def lower_native(ctx: LoweringContext, layer: RecurrentLayerSpec, x_seq: Any, mask_seq: Any | None,
+                 initial: list[Any] | None = None) -> LayerValues:
+    """Emit one op per cell on the time-major ``x_seq`` ((time, batch, 1) bool ``mask_seq``),
+    from the flat ``initial`` states (batch, width) when given."""
     blocker = native_blocker(layer)
     if blocker:
         raise UnsupportedError(layer.name, f"the native lowering cannot express it: {blocker}")
@@ -145,6 +148,7 @@ def lower_native(ctx: LoweringContext, layer: RecurrentLayerSpec, x_seq: Any, ma
         compaction = _Compaction(ctx, value, mask_seq)
         value, direction = compaction.compact_x, "forward"
     lengths = compaction.lengths if compaction else None
+    initial_iter = iter(initial) if initial is not None else None
     states: list[Any] = []
     sequence = last = None
     for index, cell in enumerate(layer.cells):
@@ -158,13 +162,18 @@ def lower_native(ctx: LoweringContext, layer: RecurrentLayerSpec, x_seq: Any, ma
                 extra["linear_before_reset"] = int(cell.reset_after)
             inputs = [value, ctx.weight("W", w), ctx.weight("R", r), ctx.weight("B", b) if b is not None else None,
                       lengths]
+            cell_initial = [next(initial_iter) for _ in cell.state_names] if initial_iter is not None else []
+            if cell_initial:  # initial_h[, initial_c] as (1, batch, units)
+                inputs += [ctx.unsqueeze(v, 0) for v in cell_initial]
             names = ["Y", "Y_h"] + (["Y_c"] if op_type == "LSTM" else [])
             outs = getattr(op, op_type)(*inputs, _outputs=names, hidden_size=cell.units, direction=direction, **extra)
             y, y_h = outs[0], outs[1]
-            h = ctx.squeeze(y_h, 0)
-            states.append(h)
-            if op_type == "LSTM":
-                states.append(ctx.squeeze(outs[2], 0))
+            cell_final = [ctx.squeeze(y_h, 0)] + ([ctx.squeeze(outs[2], 0)] if op_type == "LSTM" else [])
+            if compaction is not None and cell_initial:
+                # a fully masked row keeps its initial states (the op would give zeros)
+                cell_final = [op.Where(compaction.any_kept, f, i) for f, i in zip(cell_final, cell_initial)]
+            h = cell_final[0]
+            states.extend(cell_final)
             if not is_last or layer.return_sequences:
                 value = ctx.squeeze(y, 1)
             if is_last:
@@ -176,5 +185,4 @@ def lower_native(ctx: LoweringContext, layer: RecurrentLayerSpec, x_seq: Any, ma
         elif layer.go_backwards:
             # ONNX reverse keeps Y in input time order; Keras returns processing order.
             sequence = ctx.flip_time(sequence)
-    return LayerValues(sequence, None if layer.return_sequences else last,
-                       tuple(states) if layer.return_state else ())
+    return LayerValues(sequence, None if layer.return_sequences else last, tuple(states))

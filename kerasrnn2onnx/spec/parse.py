@@ -316,8 +316,6 @@ def _recurrent_layer(
                          f"{expected_constants}", "num_constants")
     if masked and any(isinstance(c, CustomCellSpec) for c in cells):
         raise UnsupportedError(layer, "masks with custom cells are not supported yet")
-    if spec.stateful:
-        raise UnsupportedError(layer, "stateful=True is not supported yet (states as graph inputs are planned)", "stateful")
     if _bool(config, "time_major", False, layer):
         raise UnsupportedError(layer, "time_major=True is not supported yet", "time_major")
     return spec
