@@ -10,8 +10,18 @@ from .errors import ConversionError, LayerError, ModelFileError, UnsupportedErro
 from .parity import ParityReport
 from .spec import ModelSpec
 
+
+def __getattr__(name: str):
+    # Session needs onnxruntime: import it only when asked for, so converting never does.
+    if name == "Session":
+        from .runtime.stateful import Session
+
+        return Session
+    raise AttributeError(name)
+
 __all__ = [
-    "ConversionError", "CustomCell", "LayerError", "ModelFileError", "ModelSpec", "ParityReport", "UnsupportedError",
+    "ConversionError", "CustomCell", "LayerError", "ModelFileError", "ModelSpec", "ParityReport", "Session",
+    "UnsupportedError",
     "__version__", "convert", "describe", "load", "make_inputs", "register_cell", "registered_cells",
     "unregister_cell", "verify",
 ]

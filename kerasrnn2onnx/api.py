@@ -39,14 +39,18 @@ def convert(
     opset: int = DEFAULT_OPSET,
     strategy: str = "auto",
     target: str = "cpu",
+    expose_states: bool = False,
 ) -> onnx.ModelProto:
     """Convert to ONNX; with ``output``, write it atomically (never a half-written file).
 
     ``strategy`` (auto, native, scan, unroll) and ``target`` (cpu, cuda) choose how each
     recurrent layer is lowered; see :func:`describe` for the choice and its reason.
+    Stateful layers always get state inputs/outputs; ``expose_states`` gives them to every
+    recurrent layer, so a long sequence can be streamed in chunks (see :class:`Session`).
     """
     spec = load(model, weights, keras_version)
-    proto = build_model(spec, opset=opset, converter_version=__version__, strategy=strategy, target=target)
+    proto = build_model(spec, opset=opset, converter_version=__version__, strategy=strategy, target=target,
+                        expose_states=expose_states)
     onnx.checker.check_model(proto, full_check=True)
     if output is not None:
         save_atomically(proto, Path(output))
@@ -109,7 +113,7 @@ def _check_inputs(spec: ModelSpec, arrays: Sequence[np.ndarray]) -> None:
     for inp, array in zip(spec.inputs, arrays):
         expected = (inp.batch, inp.timesteps, inp.features)[: inp.rank]
         if array.ndim != inp.rank or any(e is not None and e != a for e, a in zip(expected, array.shape)):
-            shown = tuple("?" if e is None else e for e in expected)
+            shown = "(" + ", ".join("?" if e is None else str(e) for e in expected) + ")"
             raise RuntimeInputError(f"input '{inp.name}' has shape {array.shape}, the model expects {shown}")
 
 
@@ -118,7 +122,11 @@ def run_onnx(proto: onnx.ModelProto, arrays: Sequence[np.ndarray], provider: str
     from .runtime import create_session
 
     session = create_session(proto, provider)
-    feeds = {i.name: a for i, a in zip(session.get_inputs(), arrays)}
+    inputs = session.get_inputs()
+    feeds = {i.name: a for i, a in zip(inputs, arrays)}
+    for extra in inputs[len(arrays):]:  # carried-state inputs of a stateful model: start from zeros
+        batch = arrays[0].shape[0]
+        feeds[extra.name] = np.zeros((batch, extra.shape[1]), np.float32)
     return session.run(None, feeds)
 
 
@@ -167,7 +175,7 @@ def verify(
     _check_inputs(spec, arrays)
     shapes = ", ".join(f"{i.name} {a.shape}" for i, a in zip(spec.inputs, arrays))
     expected = run_model(spec, arrays, np.float64)
-    actual = run_onnx(proto, arrays, provider)
+    actual = run_onnx(proto, arrays, provider)[: len(spec.outputs)]  # state outputs (stateful) follow
     names = [o.name for o in spec.outputs]
     if len(actual) != len(expected):
         raise RuntimeInputError(f"the ONNX model has {len(actual)} outputs, the Keras model {len(expected)}")
@@ -205,3 +213,17 @@ def describe(model: ModelSource, weights: PathLike | None = None, keras_version:
     for out in spec.outputs:
         lines.append(f"  {out.name}")
     return "\n".join(lines)
+
+
+def save_npz_atomically(arrays: Mapping[str, np.ndarray], path: PathLike) -> None:
+    """``np.savez`` through a temporary file renamed into place."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(convert)
     convert.add_argument("-o", "--output", help="output .onnx path (default: the model's name with .onnx)")
     convert.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
+    convert.add_argument("--expose-states", action="store_true",
+                         help="give every recurrent layer state inputs/outputs (stream long sequences in chunks)")
     _lowering_args(convert, target=True)
 
     verify = commands.add_parser("verify", help="check an ONNX model against the NumPy reference of the Keras model")
@@ -57,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help=f"relative tolerance (default {DEFAULT_RTOL:g})")
 
     _lowering_args(verify, target=False)
+
+    run = commands.add_parser("run", help="run a converted model (carrying states for stateful models)")
+    run.add_argument("onnx", help="converted .onnx")
+    run.add_argument("--inputs", required=True, help=".npz with inputs by input name (or arr_0, arr_1 ...)")
+    run.add_argument("--provider", choices=("cpu", "cuda"), default="cpu")
+    run.add_argument("-o", "--output", help="write the outputs to this .npz (by output name)")
+    run.add_argument("--chunks", type=int, default=1,
+                     help="stream the inputs through the Session in N chunks along time (needs state inputs)")
 
     inspect = commands.add_parser("inspect", help="show layers, specs and the lowering chosen for each")
     _model_args(inspect)
@@ -74,10 +84,13 @@ def _default_output(model: str) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        return _run_model(args)
     common = {"weights": args.weights, "keras_version": args.keras_version}
     if args.command == "convert":
         output = args.output or _default_output(args.model)
-        api.convert(args.model, output, opset=args.opset, strategy=args.strategy, target=args.target, **common)
+        api.convert(args.model, output, opset=args.opset, strategy=args.strategy, target=args.target,
+                    expose_states=args.expose_states, **common)
         print(f"wrote {output}")
         return 0
     if args.command == "verify":
@@ -90,6 +103,20 @@ def _run(args: argparse.Namespace) -> int:
         print(report.table())
         return 0 if report.passed else 1
     print(api.describe(args.model, strategy=args.strategy, target=args.target, **common))
+    return 0
+
+
+def _run_model(args: argparse.Namespace) -> int:
+    from .runtime.streaming import run_chunked
+
+    outputs = run_chunked(args.onnx, args.inputs, args.provider, args.chunks)
+    for name, value in outputs.items():
+        print(f"{name}: shape {value.shape}, mean {float(value.mean()):.6g}, max |x| {float(abs(value).max()):.6g}")
+    if args.output:
+        from .api import save_npz_atomically
+
+        save_npz_atomically(outputs, args.output)
+        print(f"wrote {args.output}")
     return 0
 
 

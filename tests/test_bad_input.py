@@ -134,7 +134,7 @@ def test_unknown_layer_classes_are_all_listed(capsys, tmp_path):
 @pytest.mark.parametrize(
     "change,needles",
     [
-        ({"stateful": True}, ["layer 'enc'", "stateful"]),
+        ({"return_state": 1}, ["layer 'enc'", "return_state", "true/false"]),
         ({"activation": "threshold"}, ["layer 'enc'", "activation", "threshold", "arguments"]),
         ({"activation": "no_such_fn"}, ["layer 'enc'", "unknown activation 'no_such_fn'"]),
         ({"activation": {"class_name": "MyAct", "module": "evil", "config": {}}}, ["layer 'enc'", "custom activation"]),
@@ -145,7 +145,7 @@ def test_unknown_layer_classes_are_all_listed(capsys, tmp_path):
         ({"dtype": "float16"}, ["layer 'enc'", "dtype"]),
         ({"dropout": 3.0}, ["layer 'enc'", "dropout"]),
     ],
-    ids=["stateful", "threshold", "unknown-activation", "custom-activation", "units", "bool", "unknown-key",
+    ids=["non-bool-flag", "threshold", "unknown-activation", "custom-activation", "units", "bool", "unknown-key",
          "time_major", "dtype", "dropout"],
 )
 def test_unsupported_argument_values(capsys, tmp_path, change, needles):

@@ -1,0 +1,176 @@
+"""A Session that carries recurrent states between calls, the way a stateful Keras model does.
+
+ONNX models are stateless: a converted stateful layer (or any layer converted with
+``--expose-states``) takes its initial states as extra inputs and returns its final states
+as extra outputs; the ``states`` metadata entry lists them. The Session feeds the carried
+states, keeps the new ones, and hides both from the caller, so ``run`` looks like one call
+of the Keras model. States are batch-major ``(batch, width)``, like Keras's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import onnx
+
+from ..errors import MissingDependencyError, RuntimeInputError
+from .session import PROVIDERS, import_onnxruntime
+
+NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(int32)": np.int32, "tensor(int64)": np.int64}
+
+
+def _providers(providers: Sequence[Any] | str | None, ort: Any) -> list[Any]:
+    if providers is None:
+        return ["CPUExecutionProvider"]
+    if isinstance(providers, str):
+        providers = [PROVIDERS.get(providers, providers)]
+    wanted = [p[0] if isinstance(p, tuple) else p for p in providers]
+    available = ort.get_available_providers()
+    missing = [p for p in wanted if p not in available]
+    if missing:
+        raise MissingDependencyError(
+            f"onnxruntime here lacks {', '.join(missing)} (install 'kerasrnn2onnx[gpu]' on a CUDA machine for CUDA)")
+    result = list(providers)
+    if wanted[0] != "CPUExecutionProvider" and "CPUExecutionProvider" not in wanted:
+        result.append("CPUExecutionProvider")
+    return result
+
+
+class Session:
+    """Run a converted model and carry its recurrent states from call to call.
+
+    ``run(inputs)`` takes arrays in model-input order (or a dict by input name) and returns
+    the model's outputs in order; ``reset_states()`` zeroes every state and
+    ``reset_states(samples=[i, ...])`` only those batch rows (one stream ends, others go
+    on); ``states`` reads or sets them by ``"<layer>/<state>"``.
+    """
+
+    def __init__(self, model: str | os.PathLike | onnx.ModelProto | bytes,
+                 providers: Sequence[Any] | str | None = None, *, intra_op_threads: int | None = None) -> None:
+        ort = import_onnxruntime()
+        if isinstance(model, onnx.ModelProto):
+            payload: Any = model.SerializeToString()
+        elif isinstance(model, bytes):
+            payload = model
+        else:
+            payload = os.fspath(model)
+            if not os.path.isfile(payload):
+                raise RuntimeInputError(f"{payload}: ONNX file not found")
+        options = ort.SessionOptions()
+        if intra_op_threads is not None:
+            options.intra_op_num_threads = intra_op_threads
+        self._session = ort.InferenceSession(payload, options, providers=_providers(providers, ort))
+        metadata = self._session.get_modelmeta().custom_metadata_map
+        self._io = json.loads(metadata.get("states", "[]"))
+        state_inputs = {entry["input"] for entry in self._io}
+        state_outputs = {entry["output"] for entry in self._io}
+        self._inputs = [i for i in self._session.get_inputs() if i.name not in state_inputs]
+        self.input_names = [i.name for i in self._inputs]
+        self.output_names = [o.name for o in self._session.get_outputs() if o.name not in state_outputs]
+        self._fetch = self.output_names + [entry["output"] for entry in self._io]
+        shapes = {i.name: i.shape for i in self._session.get_inputs()}
+        fixed = {shapes[e["input"]][0] for e in self._io if isinstance(shapes[e["input"]][0], int)}
+        self._fixed_batch = fixed.pop() if fixed else None
+        self._states: dict[str, np.ndarray] | None = None
+        if self._fixed_batch is not None:
+            self.reset_states()
+
+    # -- states ----------------------------------------------------------------------
+    @property
+    def state_names(self) -> list[str]:
+        return [f"{e['layer']}/{e['state']}" for e in self._io]
+
+    @property
+    def states(self) -> dict[str, np.ndarray]:
+        """Copies of the carried states, by ``"<layer>/<state>"`` (empty before the first
+        call of a model whose batch size is dynamic)."""
+        if self._states is None:
+            return {}
+        return {f"{e['layer']}/{e['state']}": self._states[e["input"]].copy() for e in self._io}
+
+    @states.setter
+    def states(self, values: Mapping[str, np.ndarray]) -> None:
+        by_name = {f"{e['layer']}/{e['state']}": e for e in self._io}
+        unknown = sorted(set(values) - set(by_name))
+        if unknown:
+            raise RuntimeInputError(f"unknown state(s) {', '.join(unknown)}; the model has {', '.join(by_name)}")
+        current = dict(self._states or {})
+        for name, value in values.items():
+            entry = by_name[name]
+            array = np.ascontiguousarray(value, dtype=np.float32)
+            batch = self._batch_of(current) or self._fixed_batch or array.shape[0]
+            if array.shape != (batch, entry["width"]):
+                raise RuntimeInputError(f"state '{name}' has shape {array.shape}, expected ({batch}, {entry['width']})")
+            current[entry["input"]] = array
+        if len(current) != len(self._io):
+            missing = [n for n, e in by_name.items() if e["input"] not in current]
+            raise RuntimeInputError(f"set every state at once the first time; missing {', '.join(missing)}")
+        self._states = current
+
+    def reset_states(self, samples: Sequence[int] | None = None) -> None:
+        """Zero every state, or only the batch rows in ``samples``."""
+        if samples is None:
+            batch = self._fixed_batch or self._batch_of(self._states or {})
+            if batch is None:
+                self._states = None  # dynamic batch and never run: allocated on the first call
+                return
+            self._states = {e["input"]: np.zeros((batch, e["width"]), np.float32) for e in self._io}
+            return
+        if self._states is None:
+            return
+        rows = np.asarray(list(samples), dtype=np.int64)
+        batch = self._batch_of(self._states)
+        if rows.size and (rows.min() < -batch or rows.max() >= batch):
+            raise RuntimeInputError(f"samples {list(samples)} out of range for batch {batch}")
+        for array in self._states.values():
+            array[rows] = 0.0
+
+    @staticmethod
+    def _batch_of(states: Mapping[str, np.ndarray]) -> int | None:
+        for array in states.values():
+            return int(array.shape[0])
+        return None
+
+    # -- running ---------------------------------------------------------------------
+    def _arrays(self, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if isinstance(inputs, Mapping):
+            missing = [n for n in self.input_names if n not in inputs]
+            if missing:
+                raise RuntimeInputError(f"missing input(s): {', '.join(missing)}")
+            arrays = [inputs[n] for n in self.input_names]
+        else:
+            arrays = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+            if len(arrays) != len(self.input_names):
+                raise RuntimeInputError(f"expected {len(self.input_names)} input(s) ({', '.join(self.input_names)}), "
+                                        f"got {len(arrays)}")
+        feeds = {}
+        for meta, array in zip(self._inputs, arrays):
+            dtype = NUMPY_TYPES.get(meta.type, np.float32)
+            array = np.ascontiguousarray(array, dtype=dtype)
+            expected = meta.shape
+            if array.ndim != len(expected) or any(isinstance(e, int) and e != a for e, a in zip(expected, array.shape)):
+                shown = "(" + ", ".join(str(e) if isinstance(e, int) else "?" for e in expected) + ")"
+                raise RuntimeInputError(f"input '{meta.name}' has shape {array.shape}, the model expects {shown}")
+            feeds[meta.name] = array
+        return feeds
+
+    def run(self, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray] | np.ndarray) -> list[np.ndarray]:
+        """One call: the model's outputs, in order; carried states advance."""
+        feeds = self._arrays(inputs)
+        if self._io:
+            batch = next(iter(feeds.values())).shape[0]
+            if self._states is None:
+                self._states = {e["input"]: np.zeros((batch, e["width"]), np.float32) for e in self._io}
+            carried = self._batch_of(self._states)
+            if carried != batch:
+                raise RuntimeInputError(f"input batch {batch} but the carried states have batch {carried}"
+                                        + ("" if self._fixed_batch else "; call reset_states() to change it"))
+            feeds.update(self._states)
+        results = self._session.run(self._fetch, feeds)
+        count = len(self.output_names)
+        if self._io:
+            self._states = {e["input"]: value for e, value in zip(self._io, results[count:])}
+        return results[:count]
