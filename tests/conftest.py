@@ -26,6 +26,15 @@ import custom_cells  # noqa: E402,F401
 ATOL = 1e-5
 RTOL = 1e-4
 
+# Fixtures whose float32 results are ill-conditioned get a wider float32 tolerance, with the
+# measured reason; the float64 reference must still match Keras at ATOL/RTOL.
+FLOAT32_TOLERANCE = {
+    "k3_act_gelu": (1e-4, 1e-3, "a 3-layer gelu stack amplifies float32 rounding ~50x: the float64 reference "
+                    "is 1.4e-6 from Keras, float32 computations (Keras, ours) 4.9e-5 apart"),
+    "k2_act_tanh": (2e-4, 1e-3, "case 1 is chaotic: a 1e-6 input change moves the output 2.1e-4; the native "
+                    "op's fast tanh lands 5.1e-5 from Keras, the float64 reference 1.8e-5"),
+}
+
 
 @dataclass(frozen=True)
 class Fixture:
@@ -40,6 +49,13 @@ class Fixture:
 
     def load_kwargs(self) -> dict[str, Any]:
         return {"weights": self.weights, "keras_version": self.keras_version_flag}
+
+    def tolerance(self, dtype: Any = np.float32) -> dict[str, float]:
+        """``atol``/``rtol`` for comparing a ``dtype`` computation with Keras."""
+        if dtype == np.float32 and self.name in FLOAT32_TOLERANCE:
+            atol, rtol, _reason = FLOAT32_TOLERANCE[self.name]
+            return {"atol": atol, "rtol": rtol}
+        return {"atol": ATOL, "rtol": RTOL}
 
 
 def _cases(io_path: Path) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:

@@ -42,7 +42,7 @@ def test_reference_matches_keras(fixture, dtype):
         assert len(actual) == len(expected)
         for a, e in zip(actual, expected):
             assert a.dtype == dtype
-            np.testing.assert_allclose(a, e, atol=ATOL, rtol=RTOL)
+            np.testing.assert_allclose(a, e, **fixture.tolerance(dtype))
 
 
 @pytest.mark.parametrize("fixture", fixture_params())
@@ -55,7 +55,7 @@ def test_onnxruntime_matches_keras(fixture):
         assert len(actual) == len(expected)
         for a, e in zip(actual, expected):
             assert a.shape == e.shape
-            np.testing.assert_allclose(a, e, atol=ATOL, rtol=RTOL)
+            np.testing.assert_allclose(a, e, **fixture.tolerance(np.float32))
 
 
 def test_one_model_serves_two_lengths():

@@ -36,7 +36,7 @@ def _run(proto, fixture):
         actual = session.run(None, dict(zip(names, ins)))
         assert len(actual) == len(expected)
         for a, e in zip(actual, expected):
-            np.testing.assert_allclose(a, e, atol=ATOL, rtol=RTOL)
+            np.testing.assert_allclose(a, e, **fixture.tolerance(np.float32))
 
 
 @pytest.mark.parametrize("fixture,strategy,refusal", list(_strategy_params()))

@@ -9,6 +9,7 @@ and named (``batch``, ``time``); dimensions it fixes stay fixed.
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext as _no_scope
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ import onnx_ir as ir
 
 from ..errors import ConversionError
 from ..spec.types import (
+    BidirectionalSpec,
     CustomCellSpec,
     EmbeddingSpec,
     MaskingSpec,
@@ -57,6 +59,8 @@ def plan_layers(spec: ModelSpec, strategy: str = "auto", target: str = "cpu") ->
         times[layer.name] = times[layer.source.layer]
         if isinstance(layer, RecurrentLayerSpec):
             plans.append(plan_layer(layer, strategy, target, times[layer.name]))
+        elif isinstance(layer, BidirectionalSpec):
+            plans += [plan_layer(half, strategy, target, times[layer.name]) for half in (layer.forward, layer.backward)]
     return plans
 
 
@@ -144,6 +148,7 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
         value = ctx.input(io.input, "float32", [batch if batch is not None else "batch", io.width])
         state_inputs.setdefault(io.layer, []).append(value)
     layer_values: dict[str, LayerValues] = {}
+    layer_outputs: dict[str, list[tuple[Any, bool]]] = {}
     for layer in spec.layers:
         x = tensors[layer.source]
         with ctx.scope(layer.name):
@@ -161,39 +166,33 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
             else:
                 if layer.mask_source is not None:  # an explicit mask= (batch, time) boolean
                     x = _Tensor(x.value, ctx.unsqueeze(tensors[layer.mask_source].value, 2), x.batch, x.time)
-                plan = plans[layer.name]
-                initial = state_inputs.get(layer.name)
-                if plan.strategy == "native":
-                    values = lower_native(ctx, layer, x.value, x.mask, initial)
-                else:
-                    constants = [graph_inputs[c.layer] for c in layer.constants]
-                    values = _lower_loop(ctx, layer, x, plan.strategy, constants, initial)
-                if initial is not None and x.mask is not None:
-                    values = _leading_masked_rule(ctx, layer, values, x.mask, initial, spec.keras_major)
-                values = _zero_masked_last_output(ctx, layer, values, x.mask)
-                layer_values[layer.name] = values
-                if values.sequence is not None:
-                    tensors[TensorSpec(layer.name)] = _Tensor(values.sequence, x.mask, x.batch, x.time)
-                for k, state in enumerate(values.states, start=1):
-                    tensors[TensorSpec(layer.name, k)] = _Tensor(state, None, x.batch, None)
+                halves = [layer] if isinstance(layer, RecurrentLayerSpec) else [layer.forward, layer.backward]
+                results = []
+                for half in halves:
+                    values = _lower_recurrent(ctx, spec, half, x, plans[half.name], state_inputs.get(half.name),
+                                              graph_inputs)
+                    layer_values[half.name] = values
+                    results.append(values)
+                outs = _layer_outputs(ctx, layer, results)
+                layer_outputs[layer.name] = outs
+                for index, (value, is_sequence) in enumerate(outs):
+                    tensors[TensorSpec(layer.name, index)] = _Tensor(value, x.mask if is_sequence else None, x.batch,
+                                                                     x.time if is_sequence else None)
     outputs = []
     for out in spec.outputs:
         layer = spec.layer(out.tensor.layer)
-        values = layer_values[layer.name]
-        source = tensors.get(TensorSpec(layer.name)) or tensors[layer.source]
-        batch, time = source.batch, source.time
-        if out.tensor.index == 0 and layer.return_sequences:
-            value = op.Transpose(values.sequence, perm=[1, 0, 2])
-            dims = _dims(batch, time, layer.units)
-        elif out.tensor.index == 0:
-            value, dims = values.last, [batch if batch is not None else "batch", layer.units]
+        value, is_sequence = layer_outputs[layer.name][out.tensor.index]
+        batch = batch_of.get(_root_input(spec, layer.name))
+        width = layer.output_widths[out.tensor.index]
+        if is_sequence:
+            time = tensors[TensorSpec(layer.name, out.tensor.index)].time
+            outputs.append((op.Transpose(value, perm=[1, 0, 2]), out.name, _dims(batch, time, width)))
         else:
-            value = values.states[out.tensor.index - 1]
-            dims = [batch if batch is not None else "batch", _state_width(layer, out.tensor.index)]
-        outputs.append((value, out.name, dims))
+            outputs.append((value, out.name, [batch if batch is not None else "batch", width]))
+    halves_by_name = {half.name: half for half in spec.recurrent_layers}
     for io in carried:
         values = layer_values[io.layer]
-        index = spec.layer(io.layer).state_names.index(io.state)
+        index = halves_by_name[io.layer].state_names.index(io.state)
         batch = batch_of.get(_root_input(spec, io.layer))
         outputs.append((values.states[index], io.output, [batch if batch is not None else "batch", io.width]))
     metadata = {
@@ -239,9 +238,53 @@ def _zero_masked_last_output(ctx: LoweringContext, layer: RecurrentLayerSpec, va
 def _root_input(spec: ModelSpec, layer_name: str) -> str:
     """The model input a layer's data comes from (for its static batch size)."""
     names = {i.name for i in spec.inputs}
+    halves = {half.name: half for half in spec.recurrent_layers}
     while layer_name not in names:
-        layer_name = spec.layer(layer_name).source.layer
+        layer = halves.get(layer_name) or spec.layer(layer_name)
+        layer_name = layer.source.layer
     return layer_name
+
+
+def _lower_recurrent(ctx: LoweringContext, spec: ModelSpec, layer: RecurrentLayerSpec, x: _Tensor, plan: LayerPlan,
+                     initial: list[Any] | None, graph_inputs: dict[str, Any]) -> LayerValues:
+    """One recurrent layer under its planned strategy, with Keras's masked-output rules."""
+    with ctx.scope(layer.name.split("/")[-1]) if "/" in layer.name else _no_scope():
+        if plan.strategy == "native":
+            values = lower_native(ctx, layer, x.value, x.mask, initial)
+        else:
+            constants = [graph_inputs[c.layer] for c in layer.constants]
+            values = _lower_loop(ctx, layer, x, plan.strategy, constants, initial)
+        if initial is not None and x.mask is not None:
+            values = _leading_masked_rule(ctx, layer, values, x.mask, initial, spec.keras_major)
+        return _zero_masked_last_output(ctx, layer, values, x.mask)
+
+
+def _layer_outputs(ctx: LoweringContext, layer: RecurrentLayerSpec | BidirectionalSpec,
+                   results: list[LayerValues]) -> list[tuple[Any, bool]]:
+    """The layer's Keras outputs in order, each with whether it is a time-major sequence."""
+    op = ctx.op
+    if isinstance(layer, RecurrentLayerSpec):
+        (values,) = results
+        head = (values.sequence, True) if layer.return_sequences else (values.last, False)
+        return [head] + ([(s, False) for s in values.states] if layer.return_state else [])
+    forward, backward = results
+    if layer.return_sequences:
+        y, y_rev = forward.sequence, ctx.flip_time(backward.sequence)  # backward: processing order -> input order
+    else:
+        y, y_rev = forward.last, backward.last
+    seq = layer.return_sequences
+    if layer.merge_mode is None:
+        heads = [(y, seq), (y_rev, seq)]
+    else:
+        merged = {
+            "concat": lambda: op.Concat(y, y_rev, axis=-1),
+            "sum": lambda: op.Add(y, y_rev),
+            "ave": lambda: op.Div(op.Add(y, y_rev), 2.0),
+            "mul": lambda: op.Mul(y, y_rev),
+        }[layer.merge_mode]()
+        heads = [(merged, seq)]
+    states = [(s, False) for s in forward.states + backward.states] if layer.return_state else []
+    return heads + states
 
 
 def _leading_masked_rule(ctx: LoweringContext, layer: RecurrentLayerSpec, values: LayerValues, mask: Any,

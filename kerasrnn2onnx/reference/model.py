@@ -11,7 +11,15 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..errors import RuntimeInputError
-from ..spec.types import EmbeddingSpec, MaskingSpec, MaskOpSpec, ModelSpec, RecurrentLayerSpec, TensorSpec
+from ..spec.types import (
+    BidirectionalSpec,
+    EmbeddingSpec,
+    MaskingSpec,
+    MaskOpSpec,
+    ModelSpec,
+    RecurrentLayerSpec,
+    TensorSpec,
+)
 from .loop import run_layer
 
 
@@ -25,6 +33,21 @@ def _arrays(spec: ModelSpec, inputs: Sequence[np.ndarray] | Mapping[str, np.ndar
     if len(arrays) != len(spec.inputs):
         raise RuntimeInputError(f"expected {len(spec.inputs)} input(s), got {len(arrays)}")
     return arrays
+
+
+def _merge_bidirectional(layer: BidirectionalSpec, forward: list[np.ndarray], backward: list[np.ndarray]) -> list[np.ndarray]:
+    """Keras's Bidirectional outputs from the two halves' outputs."""
+    y, y_rev = forward[0], backward[0]
+    if layer.return_sequences:
+        y_rev = y_rev[:, ::-1]  # the backward half returns processing order
+    merged = {
+        "concat": lambda: [np.concatenate([y, y_rev], axis=-1)],
+        "sum": lambda: [y + y_rev],
+        "ave": lambda: [(y + y_rev) / 2],
+        "mul": lambda: [y * y_rev],
+        None: lambda: [y, y_rev],
+    }[layer.merge_mode]()
+    return merged + (forward[1:] + backward[1:] if layer.return_state else [])
 
 
 def _mask_op(layer: MaskOpSpec, x: np.ndarray) -> np.ndarray:
@@ -76,6 +99,18 @@ def run_model_with_states(
             masks[out] = ids != 0 if layer.mask_zero else None
         elif isinstance(layer, MaskOpSpec):
             tensors[out], masks[out] = _mask_op(layer, x), None
+        elif isinstance(layer, BidirectionalSpec):
+            if layer.mask_source is not None:
+                mask = tensors[layer.mask_source]
+            halves = []
+            for half in (layer.forward, layer.backward):
+                initial = (initial_states or {}).get(half.name)
+                results, final_states[half.name] = run_layer(half, x, mask, (), initial, spec.keras_major)
+                halves.append(results)
+            for index, value in enumerate(_merge_bidirectional(layer, *halves)):
+                tensors[TensorSpec(layer.name, index)] = value
+                is_sequence = value.ndim == 3
+                masks[TensorSpec(layer.name, index)] = mask if is_sequence else None
         elif isinstance(layer, RecurrentLayerSpec):
             if layer.mask_source is not None:
                 mask = tensors[layer.mask_source]

@@ -19,6 +19,7 @@ from ..io.versions import keras_major
 from .activations import ActivationNameError, ActivationSpec, resolve_activation
 from ..custom import find_cell
 from .types import (
+    BidirectionalSpec,
     CellSpec,
     CustomCellSpec,
     EmbeddingSpec,
@@ -245,6 +246,52 @@ def _cell_configs(raw: RawLayer) -> list[tuple[str, Mapping[str, Any], str | Non
     return result
 
 
+BIDIRECTIONAL_KEYS = frozenset({"layer", "backward_layer", "merge_mode"})
+MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+
+def _bidirectional(raw: RawLayer, source: TensorSpec, input_size: int, model: RawModel, feed: _WeightFeed,
+                   masked: bool, mask_source: TensorSpec | None) -> BidirectionalSpec:
+    """Both halves parsed as ordinary recurrent layers; weights are forward's then backward's.
+
+    Keras forces ``zero_output_for_mask = return_sequences`` on both halves (Keras 3 also
+    writes the forced value into the saved configs; Keras 2 re-forces it on load)."""
+    config = raw.config
+    _check_keys(config, BASE_KEYS | BIDIRECTIONAL_KEYS, raw.name)
+    merge_mode = config.get("merge_mode", "concat")
+    if merge_mode not in MERGE_MODES:
+        raise LayerError(raw.name, f"unknown merge_mode {merge_mode!r}", "merge_mode")
+    inner = config.get("layer")
+    if not isinstance(inner, Mapping) or inner.get("class_name") not in ("SimpleRNN", "GRU", "LSTM", "RNN"):
+        shown = inner.get("class_name") if isinstance(inner, Mapping) else inner
+        raise UnsupportedError(raw.name, f"Bidirectional wraps {shown!r}; SimpleRNN, GRU, LSTM and RNN are supported",
+                               "layer")
+    backward_cfg = config.get("backward_layer")
+    if backward_cfg is None:  # Keras builds it from the forward config with go_backwards flipped
+        inner_cfg = dict(inner.get("config") or {})
+        backward_cfg = {"class_name": inner["class_name"],
+                        "config": {**inner_cfg, "go_backwards": not inner_cfg.get("go_backwards", False),
+                                   "name": f"backward_{inner_cfg.get('name', 'layer')}"}}
+    weights = feed.for_layer(raw)
+    halves = []
+    for part in (inner, backward_cfg):
+        cfg = dict(part.get("config") or {})
+        half_raw = RawLayer(str(part.get("class_name")), f"{raw.name}/{cfg.get('name', 'half')}", cfg)
+        return_sequences = _bool(cfg, "return_sequences", False, half_raw.name)
+        halves.append(_recurrent_layer(half_raw, source, input_size, model, feed, masked, (), mask_source,
+                                       weights_iter=weights, force_zero_output=return_sequences))
+    forward, backward = halves
+    if model.flat_weights is None and next(weights, None) is not None:
+        raise LayerError(raw.name, "the file holds more weights than the two halves use")
+    for key in ("return_sequences", "return_state"):
+        if getattr(forward, key) != getattr(backward, key):
+            raise LayerError(raw.name, f"forward and backward layers disagree on {key}")
+    if merge_mode in ("sum", "mul", "ave") and forward.units != backward.units:
+        raise LayerError(raw.name, f"merge_mode {merge_mode!r} needs equal units, got {forward.units} and "
+                         f"{backward.units}", "merge_mode")
+    return BidirectionalSpec(raw.name, source, forward, backward, merge_mode)
+
+
 def _custom_cell(class_name: str, registered: str | None, config: Mapping[str, Any], input_size: int, layer: str,
                  feed: _WeightFeed, weights: Iterator[np.ndarray]) -> CustomCellSpec:
     """A user's cell, through its registered converter (never by importing anything)."""
@@ -271,6 +318,7 @@ def _custom_cell(class_name: str, registered: str | None, config: Mapping[str, A
 def _recurrent_layer(
     raw: RawLayer, source: TensorSpec, input_size: int, model: RawModel, feed: _WeightFeed, masked: bool,
     constants: tuple[TensorSpec, ...] = (), mask_source: TensorSpec | None = None,
+    weights_iter: Iterator[np.ndarray] | None = None, force_zero_output: bool | None = None,
 ) -> RecurrentLayerSpec:
     layer = raw.name
     _check_dtype(raw.config, layer)
@@ -278,7 +326,7 @@ def _recurrent_layer(
         ignored = _check_keys(raw.config, LAYER_FLAGS | BASE_KEYS | {"cell", "num_constants"}, layer)
     else:
         ignored = []
-    weights = feed.for_layer(raw)
+    weights = weights_iter if weights_iter is not None else feed.for_layer(raw)
     cells: list[CellSpec] = []
     size = input_size
     extra = LAYER_FLAGS if raw.class_name in LAYER_TO_CELL else frozenset()
@@ -291,7 +339,7 @@ def _recurrent_layer(
         ignored.extend(cell_ignored)
         size = cell.units
     # A flat get_weights() list continues into the next layer; the feed checks its end.
-    if model.flat_weights is None and next(weights, None) is not None:
+    if weights_iter is None and model.flat_weights is None and next(weights, None) is not None:
         raise LayerError(layer, "the file holds more weights than the layer's cells use")
     config = raw.config
     spec = RecurrentLayerSpec(
@@ -304,7 +352,8 @@ def _recurrent_layer(
         go_backwards=_bool(config, "go_backwards", False, layer),
         stateful=_bool(config, "stateful", False, layer),
         unroll=_bool(config, "unroll", False, layer),
-        zero_output_for_mask=_bool(config, "zero_output_for_mask", False, layer),
+        zero_output_for_mask=(force_zero_output if force_zero_output is not None
+                              else _bool(config, "zero_output_for_mask", False, layer)),
         masked=masked,
         mask_source=mask_source,
         constants=constants,
@@ -403,7 +452,7 @@ def _embedding(raw: RawLayer, source: TensorSpec, info: _TensorInfo, feed: "_Wei
     return spec, _TensorInfo(dims["output_dim"], 3, mask_zero)
 
 
-RECURRENT_CLASSES = frozenset({"SimpleRNN", "GRU", "LSTM", "RNN"})
+RECURRENT_CLASSES = frozenset({"SimpleRNN", "GRU", "LSTM", "RNN", "Bidirectional"})
 MASK_OPS = {"NotEqual": "not_equal", "Equal": "equal", "Any": "any", "All": "all", "LogicalNot": "logical_not"}
 SUPPORTED_CLASSES = RECURRENT_CLASSES | {"InputLayer", "Masking", "Embedding"} | set(MASK_OPS)
 
@@ -504,15 +553,21 @@ def parse_model(model: RawModel) -> ModelSpec:
                 + (" (set return_sequences=True on the layer before)" if ref.layer not in inputs else ""),
             )
         masked = info.masked or explicit_mask is not None
-        layer = _recurrent_layer(raw, source, info.width, model, feed, masked, tuple(constants), explicit_mask)
+        if raw.class_name == "Bidirectional":
+            if constants:
+                raise UnsupportedError(raw.name, "constants with Bidirectional are not supported yet")
+            layer = _bidirectional(raw, source, info.width, model, feed, masked, explicit_mask)
+        else:
+            layer = _recurrent_layer(raw, source, info.width, model, feed, masked, tuple(constants), explicit_mask)
         layers.append(layer)
         tensors[TensorRef(layer.name)] = _TensorInfo(layer.units, 3 if layer.return_sequences else 2,
                                                      masked and layer.return_sequences)
-        if layer.return_state:
-            for index, width in enumerate(layer.state_widths, start=1):
-                tensors[TensorRef(layer.name, 0, index)] = _TensorInfo(width, 2, False)
+        for index, width in enumerate(layer.output_widths[1:], start=1):
+            is_sequence = isinstance(layer, BidirectionalSpec) and layer.merge_mode is None and index == 1
+            rank = 3 if (is_sequence and layer.return_sequences) else 2
+            tensors[TensorRef(layer.name, 0, index)] = _TensorInfo(width, rank, masked and rank == 3)
     feed.finish(model.source)
-    if not any(isinstance(layer, RecurrentLayerSpec) for layer in layers):
+    if not any(isinstance(layer, (RecurrentLayerSpec, BidirectionalSpec)) for layer in layers):
         raise ModelFileError(model.source, "the model has no recurrent layer to convert")
     outputs = _outputs(model, layers, inputs)
     input_specs = tuple(inputs[r.layer] for r in model.inputs if r.layer in inputs)
@@ -544,7 +599,7 @@ def _infer_input_size(raw: RawLayer, feed: _WeightFeed, model: RawModel) -> int:
 
 
 def _outputs(model: RawModel, layers: list[LayerSpec], inputs: dict[str, InputSpec]) -> tuple[OutputSpec, ...]:
-    by_name = {layer.name: layer for layer in layers if isinstance(layer, RecurrentLayerSpec)}
+    by_name = {layer.name: layer for layer in layers if isinstance(layer, (RecurrentLayerSpec, BidirectionalSpec))}
     refs: list[TensorRef] = list(model.outputs)
     if not refs:  # a bare layer config: every output of its (only) layer
         last = layers[-1]
@@ -561,7 +616,7 @@ def _outputs(model: RawModel, layers: list[LayerSpec], inputs: dict[str, InputSp
         layer = by_name[ref.layer]
         if ref.index >= layer.output_count:
             raise LayerError(layer.name, f"model output index {ref.index} but the layer has {layer.output_count} output(s)")
-        name = layer.name if ref.index == 0 else f"{layer.name}/{layer.state_names[ref.index - 1]}"
+        name = layer.name if ref.index == 0 else f"{layer.name}/{layer.output_names[ref.index]}"
         base, n = name, 0
         while name in seen:
             n += 1

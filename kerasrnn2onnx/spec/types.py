@@ -174,6 +174,14 @@ class RecurrentLayerSpec:
     def output_count(self) -> int:
         return 1 + (len(self.state_names) if self.return_state else 0)
 
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return ("",) + (self.state_names if self.return_state else ())
+
+    @property
+    def output_widths(self) -> tuple[int, ...]:
+        return (self.units,) + (self.state_widths if self.return_state else ())
+
     def describe(self) -> str:
         cells = " -> ".join(_describe_cell(c) for c in self.cells)
         flags = [k for k in ("return_sequences", "return_state", "go_backwards", "unroll") if getattr(self, k)]
@@ -240,7 +248,70 @@ class MaskOpSpec:
         return f"mask op {self.op}" + (f"(value={self.value:g})" if self.value is not None else "")
 
 
-LayerSpec = Union[RecurrentLayerSpec, MaskingSpec, EmbeddingSpec, MaskOpSpec]
+@dataclass(frozen=True, eq=False)
+class BidirectionalSpec:
+    """Keras ``Bidirectional``: a forward and a backward recurrent layer over the same input.
+
+    The backward half runs with ``go_backwards``; with ``return_sequences`` its output is
+    flipped back to input order before the merge (``concat``, ``sum``, ``mul``, ``ave``, or
+    ``None`` for two outputs). Outputs: the merged output (or forward then backward), then
+    the forward layer's states, then the backward layer's.
+    """
+
+    name: str
+    source: TensorSpec
+    forward: RecurrentLayerSpec
+    backward: RecurrentLayerSpec
+    merge_mode: str | None
+
+    @property
+    def return_sequences(self) -> bool:
+        return self.forward.return_sequences
+
+    @property
+    def return_state(self) -> bool:
+        return self.forward.return_state
+
+    @property
+    def masked(self) -> bool:
+        return self.forward.masked
+
+    @property
+    def mask_source(self) -> TensorSpec | None:
+        return self.forward.mask_source
+
+    @property
+    def units(self) -> int:
+        if self.merge_mode == "concat":
+            return self.forward.units + self.backward.units
+        return self.forward.units
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """Suffixes of the outputs after the first (``""`` is the layer's own name)."""
+        halves = ("",) if self.merge_mode is not None else ("", "backward")
+        states = ()
+        if self.return_state:
+            states = tuple(f"forward/{n}" for n in self.forward.state_names) + tuple(
+                f"backward/{n}" for n in self.backward.state_names)
+        return halves + states
+
+    @property
+    def output_widths(self) -> tuple[int, ...]:
+        heads = (self.units,) if self.merge_mode is not None else (self.forward.units, self.backward.units)
+        states = (self.forward.state_widths + self.backward.state_widths) if self.return_state else ()
+        return heads + states
+
+    @property
+    def output_count(self) -> int:
+        return len(self.output_names)
+
+    def describe(self) -> str:
+        return (f"Bidirectional(merge_mode={self.merge_mode}) forward {self.forward.describe()}; "
+                f"backward {self.backward.describe()}")
+
+
+LayerSpec = Union[RecurrentLayerSpec, MaskingSpec, EmbeddingSpec, MaskOpSpec, BidirectionalSpec]
 
 
 @dataclass(frozen=True)
@@ -266,7 +337,14 @@ class ModelSpec:
 
     @property
     def recurrent_layers(self) -> tuple[RecurrentLayerSpec, ...]:
-        return tuple(layer for layer in self.layers if isinstance(layer, RecurrentLayerSpec))
+        """Every recurrent layer, the halves of Bidirectional wrappers included."""
+        result: list[RecurrentLayerSpec] = []
+        for layer in self.layers:
+            if isinstance(layer, RecurrentLayerSpec):
+                result.append(layer)
+            elif isinstance(layer, BidirectionalSpec):
+                result += [layer.forward, layer.backward]
+        return tuple(result)
 
     def layer(self, name: str) -> "LayerSpec":
         for layer in self.layers:
