@@ -27,6 +27,7 @@ By hand, never in CI (it needs two heavy virtual environments)::
     python scripts/make_fixtures.py                 # everything
     python scripts/make_fixtures.py --only k3       # only Keras 3 fixtures
     python scripts/make_fixtures.py --venv-k3 /path/k3 --venv-k2 /path/k2
+    python scripts/make_fixtures.py --only k2 --match 'k2_mask_*'   # rebuild a few
 
 A venv that does not exist yet is created with pinned Keras packages
 (``VENV_PACKAGES``; default location ``.fixture-venvs/``, ignored by git).
@@ -46,6 +47,17 @@ entries.  Layers are described with ``lay("LSTM", 4, return_state=True)``
 (class name looked up in ``keras.layers`` of the running Keras; nested specs,
 e.g. cells, are built recursively).  Most tags are derived from the built
 layers' configs; ``Fx.tags`` only adds extra ones.
+
+Besides recurrent layers a table entry can use: ``Masking`` / ``Embedding``
+layers (``vocab=`` gives an int32 token input of shape (batch, T)), hand-made
+input cases (``inputs=masked(value)`` / ``tokens(vocab)``: one row per mask
+pattern, see ``MASK_ROWS``), functional models with further inputs
+(``extra_inputs=(inp("memory", (4, 2)),)``) passed to a layer call through
+``lay(..., call_kwargs={"constants": [ref("memory")]})``, and the custom cells
+of the "Custom cells" section right below the imports (their exact code, for
+the converter's documentation).  ``wscale`` / ``rscale`` / ``bias_shift`` shape
+the random weights; ``max_abs`` refuses outputs that grew too large (non-finite
+outputs are always refused).
 """
 
 from __future__ import annotations
@@ -82,6 +94,139 @@ def ensure_venv(which: str, location: str) -> None:
     subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
     subprocess.run([str(path / "bin" / "python"), "-m", "pip", "install", "-q", *VENV_PACKAGES[which]], check=True)
 
+
+# ==========================================================================
+# Custom cells: the exact code behind the ``custom_cell`` fixtures
+# ==========================================================================
+# Both are registered serializable under package "kerasrnn2onnx_samples", so a
+# saved file names them "kerasrnn2onnx_samples>MinimalRNNCell" /
+# "kerasrnn2onnx_samples>AttentionRNNCell".  Semantics, for the converter docs:
+#
+#   MinimalRNNCell(units)            (Keras docs' example; no bias, no activation)
+#     weights  kernel (input_dim, units), recurrent_kernel (units, units)
+#     state    one tensor h (batch, units), state_size = units; output = new state
+#     step     h = x @ kernel + h_prev @ recurrent_kernel
+#
+#   AttentionRNNCell(units, memory_dim)  (tf-keras only: RNN(...)(x, constants=[memory]))
+#     weights  kernel (input_dim, units), recurrent_kernel (units, units),
+#              query_kernel (units, D), context_kernel (D, units)   [memory: (batch, M, D)]
+#     step     q = h_prev @ query_kernel                              (batch, D)
+#              scores = sum(memory * q[:, None, :], axis=-1)          (batch, M)
+#              w = softmax(scores, axis=-1)
+#              context = sum(w[:, :, None] * memory, axis=1)          (batch, D)
+#              h = tanh(x @ kernel + h_prev @ recurrent_kernel + context @ context_kernel)
+#
+# Keras 3 has no ``constants``: Layer.__call__ binds its keyword arguments to
+# RNN.call(sequences, initial_state=None, mask=None, training=False), so
+# keras.layers.RNN(cell)(x, constants=[memory]) fails in Keras 3.15.1 (any cell) with
+K3_CONSTANTS_ERROR = "TypeError: got an unexpected keyword argument 'constants'"
+_CUSTOM = {}
+
+
+def custom_classes(keras):
+    """Define (once per process) and register the custom cells for the running Keras."""
+    if _CUSTOM:
+        return _CUSTOM
+    if keras.__version__.startswith("3."):
+        from keras import ops
+
+        @keras.saving.register_keras_serializable(package="kerasrnn2onnx_samples",
+                                                  name="MinimalRNNCell")
+        class MinimalRNNCell(keras.layers.Layer):
+            def __init__(self, units, **kwargs):
+                super().__init__(**kwargs)
+                self.units = units
+                self.state_size = units
+
+            def build(self, input_shape):
+                self.kernel = self.add_weight(shape=(input_shape[-1], self.units),
+                                              initializer="uniform", name="kernel")
+                self.recurrent_kernel = self.add_weight(shape=(self.units, self.units),
+                                                        initializer="uniform",
+                                                        name="recurrent_kernel")
+
+            def call(self, inputs, states):
+                prev_output = states[0]
+                h = ops.matmul(inputs, self.kernel)
+                output = h + ops.matmul(prev_output, self.recurrent_kernel)
+                return output, [output]
+
+            def get_config(self):
+                return {**super().get_config(), "units": self.units}
+
+        _CUSTOM.update(MinimalRNNCell=MinimalRNNCell)
+        return _CUSTOM
+
+    import tensorflow as tf
+
+    @keras.utils.register_keras_serializable(package="kerasrnn2onnx_samples",
+                                             name="MinimalRNNCell")
+    class MinimalRNNCell(keras.layers.Layer):  # noqa: F811 (tf-keras twin of the above)
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            self.state_size = units
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], self.units),
+                                          initializer="uniform", name="kernel")
+            self.recurrent_kernel = self.add_weight(shape=(self.units, self.units),
+                                                    initializer="uniform",
+                                                    name="recurrent_kernel")
+            self.built = True
+
+        def call(self, inputs, states):
+            prev_output = states[0]
+            h = tf.matmul(inputs, self.kernel)
+            output = h + tf.matmul(prev_output, self.recurrent_kernel)
+            return output, [output]
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+
+    @keras.utils.register_keras_serializable(package="kerasrnn2onnx_samples",
+                                             name="AttentionRNNCell")
+    class AttentionRNNCell(keras.layers.Layer):
+        # memory_dim is a constructor argument: tf-keras' RNN.build() builds the cell on
+        # the step input shape only (never on the constants' shapes).
+        def __init__(self, units, memory_dim, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            self.memory_dim = memory_dim
+            self.state_size = units
+
+        def build(self, input_shape):
+            input_dim, memory_dim = input_shape[-1], self.memory_dim
+            self.kernel = self.add_weight(shape=(input_dim, self.units),
+                                          initializer="uniform", name="kernel")
+            self.recurrent_kernel = self.add_weight(shape=(self.units, self.units),
+                                                    initializer="uniform",
+                                                    name="recurrent_kernel")
+            self.query_kernel = self.add_weight(shape=(self.units, memory_dim),
+                                                initializer="uniform", name="query_kernel")
+            self.context_kernel = self.add_weight(shape=(memory_dim, self.units),
+                                                  initializer="uniform", name="context_kernel")
+            self.built = True
+
+        def call(self, inputs, states, constants):
+            h_prev = states[0]
+            memory = constants[0]  # (batch, M, D)
+            q = tf.matmul(h_prev, self.query_kernel)  # (batch, D)
+            scores = tf.reduce_sum(memory * q[:, None, :], axis=-1)  # (batch, M)
+            weights = tf.nn.softmax(scores, axis=-1)
+            context = tf.reduce_sum(weights[:, :, None] * memory, axis=1)  # (batch, D)
+            h = tf.tanh(tf.matmul(inputs, self.kernel)
+                        + tf.matmul(h_prev, self.recurrent_kernel)
+                        + tf.matmul(context, self.context_kernel))
+            return h, [h]
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units, "memory_dim": self.memory_dim}
+
+    _CUSTOM.update(MinimalRNNCell=MinimalRNNCell, AttentionRNNCell=AttentionRNNCell)
+    return _CUSTOM
+
+
 # Default case shapes (batch, timesteps): two lengths/batches when T is dynamic.
 DYNAMIC_CASES = ((3, 6), (2, 9))
 
@@ -90,8 +235,99 @@ DYNAMIC_CASES = ((3, 6), (2, 9))
 # Declarative fixture description
 # --------------------------------------------------------------------------
 def lay(cls: str, *args, **kwargs):
-    """A layer/cell spec: keras.layers.<cls>(*args, **kwargs), built lazily."""
+    """A layer/cell spec: keras.layers.<cls>(*args, **kwargs), built lazily.
+
+    ``cls`` may also name a custom class of ``custom_classes()`` (see "Custom
+    cells" below).  ``call_kwargs={...}`` (functional models only) are passed
+    when the layer is called; ``ref("name")`` in them stands for the model
+    input of that name (``Fx.extra_inputs``), e.g. ``constants=[ref("memory")]``.
+    """
     return ("__layer__", cls, args, kwargs)
+
+
+def ref(name: str):
+    """Inside ``call_kwargs``: the functional model input called ``name``."""
+    return ("__ref__", name)
+
+
+def inp(name: str, shape: tuple, dtype: str = "float32"):
+    """An extra model input (functional models): keras.Input(shape, name=, dtype=)."""
+    return (name, tuple(shape), dtype)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Hand-made input cases: ``make(fx, rng) -> [[array per model input] per case]``.
+
+    ``tags`` are added to the fixture's tags (e.g. the mask patterns present).
+    """
+    make: Callable
+    tags: tuple = ()
+
+
+# Rows of the masked input case 0 (batch 5, T=7); True = masked time step.
+MASK_ROWS = (
+    ("right", [0, 0, 0, 0, 1, 1, 1]),            # row 0: last 3 steps masked
+    ("left", [1, 1, 0, 0, 0, 0, 0]),             # row 1: first 2 steps masked
+    ("holes", [0, 1, 1, 0, 0, 1, 0]),            # row 2: steps 1, 2 and 5 masked
+    ("all_masked", [1, 1, 1, 1, 1, 1, 1]),       # row 3: every step masked
+    ("partial_features", [0, 0, 0, 0, 0, 0, 0]),  # row 4: none masked; step 3 has only
+)                                                # some features == mask value
+MASK_CASE1 = ([0, 0, 1, 1], [0, 0, 0, 0])        # case 1 (batch 2, T=4): row 0 right-padded
+PARTIAL_STEP, PARTIAL_FEATURES = 3, (0, 2)       # row 4: x[4, 3, [0, 2]] = mask value
+
+
+def _mask_patterns(n_cases):
+    import numpy as np
+
+    pats = [np.array([r for _, r in MASK_ROWS], dtype=bool)]
+    if n_cases > 1:
+        pats.append(np.array(MASK_CASE1, dtype=bool))
+    return pats
+
+
+def masked(value: float = 0.0, n_cases: int = 2, features: int = 3) -> Inputs:
+    """Float inputs (batch, T, features) following MASK_ROWS / MASK_CASE1.
+
+    A masked step has all features equal to ``value``; row 4 of case 0 has one
+    step where only some features equal ``value`` (so Masking must keep it).
+    ``n_cases=1`` for a fixed T of 7.
+    """
+    def make(fx, rng):
+        cases = []
+        for c, pat in enumerate(_mask_patterns(n_cases)):
+            x = rng.standard_normal(pat.shape + (features,)).astype("float32")
+            x[pat] = value
+            if c == 0:
+                x[4, PARTIAL_STEP, list(PARTIAL_FEATURES)] = value
+            cases.append([x])
+        return cases
+
+    tags = ("mask",) + tuple(f"mask:{n}" for n, _ in MASK_ROWS)
+    if value != 0.0:
+        tags += ("mask_value_nonzero",)
+    return Inputs(make, tags)
+
+
+def tokens(vocab: int, mask_tags: bool = True, n_cases: int = 2) -> Inputs:
+    """int32 token ids (batch, T) following the MASK_ROWS / MASK_CASE1 patterns.
+
+    A "masked" step is token 0; other steps draw from 1..vocab-1, so row 4
+    (partial_features) simply has no 0 token.  With ``mask_tags=False`` (no
+    mask_zero) the zeros are ordinary tokens.
+    """
+    def make(fx, rng):
+        cases = []
+        for pat in _mask_patterns(n_cases):
+            t = rng.randint(1, vocab, size=pat.shape).astype("int32")
+            t[pat] = 0
+            cases.append([t])
+        return cases
+
+    tags = ("int_input",)
+    if mask_tags:
+        tags += ("mask",) + tuple(f"mask:{n}" for n, _ in MASK_ROWS[:4])
+    return Inputs(make, tags)
 
 
 @dataclass
@@ -107,9 +343,16 @@ class Fx:
     cases: Optional[tuple] = None  # ((batch, T), ...); default from timesteps
     tags: tuple = ()  # extra tags on top of the derived ones
     wscale: float = 1.2  # weight magnitude (larger = more saturation)
+    rscale: float = 1.0  # extra factor on recurrent kernels (< 1 keeps the recurrence stable)
+    bias_shift: float = 0.0  # added to every bias (e.g. < 0 keeps exponential gates small)
     post: Optional[Callable] = None  # post-process the saved file: post(path)
     reload_check: bool = True  # reload the saved file and compare outputs
     no_input_layer: bool = False  # Sequential([layer(input_shape=...)]) (k2 only)
+    vocab: Optional[int] = None  # integer token input (batch, T) int32 instead of floats
+    inputs: Optional[Inputs] = None  # hand-made input cases (overrides cases/features)
+    extra_inputs: tuple = ()  # inp(...) further model inputs (functional; random normal)
+    input_name: Optional[str] = None  # name of the main keras.Input
+    max_abs: Optional[float] = None  # refuse outputs larger than this in magnitude
 
     def case_shapes(self):
         if self.cases is not None:
@@ -142,6 +385,132 @@ def keras22_postprocess(path):
         for group in (f, f["model_weights"]):  # Keras 2.2.4 wrote it on both
             old = group.attrs["keras_version"]
             group.attrs["keras_version"] = b"2.2.4" if isinstance(old, bytes) else "2.2.4"
+
+
+# Case shapes (batch, T) of the newer fixtures: T <= 8, batch <= 4.
+SMALL_CASES = ((3, 5), (2, 8))
+
+# Activation grid: every activation name of the running Keras, used everywhere
+# at once (SimpleRNN activation, GRU/LSTM activation *and* recurrent_activation).
+K3_ACTIVATIONS = ("tanh", "sigmoid", "hard_sigmoid", "hard_tanh", "relu", "relu6", "leaky_relu",
+                  "elu", "selu", "celu", "softplus", "softsign", "silu", "hard_silu", "gelu",
+                  "mish", "exponential", "linear", "log_sigmoid", "tanh_shrink", "soft_shrink",
+                  "hard_shrink", "sparse_plus", "squareplus", "sparse_sigmoid", "softmax",
+                  "log_softmax")
+# Names Keras 3 knows but that cannot be used as an RNN activation (exact error):
+K3_ACTIVATIONS_SKIPPED = {
+    "threshold": "TypeError: threshold() missing 2 required positional arguments: "
+                 "'threshold' and 'default_value' (raised by SimpleRNNCell.call())",
+}
+# tf-keras 2.21 keras.activations.get() accepts these (of the Keras 3 list it also accepts
+# relu6, leaky_relu, silu (deserialized as swish) and log_softmax; it refuses hard_tanh,
+# celu, hard_silu, log_sigmoid, tanh_shrink, soft_shrink, hard_shrink, sparse_plus,
+# squareplus, sparse_sigmoid and threshold with "ValueError: Unknown activation function
+# '<name>' cannot be deserialized.").
+K2_ACTIVATIONS = ("tanh", "sigmoid", "hard_sigmoid", "relu", "elu", "selu", "softplus",
+                  "softsign", "swish", "gelu", "mish", "exponential", "linear", "softmax")
+# Random-weight shape per grid fixture: (wscale, rscale, bias_shift).  Picked by a
+# small grid search (max |output| <= 15, outputs that vary, few exact zeros): with an
+# unbounded or non-(0, 1) gate function the three stacked layers easily explode
+# (exponential needs negative biases, log_softmax tiny kernels).  The shrink
+# functions keep ~45% exact zeros at any stable setting (their dead zone).
+ACT_WEIGHTS = {
+    "k3": {"tanh": (1.2, 1.0, -1.0), "sigmoid": (2.5, 0.3, 1.0), "hard_sigmoid": (2.5, 0.3, 1.0),
+           "hard_tanh": (0.5, 1.0, -1.0), "relu": (0.5, 0.6, 0.4), "relu6": (0.8, 0.3, 0.5),
+           "leaky_relu": (0.8, 1.0, 0.5), "elu": (0.5, 0.3, 0.5), "selu": (0.5, 0.3, 0.5),
+           "celu": (0.5, 1.0, 0.5), "softplus": (0.5, 1.0, 0.0), "softsign": (2.5, 1.0, -1.0),
+           "silu": (0.8, 0.6, 0.5), "hard_silu": (1.8, 0.6, 0.5), "gelu": (1.2, 0.3, 0.5),
+           "mish": (0.8, 1.0, 0.5), "exponential": (0.8, 1.0, -1.0), "linear": (1.2, 0.6, 0.0),
+           "log_sigmoid": (1.8, 1.0, 1.0), "tanh_shrink": (1.2, 1.0, -1.0),
+           "soft_shrink": (0.8, 0.05, -1.0), "hard_shrink": (1.2, 0.15, 0.5),
+           "sparse_plus": (2.5, 1.0, 0.0), "squareplus": (1.8, 1.0, -1.0),
+           "sparse_sigmoid": (2.5, 1.0, 1.0), "softmax": (2.5, 1.0, -1.0),
+           "log_softmax": (0.05, 1.0, 0.0)},
+    "k2": {"tanh": (1.8, 1.0, -1.0), "sigmoid": (2.5, 1.0, 1.0), "hard_sigmoid": (2.5, 0.3, 0.0),
+           "relu": (0.5, 0.6, 0.5), "elu": (1.8, 1.0, -1.0), "selu": (0.8, 1.0, 0.0),
+           "softplus": (0.5, 0.3, 0.0), "softsign": (2.5, 1.0, -1.0), "swish": (0.8, 0.6, 0.5),
+           "gelu": (1.2, 0.3, 0.5), "mish": (1.2, 0.3, 0.5), "exponential": (1.2, 1.0, -1.0),
+           "linear": (0.5, 0.3, 0.5), "softmax": (2.5, 1.0, -1.0)},
+}
+ACT_MAX_ABS = 50.0
+
+
+def activation_grid(prefix, names, fmt):
+    """``<prefix>_act_<A>``: SimpleRNN(3, A, seq) -> GRU(3, A, A, seq) -> LSTM(3, A, A)."""
+    return [
+        Fx(f"{prefix}_act_{a}",
+           [lay("SimpleRNN", 3, activation=a, return_sequences=True),
+            lay("GRU", 3, activation=a, recurrent_activation=a, return_sequences=True),
+            lay("LSTM", 3, activation=a, recurrent_activation=a)],
+           f"Sequential SimpleRNN(3, activation={a!r}, seq) -> GRU(3, activation={a!r}, "
+           f"recurrent_activation={a!r}, seq) -> LSTM(3, activation={a!r}, "
+           f"recurrent_activation={a!r})",
+           fmt=fmt, cases=SMALL_CASES, wscale=ACT_WEIGHTS[prefix][a][0],
+           rscale=ACT_WEIGHTS[prefix][a][1], bias_shift=ACT_WEIGHTS[prefix][a][2],
+           max_abs=ACT_MAX_ABS,
+           tags=(f"activation:{a}", f"recurrent_activation:{a}", "activations_grid"))
+        for a in names
+    ]
+
+
+def mask_set(prefix, fmt):
+    """Masking / Embedding(mask_zero) fixtures, identical for Keras 3 and Keras 2.
+
+    Inputs: see ``masked()`` / ``tokens()`` (case 0: batch 5, T=7 with one row per
+    mask pattern; case 1: batch 2, T=4, row 0 right-padded).
+    """
+    m0 = lay("Masking", mask_value=0.0)
+    return [
+        Fx(f"{prefix}_mask_lstm_seq", [m0, lay("LSTM", 3, return_sequences=True)],
+           "Masking(0.0) -> LSTM(3, return_sequences=True)", fmt=fmt, inputs=masked(0.0)),
+        Fx(f"{prefix}_mask_lstm_last", [m0, lay("LSTM", 3)],
+           "Masking(0.0) -> LSTM(3), last output", fmt=fmt, inputs=masked(0.0)),
+        Fx(f"{prefix}_mask_gru_back_seq",
+           [m0, lay("GRU", 3, go_backwards=True, return_sequences=True)],
+           "Masking(0.0) -> GRU(3, go_backwards=True, return_sequences=True) (reversed time "
+           "order)", fmt=fmt, inputs=masked(0.0)),
+        Fx(f"{prefix}_mask_gru_back_state",
+           [m0, lay("GRU", 3, go_backwards=True, return_state=True)],
+           "functional Masking(0.0) -> GRU(3, go_backwards=True, return_state=True); "
+           "outputs [y, h]", fmt=fmt, api="functional", inputs=masked(0.0)),
+        Fx(f"{prefix}_mask_simple_state",
+           [lay("Masking", mask_value=-1.0),
+            lay("SimpleRNN", 3, return_sequences=True, return_state=True)],
+           "functional Masking(-1.0) -> SimpleRNN(3, return_sequences=True, return_state=True); "
+           "outputs [y_seq, h]; masked steps are all -1.0", fmt=fmt, api="functional",
+           inputs=masked(-1.0)),
+        Fx(f"{prefix}_mask_stacked_layers",
+           [m0, lay("LSTM", 3, return_sequences=True),
+            lay("GRU", 2, return_sequences=True, go_backwards=True), lay("SimpleRNN", 2)],
+           "Masking(0.0) -> LSTM(3, seq) -> GRU(2, seq, go_backwards) -> SimpleRNN(2): the mask "
+           "propagates through every layer (the GRU output is reversed in time, its mask is not)",
+           fmt=fmt, inputs=masked(0.0)),
+        Fx(f"{prefix}_mask_stacked_cells",
+           [m0, lay("RNN", [lay("LSTMCell", 3), lay("GRUCell", 2)], return_sequences=True,
+                    return_state=True)],
+           "functional Masking(0.0) -> RNN([LSTMCell(3), GRUCell(2)], return_sequences=True, "
+           "return_state=True); outputs [y_seq, lstm_h, lstm_c, gru_h]", fmt=fmt,
+           api="functional", inputs=masked(0.0)),
+        Fx(f"{prefix}_mask_zero_output",
+           [m0, lay("LSTM", 3, return_sequences=True, zero_output_for_mask=True)],
+           "Masking(0.0) -> LSTM(3, return_sequences=True, zero_output_for_mask=True): masked "
+           "steps output zeros instead of repeating the previous output", fmt=fmt,
+           inputs=masked(0.0)),
+        Fx(f"{prefix}_mask_unroll",
+           [m0, lay("LSTM", 3, unroll=True, return_sequences=True, return_state=True)],
+           "functional Input(shape=(7, 3)) -> Masking(0.0) -> LSTM(3, unroll=True, "
+           "return_sequences=True, return_state=True); outputs [y_seq, h, c]; one case",
+           fmt=fmt, api="functional", timesteps=7, inputs=masked(0.0, n_cases=1)),
+        Fx(f"{prefix}_embed_mask_zero",
+           [lay("Embedding", 12, 3, mask_zero=True), lay("GRU", 3, return_sequences=True)],
+           "Input(shape=(None,), dtype='int32') -> Embedding(12, 3, mask_zero=True) -> "
+           "GRU(3, return_sequences=True); token 0 is masked; inputs stored as int32",
+           fmt=fmt, vocab=12, inputs=tokens(12)),
+        Fx(f"{prefix}_embed_no_mask", [lay("Embedding", 12, 3), lay("LSTM", 3)],
+           "Input(shape=(None,), dtype='int32') -> Embedding(12, 3) -> LSTM(3); no mask: "
+           "token 0 is an ordinary token; inputs stored as int32", fmt=fmt, vocab=12,
+           inputs=tokens(12, mask_tags=False)),
+    ]
 
 
 # --------------------------------------------------------------------------
@@ -240,6 +609,29 @@ K3_FIXTURES = [
     Fx("k3_json_model_weights", [lay("GRU", 3)],
        "functional GRU(3) model.to_json() + model.save_weights(.weights.h5)",
        fmt="json+weights_h5", api="functional"),
+    # Every activation at once (SimpleRNN -> GRU -> LSTM)
+    *activation_grid("k3", K3_ACTIVATIONS, "keras"),
+    # Masking and Embedding(mask_zero=True)
+    *mask_set("k3", "keras"),
+    # unroll=True for each cell type (fixed T=5)
+    Fx("k3_unroll_simple_back",
+       [lay("SimpleRNN", 3, unroll=True, go_backwards=True, return_sequences=True)],
+       "Input(shape=(5, 3)) -> SimpleRNN(3, unroll=True, go_backwards=True, "
+       "return_sequences=True)", timesteps=5),
+    Fx("k3_unroll_lstm_state", [lay("LSTM", 3, unroll=True, return_state=True)],
+       "functional Input(shape=(5, 3)) -> LSTM(3, unroll=True, return_state=True); "
+       "outputs [y, h, c]", api="functional", timesteps=5),
+    Fx("k3_unroll_stacked",
+       [lay("RNN", [lay("GRUCell", 3, reset_after=False), lay("LSTMCell", 2)], unroll=True,
+            return_sequences=True)],
+       "Input(shape=(5, 3)) -> RNN([GRUCell(3, reset_after=False), LSTMCell(2)], unroll=True, "
+       "return_sequences=True)", timesteps=5),
+    # Custom cell (registered as kerasrnn2onnx_samples>MinimalRNNCell)
+    Fx("k3_custom_minimal_rnn", [lay("RNN", lay("MinimalRNNCell", 4), return_sequences=True)],
+       "RNN(MinimalRNNCell(4), return_sequences=True): the Keras docs' custom cell, "
+       "h = x @ kernel + h_prev @ recurrent_kernel (no activation, no bias); registered "
+       "serializable as 'kerasrnn2onnx_samples>MinimalRNNCell' (code in make_fixtures.py)",
+       cases=SMALL_CASES, wscale=0.8, tags=("custom_cell",)),
 ]
 
 # --------------------------------------------------------------------------
@@ -295,6 +687,27 @@ K2_FIXTURES = [
        "(layer_names/weight_names attrs; saved under a .h5 name and renamed to .weights.h5, since "
        "tf-keras writes the Keras 3 layout for any *.weights.h5 name)",
        fmt="json+weights_h5"),
+    # Every activation tf-keras accepts (SimpleRNN -> GRU -> LSTM)
+    *activation_grid("k2", K2_ACTIVATIONS, "h5"),
+    # Masking and Embedding(mask_zero=True)
+    *mask_set("k2", "h5"),
+    Fx("k2_unroll_gru", [lay("GRU", 3, unroll=True, return_sequences=True)],
+       "GRU(3, unroll=True, return_sequences=True), fixed T=5", fmt="h5", timesteps=5),
+    # Custom cells (registered as kerasrnn2onnx_samples>...)
+    Fx("k2_custom_minimal_rnn", [lay("RNN", lay("MinimalRNNCell", 4), return_sequences=True)],
+       "RNN(MinimalRNNCell(4), return_sequences=True): the Keras docs' custom cell, "
+       "h = x @ kernel + h_prev @ recurrent_kernel (no activation, no bias); registered "
+       "serializable as 'kerasrnn2onnx_samples>MinimalRNNCell' (code in make_fixtures.py)",
+       fmt="h5", cases=SMALL_CASES, wscale=0.8, tags=("custom_cell",)),
+    Fx("k2_custom_attention_constants",
+       [lay("RNN", lay("AttentionRNNCell", 3, memory_dim=2), return_sequences=True,
+            call_kwargs={"constants": [ref("memory")]})],
+       "functional inputs x (None, 3) and memory (4, 2): RNN(AttentionRNNCell(3, "
+       "memory_dim=2), return_sequences=True)(x, constants=[memory]); dot-product attention "
+       "of h_prev over memory each step (code in make_fixtures.py); c{k}_in0 = x, "
+       "c{k}_in1 = memory",
+       fmt="h5", api="functional", input_name="x", extra_inputs=(inp("memory", (4, 2)),),
+       cases=SMALL_CASES, tags=("custom_cell", "constants", "two_inputs")),
 ]
 
 TABLES = {"k3": K3_FIXTURES, "k2": K2_FIXTURES}
@@ -323,11 +736,23 @@ def build_spec(keras, spec):
     if isinstance(spec, tuple) and spec and spec[0] == "__layer__":
         _, cls, args, kwargs = spec
         args = [build_spec(keras, a) for a in args]
-        kwargs = {k: build_spec(keras, v) for k, v in kwargs.items()}
-        return getattr(keras.layers, cls)(*args, **kwargs)
+        kwargs = {k: build_spec(keras, v) for k, v in kwargs.items() if k != "call_kwargs"}
+        klass = getattr(keras.layers, cls, None) or custom_classes(keras)[cls]
+        return klass(*args, **kwargs)
     if isinstance(spec, list):
         return [build_spec(keras, s) for s in spec]
     return spec
+
+
+def resolve_refs(value, named):
+    """Replace ref("name") markers in call kwargs by the named model inputs."""
+    if isinstance(value, tuple) and value and value[0] == "__ref__":
+        return named[value[1]]
+    if isinstance(value, list):
+        return [resolve_refs(v, named) for v in value]
+    if isinstance(value, dict):
+        return {k: resolve_refs(v, named) for k, v in value.items()}
+    return value
 
 
 def flatten(x):
@@ -348,17 +773,26 @@ def structure(x):
 
 def build_model(keras, fx):
     layers = [build_spec(keras, s) for s in fx.layers]
-    shape = (fx.timesteps, fx.features)
+    call_kwargs = [s[3].get("call_kwargs", {}) for s in fx.layers]
+    if fx.vocab is not None:  # integer token ids (batch, T)
+        shape, extra = (fx.timesteps,), {"dtype": "int32"}
+    else:
+        shape, extra = (fx.timesteps, fx.features), {}
+    if fx.input_name is not None:
+        extra["name"] = fx.input_name
     if fx.api == "sequential":
+        assert not fx.extra_inputs and not any(call_kwargs), f"{fx.name}: needs api='functional'"
         if fx.no_input_layer:
             return keras.Sequential(layers), None
-        return keras.Sequential([keras.Input(shape=shape)] + layers), None
-    inp = keras.Input(shape=shape)
+        return keras.Sequential([keras.Input(shape=shape, **extra)] + layers), None
+    inp = keras.Input(shape=shape, **extra)
+    named = {n: keras.Input(shape=s, name=n, dtype=d) for n, s, d in fx.extra_inputs}
     x = inp
-    for i, layer in enumerate(layers):
-        x = layer(x if i == 0 else flatten(x)[0])
+    for i, (layer, kw) in enumerate(zip(layers, call_kwargs)):
+        x = layer(x if i == 0 else flatten(x)[0], **resolve_refs(kw, named))
     nested = isinstance(x, (list, tuple)) and any(isinstance(i, (list, tuple)) for i in x)
-    return keras.Model(inp, flatten(x)), (structure(x) if nested else None)
+    inputs = [inp, *named.values()] if named else inp
+    return keras.Model(inputs, flatten(x)), (structure(x) if nested else None)
 
 
 def seed_of(name):
@@ -374,25 +808,40 @@ def set_random_weights(model, fx):
         shape = tuple(var.shape)
         vname = getattr(var, "path", None) or var.name
         if "bias" in vname.split("/")[-1]:
-            w = rng.uniform(-0.5, 0.5, shape) * fx.wscale / 1.2
+            w = rng.uniform(-0.5, 0.5, shape) * fx.wscale / 1.2 + fx.bias_shift
         else:
             w = rng.uniform(-1.0, 1.0, shape) * fx.wscale / np.sqrt(max(shape[0], 1))
+            if "recurrent_kernel" in vname.split("/")[-1]:
+                w = w * fx.rscale
         new.append(w.astype("float32"))
     model.set_weights(new)
 
 
 def make_inputs(fx):
+    """[[array per model input] per case]."""
     import numpy as np
 
     rng = np.random.RandomState(seed_of(fx.name) + 1)
-    return [rng.standard_normal((b, t, fx.features)).astype("float32")
-            for b, t in fx.case_shapes()]
+    if fx.inputs is not None:
+        return fx.inputs.make(fx, rng)
+    if fx.vocab is not None:
+        cases = [[rng.randint(0, fx.vocab, size=(b, t)).astype("int32")]
+                 for b, t in fx.case_shapes()]
+    else:
+        cases = [[rng.standard_normal((b, t, fx.features)).astype("float32")]
+                 for b, t in fx.case_shapes()]
+    rng_extra = np.random.RandomState(seed_of(fx.name) + 2)
+    for case in cases:
+        batch = case[0].shape[0]
+        for _, shape, dtype in fx.extra_inputs:
+            case.append(rng_extra.standard_normal((batch,) + shape).astype(dtype))
+    return cases
 
 
-def run_model(model, x):
+def run_model(model, xs):
     import numpy as np
 
-    return [np.asarray(o, dtype="float32") for o in flatten(model(x))]
+    return [np.asarray(o, dtype="float32") for o in flatten(model(xs[0] if len(xs) == 1 else xs))]
 
 
 def rnn_parts(keras, model):
@@ -420,6 +869,13 @@ def derive_tags(keras, model, fx, shapes):
     tags = []
     parts = rnn_parts(keras, model)
     kinds = {"SimpleRNNCell": "simple_rnn", "GRUCell": "gru", "LSTMCell": "lstm"}
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Masking):
+            tags.append("mask")
+        if isinstance(layer, keras.layers.Embedding):
+            tags.append("embedding")
+            if layer.mask_zero:
+                tags.append("mask")
     for layer, cells in parts:
         if type(layer).__name__ == "RNN":
             tags.append("rnn_cell")
@@ -427,6 +883,9 @@ def derive_tags(keras, model, fx, shapes):
             tags.append("stacked_cells")
         for cell in cells:
             cfg = cell.get_config()
+            if type(cell).__name__ not in kinds:
+                tags.append("custom_cell")
+                continue
             tags.append(kinds[type(cell).__name__])
             act = cfg.get("activation") or "linear"
             if act != "tanh":
@@ -444,7 +903,8 @@ def derive_tags(keras, model, fx, shapes):
                 tags.append("units1")
             if cfg.get("dropout") or cfg.get("recurrent_dropout"):
                 tags.append("dropout")
-        for flag in ("go_backwards", "return_state", "return_sequences", "unroll"):
+        for flag in ("go_backwards", "return_state", "return_sequences", "unroll",
+                     "zero_output_for_mask"):
             if getattr(layer, flag):
                 tags.append(flag)
     if len(parts) > 1:
@@ -457,6 +917,8 @@ def derive_tags(keras, model, fx, shapes):
         tags.append("two_lengths")
     if fx.json_of != "layer":
         tags.append(fx.api)
+    if fx.inputs is not None:
+        tags.extend(fx.inputs.tags)
     tags.extend(fx.tags)
     return list(dict.fromkeys(tags))
 
@@ -511,7 +973,9 @@ def reload_fixture(keras, which, fx, model_file, weights_file):
 
     mpath = str(FIXTURES / model_file)
     if fx.fmt in ("keras", "h5"):
-        return keras.models.load_model(mpath, compile=False)
+        # tf-keras' legacy .h5 loader looks nested cells up by class_name ("MinimalRNNCell"),
+        # not by registered_name ("kerasrnn2onnx_samples>MinimalRNNCell"): pass them.
+        return keras.models.load_model(mpath, compile=False, custom_objects=dict(_CUSTOM) or None)
     text = (FIXTURES / model_file).read_text()
     if fx.json_of == "layer":
         doc = json.loads(text)  # no "module" key, so look the class up directly
@@ -538,14 +1002,18 @@ def make_one(keras, which, fx):
     keras.backend.clear_session()
     model, nesting = build_model(keras, fx)
     set_random_weights(model, fx)
-    shapes = fx.case_shapes()
     inputs = make_inputs(fx)
+    shapes = [tuple(xs[0].shape[:2]) for xs in inputs]
     io = {}
     results = []
-    for c, x in enumerate(inputs):
-        io[f"c{c}_in0"] = x
-        outs = run_model(model, x)
+    for c, xs in enumerate(inputs):
+        for i, x in enumerate(xs):
+            io[f"c{c}_in{i}"] = x
+        outs = run_model(model, xs)
         assert all(np.isfinite(y).all() for y in outs), f"{fx.name}: non-finite output"
+        if fx.max_abs is not None:
+            big = max(float(np.abs(y).max()) for y in outs)
+            assert big <= fx.max_abs, f"{fx.name}: |output| {big:.3g} > {fx.max_abs}"
         results.append(outs)
         for j, y in enumerate(outs):
             io[f"c{c}_out{j}"] = y
@@ -576,16 +1044,26 @@ def make_one(keras, which, fx):
         "layers": layers,
         "tags": tags,
         "description": desc,
+        "_max_abs": max(float(np.abs(y).max()) for outs in results for y in outs),
     }
 
 
-def inside(which, report):
+def selected(which, match=None):
+    """The fixtures of TABLES[which] whose name matches the glob ``match`` (all if None)."""
+    import fnmatch
+
+    return [fx for fx in TABLES[which] if match is None or fnmatch.fnmatchcase(fx.name, match)]
+
+
+def inside(which, report, match=None):
     keras = import_keras(which)
     FIXTURES.mkdir(parents=True, exist_ok=True)
     entries = []
-    for fx in TABLES[which]:
+    for fx in selected(which, match):
         entry = make_one(keras, which, fx)
-        print(f"  {entry['name']:34s} {entry['format']:16s} {entry['tags']}", flush=True)
+        big = entry.pop("_max_abs")
+        print(f"  {entry['name']:34s} {entry['format']:16s} max|y|={big:<8.3g} {entry['tags']}",
+              flush=True)
         entries.append(entry)
     Path(report).write_text(json.dumps(entries))
 
@@ -623,6 +1101,30 @@ def _h5_listing(f, lines, indent="    "):
     f.visititems(visit)
 
 
+def _custom_cells_listing(config, lines, where):
+    """The full config entry of every RNN layer (shows how a custom cell is recorded)."""
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("class_name") == "RNN":
+                yield node
+            for v in node.values():
+                yield from walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from walk(v)
+
+    def strip(node):  # shared_object_id is a memory address: differs on every run
+        if isinstance(node, dict):
+            return {k: strip(v) for k, v in node.items() if k != "shared_object_id"}
+        if isinstance(node, list):
+            return [strip(v) for v in node]
+        return node
+
+    for node in walk(config):
+        lines.append(f"    {where} RNN layer entry (full; shared_object_id keys left out):")
+        lines.append(f"      {json.dumps(strip(node))}")
+
+
 def write_layout():
     import io as _io
     import zipfile
@@ -645,12 +1147,19 @@ def write_layout():
                 with zipfile.ZipFile(path) as z:
                     lines.append(f"    zip members: {z.namelist()}")
                     data = z.read("model.weights.h5")
+                    config = json.loads(z.read("config.json"))
                 with h5py.File(_io.BytesIO(data), "r") as f:
                     lines.append("    model.weights.h5:")
                     _h5_listing(f, lines, "      ")
+                if "custom_cell" in e["tags"]:
+                    _custom_cells_listing(config, lines, "config.json")
             elif fname.endswith(".h5"):
                 with h5py.File(path, "r") as f:
                     _h5_listing(f, lines)
+                    raw = f.attrs.get("model_config")
+                if "custom_cell" in e["tags"] and raw is not None:
+                    raw = raw.decode("utf8") if isinstance(raw, bytes) else raw
+                    _custom_cells_listing(json.loads(raw), lines, "model_config")
             elif fname.endswith(".npz"):
                 with np.load(path) as z:
                     for k in z.files:
@@ -676,6 +1185,11 @@ SAMPLE_COPIES = [
     ("k3_rnn_stacked_state.keras", "stacked_cells_keras3.keras",
      "Keras 3 RNN([LSTMCell(4), GRUCell(3), SimpleRNNCell(2)], return_sequences=True, "
      "return_state=True)"),
+    ("k3_custom_minimal_rnn.keras", "minimal_rnn_cell_keras3.keras",
+     "Keras 3 RNN(MinimalRNNCell(4), return_sequences=True) with the Keras docs' custom cell "
+     "(h = x @ kernel + h_prev @ recurrent_kernel), registered as "
+     "'kerasrnn2onnx_samples>MinimalRNNCell'; loading it in Keras needs that class "
+     "(code in `scripts/make_fixtures.py`, section \"Custom cells\")"),
 ]
 
 
@@ -693,6 +1207,9 @@ def copy_samples():
         if (FIXTURES / src).exists():
             shutil.copyfile(FIXTURES / src, SAMPLES / dst)
         lines.append(f"- `{dst}`: {what} (fixture `{src}`).")
+    if (SAMPLES / "custom_cells.py").exists():  # hand-written, not generated here
+        lines.append("- `custom_cells.py` (hand-written, not generated): kerasrnn2onnx converters "
+                     "for the custom cells `MinimalRNNCell` and `AttentionRNNCell`.")
     (SAMPLES / "README.md").write_text("\n".join(lines) + "\n")
 
 
@@ -712,16 +1229,23 @@ def drive(args):
         with tempfile.TemporaryDirectory() as tmp:
             report = os.path.join(tmp, "report.json")
             print(f"[{which}] building fixtures with {venvs[which]}", flush=True)
-            subprocess.run([venvs[which], os.path.abspath(__file__), "--inside", which,
-                            "--report", report], env=env, check=True)
+            cmd = [venvs[which], os.path.abspath(__file__), "--inside", which, "--report", report]
+            if args.match:
+                cmd += ["--match", args.match]
+            subprocess.run(cmd, env=env, check=True)
             new[which] = json.loads(Path(report).read_text())
     merged = []
     for which in ("k3", "k2"):
         major = "3" if which == "k3" else "2"
-        if which in new:
+        kept = [e for e in old if e["keras_version"].split(".")[0] == major]
+        if which in new and args.match:  # rebuilt some: replace those, keep table order
+            by_name = {e["name"]: e for e in kept}
+            by_name.update({e["name"]: e for e in new[which]})
+            merged += [by_name[fx.name] for fx in TABLES[which] if fx.name in by_name]
+        elif which in new:
             merged += new[which]
         else:
-            merged += [e for e in old if e["keras_version"].split(".")[0] == major]
+            merged += kept
     manifest_path.write_text(json.dumps(merged, indent=1) + "\n")
     copy_samples()
     # The listing needs numpy + h5py only; the Keras 3 venv has both.
@@ -733,6 +1257,8 @@ def drive(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", choices=["k3", "k2"])
+    ap.add_argument("--match", help="only rebuild fixtures whose name matches this glob "
+                                    "(the manifest keeps the other entries)")
     ap.add_argument("--venv-k3", default=DEFAULT_VENVS["k3"])
     ap.add_argument("--venv-k2", default=DEFAULT_VENVS["k2"])
     ap.add_argument("--inside", choices=["k3", "k2", "layout"], help=argparse.SUPPRESS)
@@ -741,7 +1267,7 @@ def main():
     if args.inside == "layout":
         write_layout()
     elif args.inside:
-        inside(args.inside, args.report)
+        inside(args.inside, args.report, args.match)
     else:
         drive(args)
 
