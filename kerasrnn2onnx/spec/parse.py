@@ -18,6 +18,17 @@ from ..io.raw import RawLayer, RawModel, TensorRef
 from ..io.versions import keras_major
 from .activations import ActivationNameError, ActivationSpec, resolve_activation
 from ..custom import find_cell
+from .checks import (
+    BASE_KEYS,
+    TRAINING_ONLY,
+    TensorInfo,
+    WeightFeed,
+    flag,
+    read_activation,
+    read_weight,
+    check_dtype,
+    check_keys,
+)
 from .types import (
     BidirectionalSpec,
     CellSpec,
@@ -36,16 +47,6 @@ from .types import (
     TensorSpec,
 )
 
-BASE_KEYS = frozenset(
-    {"name", "trainable", "dtype", "batch_input_shape", "batch_shape", "input_shape", "input_dim",
-     "input_length", "autocast", "dynamic", "build_config", "activity_regularizer"}
-)
-TRAINING_ONLY = frozenset(
-    {"kernel_initializer", "recurrent_initializer", "bias_initializer", "kernel_regularizer",
-     "recurrent_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
-     "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout", "implementation",
-     "unit_forget_bias", "seed", "use_cudnn", "trainable"}
-)
 CELL_KEYS = {
     "SimpleRNNCell": frozenset({"units", "activation", "use_bias"}),
     "GRUCell": frozenset({"units", "activation", "recurrent_activation", "use_bias", "reset_after"}),
@@ -84,100 +85,18 @@ def _is_pre_23(version: str | None) -> bool:
         return False
 
 
-class _WeightFeed:
-    """Hands out arrays in ``get_weights()`` order, per layer or from one flat list."""
-
-    def __init__(self, model: RawModel) -> None:
-        self._flat = list(model.flat_weights) if model.flat_weights is not None else None
-        self._pos = 0
-
-    def for_layer(self, raw: RawLayer) -> Iterator[np.ndarray]:
-        if self._flat is None:
-            yield from raw.weights
-            return
-        while self._pos < len(self._flat):
-            self._pos += 1  # advance before yielding: an array handed out is taken
-            yield self._flat[self._pos - 1]
-
-    def take(self, iterator: Iterator[np.ndarray], layer: str, what: str) -> np.ndarray:
-        try:
-            return next(iterator)
-        except StopIteration:
-            raise LayerError(layer, f"missing weight: {what}") from None
-
-    def finish(self, source: object) -> None:
-        if self._flat is not None and self._pos != len(self._flat):
-            extra = len(self._flat) - self._pos
-            raise ModelFileError(source, f"{extra} weight array(s) left over after every layer took its own")
-
-    @property
-    def is_per_layer(self) -> bool:
-        return self._flat is None
-
-    def peek(self, raw: RawLayer) -> np.ndarray | None:
-        """The next array this layer would receive, without taking it."""
-        if self._flat is None:
-            return raw.weights[0] if raw.weights else None
-        return self._flat[self._pos] if self._pos < len(self._flat) else None
-
-
-def _bool(config: Mapping[str, Any], key: str, default: bool, layer: str) -> bool:
-    value = config.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise LayerError(layer, f"expected true/false, got {value!r}", key)
-    return value
-
-
-def _activation(config: Mapping[str, Any], key: str, default: Any, major: int | None, layer: str) -> ActivationSpec:
-    value = config[key] if key in config else default
-    try:
-        return resolve_activation(value, major)
-    except ActivationNameError as exc:
-        raise UnsupportedError(layer, str(exc), key) from None
-
-
-def _check_dtype(config: Mapping[str, Any], layer: str) -> None:
-    dtype = config.get("dtype")
-    if isinstance(dtype, Mapping):  # a DTypePolicy / Policy record
-        dtype = (dtype.get("config") or {}).get("name")
-    if dtype not in (None, "float32"):
-        raise UnsupportedError(layer, f"dtype policy {dtype!r} is not supported (float32 only)", "dtype")
-
-
-def _check_keys(config: Mapping[str, Any], allowed: frozenset[str], layer: str) -> list[str]:
-    unknown = sorted(set(config) - allowed)
-    if unknown:
-        raise LayerError(layer, f"unknown argument(s) {', '.join(unknown)}", unknown[0])
-    return sorted(k for k in config if k in TRAINING_ONLY and k != "trainable")
-
-
-def _weight(feed: _WeightFeed, it: Iterator[np.ndarray], layer: str, cell: str, what: str, shape: tuple[int, ...]) -> np.ndarray:
-    array = feed.take(it, layer, f"{what} of cell '{cell}'")
-    if array.shape != shape:
-        raise LayerError(layer, f"weight '{what}' of cell '{cell}' has shape {array.shape}, expected {shape}")
-    if array.dtype.kind != "f":
-        raise LayerError(layer, f"weight '{what}' of cell '{cell}' is not floating point ({array.dtype})")
-    frozen = np.ascontiguousarray(array, dtype=np.float32)
-    if not np.all(np.isfinite(frozen)):
-        raise LayerError(layer, f"weight '{what}' of cell '{cell}' contains NaN or infinity")
-    frozen.setflags(write=False)
-    return frozen
-
-
 def _cell(
     kind: str,
     config: Mapping[str, Any],
     input_size: int,
     layer: str,
     model: RawModel,
-    feed: _WeightFeed,
+    feed: WeightFeed,
     weights: Iterator[np.ndarray],
     extra_keys: frozenset[str],
 ) -> tuple[CellSpec, list[str]]:
-    ignored = _check_keys(config, CELL_KEYS[kind] | TRAINING_ONLY | BASE_KEYS | extra_keys, layer)
-    _check_dtype(config, layer)
+    ignored = check_keys(config, CELL_KEYS[kind] | TRAINING_ONLY | BASE_KEYS | extra_keys, layer)
+    check_dtype(config, layer)
     name = str(config.get("name", kind.lower()))
     units = config.get("units")
     if not isinstance(units, int) or isinstance(units, bool) or units < 1:
@@ -194,25 +113,25 @@ def _cell(
                 f"'{key}' is absent and its default differs between Keras versions: pass --keras-version 2 or 3",
                 key,
             )
-    activation = _activation(config, "activation", defaults["activation"], model.keras_major, layer)
-    use_bias = _bool(config, "use_bias", True, layer)
+    activation = read_activation(config, "activation", defaults["activation"], model.keras_major, layer)
+    use_bias = flag(config, "use_bias", True, layer)
     gates = {"SimpleRNNCell": 1, "GRUCell": 3, "LSTMCell": 4}[kind]
-    kernel = _weight(feed, weights, layer, name, "kernel", (input_size, gates * units))
-    recurrent = _weight(feed, weights, layer, name, "recurrent_kernel", (units, gates * units))
+    kernel = read_weight(feed, weights, layer, name, "kernel", (input_size, gates * units))
+    recurrent = read_weight(feed, weights, layer, name, "recurrent_kernel", (units, gates * units))
     if kind == "SimpleRNNCell":
-        bias = _weight(feed, weights, layer, name, "bias", (units,)) if use_bias else None
+        bias = read_weight(feed, weights, layer, name, "bias", (units,)) if use_bias else None
         return SimpleRNNCellSpec(name, units, input_size, activation, use_bias, kernel, recurrent, bias), ignored
-    recurrent_activation = _activation(
+    recurrent_activation = read_activation(
         config, "recurrent_activation", defaults["recurrent_activation"], model.keras_major, layer
     )
     if kind == "GRUCell":
-        reset_after = _bool(config, "reset_after", bool(defaults["reset_after"]), layer)
+        reset_after = flag(config, "reset_after", bool(defaults["reset_after"]), layer)
         bias_shape = (2, 3 * units) if reset_after else (3 * units,)
-        bias = _weight(feed, weights, layer, name, "bias", bias_shape) if use_bias else None
+        bias = read_weight(feed, weights, layer, name, "bias", bias_shape) if use_bias else None
         spec = GRUCellSpec(name, units, input_size, activation, recurrent_activation, use_bias, reset_after,
                            kernel, recurrent, bias)
         return spec, ignored
-    bias = _weight(feed, weights, layer, name, "bias", (4 * units,)) if use_bias else None
+    bias = read_weight(feed, weights, layer, name, "bias", (4 * units,)) if use_bias else None
     spec = LSTMCellSpec(name, units, input_size, activation, recurrent_activation, use_bias, kernel, recurrent, bias)
     return spec, ignored
 
@@ -250,14 +169,14 @@ BIDIRECTIONAL_KEYS = frozenset({"layer", "backward_layer", "merge_mode"})
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
-def _bidirectional(raw: RawLayer, source: TensorSpec, input_size: int, model: RawModel, feed: _WeightFeed,
+def _bidirectional(raw: RawLayer, source: TensorSpec, input_size: int, model: RawModel, feed: WeightFeed,
                    masked: bool, mask_source: TensorSpec | None) -> BidirectionalSpec:
     """Both halves parsed as ordinary recurrent layers; weights are forward's then backward's.
 
     Keras forces ``zero_output_for_mask = return_sequences`` on both halves (Keras 3 also
     writes the forced value into the saved configs; Keras 2 re-forces it on load)."""
     config = raw.config
-    _check_keys(config, BASE_KEYS | BIDIRECTIONAL_KEYS, raw.name)
+    check_keys(config, BASE_KEYS | BIDIRECTIONAL_KEYS, raw.name)
     merge_mode = config.get("merge_mode", "concat")
     if merge_mode not in MERGE_MODES:
         raise LayerError(raw.name, f"unknown merge_mode {merge_mode!r}", "merge_mode")
@@ -277,7 +196,7 @@ def _bidirectional(raw: RawLayer, source: TensorSpec, input_size: int, model: Ra
     for part in (inner, backward_cfg):
         cfg = dict(part.get("config") or {})
         half_raw = RawLayer(str(part.get("class_name")), f"{raw.name}/{cfg.get('name', 'half')}", cfg)
-        return_sequences = _bool(cfg, "return_sequences", False, half_raw.name)
+        return_sequences = flag(cfg, "return_sequences", False, half_raw.name)
         halves.append(_recurrent_layer(half_raw, source, input_size, model, feed, masked, (), mask_source,
                                        weights_iter=weights, force_zero_output=return_sequences))
     forward, backward = halves
@@ -293,7 +212,7 @@ def _bidirectional(raw: RawLayer, source: TensorSpec, input_size: int, model: Ra
 
 
 def _custom_cell(class_name: str, registered: str | None, config: Mapping[str, Any], input_size: int, layer: str,
-                 feed: _WeightFeed, weights: Iterator[np.ndarray]) -> CustomCellSpec:
+                 feed: WeightFeed, weights: Iterator[np.ndarray]) -> CustomCellSpec:
     """A user's cell, through its registered converter (never by importing anything)."""
     converter = find_cell(class_name, registered)
     assert converter is not None  # _cell_configs checked
@@ -316,14 +235,14 @@ def _custom_cell(class_name: str, registered: str | None, config: Mapping[str, A
 
 
 def _recurrent_layer(
-    raw: RawLayer, source: TensorSpec, input_size: int, model: RawModel, feed: _WeightFeed, masked: bool,
+    raw: RawLayer, source: TensorSpec, input_size: int, model: RawModel, feed: WeightFeed, masked: bool,
     constants: tuple[TensorSpec, ...] = (), mask_source: TensorSpec | None = None,
     weights_iter: Iterator[np.ndarray] | None = None, force_zero_output: bool | None = None,
 ) -> RecurrentLayerSpec:
     layer = raw.name
-    _check_dtype(raw.config, layer)
+    check_dtype(raw.config, layer)
     if raw.class_name == "RNN":
-        ignored = _check_keys(raw.config, LAYER_FLAGS | BASE_KEYS | {"cell", "num_constants"}, layer)
+        ignored = check_keys(raw.config, LAYER_FLAGS | BASE_KEYS | {"cell", "num_constants"}, layer)
     else:
         ignored = []
     weights = weights_iter if weights_iter is not None else feed.for_layer(raw)
@@ -347,13 +266,13 @@ def _recurrent_layer(
         class_name=raw.class_name if raw.class_name != "RNN" else "RNN",
         cells=tuple(cells),
         source=source,
-        return_sequences=_bool(config, "return_sequences", False, layer),
-        return_state=_bool(config, "return_state", False, layer),
-        go_backwards=_bool(config, "go_backwards", False, layer),
-        stateful=_bool(config, "stateful", False, layer),
-        unroll=_bool(config, "unroll", False, layer),
+        return_sequences=flag(config, "return_sequences", False, layer),
+        return_state=flag(config, "return_state", False, layer),
+        go_backwards=flag(config, "go_backwards", False, layer),
+        stateful=flag(config, "stateful", False, layer),
+        unroll=flag(config, "unroll", False, layer),
         zero_output_for_mask=(force_zero_output if force_zero_output is not None
-                              else _bool(config, "zero_output_for_mask", False, layer)),
+                              else flag(config, "zero_output_for_mask", False, layer)),
         masked=masked,
         mask_source=mask_source,
         constants=constants,
@@ -365,14 +284,14 @@ def _recurrent_layer(
                          f"{expected_constants}", "num_constants")
     if masked and any(isinstance(c, CustomCellSpec) for c in cells):
         raise UnsupportedError(layer, "masks with custom cells are not supported yet")
-    if _bool(config, "time_major", False, layer):
+    if flag(config, "time_major", False, layer):
         raise UnsupportedError(layer, "time_major=True is not supported yet", "time_major")
     return spec
 
 
 def _input(raw: RawLayer) -> InputSpec:
     config = raw.config
-    _check_keys(config, INPUT_KEYS | {"input_shape"}, raw.name)
+    check_keys(config, INPUT_KEYS | {"input_shape"}, raw.name)
     dtype = config.get("dtype", "float32")
     if isinstance(dtype, Mapping):
         dtype = (dtype.get("config") or {}).get("name", "float32")
@@ -398,26 +317,15 @@ def _input(raw: RawLayer) -> InputSpec:
 INPUT_DTYPES = ("float32", "int32", "int64")
 
 
-@dataclass(frozen=True)
-class _TensorInfo:
-    """What the parser knows of a tensor: last-dim width (None for token ids), rank, whether
-    it carries a Keras mask, whether it is a boolean (mask-op) tensor."""
-
-    width: int | None
-    rank: int
-    masked: bool
-    boolean: bool = False
-
-
-def _masking(raw: RawLayer, source: TensorSpec, info: _TensorInfo) -> tuple[MaskingSpec, _TensorInfo]:
-    _check_keys(raw.config, BASE_KEYS | {"mask_value", "supports_masking"}, raw.name)
-    _check_dtype(raw.config, raw.name)
+def _masking(raw: RawLayer, source: TensorSpec, info: TensorInfo) -> tuple[MaskingSpec, TensorInfo]:
+    check_keys(raw.config, BASE_KEYS | {"mask_value", "supports_masking"}, raw.name)
+    check_dtype(raw.config, raw.name)
     if info.rank != 3:
         raise UnsupportedError(raw.name, "Masking is supported on (batch, time, features) inputs only")
     value = raw.config.get("mask_value", 0.0)
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise LayerError(raw.name, f"mask_value must be a number, got {value!r}", "mask_value")
-    return MaskingSpec(raw.name, source, float(value)), _TensorInfo(info.width, 3, True)
+    return MaskingSpec(raw.name, source, float(value)), TensorInfo(info.width, 3, True)
 
 
 EMBEDDING_KEYS = frozenset({"input_dim", "output_dim", "embeddings_initializer", "embeddings_regularizer",
@@ -425,10 +333,10 @@ EMBEDDING_KEYS = frozenset({"input_dim", "output_dim", "embeddings_initializer",
                             "activity_regularizer", "quantization_config"})
 
 
-def _embedding(raw: RawLayer, source: TensorSpec, info: _TensorInfo, feed: "_WeightFeed") -> tuple[EmbeddingSpec, _TensorInfo]:
+def _embedding(raw: RawLayer, source: TensorSpec, info: TensorInfo, feed: "WeightFeed") -> tuple[EmbeddingSpec, TensorInfo]:
     config = raw.config
-    _check_keys(config, BASE_KEYS | EMBEDDING_KEYS, raw.name)
-    _check_dtype(config, raw.name)
+    check_keys(config, BASE_KEYS | EMBEDDING_KEYS, raw.name)
+    check_dtype(config, raw.name)
     if info.rank != 2:
         raise UnsupportedError(raw.name, "Embedding is supported on (batch, time) token inputs only")
     if config.get("lora_rank"):
@@ -444,12 +352,12 @@ def _embedding(raw: RawLayer, source: TensorSpec, info: _TensorInfo, feed: "_Wei
             raise LayerError(raw.name, f"must be a positive integer, got {value!r}", key)
         dims[key] = value
     weights = feed.for_layer(raw)
-    table = _weight(feed, weights, raw.name, raw.name, "embeddings", (dims["input_dim"], dims["output_dim"]))
+    table = read_weight(feed, weights, raw.name, raw.name, "embeddings", (dims["input_dim"], dims["output_dim"]))
     if raw.weights and len(raw.weights) > 1 and feed.is_per_layer:
         raise LayerError(raw.name, "the file holds more weights than an Embedding uses")
-    mask_zero = _bool(config, "mask_zero", False, raw.name)
+    mask_zero = flag(config, "mask_zero", False, raw.name)
     spec = EmbeddingSpec(raw.name, source, dims["input_dim"], dims["output_dim"], mask_zero, table)
-    return spec, _TensorInfo(dims["output_dim"], 3, mask_zero)
+    return spec, TensorInfo(dims["output_dim"], 3, mask_zero)
 
 
 RECURRENT_CLASSES = frozenset({"SimpleRNN", "GRU", "LSTM", "RNN", "Bidirectional"})
@@ -457,26 +365,26 @@ MASK_OPS = {"NotEqual": "not_equal", "Equal": "equal", "Any": "any", "All": "all
 SUPPORTED_CLASSES = RECURRENT_CLASSES | {"InputLayer", "Masking", "Embedding"} | set(MASK_OPS)
 
 
-def _mask_op(raw: RawLayer, source: TensorSpec, info: _TensorInfo) -> tuple[MaskOpSpec, _TensorInfo]:
+def _mask_op(raw: RawLayer, source: TensorSpec, info: TensorInfo) -> tuple[MaskOpSpec, TensorInfo]:
     """Keras 3 op layers that compute a mask; anything beyond the mask idioms is refused."""
     op = MASK_OPS[raw.class_name]
     if op in ("not_equal", "equal"):
         scalars = [a for a in raw.call_args[1:] if isinstance(a, (int, float)) and not isinstance(a, bool)]
         if len(raw.inbound) != 1 or len(scalars) != 1:
             raise UnsupportedError(raw.name, f"{raw.class_name} is supported against one number only (a mask idiom)")
-        return MaskOpSpec(raw.name, op, source, float(scalars[0])), _TensorInfo(info.width, info.rank, False, True)
+        return MaskOpSpec(raw.name, op, source, float(scalars[0])), TensorInfo(info.width, info.rank, False, True)
     if op in ("any", "all"):
         axis, keepdims = raw.config.get("axis"), raw.config.get("keepdims", False)
         if axis not in (-1, info.rank - 1) or keepdims or info.rank != 3:
             raise UnsupportedError(raw.name, f"{raw.class_name} is supported over the last axis of a rank-3 tensor "
                                    "without keepdims only (a mask idiom)")
-        return MaskOpSpec(raw.name, op, source), _TensorInfo(None, 2, False, True)
-    return MaskOpSpec(raw.name, op, source), _TensorInfo(info.width, info.rank, False, True)
+        return MaskOpSpec(raw.name, op, source), TensorInfo(None, 2, False, True)
+    return MaskOpSpec(raw.name, op, source), TensorInfo(info.width, info.rank, False, True)
 
 
 def parse_model(model: RawModel) -> ModelSpec:
     """Validate ``model`` and build its spec; every problem names its layer and key."""
-    feed = _WeightFeed(model)
+    feed = WeightFeed(model)
     unsupported = [f"'{raw.name}' ({raw.class_name})" for raw in model.layers if raw.class_name not in SUPPORTED_CLASSES]
     if unsupported:
         first = next(raw.name for raw in model.layers if raw.class_name not in SUPPORTED_CLASSES)
@@ -486,13 +394,13 @@ def parse_model(model: RawModel) -> ModelSpec:
             "Embedding, SimpleRNN, GRU, LSTM and RNN(cell) chains",
         )
     inputs: dict[str, InputSpec] = {}
-    tensors: dict[TensorRef, _TensorInfo] = {}
+    tensors: dict[TensorRef, TensorInfo] = {}
     layers: list[LayerSpec] = []
     for raw in model.layers:
         if raw.class_name == "InputLayer":
             inputs[raw.name] = _input(raw)
             spec_in = inputs[raw.name]
-            tensors[TensorRef(raw.name)] = _TensorInfo(spec_in.features, spec_in.rank, False)
+            tensors[TensorRef(raw.name)] = TensorInfo(spec_in.features, spec_in.rank, False)
             continue
         if raw.call_count > 1:
             raise UnsupportedError(raw.name, "a layer called more than once (shared weights) is not supported yet")
@@ -528,7 +436,7 @@ def parse_model(model: RawModel) -> ModelSpec:
             width = _infer_input_size(raw, feed, model)
             old = inputs[ref.layer]
             inputs[ref.layer] = InputSpec(old.name, old.batch, old.timesteps, width, old.dtype)
-            info = _TensorInfo(width, 3, False)
+            info = TensorInfo(width, 3, False)
         if raw.class_name == "Masking":
             spec, out = _masking(raw, source, info)
             layers.append(spec)
@@ -560,12 +468,12 @@ def parse_model(model: RawModel) -> ModelSpec:
         else:
             layer = _recurrent_layer(raw, source, info.width, model, feed, masked, tuple(constants), explicit_mask)
         layers.append(layer)
-        tensors[TensorRef(layer.name)] = _TensorInfo(layer.units, 3 if layer.return_sequences else 2,
+        tensors[TensorRef(layer.name)] = TensorInfo(layer.units, 3 if layer.return_sequences else 2,
                                                      masked and layer.return_sequences)
         for index, width in enumerate(layer.output_widths[1:], start=1):
             is_sequence = isinstance(layer, BidirectionalSpec) and layer.merge_mode is None and index == 1
             rank = 3 if (is_sequence and layer.return_sequences) else 2
-            tensors[TensorRef(layer.name, 0, index)] = _TensorInfo(width, rank, masked and rank == 3)
+            tensors[TensorRef(layer.name, 0, index)] = TensorInfo(width, rank, masked and rank == 3)
     feed.finish(model.source)
     if not any(isinstance(layer, (RecurrentLayerSpec, BidirectionalSpec)) for layer in layers):
         raise ModelFileError(model.source, "the model has no recurrent layer to convert")
@@ -590,7 +498,7 @@ def parse_model(model: RawModel) -> ModelSpec:
     )
 
 
-def _infer_input_size(raw: RawLayer, feed: _WeightFeed, model: RawModel) -> int:
+def _infer_input_size(raw: RawLayer, feed: WeightFeed, model: RawModel) -> int:
     """Input width from the first kernel when the config gives no input shape."""
     kernel = feed.peek(raw)
     if kernel is not None and kernel.ndim == 2:

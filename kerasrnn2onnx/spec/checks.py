@@ -1,0 +1,123 @@
+"""Checks shared by the parsers: known keys, typed values, weights fed in get_weights() order.
+
+Kept apart from ``parse.py`` so the recurrent parser and the surrounding-layer parsers use
+one set of rules and messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+
+from ..errors import LayerError, ModelFileError, UnsupportedError
+from ..io.raw import RawLayer, RawModel
+from .activations import ActivationNameError, ActivationSpec, resolve_activation
+
+BASE_KEYS = frozenset(
+    {"name", "trainable", "dtype", "batch_input_shape", "batch_shape", "input_shape", "input_dim",
+     "input_length", "autocast", "dynamic", "build_config", "activity_regularizer"}
+)
+TRAINING_ONLY = frozenset(
+    {"kernel_initializer", "recurrent_initializer", "bias_initializer", "kernel_regularizer",
+     "recurrent_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
+     "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout", "implementation",
+     "unit_forget_bias", "seed", "use_cudnn", "trainable"}
+)
+
+class WeightFeed:
+    """Hands out arrays in ``get_weights()`` order, per layer or from one flat list."""
+
+    def __init__(self, model: RawModel) -> None:
+        self._flat = list(model.flat_weights) if model.flat_weights is not None else None
+        self._pos = 0
+
+    def for_layer(self, raw: RawLayer) -> Iterator[np.ndarray]:
+        if self._flat is None:
+            yield from raw.weights
+            return
+        while self._pos < len(self._flat):
+            self._pos += 1  # advance before yielding: an array handed out is taken
+            yield self._flat[self._pos - 1]
+
+    def take(self, iterator: Iterator[np.ndarray], layer: str, what: str) -> np.ndarray:
+        try:
+            return next(iterator)
+        except StopIteration:
+            raise LayerError(layer, f"missing weight: {what}") from None
+
+    def finish(self, source: object) -> None:
+        if self._flat is not None and self._pos != len(self._flat):
+            extra = len(self._flat) - self._pos
+            raise ModelFileError(source, f"{extra} weight array(s) left over after every layer took its own")
+
+    @property
+    def is_per_layer(self) -> bool:
+        return self._flat is None
+
+    def peek(self, raw: RawLayer) -> np.ndarray | None:
+        """The next array this layer would receive, without taking it."""
+        if self._flat is None:
+            return raw.weights[0] if raw.weights else None
+        return self._flat[self._pos] if self._pos < len(self._flat) else None
+
+
+
+def flag(config: Mapping[str, Any], key: str, default: bool, layer: str) -> bool:
+    value = config.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise LayerError(layer, f"expected true/false, got {value!r}", key)
+    return value
+
+
+def read_activation(config: Mapping[str, Any], key: str, default: Any, major: int | None, layer: str) -> ActivationSpec:
+    value = config[key] if key in config else default
+    try:
+        return resolve_activation(value, major)
+    except ActivationNameError as exc:
+        raise UnsupportedError(layer, str(exc), key) from None
+
+
+def check_dtype(config: Mapping[str, Any], layer: str) -> None:
+    dtype = config.get("dtype")
+    if isinstance(dtype, Mapping):  # a DTypePolicy / Policy record
+        dtype = (dtype.get("config") or {}).get("name")
+    if dtype not in (None, "float32"):
+        raise UnsupportedError(layer, f"dtype policy {dtype!r} is not supported (float32 only)", "dtype")
+
+
+def check_keys(config: Mapping[str, Any], allowed: frozenset[str], layer: str) -> list[str]:
+    unknown = sorted(set(config) - allowed)
+    if unknown:
+        raise LayerError(layer, f"unknown argument(s) {', '.join(unknown)}", unknown[0])
+    return sorted(k for k in config if k in TRAINING_ONLY and k != "trainable")
+
+
+def read_weight(feed: WeightFeed, it: Iterator[np.ndarray], layer: str, cell: str, what: str, shape: tuple[int, ...]) -> np.ndarray:
+    array = feed.take(it, layer, f"{what} of cell '{cell}'")
+    if array.shape != shape:
+        raise LayerError(layer, f"weight '{what}' of cell '{cell}' has shape {array.shape}, expected {shape}")
+    if array.dtype.kind != "f":
+        raise LayerError(layer, f"weight '{what}' of cell '{cell}' is not floating point ({array.dtype})")
+    frozen = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.all(np.isfinite(frozen)):
+        raise LayerError(layer, f"weight '{what}' of cell '{cell}' contains NaN or infinity")
+    frozen.setflags(write=False)
+    return frozen
+
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """What the parser knows of a tensor: last-dim width (None for token ids), rank, whether
+    it carries a Keras mask, whether it is a boolean (mask-op) tensor."""
+
+    width: int | None
+    rank: int
+    masked: bool
+    boolean: bool = False
+
+

@@ -1,0 +1,172 @@
+"""Specs of the feed-forward layers that surround recurrent layers in real models.
+
+Each acts on the last (feature) axis unless it says otherwise, and states how it treats a
+Keras mask (``mask``: "pass" keeps the input's mask, "drop" ends it, "consume" uses it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .activations import ActivationSpec
+from .types import TensorSpec
+
+
+@dataclass(frozen=True, eq=False)
+class DenseSpec:
+    """``Dense`` (also inside ``TimeDistributed``): ``activation(x·kernel + bias)``; passes the mask."""
+
+    name: str
+    sources: tuple[TensorSpec, ...]
+    units: int
+    activation: ActivationSpec
+    kernel: np.ndarray
+    bias: np.ndarray | None
+    mask = "pass"
+
+    def describe(self) -> str:
+        return f"Dense({self.units}, activation={self.activation.describe()})"
+
+
+@dataclass(frozen=True, eq=False)
+class ActivationLayerSpec:
+    """``Activation``: the activation alone; passes the mask."""
+
+    name: str
+    sources: tuple[TensorSpec, ...]
+    activation: ActivationSpec
+    mask = "pass"
+
+    def describe(self) -> str:
+        return f"Activation({self.activation.describe()})"
+
+
+@dataclass(frozen=True, eq=False)
+class IdentityLayerSpec:
+    """Layers that do nothing at inference (Dropout and its kin); passes the mask."""
+
+    name: str
+    sources: tuple[TensorSpec, ...]
+    class_name: str
+    mask = "pass"
+
+    def describe(self) -> str:
+        return f"{self.class_name} (identity at inference)"
+
+
+@dataclass(frozen=True, eq=False)
+class MergeSpec:
+    """``Concatenate`` (along ``axis``) or an elementwise merge (add, subtract, multiply,
+    average, maximum, minimum). Masks: Concatenate keeps a step any input keeps; the
+    elementwise merges keep a step all inputs keep."""
+
+    name: str
+    sources: tuple[TensorSpec, ...]
+    op: str
+    axis: int = -1
+    mask = "merge"
+
+    def describe(self) -> str:
+        return f"{self.op}" + (f"(axis={self.axis})" if self.op == "concatenate" else "")
+
+
+@dataclass(frozen=True, eq=False)
+class RepeatVectorSpec:
+    """``RepeatVector(n)``: (batch, features) -> (batch, n, features)."""
+
+    name: str
+    sources: tuple[TensorSpec, ...]
+    n: int
+    mask = "drop"
+
+    def describe(self) -> str:
+        return f"RepeatVector({self.n})"
+
+
+@dataclass(frozen=True, eq=False)
+class Conv1DSpec:
+    """``Conv1D`` over time (channels_last), padding valid/same/causal; ends the mask."""
+
+    name: str
+    sources: tuple[TensorSpec, ...]
+    filters: int
+    kernel_size: int
+    strides: int
+    padding: str
+    dilation: int
+    activation: ActivationSpec
+    kernel: np.ndarray  # (kernel_size, in, filters)
+    bias: np.ndarray | None
+    mask = "drop"
+
+    def describe(self) -> str:
+        return (f"Conv1D({self.filters}, {self.kernel_size}, strides={self.strides}, padding={self.padding}, "
+                f"dilation={self.dilation}, activation={self.activation.describe()})")
+
+
+@dataclass(frozen=True, eq=False)
+class Pool1DSpec:
+    """``MaxPooling1D`` / ``AveragePooling1D`` (padding valid/same; 'same' averages exclude padding)."""
+
+    name: str
+    sources: tuple[TensorSpec, ...]
+    op: str  # "max" | "average"
+    pool_size: int
+    strides: int
+    padding: str
+    mask = "drop"
+
+    def describe(self) -> str:
+        return f"{self.op}_pooling1d({self.pool_size}, strides={self.strides}, padding={self.padding})"
+
+
+@dataclass(frozen=True, eq=False)
+class GlobalPool1DSpec:
+    """``GlobalAveragePooling1D`` (masked steps excluded from the mean, as Keras does) or
+    ``GlobalMaxPooling1D`` (Keras ignores the mask there)."""
+
+    name: str
+    sources: tuple[TensorSpec, ...]
+    op: str  # "max" | "average"
+    mask = "consume"
+
+    def describe(self) -> str:
+        return f"global_{self.op}_pooling1d"
+
+
+@dataclass(frozen=True, eq=False)
+class NormalizationSpec:
+    """``BatchNormalization`` (inference: moving statistics) or ``LayerNormalization``
+    (statistics of each step's features), over the last axis; passes the mask."""
+
+    name: str
+    sources: tuple[TensorSpec, ...]
+    kind: str  # "batch" | "layer"
+    epsilon: float
+    gamma: np.ndarray | None
+    beta: np.ndarray | None
+    moving_mean: np.ndarray | None = None
+    moving_variance: np.ndarray | None = None
+    rms_scaling: bool = False
+    mask = "pass"
+
+    def describe(self) -> str:
+        return f"{self.kind.capitalize()}Normalization(epsilon={self.epsilon:g})"
+
+
+@dataclass(frozen=True, eq=False)
+class FlattenSpec:
+    """``Flatten``: (batch, time, features) -> (batch, time*features); needs a fixed time."""
+
+    name: str
+    sources: tuple[TensorSpec, ...]
+    mask = "drop"
+
+    def describe(self) -> str:
+        return "Flatten"
+
+
+FEED_FORWARD = (DenseSpec, ActivationLayerSpec, IdentityLayerSpec, MergeSpec, RepeatVectorSpec, Conv1DSpec,
+                Pool1DSpec, GlobalPool1DSpec, NormalizationSpec, FlattenSpec)
