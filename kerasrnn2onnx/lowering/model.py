@@ -27,7 +27,9 @@ from ..spec.types import (
     RecurrentLayerSpec,
     TensorSpec,
 )
+from ..spec.layers import Conv1DSpec, FlattenSpec, GlobalPool1DSpec, Pool1DSpec, RepeatVectorSpec
 from .cells import CellLowering, CustomCellLowering
+from .layers import lower_feed_forward, output_mask
 from .context import LoweringContext
 from .loops import run_scan, run_unrolled
 from .native import LayerValues, lower_native
@@ -39,12 +41,14 @@ MIN_OPSET = 14  # LSTM/GRU/RNN-14 and Squeeze/Unsqueeze with an axes input
 
 @dataclass(frozen=True)
 class _Tensor:
-    """A value in the graph under construction, time-major, with its mask and static dims."""
+    """A value in the graph under construction: rank 3 is time-major (time, batch, features),
+    rank 2 is (batch, features) or, for token ids, time-major (time, batch)."""
 
     value: Any
     mask: Any | None
     batch: int | None
-    time: int | None
+    time: int | str | None
+    rank: int = 3
 
 
 def max_opset() -> int:
@@ -56,7 +60,9 @@ def plan_layers(spec: ModelSpec, strategy: str = "auto", target: str = "cpu") ->
     times = {i.name: i.timesteps for i in spec.inputs}
     plans = []
     for layer in spec.layers:
-        times[layer.name] = times[layer.source.layer]
+        source = layer.sources[0] if hasattr(layer, "sources") else layer.source
+        times[layer.name] = _feed_forward_time(layer, times[source.layer]) if hasattr(layer, "sources") else \
+            times[source.layer]
         if isinstance(layer, RecurrentLayerSpec):
             plans.append(plan_layer(layer, strategy, target, times[layer.name]))
         elif isinstance(layer, BidirectionalSpec):
@@ -115,6 +121,8 @@ def state_io(spec: ModelSpec, expose_states: bool) -> list[StateIO]:
     ``expose_states``. Names: ``<layer>/<state>_in`` and ``<layer>/<state>_out``."""
     result = []
     for layer in spec.recurrent_layers:
+        if layer.initial_state:
+            continue  # its initial states come from tensors of the model (initial_state=)
         if layer.stateful or expose_states:
             for state, width in zip(layer.state_names, layer.state_widths):
                 base = f"{layer.name}/{state}"
@@ -135,11 +143,20 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
     tensors: dict[TensorSpec, _Tensor] = {}
     graph_inputs: dict[str, Any] = {}
     for inp in spec.inputs:
-        dims = _dims(inp.batch, inp.timesteps) + ([inp.features] if inp.features is not None else [])
-        value = ctx.input(inp.name, inp.dtype, dims)
+        batch_dim = inp.batch if inp.batch is not None else "batch"
+        time_dim = inp.timesteps if inp.timesteps is not None else "time"
+        if inp.kind == "sequence":
+            value = ctx.input(inp.name, inp.dtype, [batch_dim, time_dim, inp.features])
+            tensors[TensorSpec(inp.name)] = _Tensor(op.Transpose(value, perm=[1, 0, 2]), None, inp.batch,
+                                                    inp.timesteps, 3)
+        elif inp.kind == "tokens":
+            value = ctx.input(inp.name, inp.dtype, [batch_dim, time_dim])
+            tensors[TensorSpec(inp.name)] = _Tensor(op.Transpose(value, perm=[1, 0]), None, inp.batch,
+                                                    inp.timesteps, 2)
+        else:
+            value = ctx.input(inp.name, inp.dtype, [batch_dim, inp.features])
+            tensors[TensorSpec(inp.name)] = _Tensor(value, None, inp.batch, None, 2)
         graph_inputs[inp.name] = value  # batch-major, as constants= tensors are used
-        perm = [1, 0, 2] if inp.features is not None else [1, 0]
-        tensors[TensorSpec(inp.name)] = _Tensor(op.Transpose(value, perm=perm), None, inp.batch, inp.timesteps)
     carried = state_io(spec, expose_states)
     state_inputs: dict[str, list[Any]] = {}
     batch_of = {inp.name: inp.batch for inp in spec.inputs}
@@ -148,47 +165,57 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
         value = ctx.input(io.input, "float32", [batch if batch is not None else "batch", io.width])
         state_inputs.setdefault(io.layer, []).append(value)
     layer_values: dict[str, LayerValues] = {}
-    layer_outputs: dict[str, list[tuple[Any, bool]]] = {}
     for layer in spec.layers:
-        x = tensors[layer.source]
         with ctx.scope(layer.name):
+            if hasattr(layer, "sources"):  # the layers around recurrent layers
+                ins = [tensors[s] for s in layer.sources]
+                value = lower_feed_forward(ctx, layer, [t.value for t in ins], [t.mask for t in ins],
+                                           [t.rank for t in ins])
+                mask = output_mask(ctx, layer, [t.mask for t in ins])
+                first = ins[0]
+                rank = _feed_forward_rank(layer, first.rank)
+                time = _feed_forward_time(layer, first.time) if rank == 3 else None
+                tensors[TensorSpec(layer.name)] = _Tensor(value, mask, first.batch, time, rank)
+                continue
+            x = tensors[layer.source]
             if isinstance(layer, MaskingSpec):
                 differs = op.Not(op.Equal(x.value, op.CastLike(layer.mask_value, x.value)))
                 keep = op.ReduceMax(op.Cast(differs, to=ir.DataType.FLOAT), ctx.ints(-1), keepdims=1)
-                tensors[TensorSpec(layer.name)] = _Tensor(x.value, op.Greater(keep, 0.0), x.batch, x.time)
+                tensors[TensorSpec(layer.name)] = _Tensor(x.value, op.Greater(keep, 0.0), x.batch, x.time, 3)
             elif isinstance(layer, EmbeddingSpec):
                 ids = op.Cast(x.value, to=ir.DataType.INT64)
                 mask = ctx.unsqueeze(op.Not(op.Equal(ids, ctx.ints(0))), 2) if layer.mask_zero else None
                 rows = op.Gather(ctx.weight("embeddings", layer.embeddings), ids, axis=0)
-                tensors[TensorSpec(layer.name)] = _Tensor(rows, mask, x.batch, x.time)
+                tensors[TensorSpec(layer.name)] = _Tensor(rows, mask, x.batch, x.time, 3)
             elif isinstance(layer, MaskOpSpec):
-                tensors[TensorSpec(layer.name)] = _Tensor(_mask_op(ctx, layer, x.value), None, x.batch, x.time)
+                out_rank = 2 if layer.op in ("any", "all") else x.rank
+                tensors[TensorSpec(layer.name)] = _Tensor(_mask_op(ctx, layer, x.value), None, x.batch, x.time,
+                                                          out_rank)
             else:
                 if layer.mask_source is not None:  # an explicit mask= (batch, time) boolean
                     x = _Tensor(x.value, ctx.unsqueeze(tensors[layer.mask_source].value, 2), x.batch, x.time)
                 halves = [layer] if isinstance(layer, RecurrentLayerSpec) else [layer.forward, layer.backward]
                 results = []
                 for half in halves:
-                    values = _lower_recurrent(ctx, spec, half, x, plans[half.name], state_inputs.get(half.name),
-                                              graph_inputs)
+                    initial = state_inputs.get(half.name)
+                    if half.initial_state:  # an explicit initial_state= wins, as in Keras
+                        initial = [tensors[s].value for s in half.initial_state]
+                    values = _lower_recurrent(ctx, spec, half, x, plans[half.name], initial, graph_inputs)
                     layer_values[half.name] = values
                     results.append(values)
-                outs = _layer_outputs(ctx, layer, results)
-                layer_outputs[layer.name] = outs
-                for index, (value, is_sequence) in enumerate(outs):
-                    tensors[TensorSpec(layer.name, index)] = _Tensor(value, x.mask if is_sequence else None, x.batch,
-                                                                     x.time if is_sequence else None)
+                for index, (value, is_sequence) in enumerate(_layer_outputs(ctx, layer, results)):
+                    tensors[TensorSpec(layer.name, index)] = _Tensor(
+                        value, x.mask if is_sequence else None, x.batch, x.time if is_sequence else None,
+                        3 if is_sequence else 2)
     outputs = []
     for out in spec.outputs:
-        layer = spec.layer(out.tensor.layer)
-        value, is_sequence = layer_outputs[layer.name][out.tensor.index]
-        batch = batch_of.get(_root_input(spec, layer.name))
-        width = layer.output_widths[out.tensor.index]
-        if is_sequence:
-            time = tensors[TensorSpec(layer.name, out.tensor.index)].time
-            outputs.append((op.Transpose(value, perm=[1, 0, 2]), out.name, _dims(batch, time, width)))
+        tensor = tensors[out.tensor]
+        batch = tensor.batch if tensor.batch is not None else "batch"
+        if tensor.rank == 3:
+            time = tensor.time if tensor.time is not None else "time"
+            outputs.append((op.Transpose(tensor.value, perm=[1, 0, 2]), out.name, [batch, time, out.width]))
         else:
-            outputs.append((value, out.name, [batch if batch is not None else "batch", width]))
+            outputs.append((tensor.value, out.name, [batch, out.width]))
     halves_by_name = {half.name: half for half in spec.recurrent_layers}
     for io in carried:
         values = layer_values[io.layer]
@@ -206,6 +233,34 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
     if carried:
         metadata["states"] = json.dumps([io.__dict__ for io in carried])
     return ctx.finish(outputs, converter_version, metadata)
+
+
+def _feed_forward_rank(layer: Any, rank: int) -> int:
+    if isinstance(layer, (GlobalPool1DSpec, FlattenSpec)):
+        return 2
+    if isinstance(layer, RepeatVectorSpec):
+        return 3
+    return rank
+
+
+def _feed_forward_time(layer: Any, time: int | str | None) -> int | str | None:
+    """Static output timesteps of a surrounding layer (None: dynamic)."""
+    if isinstance(layer, RepeatVectorSpec):
+        return layer.n
+    if isinstance(layer, Conv1DSpec):
+        if not isinstance(time, int):
+            return None
+        span = layer.dilation * (layer.kernel_size - 1) + 1
+        if layer.padding == "valid":
+            return (time - span) // layer.strides + 1
+        return -(-time // layer.strides)
+    if isinstance(layer, Pool1DSpec):
+        if not isinstance(time, int):
+            return None
+        if layer.padding == "valid":
+            return (time - layer.pool_size) // layer.strides + 1
+        return -(-time // layer.strides)
+    return time
 
 
 def _mask_op(ctx: LoweringContext, layer: MaskOpSpec, x: Any) -> Any:
@@ -241,7 +296,7 @@ def _root_input(spec: ModelSpec, layer_name: str) -> str:
     halves = {half.name: half for half in spec.recurrent_layers}
     while layer_name not in names:
         layer = halves.get(layer_name) or spec.layer(layer_name)
-        layer_name = layer.source.layer
+        layer_name = (layer.sources[0] if hasattr(layer, "sources") else layer.source).layer
     return layer_name
 
 

@@ -20,6 +20,7 @@ from ..spec.types import (
     RecurrentLayerSpec,
     TensorSpec,
 )
+from .layers import run_feed_forward
 from .loop import run_layer
 
 
@@ -79,15 +80,20 @@ def run_model_with_states(
     masks: dict[TensorSpec, np.ndarray | None] = {}
     final_states: dict[str, list[np.ndarray]] = {}
     for input_spec, array in zip(spec.inputs, _arrays(spec, inputs)):
-        if array.ndim != input_spec.rank or (input_spec.features is not None and array.shape[2] != input_spec.features):
-            wanted = "(batch, time)" if input_spec.rank == 2 else f"(batch, time, {input_spec.features})"
+        wanted = {"sequence": f"(batch, time, {input_spec.features})", "tokens": "(batch, time)",
+                  "vector": f"(batch, {input_spec.features})"}[input_spec.kind]
+        if array.ndim != input_spec.rank or (input_spec.features is not None and array.shape[-1] != input_spec.features):
             raise RuntimeInputError(f"input '{input_spec.name}' has shape {array.shape}, expected {wanted}")
         key = TensorSpec(input_spec.name)
         tensors[key] = array if input_spec.dtype != "float32" else array.astype(dtype)
         masks[key] = None
     for layer in spec.layers:
-        x, mask = tensors[layer.source], masks[layer.source]
         out = TensorSpec(layer.name)
+        if hasattr(layer, "sources"):  # the layers around recurrent layers
+            value, mask = run_feed_forward(layer, [tensors[s] for s in layer.sources], [masks[s] for s in layer.sources])
+            tensors[out], masks[out] = value, mask
+            continue
+        x, mask = tensors[layer.source], masks[layer.source]
         if isinstance(layer, MaskingSpec):
             keep = np.any(x != np.asarray(layer.mask_value, dtype=x.dtype), axis=-1)
             tensors[out], masks[out] = x * keep[..., None].astype(x.dtype), keep
@@ -116,6 +122,8 @@ def run_model_with_states(
                 mask = tensors[layer.mask_source]
             constants = [tensors[c] for c in layer.constants]
             initial = (initial_states or {}).get(layer.name)
+            if layer.initial_state:  # an explicit initial_state= wins over a carried state, as in Keras
+                initial = [tensors[s] for s in layer.initial_state]
             results, final_states[layer.name] = run_layer(layer, x, mask, constants, initial, spec.keras_major)
             for index, value in enumerate(results):
                 tensors[TensorSpec(layer.name, index)] = value

@@ -119,5 +119,6 @@ class TensorInfo:
     rank: int
     masked: bool
     boolean: bool = False
+    steps: int | None = None  # static timesteps of a rank-3 tensor, when known
 
 

@@ -8,7 +8,7 @@ hide a semantic change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterator, Mapping
 
 import numpy as np
@@ -18,6 +18,7 @@ from ..io.raw import RawLayer, RawModel, TensorRef
 from ..io.versions import keras_major
 from .activations import ActivationNameError, ActivationSpec, resolve_activation
 from ..custom import find_cell
+from .parse_layers import PARSERS, parse_feed_forward
 from .checks import (
     BASE_KEYS,
     TRAINING_ONLY,
@@ -289,7 +290,7 @@ def _recurrent_layer(
     return spec
 
 
-def _input(raw: RawLayer) -> InputSpec:
+def _input(raw: RawLayer, feeds_embedding: bool = False) -> InputSpec:
     config = raw.config
     check_keys(config, INPUT_KEYS | {"input_shape"}, raw.name)
     dtype = config.get("dtype", "float32")
@@ -305,7 +306,11 @@ def _input(raw: RawLayer) -> InputSpec:
     if shape is None:
         return InputSpec(raw.name, None, None, -1, str(dtype))
     if len(shape) == 2:
-        return InputSpec(raw.name, shape[0], shape[1], None, str(dtype))
+        if feeds_embedding or dtype != "float32":
+            return InputSpec(raw.name, shape[0], shape[1], None, str(dtype), "tokens")
+        if shape[1] is None:
+            raise LayerError(raw.name, "a (batch, features) input needs a fixed feature size")
+        return InputSpec(raw.name, shape[0], None, shape[1], str(dtype), "vector")
     if len(shape) != 3:
         raise UnsupportedError(
             raw.name, f"input shape {tuple(shape)} is not (batch, timesteps[, features]): recurrent models need rank 2 or 3"
@@ -362,7 +367,8 @@ def _embedding(raw: RawLayer, source: TensorSpec, info: TensorInfo, feed: "Weigh
 
 RECURRENT_CLASSES = frozenset({"SimpleRNN", "GRU", "LSTM", "RNN", "Bidirectional"})
 MASK_OPS = {"NotEqual": "not_equal", "Equal": "equal", "Any": "any", "All": "all", "LogicalNot": "logical_not"}
-SUPPORTED_CLASSES = RECURRENT_CLASSES | {"InputLayer", "Masking", "Embedding"} | set(MASK_OPS)
+FEED_FORWARD_CLASSES = frozenset(PARSERS)
+SUPPORTED_CLASSES = RECURRENT_CLASSES | {"InputLayer", "Masking", "Embedding"} | set(MASK_OPS) | FEED_FORWARD_CLASSES
 
 
 def _mask_op(raw: RawLayer, source: TensorSpec, info: TensorInfo) -> tuple[MaskOpSpec, TensorInfo]:
@@ -390,67 +396,68 @@ def parse_model(model: RawModel) -> ModelSpec:
         first = next(raw.name for raw in model.layers if raw.class_name not in SUPPORTED_CLASSES)
         raise UnsupportedError(
             first,
-            f"unsupported layer(s): {', '.join(unsupported)}; this version converts InputLayer, Masking, "
-            "Embedding, SimpleRNN, GRU, LSTM and RNN(cell) chains",
+            f"unsupported layer(s): {', '.join(unsupported)}; supported: recurrent layers (SimpleRNN, GRU, LSTM, "
+            "RNN, Bidirectional), InputLayer, Masking, Embedding and " + ", ".join(sorted(PARSERS)),
         )
     inputs: dict[str, InputSpec] = {}
     tensors: dict[TensorRef, TensorInfo] = {}
     layers: list[LayerSpec] = []
+    token_inputs = {raw.inbound[0].layer for raw in model.layers if raw.class_name == "Embedding" and raw.inbound}
     for raw in model.layers:
         if raw.class_name == "InputLayer":
-            inputs[raw.name] = _input(raw)
-            spec_in = inputs[raw.name]
-            tensors[TensorRef(raw.name)] = TensorInfo(spec_in.features, spec_in.rank, False)
+            spec_in = _input(raw, raw.name in token_inputs)
+            inputs[raw.name] = spec_in
+            tensors[TensorRef(raw.name)] = TensorInfo(spec_in.features, spec_in.rank, False, steps=spec_in.timesteps)
             continue
         if raw.call_count > 1:
             raise UnsupportedError(raw.name, "a layer called more than once (shared weights) is not supported yet")
-        explicit_mask = None
+        recurrent = raw.class_name in RECURRENT_CLASSES
         kwargs = dict(raw.tensor_kwargs)
-        if raw.class_name in RECURRENT_CLASSES and "mask" in kwargs:
-            (mask_ref,) = kwargs.pop("mask")
-            mask_key = TensorRef(mask_ref.layer, 0, mask_ref.index)
-            mask_info = tensors.get(mask_key)
-            if mask_info is None or not mask_info.boolean or mask_info.rank != 2:
-                raise UnsupportedError(raw.name, "its mask= argument must be a (batch, time) boolean mask", "mask")
-            explicit_mask = TensorSpec(mask_ref.layer, mask_ref.index)
+        explicit_mask = _pop_mask(raw, kwargs, tensors)
+        initial_refs = list(kwargs.pop("initial_state", ())) if recurrent else []
         if kwargs:
             keys = sorted(kwargs)
             raise UnsupportedError(raw.name, f"tensor call arguments ({', '.join(keys)}) are not supported yet", keys[0])
-        num_constants = raw.config.get("num_constants") or 0
-        if raw.class_name in RECURRENT_CLASSES and not isinstance(num_constants, int):
-            raise LayerError(raw.name, f"num_constants must be an integer, got {num_constants!r}", "num_constants")
-        if len(raw.inbound) != 1 + (num_constants if raw.class_name in RECURRENT_CLASSES else 0):
-            raise UnsupportedError(raw.name, f"expected one input tensor, got {len(raw.inbound)}")
-        ref = raw.inbound[0]
-        constants = []
-        for const_ref in raw.inbound[1:]:
-            if const_ref.layer not in inputs:
-                raise UnsupportedError(raw.name, f"constant '{const_ref.layer}' must be a model input in this version")
-            constants.append(TensorSpec(const_ref.layer))
-        key = TensorRef(ref.layer, 0, ref.index)
-        if key not in tensors:
-            raise LayerError(raw.name, f"its input '{ref.layer}' (output {ref.index}) is not produced by any layer")
-        info = tensors[key]
-        source = TensorSpec(ref.layer, ref.index)
-        if ref.layer in inputs and info.width == -1 and raw.class_name in RECURRENT_CLASSES:
+        refs = list(raw.inbound)
+        if not refs:
+            raise LayerError(raw.name, "the layer has no input")
+        constant_refs: list[TensorRef] = []
+        if recurrent:
+            num_constants = raw.config.get("num_constants") or 0
+            if not isinstance(num_constants, int):
+                raise LayerError(raw.name, f"num_constants must be an integer, got {num_constants!r}", "num_constants")
+            rest = refs[1:]
+            split = len(rest) - num_constants
+            if split < 0:
+                raise LayerError(raw.name, f"num_constants is {num_constants} but the layer gets {len(rest)} extra input(s)")
+            initial_refs += rest[:split]  # Keras 2 lists initial states as extra inbound tensors
+            constant_refs = rest[split:]
+            refs = refs[:1]
+        for r in refs + initial_refs + constant_refs:
+            if TensorRef(r.layer, 0, r.index) not in tensors:
+                raise LayerError(raw.name, f"its input '{r.layer}' (output {r.index}) is not produced by any layer")
+        infos = [tensors[TensorRef(r.layer, 0, r.index)] for r in refs]
+        sources = tuple(TensorSpec(r.layer, r.index) for r in refs)
+        ref, info, source = refs[0], infos[0], sources[0]
+        if ref.layer in inputs and info.width == -1 and recurrent:
             width = _infer_input_size(raw, feed, model)
             old = inputs[ref.layer]
-            inputs[ref.layer] = InputSpec(old.name, old.batch, old.timesteps, width, old.dtype)
-            info = TensorInfo(width, 3, False)
-        if raw.class_name == "Masking":
-            spec, out = _masking(raw, source, info)
+            inputs[ref.layer] = InputSpec(old.name, old.batch, old.timesteps, width, old.dtype, old.kind)
+            info = TensorInfo(width, 3, False, steps=old.timesteps)
+        if raw.class_name in FEED_FORWARD_CLASSES:
+            spec, out = parse_feed_forward(raw, sources, infos, model, feed)
             layers.append(spec)
             tensors[TensorRef(raw.name)] = out
             continue
-        if raw.class_name == "Embedding":
-            spec, out = _embedding(raw, source, info, feed)
+        if raw.class_name in ("Masking", "Embedding") or raw.class_name in MASK_OPS:
+            if raw.class_name == "Masking":
+                spec, out = _masking(raw, source, info)
+            elif raw.class_name == "Embedding":
+                spec, out = _embedding(raw, source, info, feed)
+            else:
+                spec, out = _mask_op(raw, source, info)
             layers.append(spec)
-            tensors[TensorRef(raw.name)] = out
-            continue
-        if raw.class_name in MASK_OPS:
-            spec, out = _mask_op(raw, source, info)
-            layers.append(spec)
-            tensors[TensorRef(raw.name)] = out
+            tensors[TensorRef(raw.name)] = TensorInfo(out.width, out.rank, out.masked, out.boolean, info.steps)
             continue
         if info.boolean:
             raise UnsupportedError(raw.name, f"its input '{ref.layer}' is a boolean mask tensor")
@@ -460,27 +467,34 @@ def parse_model(model: RawModel) -> ModelSpec:
                 f"receives a {info.rank}-D tensor from '{ref.layer}'; recurrent layers need (batch, time, features)"
                 + (" (set return_sequences=True on the layer before)" if ref.layer not in inputs else ""),
             )
+        constants = []
+        for const_ref in constant_refs:
+            if const_ref.layer not in inputs:
+                raise UnsupportedError(raw.name, f"constant '{const_ref.layer}' must be a model input in this version")
+            constants.append(TensorSpec(const_ref.layer))
+        initial = tuple(TensorSpec(r.layer, r.index) for r in initial_refs)
         masked = info.masked or explicit_mask is not None
         if raw.class_name == "Bidirectional":
-            if constants:
-                raise UnsupportedError(raw.name, "constants with Bidirectional are not supported yet")
+            if constants or initial:
+                raise UnsupportedError(raw.name, "constants or initial_state with Bidirectional are not supported yet")
             layer = _bidirectional(raw, source, info.width, model, feed, masked, explicit_mask)
         else:
             layer = _recurrent_layer(raw, source, info.width, model, feed, masked, tuple(constants), explicit_mask)
+            if initial:
+                layer = _with_initial_state(layer, initial, tensors)
         layers.append(layer)
         tensors[TensorRef(layer.name)] = TensorInfo(layer.units, 3 if layer.return_sequences else 2,
-                                                     masked and layer.return_sequences)
+                                                    masked and layer.return_sequences, steps=info.steps)
         for index, width in enumerate(layer.output_widths[1:], start=1):
             is_sequence = isinstance(layer, BidirectionalSpec) and layer.merge_mode is None and index == 1
             rank = 3 if (is_sequence and layer.return_sequences) else 2
-            tensors[TensorRef(layer.name, 0, index)] = TensorInfo(width, rank, masked and rank == 3)
+            tensors[TensorRef(layer.name, 0, index)] = TensorInfo(width, rank, masked and rank == 3, steps=info.steps)
     feed.finish(model.source)
     if not any(isinstance(layer, (RecurrentLayerSpec, BidirectionalSpec)) for layer in layers):
         raise ModelFileError(model.source, "the model has no recurrent layer to convert")
-    outputs = _outputs(model, layers, inputs)
+    outputs = _outputs(model, layers, inputs, tensors)
     input_specs = tuple(inputs[r.layer] for r in model.inputs if r.layer in inputs)
-    used = {layer.source.layer for layer in layers}
-    used |= {c.layer for layer in layers if isinstance(layer, RecurrentLayerSpec) for c in layer.constants}
+    used = {source.layer for layer in layers for source in _layer_sources(layer)}
     for spec_in in input_specs:
         if spec_in.name not in used:
             raise UnsupportedError(spec_in.name, "a model input that feeds no layer is not supported yet")
@@ -506,8 +520,47 @@ def _infer_input_size(raw: RawLayer, feed: WeightFeed, model: RawModel) -> int:
     raise LayerError(raw.name, "cannot tell the input size: no input shape in the config and no kernel weight")
 
 
-def _outputs(model: RawModel, layers: list[LayerSpec], inputs: dict[str, InputSpec]) -> tuple[OutputSpec, ...]:
-    by_name = {layer.name: layer for layer in layers if isinstance(layer, (RecurrentLayerSpec, BidirectionalSpec))}
+def _layer_sources(layer: LayerSpec) -> tuple[TensorSpec, ...]:
+    """Every tensor a layer reads (data, constants, initial states, an explicit mask)."""
+    if hasattr(layer, "sources"):
+        return layer.sources
+    extra: tuple[TensorSpec, ...] = ()
+    if isinstance(layer, RecurrentLayerSpec):
+        extra = layer.constants + layer.initial_state + ((layer.mask_source,) if layer.mask_source else ())
+    return (layer.source,) + extra
+
+
+def _pop_mask(raw: RawLayer, kwargs: dict, tensors: dict[TensorRef, TensorInfo]) -> TensorSpec | None:
+    """An explicit ``mask=`` argument (Keras 3 records the implicit mask this way)."""
+    if "mask" not in kwargs:
+        return None
+    refs = kwargs.pop("mask")
+    if raw.class_name not in RECURRENT_CLASSES:
+        return None  # Keras recorded the mask it propagates implicitly; the same mask is derived here
+    (mask_ref,) = refs
+    mask_info = tensors.get(TensorRef(mask_ref.layer, 0, mask_ref.index))
+    if mask_info is None or not mask_info.boolean or mask_info.rank != 2:
+        raise UnsupportedError(raw.name, "its mask= argument must be a (batch, time) boolean mask", "mask")
+    return TensorSpec(mask_ref.layer, mask_ref.index)
+
+
+def _with_initial_state(layer: RecurrentLayerSpec, initial: tuple[TensorSpec, ...],
+                        tensors: dict[TensorRef, TensorInfo]) -> RecurrentLayerSpec:
+    widths = layer.state_widths
+    if len(initial) != len(widths):
+        raise LayerError(layer.name, f"initial_state has {len(initial)} tensor(s), the layer has {len(widths)} state(s)",
+                         "initial_state")
+    for ref, width in zip(initial, widths):
+        info = tensors[TensorRef(ref.layer, 0, ref.index)]
+        if info.rank != 2 or info.width != width:
+            raise LayerError(layer.name, f"initial state from '{ref.layer}' has width {info.width}, expected {width}",
+                             "initial_state")
+    return replace(layer, initial_state=initial)
+
+
+def _outputs(model: RawModel, layers: list[LayerSpec], inputs: dict[str, InputSpec],
+             tensors: dict[TensorRef, TensorInfo]) -> tuple[OutputSpec, ...]:
+    by_name = {layer.name: layer for layer in layers}
     refs: list[TensorRef] = list(model.outputs)
     if not refs:  # a bare layer config: every output of its (only) layer
         last = layers[-1]
@@ -518,18 +571,17 @@ def _outputs(model: RawModel, layers: list[LayerSpec], inputs: dict[str, InputSp
         if ref.layer in inputs:
             raise UnsupportedError(ref.layer, "a model input used directly as an output is not supported")
         if ref.layer not in by_name:
-            if any(layer.name == ref.layer for layer in layers):
-                raise UnsupportedError(ref.layer, "only recurrent layers' outputs can be model outputs in this version")
             raise ModelFileError(model.source, f"model output refers to unknown layer '{ref.layer}'")
         layer = by_name[ref.layer]
-        if ref.index >= layer.output_count:
-            raise LayerError(layer.name, f"model output index {ref.index} but the layer has {layer.output_count} output(s)")
+        info = tensors.get(TensorRef(ref.layer, 0, ref.index))
+        if info is None or info.boolean:
+            raise LayerError(layer.name, f"model output index {ref.index} is not an output of this layer")
         name = layer.name if ref.index == 0 else f"{layer.name}/{layer.output_names[ref.index]}"
         base, n = name, 0
         while name in seen:
             n += 1
             name = f"{base}_{n}"
         seen.add(name)
-        outputs.append(OutputSpec(name, TensorSpec(layer.name, ref.index)))
+        outputs.append(OutputSpec(name, TensorSpec(layer.name, ref.index), info.width, info.rank))
     return tuple(outputs)
 

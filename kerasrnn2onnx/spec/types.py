@@ -100,19 +100,21 @@ CellSpec = Union[SimpleRNNCellSpec, GRUCellSpec, LSTMCellSpec, CustomCellSpec]
 
 @dataclass(frozen=True)
 class InputSpec:
-    """A model input: ``(batch, timesteps, features)`` floats, or ``(batch, timesteps)``
-    integer tokens for an Embedding (``features`` is then ``None``). ``None`` batch or
-    timesteps means dynamic."""
+    """A model input: a ``sequence`` (batch, timesteps, features), ``tokens`` (batch,
+    timesteps) of integer ids for an Embedding (``features`` is ``None``), or a ``vector``
+    (batch, features) such as an initial state or side features (``timesteps`` is ``None``).
+    ``None`` batch or timesteps means dynamic."""
 
     name: str
     batch: int | None
     timesteps: int | None
     features: int | None
     dtype: str = "float32"
+    kind: str = "sequence"
 
     @property
     def rank(self) -> int:
-        return 2 if self.features is None else 3
+        return 3 if self.kind == "sequence" else 2
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,7 @@ class RecurrentLayerSpec:
     masked: bool = False
     mask_source: TensorSpec | None = None  # an explicit mask= tensor (else the input's own mask)
     constants: tuple[TensorSpec, ...] = ()
+    initial_state: tuple[TensorSpec, ...] = ()  # tensors given as initial_state= (flat, cell by cell)
     ignored: tuple[str, ...] = field(default=())
 
     @property
@@ -316,10 +319,13 @@ LayerSpec = Union[RecurrentLayerSpec, MaskingSpec, EmbeddingSpec, MaskOpSpec, Bi
 
 @dataclass(frozen=True)
 class OutputSpec:
-    """A model output: which layer tensor it is and the name it gets in ONNX."""
+    """A model output: which layer tensor it is, the name it gets in ONNX, its last-axis
+    width and rank (3: (batch, time, width), 2: (batch, width))."""
 
     name: str
     tensor: TensorSpec
+    width: int = 0
+    rank: int = 2
 
 
 @dataclass(frozen=True, eq=False)

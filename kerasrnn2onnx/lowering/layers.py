@@ -1,0 +1,177 @@
+"""ONNX forms of the layers around recurrent layers.
+
+Rank-3 values are time-major (time, batch, features) inside the graph, rank-2 values are
+(batch, features); per-feature layers are layout-agnostic, time-axis layers (Conv1D,
+pooling) transpose to ONNX's (batch, channels, time) and back.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import UnsupportedError
+from ..spec.layers import (
+    ActivationLayerSpec,
+    Conv1DSpec,
+    DenseSpec,
+    FlattenSpec,
+    GlobalPool1DSpec,
+    IdentityLayerSpec,
+    MergeSpec,
+    NormalizationSpec,
+    Pool1DSpec,
+    RepeatVectorSpec,
+)
+from .context import LoweringContext
+
+
+def _dense(ctx: LoweringContext, layer: DenseSpec, xs, masks, ranks):
+    op = ctx.op
+    y = op.MatMul(xs[0], ctx.weight("kernel", layer.kernel))
+    if layer.bias is not None:
+        y = op.Add(y, ctx.weight("bias", layer.bias))
+    return layer.activation.emit(op, y)
+
+
+def _merge(ctx: LoweringContext, layer: MergeSpec, xs, masks, ranks):
+    op = ctx.op
+    if layer.op == "concatenate":
+        axis = layer.axis
+        if ranks[0] == 3:  # batch-major Keras axis -> time-major graph axis
+            axis = {1: 0, 2: 2}[axis]
+        return op.Concat(*xs, axis=axis)
+    if layer.op == "subtract":
+        return op.Sub(xs[0], xs[1])
+    if layer.op in ("add", "average"):
+        total = op.Sum(*xs)
+        return op.Div(total, float(len(xs))) if layer.op == "average" else total
+    if layer.op == "multiply":
+        out = xs[0]
+        for x in xs[1:]:
+            out = op.Mul(out, x)
+        return out
+    return (op.Max if layer.op == "maximum" else op.Min)(*xs)
+
+
+def _repeat_vector(ctx: LoweringContext, layer: RepeatVectorSpec, xs, masks, ranks):
+    op = ctx.op
+    shape = op.Concat(ctx.ints(layer.n), op.Shape(xs[0]), axis=0)
+    return op.Expand(ctx.unsqueeze(xs[0], 0), shape)
+
+
+def _to_channels_first(ctx, x):
+    return ctx.op.Transpose(x, perm=[1, 2, 0])  # (time, batch, f) -> (batch, f, time)
+
+
+def _to_time_major(ctx, x):
+    return ctx.op.Transpose(x, perm=[2, 0, 1])  # (batch, f, time) -> (time, batch, f)
+
+
+def _conv1d(ctx: LoweringContext, layer: Conv1DSpec, xs, masks, ranks):
+    op = ctx.op
+    x = _to_channels_first(ctx, xs[0])
+    span = layer.dilation * (layer.kernel_size - 1) + 1
+    attrs: dict[str, Any] = {"kernel_shape": [layer.kernel_size], "strides": [layer.strides],
+                             "dilations": [layer.dilation]}
+    if layer.padding == "same":
+        attrs["auto_pad"] = "SAME_UPPER"  # TF/Keras put the odd padding element at the end
+    elif layer.padding == "causal":
+        attrs["pads"] = [span - 1, 0]
+    else:
+        attrs["pads"] = [0, 0]
+    weight = ctx.weight("kernel", np.transpose(layer.kernel, (2, 1, 0)))  # (filters, in, k)
+    inputs = [x, weight] + ([ctx.weight("bias", layer.bias)] if layer.bias is not None else [])
+    y = _to_time_major(ctx, op.Conv(*inputs, **attrs))
+    return layer.activation.emit(op, y)
+
+
+def _pool1d(ctx: LoweringContext, layer: Pool1DSpec, xs, masks, ranks):
+    op = ctx.op
+    attrs: dict[str, Any] = {"kernel_shape": [layer.pool_size], "strides": [layer.strides]}
+    attrs["auto_pad"] = "SAME_UPPER" if layer.padding == "same" else "VALID"
+    x = _to_channels_first(ctx, xs[0])
+    y = op.MaxPool(x, **attrs) if layer.op == "max" else op.AveragePool(x, count_include_pad=0, **attrs)
+    return _to_time_major(ctx, y)
+
+
+def _global_pool(ctx: LoweringContext, layer: GlobalPool1DSpec, xs, masks, ranks):
+    op = ctx.op
+    x, mask = xs[0], masks[0]
+    if layer.op == "max":
+        return op.ReduceMax(x, ctx.ints(0), keepdims=0)  # Keras ignores the mask here
+    if mask is None:
+        return op.ReduceMean(x, ctx.ints(0), keepdims=0)
+    weights = op.Cast(mask, to=1)  # FLOAT
+    total = op.ReduceSum(op.Where(mask, x, op.Mul(x, 0.0)), ctx.ints(0), keepdims=0)
+    return op.Div(total, op.ReduceSum(weights, ctx.ints(0), keepdims=0))
+
+
+def _normalization(ctx: LoweringContext, layer: NormalizationSpec, xs, masks, ranks):
+    op = ctx.op
+    x = xs[0]
+    if layer.kind == "batch":
+        # inference form folded into one scale and one shift per feature
+        scale = 1.0 / np.sqrt(layer.moving_variance.astype(np.float64) + layer.epsilon)
+        if layer.gamma is not None:
+            scale = scale * layer.gamma
+        shift = -layer.moving_mean.astype(np.float64) * scale
+        if layer.beta is not None:
+            shift = shift + layer.beta
+        return op.Add(op.Mul(x, ctx.weight("scale", scale)), ctx.weight("shift", shift))
+    if layer.rms_scaling:
+        y = op.Div(x, op.Sqrt(op.Add(op.ReduceMean(op.Mul(x, x), ctx.ints(-1), keepdims=1), layer.epsilon)))
+    else:
+        centred = op.Sub(x, op.ReduceMean(x, ctx.ints(-1), keepdims=1))
+        variance = op.ReduceMean(op.Mul(centred, centred), ctx.ints(-1), keepdims=1)
+        y = op.Div(centred, op.Sqrt(op.Add(variance, layer.epsilon)))
+    if layer.gamma is not None:
+        y = op.Mul(y, ctx.weight("gamma", layer.gamma))
+    if layer.beta is not None:
+        y = op.Add(y, ctx.weight("beta", layer.beta))
+    return y
+
+
+def _flatten(ctx: LoweringContext, layer: FlattenSpec, xs, masks, ranks):
+    op = ctx.op
+    batch_major = op.Transpose(xs[0], perm=[1, 0, 2])
+    return op.Reshape(batch_major, ctx.ints(0, -1))
+
+
+LOWERINGS: dict[type, Callable] = {
+    DenseSpec: _dense,
+    ActivationLayerSpec: lambda ctx, layer, xs, masks, ranks: layer.activation.emit(ctx.op, xs[0]),
+    IdentityLayerSpec: lambda ctx, layer, xs, masks, ranks: xs[0],
+    MergeSpec: _merge,
+    RepeatVectorSpec: _repeat_vector,
+    Conv1DSpec: _conv1d,
+    Pool1DSpec: _pool1d,
+    GlobalPool1DSpec: _global_pool,
+    NormalizationSpec: _normalization,
+    FlattenSpec: _flatten,
+}
+
+
+def output_mask(ctx: LoweringContext, layer: Any, masks: list[Any]) -> Any:
+    """The mask a surrounding layer passes on ((time, batch, 1) booleans), as Keras does."""
+    rule = type(layer).mask
+    if rule == "pass":
+        return masks[0]
+    if rule == "merge":
+        present = [m for m in masks if m is not None]
+        if not present or (layer.op == "concatenate" and len(present) < len(masks)):
+            return None  # Concatenate: a missing mask counts as all-kept, so the OR keeps every step
+        combine = ctx.op.Or if layer.op == "concatenate" else ctx.op.And
+        out = present[0]
+        for m in present[1:]:
+            out = combine(out, m)
+        return out
+    return None
+
+
+def lower_feed_forward(ctx: LoweringContext, layer: Any, xs: list[Any], masks: list[Any], ranks: list[int]) -> Any:
+    runner = LOWERINGS.get(type(layer))
+    if runner is None:  # pragma: no cover - every parsed kind has a lowering
+        raise UnsupportedError(layer.name, f"no lowering for {type(layer).__name__}")
+    return runner(ctx, layer, xs, masks, ranks)

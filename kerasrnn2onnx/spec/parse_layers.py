@@ -1,0 +1,252 @@
+"""Parsers of the layers around recurrent layers: config + weights -> spec + output shape.
+
+Each returns the spec and a :class:`TensorInfo` of its output (width, rank, mask), and
+refuses what it cannot represent exactly with the layer and key named.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+from ..errors import LayerError, UnsupportedError
+from ..io.raw import RawLayer, RawModel
+from .checks import BASE_KEYS, TRAINING_ONLY, TensorInfo, WeightFeed, check_dtype, check_keys, flag, read_activation, read_weight
+from .layers import (
+    ActivationLayerSpec,
+    Conv1DSpec,
+    DenseSpec,
+    FlattenSpec,
+    GlobalPool1DSpec,
+    IdentityLayerSpec,
+    MergeSpec,
+    NormalizationSpec,
+    Pool1DSpec,
+    RepeatVectorSpec,
+)
+from .types import TensorSpec
+
+IDENTITY_CLASSES = {"Dropout": {"rate", "noise_shape", "seed"}, "SpatialDropout1D": {"rate", "seed", "noise_shape"},
+                    "GaussianNoise": {"stddev", "seed"}, "GaussianDropout": {"rate", "seed"},
+                    "AlphaDropout": {"rate", "noise_shape", "seed"}, "ActivityRegularization": {"l1", "l2"},
+                    "Identity": set()}
+MERGE_CLASSES = {"Concatenate": "concatenate", "Add": "add", "Subtract": "subtract", "Multiply": "multiply",
+                 "Average": "average", "Maximum": "maximum", "Minimum": "minimum"}
+DENSE_KEYS = {"units", "activation", "use_bias", "kernel_initializer", "bias_initializer", "kernel_regularizer",
+              "bias_regularizer", "kernel_constraint", "bias_constraint", "lora_rank", "lora_alpha",
+              "quantization_config"}
+CONV_KEYS = {"filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "groups", "activation",
+             "use_bias", "kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer",
+             "kernel_constraint", "bias_constraint", "lora_rank", "lora_alpha", "quantization_config"}
+POOL_KEYS = {"pool_size", "strides", "padding", "data_format"}
+NORM_KEYS = {"axis", "epsilon", "center", "scale", "momentum", "beta_initializer", "gamma_initializer",
+             "moving_mean_initializer", "moving_variance_initializer", "beta_regularizer", "gamma_regularizer",
+             "beta_constraint", "gamma_constraint", "synchronized", "renorm", "renorm_clipping", "renorm_momentum",
+             "fused", "virtual_batch_size", "adjustment", "rms_scaling"}
+
+Parsed = tuple[Any, TensorInfo]
+
+
+def _one(value: Any, layer: str, key: str) -> int:
+    """Keras 1-D sizes are ints or one-element lists."""
+    if isinstance(value, (list, tuple)) and len(value) == 1:
+        value = value[0]
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise LayerError(layer, f"must be a positive integer, got {value!r}", key)
+    return value
+
+
+def _no_extra_weights(feed: WeightFeed, it, layer: str) -> None:
+    if feed.is_per_layer and next(it, None) is not None:
+        raise LayerError(layer, "the file holds more weights than the layer uses")
+
+
+def _dense(raw: RawLayer, config: Mapping[str, Any], sources, infos, model: RawModel, feed: WeightFeed) -> Parsed:
+    check_keys(config, BASE_KEYS | TRAINING_ONLY | DENSE_KEYS, raw.name)
+    check_dtype(config, raw.name)
+    if config.get("lora_rank") or config.get("quantization_config"):
+        raise UnsupportedError(raw.name, "LoRA or quantized Dense layers are not supported")
+    units = _one(config.get("units"), raw.name, "units")
+    width = infos[0].width
+    it = feed.for_layer(raw)
+    kernel = read_weight(feed, it, raw.name, raw.name, "kernel", (width, units))
+    use_bias = flag(config, "use_bias", True, raw.name)
+    bias = read_weight(feed, it, raw.name, raw.name, "bias", (units,)) if use_bias else None
+    _no_extra_weights(feed, it, raw.name)
+    act = read_activation(config, "activation", None, model.keras_major, raw.name)
+    spec = DenseSpec(raw.name, sources, units, act, kernel, bias)
+    return spec, TensorInfo(units, infos[0].rank, infos[0].masked)
+
+
+def _time_distributed(raw: RawLayer, config, sources, infos, model, feed) -> Parsed:
+    check_keys(config, BASE_KEYS | {"layer"}, raw.name)
+    inner = config.get("layer") or {}
+    cls = inner.get("class_name")
+    if infos[0].rank != 3:
+        raise UnsupportedError(raw.name, "TimeDistributed needs a (batch, time, features) input")
+    if cls == "Dense":
+        return _dense(raw, inner.get("config") or {}, sources, infos, model, feed)
+    if cls in IDENTITY_CLASSES or cls == "Activation":
+        return PARSERS[cls](raw, inner.get("config") or {}, sources, infos, model, feed)
+    raise UnsupportedError(raw.name, f"TimeDistributed({cls}) is not supported (Dense, Activation and dropouts are)",
+                           "layer")
+
+
+def _activation_layer(raw, config, sources, infos, model, feed) -> Parsed:
+    check_keys(config, BASE_KEYS | {"activation"}, raw.name)
+    act = read_activation(config, "activation", None, model.keras_major, raw.name)
+    return ActivationLayerSpec(raw.name, sources, act), infos[0]
+
+
+def _identity(raw, config, sources, infos, model, feed) -> Parsed:
+    cls = raw.class_name if raw.class_name in IDENTITY_CLASSES else (config.get("__class__") or raw.class_name)
+    check_keys(config, BASE_KEYS | IDENTITY_CLASSES.get(cls, set()) | {"__class__"}, raw.name)
+    return IdentityLayerSpec(raw.name, sources, cls), infos[0]
+
+
+def _merge(raw, config, sources, infos, model, feed) -> Parsed:
+    op = MERGE_CLASSES[raw.class_name]
+    check_keys(config, BASE_KEYS | {"axis"}, raw.name)
+    if len(sources) < 2:
+        raise LayerError(raw.name, f"{raw.class_name} needs at least two inputs")
+    ranks = {i.rank for i in infos}
+    if len(ranks) != 1:
+        raise UnsupportedError(raw.name, f"inputs of different ranks {sorted(ranks)}")
+    rank = ranks.pop()
+    masked = any(i.masked for i in infos)
+    if op == "concatenate":
+        axis = config.get("axis", -1)
+        if not isinstance(axis, int) or not -rank <= axis < rank or axis % rank == 0:
+            raise UnsupportedError(raw.name, f"Concatenate axis {axis!r} is not supported (time or features)", "axis")
+        axis = axis % rank
+        if axis == rank - 1:
+            width = sum(i.width for i in infos)
+        else:
+            width = infos[0].width
+        return MergeSpec(raw.name, sources, op, axis), TensorInfo(width, rank, masked)
+    widths = {i.width for i in infos}
+    if len(widths) != 1:
+        raise LayerError(raw.name, f"{raw.class_name} inputs have different widths {sorted(widths)}")
+    if op == "subtract" and len(sources) != 2:
+        raise LayerError(raw.name, "Subtract takes exactly two inputs")
+    return MergeSpec(raw.name, sources, op), TensorInfo(infos[0].width, rank, masked)
+
+
+def _repeat_vector(raw, config, sources, infos, model, feed) -> Parsed:
+    check_keys(config, BASE_KEYS | {"n"}, raw.name)
+    if infos[0].rank != 2:
+        raise LayerError(raw.name, "RepeatVector needs a (batch, features) input")
+    return RepeatVectorSpec(raw.name, sources, _one(config.get("n"), raw.name, "n")), TensorInfo(infos[0].width, 3, False)
+
+
+def _conv1d(raw, config, sources, infos, model, feed) -> Parsed:
+    check_keys(config, BASE_KEYS | TRAINING_ONLY | CONV_KEYS, raw.name)
+    check_dtype(config, raw.name)
+    if config.get("data_format", "channels_last") != "channels_last":
+        raise UnsupportedError(raw.name, "only data_format='channels_last' is supported", "data_format")
+    if config.get("groups", 1) != 1:
+        raise UnsupportedError(raw.name, "grouped convolutions are not supported", "groups")
+    padding = config.get("padding", "valid")
+    if padding not in ("valid", "same", "causal"):
+        raise LayerError(raw.name, f"unknown padding {padding!r}", "padding")
+    filters = _one(config.get("filters"), raw.name, "filters")
+    size = _one(config.get("kernel_size"), raw.name, "kernel_size")
+    strides = _one(config.get("strides", 1), raw.name, "strides")
+    dilation = _one(config.get("dilation_rate", 1), raw.name, "dilation_rate")
+    if infos[0].rank != 3:
+        raise LayerError(raw.name, "Conv1D needs a (batch, time, features) input")
+    it = feed.for_layer(raw)
+    kernel = read_weight(feed, it, raw.name, raw.name, "kernel", (size, infos[0].width, filters))
+    bias = read_weight(feed, it, raw.name, raw.name, "bias", (filters,)) if flag(config, "use_bias", True, raw.name) else None
+    _no_extra_weights(feed, it, raw.name)
+    act = read_activation(config, "activation", None, model.keras_major, raw.name)
+    spec = Conv1DSpec(raw.name, sources, filters, size, strides, padding, dilation, act, kernel, bias)
+    return spec, TensorInfo(filters, 3, False)
+
+
+def _pool1d(raw, config, sources, infos, model, feed) -> Parsed:
+    check_keys(config, BASE_KEYS | POOL_KEYS, raw.name)
+    if config.get("data_format", "channels_last") != "channels_last":
+        raise UnsupportedError(raw.name, "only data_format='channels_last' is supported", "data_format")
+    padding = config.get("padding", "valid")
+    if padding not in ("valid", "same"):
+        raise LayerError(raw.name, f"unknown padding {padding!r}", "padding")
+    size = _one(config.get("pool_size", 2), raw.name, "pool_size")
+    strides = _one(config.get("strides") or size, raw.name, "strides")
+    op = "max" if raw.class_name == "MaxPooling1D" else "average"
+    return Pool1DSpec(raw.name, sources, op, size, strides, padding), TensorInfo(infos[0].width, 3, False)
+
+
+def _global_pool(raw, config, sources, infos, model, feed) -> Parsed:
+    check_keys(config, BASE_KEYS | {"data_format", "keepdims"}, raw.name)
+    if config.get("data_format", "channels_last") != "channels_last" or config.get("keepdims"):
+        raise UnsupportedError(raw.name, "only channels_last without keepdims is supported")
+    op = "max" if raw.class_name == "GlobalMaxPooling1D" else "average"
+    return GlobalPool1DSpec(raw.name, sources, op), TensorInfo(infos[0].width, 2, False)
+
+
+def _normalization(raw, config, sources, infos, model, feed) -> Parsed:
+    check_keys(config, BASE_KEYS | TRAINING_ONLY | NORM_KEYS, raw.name)
+    axis = config.get("axis", -1)
+    if isinstance(axis, list) and len(axis) == 1:
+        axis = axis[0]
+    if axis not in (-1, infos[0].rank - 1):
+        raise UnsupportedError(raw.name, f"normalization over axis {axis!r} is not supported (last axis only)", "axis")
+    for key in ("renorm", "virtual_batch_size", "adjustment"):
+        if config.get(key):
+            raise UnsupportedError(raw.name, f"{key} is not supported", key)
+    width = infos[0].width
+    center, scale = flag(config, "center", True, raw.name), flag(config, "scale", True, raw.name)
+    epsilon = float(config.get("epsilon", 1e-3))
+    it = feed.for_layer(raw)
+    gamma = read_weight(feed, it, raw.name, raw.name, "gamma", (width,)) if scale else None
+    beta = read_weight(feed, it, raw.name, raw.name, "beta", (width,)) if center else None
+    if raw.class_name == "BatchNormalization":
+        mean = read_weight(feed, it, raw.name, raw.name, "moving_mean", (width,))
+        variance = read_weight(feed, it, raw.name, raw.name, "moving_variance", (width,))
+        _no_extra_weights(feed, it, raw.name)
+        return NormalizationSpec(raw.name, sources, "batch", epsilon, gamma, beta, mean, variance), infos[0]
+    _no_extra_weights(feed, it, raw.name)
+    rms = flag(config, "rms_scaling", False, raw.name)
+    return NormalizationSpec(raw.name, sources, "layer", epsilon, gamma, beta, rms_scaling=rms), infos[0]
+
+
+def _flatten(raw, config, sources, infos, model, feed) -> Parsed:
+    check_keys(config, BASE_KEYS | {"data_format"}, raw.name)
+    info = infos[0]
+    if info.rank == 2:
+        return IdentityLayerSpec(raw.name, sources, "Flatten"), TensorInfo(info.width, 2, False)
+    if info.steps is None:
+        raise UnsupportedError(raw.name, "Flatten of a sequence needs a fixed number of timesteps")
+    return FlattenSpec(raw.name, sources), TensorInfo(info.width * info.steps, 2, False)
+
+
+PARSERS: dict[str, Callable[..., Parsed]] = {
+    "Dense": _dense,
+    "TimeDistributed": _time_distributed,
+    "Activation": _activation_layer,
+    **{name: _identity for name in IDENTITY_CLASSES},
+    **{name: _merge for name in MERGE_CLASSES},
+    "RepeatVector": _repeat_vector,
+    "Conv1D": _conv1d,
+    "MaxPooling1D": _pool1d,
+    "AveragePooling1D": _pool1d,
+    "GlobalAveragePooling1D": _global_pool,
+    "GlobalMaxPooling1D": _global_pool,
+    "BatchNormalization": _normalization,
+    "LayerNormalization": _normalization,
+    "Flatten": _flatten,
+}
+
+
+def parse_feed_forward(raw: RawLayer, sources: Sequence[TensorSpec], infos: Sequence[TensorInfo], model: RawModel,
+                       feed: WeightFeed) -> Parsed:
+    """The spec of one surrounding layer and the shape of its output."""
+    for info in infos:
+        if info.boolean:
+            raise UnsupportedError(raw.name, "a boolean mask tensor is not a valid input here")
+    if raw.class_name not in MERGE_CLASSES and len(sources) != 1:
+        raise UnsupportedError(raw.name, f"expected one input tensor, got {len(sources)}")
+    spec, out = PARSERS[raw.class_name](raw, raw.config, tuple(sources), list(infos), model, feed)
+    if raw.class_name not in ("Conv1D", "MaxPooling1D", "AveragePooling1D") and out.rank == 3 and out.steps is None:
+        out = TensorInfo(out.width, out.rank, out.masked, out.boolean, infos[0].steps)
+    return spec, out
