@@ -69,8 +69,12 @@ class Session:
         state_outputs = {entry["output"] for entry in self._io}
         self._inputs = [i for i in self._session.get_inputs() if i.name not in state_inputs]
         self.input_names = [i.name for i in self._inputs]
+        # per input: (name, numpy dtype, rank, ((axis, fixed size), ...)) checked on every call
+        self._checks = [(i.name, np.dtype(NUMPY_TYPES.get(i.type, np.float32)), len(i.shape),
+                         tuple((k, d) for k, d in enumerate(i.shape) if isinstance(d, int))) for i in self._inputs]
         self.output_names = [o.name for o in self._session.get_outputs() if o.name not in state_outputs]
         self._fetch = self.output_names + [entry["output"] for entry in self._io]
+        self._state_inputs = [entry["input"] for entry in self._io]
         shapes = {i.name: i.shape for i in self._session.get_inputs()}
         fixed = {shapes[e["input"]][0] for e in self._io if isinstance(shapes[e["input"]][0], int)}
         self._fixed_batch = fixed.pop() if fixed else None
@@ -147,30 +151,31 @@ class Session:
                 raise RuntimeInputError(f"expected {len(self.input_names)} input(s) ({', '.join(self.input_names)}), "
                                         f"got {len(arrays)}")
         feeds = {}
-        for meta, array in zip(self._inputs, arrays):
-            dtype = NUMPY_TYPES.get(meta.type, np.float32)
-            array = np.ascontiguousarray(array, dtype=dtype)
-            expected = meta.shape
-            if array.ndim != len(expected) or any(isinstance(e, int) and e != a for e, a in zip(expected, array.shape)):
-                shown = "(" + ", ".join(str(e) if isinstance(e, int) else "?" for e in expected) + ")"
-                raise RuntimeInputError(f"input '{meta.name}' has shape {array.shape}, the model expects {shown}")
-            feeds[meta.name] = array
+        for (name, dtype, rank, fixed), meta, array in zip(self._checks, self._inputs, arrays):
+            if not (isinstance(array, np.ndarray) and array.dtype == dtype and array.flags.c_contiguous):
+                array = np.ascontiguousarray(array, dtype=dtype)
+            shape = array.shape
+            if len(shape) != rank or any(shape[k] != d for k, d in fixed):
+                shown = "(" + ", ".join(str(e) if isinstance(e, int) else "?" for e in meta.shape) + ")"
+                raise RuntimeInputError(f"input '{name}' has shape {shape}, the model expects {shown}")
+            feeds[name] = array
         return feeds
 
     def run(self, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray] | np.ndarray) -> list[np.ndarray]:
         """One call: the model's outputs, in order; carried states advance."""
         feeds = self._arrays(inputs)
-        if self._io:
-            batch = next(iter(feeds.values())).shape[0]
-            if self._states is None:
-                self._states = {e["input"]: np.zeros((batch, e["width"]), np.float32) for e in self._io}
-            carried = self._batch_of(self._states)
-            if carried != batch:
-                raise RuntimeInputError(f"input batch {batch} but the carried states have batch {carried}"
-                                        + ("" if self._fixed_batch else "; call reset_states() to change it"))
-            feeds.update(self._states)
+        if not self._io:
+            return self._session.run(self.output_names, feeds)
+        states = self._states
+        batch = feeds[self.input_names[0]].shape[0]
+        if states is None:
+            states = self._states = {e["input"]: np.zeros((batch, e["width"]), np.float32) for e in self._io}
+        carried = next(iter(states.values())).shape[0]
+        if carried != batch:
+            raise RuntimeInputError(f"input batch {batch} but the carried states have batch {carried}"
+                                    + ("" if self._fixed_batch else "; call reset_states() to change it"))
+        feeds.update(states)
         results = self._session.run(self._fetch, feeds)
         count = len(self.output_names)
-        if self._io:
-            self._states = {e["input"]: value for e, value in zip(self._io, results[count:])}
+        self._states = dict(zip(self._state_inputs, results[count:]))
         return results[:count]
