@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
-"""Benchmark converted recurrent layers in onnxruntime CPU, one strategy against another.
+"""Benchmark converted recurrent layers against their peers and the hardware floor.
 
-Why: the lowering choice matters (native op vs. Scan vs. unrolled steps) and not always in
-the obvious direction, so choices are made from measurements, side by side in one process:
-the candidates of one row run interleaved, round after round, and the median is reported.
-Correctness is checked against the NumPy reference before anything is timed.
+Why: converted models exist to be served fast, and the best lowering depends on layer type
+and shape (native ONNX op vs. Scan vs. unrolled steps), so choices are made from
+measurements. Every candidate of a row runs in this one process, interleaved round after
+round, and medians are reported. Each candidate is checked against the NumPy reference
+before it is timed.
 
-    python scripts/bench.py                 # the full grid
-    python scripts/bench.py --quick         # one small and one large shape per layer
-    python scripts/bench.py --out DIR       # also write DIR/bench.md
+Candidates: the converted layer in onnxruntime CPU under each applicable strategy (and
+which one ``auto`` picks), PyTorch ``nn.RNN/GRU/LSTM`` with the same weights
+(``torch.inference_mode``, same thread count) and Keras 3 on JAX (jitted stateless call)
+when installed (``pip install ".[bench]"``; a missing peer is reported as missing). The
+floor is the layer's GEMM FLOPs over this machine's measured float32 GEMM rate.
 
-Layers are built as Keras configs with random weights (no Keras needed); ``unroll`` is
-timed only up to 200 timesteps (its graph has one step per timestep).
+    python scripts/bench.py --quick                  # one small and one large shape per layer (< 3 min)
+    python scripts/bench.py --out bench-out          # the full grid; bench-out/bench.md and bench.png
 """
 
 from __future__ import annotations
@@ -24,93 +27,247 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# PyTorch's OpenMP workers spin between calls by default and starve the other candidates'
+# threads in an interleaved run; ask them to sleep (set before torch is imported).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import onnxruntime as ort  # noqa: E402
 
 import kerasrnn2onnx  # noqa: E402
+from kerasrnn2onnx.lowering import plan_layers  # noqa: E402
 from kerasrnn2onnx.reference import run_model  # noqa: E402
 
 SHAPES = [(1, 50, 32, 64), (1, 200, 128, 256), (32, 50, 32, 64), (32, 200, 128, 256), (64, 100, 256, 512)]
 QUICK_SHAPES = [(1, 50, 32, 64), (32, 200, 128, 256)]
-LAYERS = {
-    "SimpleRNN": {},
-    "GRU": {"reset_after": True},
-    "GRU(reset_after=False)": {"reset_after": False},
-    "LSTM": {},
-}
 GATES = {"SimpleRNN": 1, "GRU": 3, "LSTM": 4}
 
 
-def make_layer(tmp: Path, name: str, batch: int, steps: int, features: int, units: int, rng) -> Path:
-    """A Sequential JSON model + npz weights for one layer, fixed time axis (so unroll can run)."""
-    kind = name.split("(")[0]
-    config = {"name": "layer", "units": units, **LAYERS[name]}
-    if kind != "SimpleRNN":
-        config["recurrent_activation"] = "sigmoid"
+@dataclass(frozen=True)
+class Layer:
+    """One benchmark row's layer: its Keras class, options, and how the peers build it."""
+
+    label: str
+    kind: str
+    options: dict
+    bidirectional: bool = False
+    masked: bool = False
+
+
+LAYERS = [
+    Layer("SimpleRNN", "SimpleRNN", {}),
+    Layer("GRU", "GRU", {"reset_after": True}),
+    Layer("GRU(reset_after=False)", "GRU", {"reset_after": False}),
+    Layer("LSTM", "LSTM", {}),
+    Layer("Bidirectional(LSTM)", "LSTM", {}, bidirectional=True),
+    Layer("masked LSTM", "LSTM", {}, masked=True),
+]
+
+
+# ---- the layer as a Keras file, its weights, its inputs ----------------------------------
+def cell_weights(kind: str, features: int, units: int, options: dict, rng) -> list[np.ndarray]:
     g = GATES[kind]
     scale = 1.0 / np.sqrt(units)
-    bias_shape = (2, g * units) if (kind == "GRU" and config.get("reset_after")) else (g * units,)
-    weights = [rng.uniform(-scale, scale, (features, g * units)), rng.uniform(-scale, scale, (units, g * units)),
-               rng.uniform(-0.1, 0.1, bias_shape)]
-    model = {"class_name": "Sequential", "config": {"name": "bench", "layers": [
-        {"class_name": "InputLayer", "config": {"name": "x", "batch_shape": [None, steps, features]}},
-        {"class_name": kind, "config": config}]}}
-    path = tmp / f"{name}-{batch}x{steps}x{features}x{units}.json"
-    path.write_text(json.dumps(model))
-    np.savez(path.with_suffix(".npz"), *[w.astype(np.float32) for w in weights])
-    return path
+    bias_shape = (2, g * units) if (kind == "GRU" and options.get("reset_after", True)) else (g * units,)
+    return [rng.uniform(-scale, scale, (features, g * units)).astype(np.float32),
+            rng.uniform(-scale, scale, (units, g * units)).astype(np.float32),
+            rng.uniform(-0.1, 0.1, bias_shape).astype(np.float32)]
 
 
-def session(proto, threads: int):
+def write_model(tmp: Path, layer: Layer, shape, rng) -> tuple[Path, list[np.ndarray]]:
+    batch, steps, features, units = shape
+    config = {"name": "rnn", "units": units, **layer.options}
+    if layer.kind != "SimpleRNN":
+        config["recurrent_activation"] = "sigmoid"
+    inner = {"class_name": layer.kind, "config": config}
+    layers = [{"class_name": "InputLayer", "config": {"name": "x", "batch_shape": [None, steps, features]}}]
+    if layer.masked:
+        layers.append({"class_name": "Masking", "config": {"name": "masking", "mask_value": 0.0}})
+    layers.append({"class_name": "Bidirectional", "config": {"name": "bidi", "layer": inner}} if layer.bidirectional
+                  else inner)
+    weights = cell_weights(layer.kind, features, units, layer.options, rng)
+    if layer.bidirectional:
+        weights += cell_weights(layer.kind, features, units, layer.options, rng)
+    path = tmp / f"{layer.label}-{'x'.join(map(str, shape))}.json".replace("(", "_").replace(")", "_").replace("=", "")
+    path.write_text(json.dumps({"class_name": "Sequential", "config": {"name": "bench", "layers": layers}}))
+    np.savez(path.with_suffix(".npz"), *weights)
+    return path, weights
+
+
+def make_input(layer: Layer, shape, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and per-row lengths (masked rows are right-padded with zero steps)."""
+    batch, steps, features, _ = shape
+    x = rng.standard_normal((batch, steps, features)).astype(np.float32)
+    lengths = np.full(batch, steps)
+    if layer.masked:
+        lengths = rng.integers(steps // 2, steps + 1, size=batch)
+        for row, length in enumerate(lengths):
+            x[row, length:] = 0.0
+    return x, lengths
+
+
+# ---- peers ----------------------------------------------------------------------------------
+def torch_peer(layer: Layer, weights, x, lengths, threads: int):
+    try:
+        import torch
+    except ImportError:
+        return None, "PyTorch not installed"
+    if layer.kind == "GRU" and not layer.options.get("reset_after", True):
+        return None, "PyTorch has no reset_after=False GRU"
+    torch.set_num_threads(threads)
+    units = weights[1].shape[0]
+    cls = {"SimpleRNN": torch.nn.RNN, "GRU": torch.nn.GRU, "LSTM": torch.nn.LSTM}[layer.kind]
+    module = cls(x.shape[2], units, batch_first=True, bidirectional=layer.bidirectional).eval()
+
+    def load(kernel, recurrent, bias, suffix):
+        if layer.kind == "GRU":  # Keras z,r,h -> PyTorch r,z,n
+            order = lambda m: np.concatenate([m[..., units:2 * units], m[..., :units], m[..., 2 * units:]], -1)  # noqa
+            kernel, recurrent = order(kernel), order(recurrent)
+            b_ih, b_hh = order(bias[0]), order(bias[1])
+        else:  # LSTM i,f,c,o = PyTorch i,f,g,o; SimpleRNN one gate
+            b_ih, b_hh = bias, np.zeros_like(bias)
+        with torch.no_grad():
+            getattr(module, f"weight_ih_l0{suffix}").copy_(torch.from_numpy(kernel.T.copy()))
+            getattr(module, f"weight_hh_l0{suffix}").copy_(torch.from_numpy(recurrent.T.copy()))
+            getattr(module, f"bias_ih_l0{suffix}").copy_(torch.from_numpy(np.ascontiguousarray(b_ih)))
+            getattr(module, f"bias_hh_l0{suffix}").copy_(torch.from_numpy(np.ascontiguousarray(b_hh)))
+
+    load(*weights[:3], "")
+    if layer.bidirectional:
+        load(*weights[3:], "_reverse")
+    tx = torch.from_numpy(x)
+    tl = torch.from_numpy(np.asarray(lengths))
+
+    def run():
+        with torch.inference_mode():
+            if layer.masked:
+                packed = torch.nn.utils.rnn.pack_padded_sequence(tx, tl, batch_first=True, enforce_sorted=False)
+                _, state = module(packed)
+            else:
+                _, state = module(tx)
+            h = state[0] if layer.kind == "LSTM" else state
+            return (torch.cat([h[0], h[1]], -1) if layer.bidirectional else h[-1]).numpy()
+
+    return run, None
+
+
+def keras_peer(layer: Layer, shape, weights, x):
+    try:
+        os.environ.setdefault("KERAS_BACKEND", "jax")
+        import jax
+        import keras
+    except ImportError:
+        return None, "Keras 3 + JAX not installed"
+    if keras.backend.backend() != "jax":
+        return None, f"Keras backend is {keras.backend.backend()}, not jax"
+    _, steps, features, units = shape
+    options = dict(layer.options)
+    if layer.kind != "SimpleRNN":
+        options["recurrent_activation"] = "sigmoid"
+    rnn = getattr(keras.layers, layer.kind)(units, **options)
+    stack = [keras.Input(shape=(steps, features))]
+    if layer.masked:
+        stack.append(keras.layers.Masking(0.0))
+    stack.append(keras.layers.Bidirectional(rnn) if layer.bidirectional else rnn)
+    model = keras.Sequential(stack)
+    model.set_weights(weights)
+    call = jax.jit(lambda t, nt, a: model.stateless_call(t, nt, a)[0])
+    trainable = [v.value for v in model.trainable_variables]
+    non_trainable = [v.value for v in model.non_trainable_variables]
+    xj = jax.numpy.asarray(x)
+
+    def run():
+        return np.asarray(call(trainable, non_trainable, xj).block_until_ready())
+
+    return run, None
+
+
+# ---- timing -------------------------------------------------------------------------------------
+def gemm_rate(threads: int) -> float:
+    """float32 FLOP/s of a mid-size GEMM in onnxruntime's MatMul (the floor's denominator;
+    numpy's BLAS here may be slowed by OPENBLAS_CORETYPE, so it is not used)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    b = np.random.default_rng(1).standard_normal((1024, 1024)).astype(np.float32)
+    graph = helper.make_graph([helper.make_node("MatMul", ["a", "b"], ["c"])], "gemm",
+                              [helper.make_tensor_value_info("a", TensorProto.FLOAT, [512, 1024])],
+                              [helper.make_tensor_value_info("c", TensorProto.FLOAT, [512, 1024])],
+                              [numpy_helper.from_array(b, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    run = onnx_candidate(model, threads)
+    a = np.random.default_rng(0).standard_normal((512, 1024)).astype(np.float32)
+    run(a)
+    best = min(_elapsed(lambda: run(a), 0.05) for _ in range(5))
+    return 2 * 512 * 1024 * 1024 / best
+
+
+def _elapsed(run: Callable, min_seconds: float) -> float:
+    reps, start = 0, time.perf_counter()
+    while True:
+        run()
+        reps += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            return elapsed / reps
+
+
+def floor_seconds(layer: Layer, shape, rate: float) -> float:
+    batch, steps, features, units = shape
+    flops = 2 * batch * steps * (features + units) * GATES[layer.kind] * units
+    return flops * (2 if layer.bidirectional else 1) / rate
+
+
+def onnx_candidate(proto, threads: int):
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    return ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    # spinning worker threads would starve the peers' threads between interleaved runs
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return lambda x: session.run(None, {name: x})[0]
 
 
-def time_candidates(candidates: dict, x: np.ndarray, rounds: int, min_seconds: float) -> dict[str, float]:
-    """Median seconds per call, candidates interleaved within each round."""
-    samples: dict[str, list[float]] = {name: [] for name in candidates}
-    for run in candidates.values():  # warm-up
-        run(x)
-    for _ in range(rounds):
-        for name, run in candidates.items():
-            reps, start = 0, time.perf_counter()
-            while True:
-                run(x)
-                reps += 1
-                elapsed = time.perf_counter() - start
-                if elapsed >= min_seconds:
-                    break
-            samples[name].append(elapsed / reps)
-    return {name: statistics.median(values) for name, values in samples.items()}
-
-
-def bench_row(tmp: Path, name: str, shape, threads: int, rounds: int, min_seconds: float, rng):
-    batch, steps, features, units = shape
-    path = make_layer(tmp, name, batch, steps, features, units, rng)
+def bench_row(tmp: Path, layer: Layer, shape, args, rng):
+    path, weights = write_model(tmp, layer, shape, rng)
     spec = kerasrnn2onnx.load(path, weights=path.with_suffix(".npz"), keras_version=3)
-    x = rng.standard_normal((batch, steps, features)).astype(np.float32)
+    x, lengths = make_input(layer, shape, rng)
     expected = run_model(spec, [x], np.float64)[0]
-    candidates, nodes = {}, {}
-    for strategy in ("native", "scan", "unroll"):
-        if strategy == "unroll" and steps > 200:
-            continue
-        proto = kerasrnn2onnx.convert(spec, strategy=strategy)
-        sess = session(proto, threads)
-        actual = sess.run(None, {"x": x})[0]
-        err = float(np.abs(actual - expected).max())
-        if not np.allclose(actual, expected, atol=1e-4, rtol=1e-3):
-            raise SystemExit(f"{name} {shape} {strategy}: wrong result (max abs err {err:.2e}); not timing it")
-        candidates[strategy] = (lambda s: (lambda a: s.run(None, {"x": a})))(sess)
-        nodes[strategy] = len(proto.graph.node)
-    return time_candidates(candidates, x, rounds, min_seconds), nodes
+    runs: dict[str, Callable] = {}
+    missing: dict[str, str] = {}
+    strategies = ["native", "scan"] + (["unroll"] if shape[1] <= args.max_unroll else [])
+    auto = plan_layers(spec)[0].strategy
+    for strategy in strategies:
+        run = onnx_candidate(kerasrnn2onnx.convert(spec, strategy=strategy), args.threads)
+        runs[f"ours:{strategy}"] = (lambda r: (lambda: r(x)))(run)
+    for name, (run, why) in (("PyTorch", torch_peer(layer, weights, x, lengths, args.threads)),
+                             ("Keras-JAX", keras_peer(layer, shape, weights, x) if not args.no_keras else (None, "skipped"))):
+        if run is None:
+            missing[name] = why
+        else:
+            runs[name] = run
+    for name, run in runs.items():
+        got = run()
+        if not np.allclose(got, expected, atol=1e-4, rtol=1e-3):
+            raise SystemExit(f"{layer.label} {shape} {name}: wrong result (max abs err "
+                             f"{float(np.abs(got - expected).max()):.2e}); not timing it")
+    samples = {name: [] for name in runs}
+    for name, run in runs.items():  # warm-up
+        run()
+    for _ in range(args.rounds):
+        for name, run in runs.items():
+            samples[name].append(_elapsed(run, args.min_seconds))
+    times = {name: statistics.median(v) for name, v in samples.items()}
+    return times, missing, auto
 
 
 def main() -> None:
@@ -119,33 +276,72 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--min-seconds", type=float, default=0.05, help="minimum time per sample")
-    parser.add_argument("--layers", nargs="*", default=list(LAYERS), choices=list(LAYERS))
-    parser.add_argument("--out", help="folder for bench.md")
+    parser.add_argument("--max-unroll", type=int, default=50, help="time unroll only up to this many timesteps")
+    parser.add_argument("--layers", nargs="*", default=[l.label for l in LAYERS])
+    parser.add_argument("--no-keras", action="store_true", help="skip the Keras-JAX peer")
+    parser.add_argument("--out", help="folder for bench.md and bench.png")
     args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.min_seconds = min(args.rounds, 5), min(args.min_seconds, 0.03)
     rng = np.random.default_rng(0)
     shapes = QUICK_SHAPES if args.quick else SHAPES
-    lines = [
-        f"onnxruntime {ort.__version__} CPU, {args.threads} intra-op threads, {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores; medians of {args.rounds} interleaved rounds",
-        "",
-        "| layer | B×T×I×H | native | scan | unroll | scan / native | unroll / native |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    rate = gemm_rate(args.threads)
+    lines = [f"onnxruntime {ort.__version__} CPU, {args.threads} threads, {platform.machine()} with "
+             f"{os.cpu_count()} cores, float32 GEMM {rate / 1e9:.1f} GFLOP/s; medians of {args.rounds} interleaved "
+             "rounds; times in ms", "",
+             "| layer | B×T×I×H | auto | native | scan | unroll | PyTorch | Keras-JAX | floor | auto / best peer |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     print("\n".join(lines), flush=True)
+    worst, results = 0.0, []
     with tempfile.TemporaryDirectory() as tmp:
-        for name in args.layers:
+        for layer in [l for l in LAYERS if l.label in args.layers]:
             for shape in shapes:
-                times, _ = bench_row(Path(tmp), name, shape, args.threads, args.rounds, args.min_seconds, rng)
-                ms = {k: f"{v * 1e3:.3f} ms" for k, v in times.items()}
-                ratio = {k: f"{times[k] / times['native']:.2f}" for k in times}
-                row = (f"| {name} | {'×'.join(map(str, shape))} | {ms['native']} | {ms['scan']} | "
-                       f"{ms.get('unroll', '–')} | {ratio['scan']} | {ratio.get('unroll', '–')} |")
+                times, missing, auto = bench_row(Path(tmp), layer, shape, args, rng)
+                ours = times[f"ours:{auto}"]
+                peers = [times[p] for p in ("PyTorch", "Keras-JAX") if p in times]
+                ratio = ours / min(peers) if peers else float("nan")
+                if peers:
+                    worst = max(worst, ratio)
+                ms = lambda key: f"{times[key] * 1e3:.3f}" if key in times else "–"  # noqa: E731
+                peer = lambda key: ms(key) if key in times else f"missing ({missing.get(key, '?')})"  # noqa: E731
+                row = (f"| {layer.label} | {'×'.join(map(str, shape))} | {auto} | {ms('ours:native')} | "
+                       f"{ms('ours:scan')} | {ms('ours:unroll')} | {peer('PyTorch')} | {peer('Keras-JAX')} | "
+                       f"{floor_seconds(layer, shape, rate) * 1e3:.3f} | {ratio:.2f} |")
                 lines.append(row)
+                results.append((layer.label, shape, times))
                 print(row, flush=True)
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "bench.md").write_text("\n".join(lines) + "\n")
+        _plot(results, out / "bench.png")
+    print(f"worst ratio to best peer: {worst:.2f}")
+
+
+def _plot(results, path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no plot")
+        return
+    labels = sorted({r[0] for r in results})
+    fig, axes = plt.subplots(1, len(labels), figsize=(4 * len(labels), 3.5), squeeze=False)
+    for ax, label in zip(axes[0], labels):
+        rows = [r for r in results if r[0] == label]
+        names = sorted({n for r in rows for n in r[2]})
+        xs = ["×".join(map(str, r[1])) for r in rows]
+        for name in names:
+            ax.plot(xs, [r[2].get(name, np.nan) * 1e3 for r in rows], marker="o", label=name)
+        ax.set_yscale("log")
+        ax.set_title(label)
+        ax.set_ylabel("ms")
+        ax.tick_params(axis="x", rotation=45)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
 
 
 if __name__ == "__main__":

@@ -46,7 +46,45 @@ class Fixture:
     layers: tuple[str, ...]
     keras_version: str
     cases: list[tuple[list[np.ndarray], list[np.ndarray]]]
+    description: str = ""
 
+    @property
+    def sequential(self) -> bool:
+        """Cases are consecutive calls of a stateful model (states carried between them)."""
+        return "sequential_calls" in self.tags
+
+    @property
+    def reset_before(self) -> int | None:
+        """The case before which Keras called reset_states() (the last one, unless none was)."""
+        if not self.sequential or "no reset" in self.description:
+            return None
+        return len(self.cases) - 1
+
+    def run_reference(self, spec, dtype) -> list[list[np.ndarray]]:
+        """The NumPy reference over every case, carrying states across sequential calls."""
+        from kerasrnn2onnx.reference import run_model_with_states
+
+        results, carried = [], None
+        stateful = {layer.name for layer in spec.recurrent_layers if layer.stateful}
+        for index, (ins, _) in enumerate(self.cases):
+            if index == self.reset_before:
+                carried = None
+            outs, final = run_model_with_states(spec, ins, dtype, carried)
+            results.append(outs)
+            carried = {name: states for name, states in final.items() if name in stateful} if self.sequential else None
+        return results
+
+    def run_session(self, proto) -> list[list[np.ndarray]]:
+        """onnxruntime (through the Session) over every case, in order, resetting where Keras did."""
+        import kerasrnn2onnx
+
+        session = kerasrnn2onnx.Session(proto)
+        results = []
+        for index, (ins, _) in enumerate(self.cases):
+            if not self.sequential or index == self.reset_before:
+                session.reset_states()
+            results.append(session.run(ins))
+        return results
     def load_kwargs(self) -> dict[str, Any]:
         return {"weights": self.weights, "keras_version": self.keras_version_flag}
 
@@ -86,6 +124,7 @@ def load_manifest() -> list[Fixture]:
                 layers=tuple(entry.get("layers", ())),
                 keras_version=entry["keras_version"],
                 cases=_cases(FIXTURES / f"{entry['name']}.io.npz"),
+                description=entry.get("description", ""),
             )
         )
     return fixtures

@@ -7,11 +7,9 @@ sigmoid/tanh approximations, so bit-exactness is not expected).
 from __future__ import annotations
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 
 import kerasrnn2onnx
-from kerasrnn2onnx.reference import run_model
 
 from .conftest import ATOL, MANIFEST, RTOL, fixture_params
 
@@ -37,8 +35,7 @@ def test_fixture_set_is_sound():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 def test_reference_matches_keras(fixture, dtype):
     spec = kerasrnn2onnx.load(fixture.model, **fixture.load_kwargs())
-    for ins, expected in fixture.cases:
-        actual = run_model(spec, ins, dtype)
+    for actual, (_, expected) in zip(fixture.run_reference(spec, dtype), fixture.cases):
         assert len(actual) == len(expected)
         for a, e in zip(actual, expected):
             assert a.dtype == dtype
@@ -48,10 +45,7 @@ def test_reference_matches_keras(fixture, dtype):
 @pytest.mark.parametrize("fixture", fixture_params())
 def test_onnxruntime_matches_keras(fixture):
     proto = kerasrnn2onnx.convert(fixture.model, **fixture.load_kwargs())
-    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    names = [i.name for i in session.get_inputs()]
-    for ins, expected in fixture.cases:
-        actual = session.run(None, dict(zip(names, ins)))
+    for actual, (_, expected) in zip(fixture.run_session(proto), fixture.cases):
         assert len(actual) == len(expected)
         for a, e in zip(actual, expected):
             assert a.shape == e.shape

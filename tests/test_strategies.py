@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 
 import kerasrnn2onnx
@@ -30,10 +29,7 @@ def _strategy_params():
 
 
 def _run(proto, fixture):
-    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    names = [i.name for i in session.get_inputs()]
-    for ins, expected in fixture.cases:
-        actual = session.run(None, dict(zip(names, ins)))
+    for actual, (_, expected) in zip(fixture.run_session(proto), fixture.cases):
         assert len(actual) == len(expected)
         for a, e in zip(actual, expected):
             np.testing.assert_allclose(a, e, **fixture.tolerance(np.float32))

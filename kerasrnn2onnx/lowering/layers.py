@@ -75,8 +75,11 @@ def _conv1d(ctx: LoweringContext, layer: Conv1DSpec, xs, masks, ranks):
     span = layer.dilation * (layer.kernel_size - 1) + 1
     attrs: dict[str, Any] = {"kernel_shape": [layer.kernel_size], "strides": [layer.strides],
                              "dilations": [layer.dilation]}
-    if layer.padding == "same":
-        attrs["auto_pad"] = "SAME_UPPER"  # TF/Keras put the odd padding element at the end
+    if layer.padding == "same" and layer.strides == 1:
+        total = span - 1  # TF/Keras put the odd padding element at the end
+        attrs["pads"] = [total // 2, total - total // 2]
+    elif layer.padding == "same":  # Keras forbids strides > 1 with dilation > 1, so no dilation here
+        attrs["auto_pad"] = "SAME_UPPER"
     elif layer.padding == "causal":
         attrs["pads"] = [span - 1, 0]
     else:

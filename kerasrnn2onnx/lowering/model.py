@@ -92,7 +92,8 @@ def _lower_loop(ctx: LoweringContext, layer: RecurrentLayerSpec, x: _Tensor, str
             if strategy == "scan":
                 run = run_scan(ctx, layer, cell, value, x.mask, want_sequence, cell_initial)
             else:
-                run = run_unrolled(ctx, layer, cell, value, x.mask, want_sequence, x.time, cell_initial)
+                steps = x.time if isinstance(x.time, int) else None
+                run = run_unrolled(ctx, layer, cell, value, x.mask, want_sequence, steps, cell_initial)
         states.extend(run.states)
         if want_sequence:
             value = run.sequence
@@ -142,17 +143,18 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
     op = ctx.op
     tensors: dict[TensorSpec, _Tensor] = {}
     graph_inputs: dict[str, Any] = {}
+    timed = [i for i in spec.inputs if i.kind != "vector" and i.timesteps is None]
     for inp in spec.inputs:
         batch_dim = inp.batch if inp.batch is not None else "batch"
-        time_dim = inp.timesteps if inp.timesteps is not None else "time"
+        # inputs of independent lengths (an encoder's and a decoder's) need their own dim names
+        time_dim = inp.timesteps if inp.timesteps is not None else ("time" if len(timed) <= 1 else f"{inp.name}_time")
         if inp.kind == "sequence":
             value = ctx.input(inp.name, inp.dtype, [batch_dim, time_dim, inp.features])
             tensors[TensorSpec(inp.name)] = _Tensor(op.Transpose(value, perm=[1, 0, 2]), None, inp.batch,
-                                                    inp.timesteps, 3)
+                                                    time_dim, 3)
         elif inp.kind == "tokens":
             value = ctx.input(inp.name, inp.dtype, [batch_dim, time_dim])
-            tensors[TensorSpec(inp.name)] = _Tensor(op.Transpose(value, perm=[1, 0]), None, inp.batch,
-                                                    inp.timesteps, 2)
+            tensors[TensorSpec(inp.name)] = _Tensor(op.Transpose(value, perm=[1, 0]), None, inp.batch, time_dim, 2)
         else:
             value = ctx.input(inp.name, inp.dtype, [batch_dim, inp.features])
             tensors[TensorSpec(inp.name)] = _Tensor(value, None, inp.batch, None, 2)
@@ -194,6 +196,8 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
             else:
                 if layer.mask_source is not None:  # an explicit mask= (batch, time) boolean
                     x = _Tensor(x.value, ctx.unsqueeze(tensors[layer.mask_source].value, 2), x.batch, x.time)
+                elif not layer.masked:  # e.g. Keras 3 drops the mask when initial_state= is given
+                    x = _Tensor(x.value, None, x.batch, x.time)
                 halves = [layer] if isinstance(layer, RecurrentLayerSpec) else [layer.forward, layer.backward]
                 results = []
                 for half in halves:
@@ -212,7 +216,7 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
         tensor = tensors[out.tensor]
         batch = tensor.batch if tensor.batch is not None else "batch"
         if tensor.rank == 3:
-            time = tensor.time if tensor.time is not None else "time"
+            time = tensor.time if tensor.time is not None else f"{out.name}_time"
             outputs.append((op.Transpose(tensor.value, perm=[1, 0, 2]), out.name, [batch, time, out.width]))
         else:
             outputs.append((tensor.value, out.name, [batch, out.width]))
@@ -244,7 +248,7 @@ def _feed_forward_rank(layer: Any, rank: int) -> int:
 
 
 def _feed_forward_time(layer: Any, time: int | str | None) -> int | str | None:
-    """Static output timesteps of a surrounding layer (None: dynamic)."""
+    """Output timesteps of a surrounding layer: a number, a dim name, or None (a new unknown)."""
     if isinstance(layer, RepeatVectorSpec):
         return layer.n
     if isinstance(layer, Conv1DSpec):

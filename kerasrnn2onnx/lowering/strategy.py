@@ -55,4 +55,8 @@ def plan_layer(layer: RecurrentLayerSpec, strategy: str, target: str, timesteps:
         return LayerPlan(layer.name, "scan", f"the ONNX {_ops(layer)} op cannot express it ({blocker})")
     if gpu_blocker:
         return LayerPlan(layer.name, "scan", f"target cuda: {gpu_blocker}, so the native op would run on the CPU")
+    if target == "cpu" and all(c.kind == "SimpleRNNCell" for c in layer.cells) and not layer.masked:
+        return LayerPlan(layer.name, "scan", "measured (scripts/bench.py): onnxruntime's CPU RNN op is 2-3x slower "
+                         "than a Scan loop at batch 32+ and no faster at batch 1; batch is not known at conversion, "
+                         "so the choice is by layer type")
     return LayerPlan(layer.name, "native", f"the ONNX {_ops(layer)} op expresses every argument exactly{mask_note}")

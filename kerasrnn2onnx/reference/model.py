@@ -108,6 +108,8 @@ def run_model_with_states(
         elif isinstance(layer, BidirectionalSpec):
             if layer.mask_source is not None:
                 mask = tensors[layer.mask_source]
+            elif not layer.masked:
+                mask = None
             halves = []
             for half in (layer.forward, layer.backward):
                 initial = (initial_states or {}).get(half.name)
@@ -120,6 +122,8 @@ def run_model_with_states(
         elif isinstance(layer, RecurrentLayerSpec):
             if layer.mask_source is not None:
                 mask = tensors[layer.mask_source]
+            elif not layer.masked:  # e.g. Keras 3 drops the mask when initial_state= is given
+                mask = None
             constants = [tensors[c] for c in layer.constants]
             initial = (initial_states or {}).get(layer.name)
             if layer.initial_state:  # an explicit initial_state= wins over a carried state, as in Keras

@@ -56,7 +56,11 @@ CELL_KEYS = {
 LAYER_FLAGS = frozenset(
     {"return_sequences", "return_state", "go_backwards", "stateful", "unroll", "time_major", "zero_output_for_mask"}
 )
-LAYER_TO_CELL = {"SimpleRNN": "SimpleRNNCell", "GRU": "GRUCell", "LSTM": "LSTMCell"}
+LAYER_TO_CELL = {"SimpleRNN": "SimpleRNNCell", "GRU": "GRUCell", "LSTM": "LSTMCell",
+                 "CuDNNLSTM": "LSTMCell", "CuDNNGRU": "GRUCell"}
+# Keras 2's CuDNN layers: fixed sigmoid/tanh, GRU in reset_after form, separate input and
+# recurrent biases (8u for LSTM, 6u for GRU) which the cells' own bias layout absorbs.
+CUDNN_FIXED = {"activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True, "reset_after": True}
 INPUT_KEYS = frozenset({"name", "batch_shape", "batch_input_shape", "dtype", "sparse", "ragged", "input_tensor",
                         "optional", "batch_size", "shape"})
 
@@ -95,8 +99,11 @@ def _cell(
     feed: WeightFeed,
     weights: Iterator[np.ndarray],
     extra_keys: frozenset[str],
+    cudnn: bool = False,
 ) -> tuple[CellSpec, list[str]]:
     ignored = check_keys(config, CELL_KEYS[kind] | TRAINING_ONLY | BASE_KEYS | extra_keys, layer)
+    if cudnn:
+        config = {**config, **{k: v for k, v in CUDNN_FIXED.items() if k in CELL_KEYS[kind]}}
     check_dtype(config, layer)
     name = str(config.get("name", kind.lower()))
     units = config.get("units")
@@ -119,6 +126,8 @@ def _cell(
     gates = {"SimpleRNNCell": 1, "GRUCell": 3, "LSTMCell": 4}[kind]
     kernel = read_weight(feed, weights, layer, name, "kernel", (input_size, gates * units))
     recurrent = read_weight(feed, weights, layer, name, "recurrent_kernel", (units, gates * units))
+    if cudnn:
+        kernel, recurrent = _from_cudnn_layout(kernel, recurrent, gates)
     if kind == "SimpleRNNCell":
         bias = read_weight(feed, weights, layer, name, "bias", (units,)) if use_bias else None
         return SimpleRNNCellSpec(name, units, input_size, activation, use_bias, kernel, recurrent, bias), ignored
@@ -128,13 +137,34 @@ def _cell(
     if kind == "GRUCell":
         reset_after = flag(config, "reset_after", bool(defaults["reset_after"]), layer)
         bias_shape = (2, 3 * units) if reset_after else (3 * units,)
-        bias = read_weight(feed, weights, layer, name, "bias", bias_shape) if use_bias else None
+        if cudnn:  # [input bias, recurrent bias] stored flat
+            bias = read_weight(feed, weights, layer, name, "bias", (6 * units,)).reshape(2, 3 * units)
+        else:
+            bias = read_weight(feed, weights, layer, name, "bias", bias_shape) if use_bias else None
         spec = GRUCellSpec(name, units, input_size, activation, recurrent_activation, use_bias, reset_after,
                            kernel, recurrent, bias)
         return spec, ignored
-    bias = read_weight(feed, weights, layer, name, "bias", (4 * units,)) if use_bias else None
+    if cudnn:  # input bias + recurrent bias: both are added to the same pre-activation
+        pair = read_weight(feed, weights, layer, name, "bias", (8 * units,))
+        bias = np.ascontiguousarray(pair[: 4 * units] + pair[4 * units :])
+        bias.setflags(write=False)
+    else:
+        bias = read_weight(feed, weights, layer, name, "bias", (4 * units,)) if use_bias else None
     spec = LSTMCellSpec(name, units, input_size, activation, recurrent_activation, use_bias, kernel, recurrent, bias)
     return spec, ignored
+
+
+def _from_cudnn_layout(kernel: np.ndarray, recurrent: np.ndarray, gates: int) -> tuple[np.ndarray, np.ndarray]:
+    """Keras 2 CuDNN layers store each gate's input kernel in Fortran order of its transpose
+    and each recurrent kernel transposed; undo both, gate by gate (as Keras's own loader does)."""
+    kernels = np.hstack([k.T.reshape(k.shape, order="F") for k in np.hsplit(kernel, gates)])
+    recurrents = np.hstack([k.T for k in np.hsplit(recurrent, gates)])
+    results = []
+    for array in (kernels, recurrents):
+        array = np.ascontiguousarray(array, dtype=np.float32)
+        array.setflags(write=False)
+        results.append(array)
+    return results[0], results[1]
 
 
 def _cell_configs(raw: RawLayer) -> list[tuple[str, Mapping[str, Any], str | None]]:
@@ -252,7 +282,8 @@ def _recurrent_layer(
     extra = LAYER_FLAGS if raw.class_name in LAYER_TO_CELL else frozenset()
     for kind, cfg, registered in _cell_configs(raw):
         if kind in CELL_KEYS:
-            cell, cell_ignored = _cell(kind, cfg, size, layer, model, feed, weights, extra)
+            cell, cell_ignored = _cell(kind, cfg, size, layer, model, feed, weights, extra,
+                                       cudnn=raw.class_name.startswith("CuDNN"))
         else:
             cell, cell_ignored = _custom_cell(kind, registered, cfg, size, layer, feed, weights), []
         cells.append(cell)
@@ -365,7 +396,7 @@ def _embedding(raw: RawLayer, source: TensorSpec, info: TensorInfo, feed: "Weigh
     return spec, TensorInfo(dims["output_dim"], 3, mask_zero)
 
 
-RECURRENT_CLASSES = frozenset({"SimpleRNN", "GRU", "LSTM", "RNN", "Bidirectional"})
+RECURRENT_CLASSES = frozenset({"SimpleRNN", "GRU", "LSTM", "RNN", "Bidirectional", "CuDNNLSTM", "CuDNNGRU"})
 MASK_OPS = {"NotEqual": "not_equal", "Equal": "equal", "Any": "any", "All": "all", "LogicalNot": "logical_not"}
 FEED_FORWARD_CLASSES = frozenset(PARSERS)
 SUPPORTED_CLASSES = RECURRENT_CLASSES | {"InputLayer", "Masking", "Embedding"} | set(MASK_OPS) | FEED_FORWARD_CLASSES
@@ -473,7 +504,12 @@ def parse_model(model: RawModel) -> ModelSpec:
                 raise UnsupportedError(raw.name, f"constant '{const_ref.layer}' must be a model input in this version")
             constants.append(TensorSpec(const_ref.layer))
         initial = tuple(TensorSpec(r.layer, r.index) for r in initial_refs)
-        masked = info.masked or explicit_mask is not None
+        implicit_mask = info.masked
+        if model.keras_major == 3 and "initial_state" in raw.tensor_kwargs:
+            # Keras 3 fills a layer's mask from its input only when the call has a single
+            # tensor argument; with initial_state= it has two, so the mask is dropped.
+            implicit_mask = False
+        masked = implicit_mask or explicit_mask is not None
         if raw.class_name == "Bidirectional":
             if constants or initial:
                 raise UnsupportedError(raw.name, "constants or initial_state with Bidirectional are not supported yet")
