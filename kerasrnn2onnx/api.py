@@ -17,7 +17,7 @@ from .lowering import DEFAULT_OPSET, build_model, plan_layers
 from .parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityReport, compare_all
 from .reference import run_model
 from .spec import ModelSpec, parse_model
-from .spec.types import EmbeddingSpec
+from .spec.types import BidirectionalSpec, EmbeddingSpec, RecurrentLayerSpec
 
 PathLike = Union[str, os.PathLike]
 ModelSource = Union[PathLike, ModelSpec]
@@ -192,23 +192,34 @@ def describe(model: ModelSource, weights: PathLike | None = None, keras_version:
         f"model: {spec.name}  ({spec.format}, Keras {spec.keras_version or 'version unknown'})",
         "inputs:",
     ]
+    timed = [i for i in spec.inputs if i.kind != "vector" and i.timesteps is None]
     for inp in spec.inputs:
         batch = "batch" if inp.batch is None else inp.batch
-        time = "time" if inp.timesteps is None else inp.timesteps
-        dims = f"({batch}, {time}" + (f", {inp.features})" if inp.features is not None else ")")
+        time = inp.timesteps if inp.timesteps is not None else ("time" if len(timed) <= 1 else f"{inp.name}_time")
+        dims = {"sequence": f"({batch}, {time}, {inp.features})", "tokens": f"({batch}, {time}) token ids",
+                "vector": f"({batch}, {inp.features})"}[inp.kind]
         lines.append(f"  {inp.name}: {dims} {inp.dtype}")
     lines.append(f"layers (target {target}):")
     for layer in spec.layers:
-        src = layer.source.layer + (f"[{layer.source.index}]" if layer.source.index else "")
+        sources = layer.sources if hasattr(layer, "sources") else (layer.source,)
+        src = ", ".join(s.layer + (f"[{s.index}]" if s.index else "") for s in sources)
         lines.append(f"  {layer.name} <- {src}: {layer.describe()}")
-        if layer.name not in plans:
-            continue
-        plan = plans[layer.name]
-        lines.append(f"    lowering: {plan.strategy} — {plan.reason}")
-        if layer.masked:
+        halves = [layer] if isinstance(layer, RecurrentLayerSpec) else (
+            [layer.forward, layer.backward] if isinstance(layer, BidirectionalSpec) else [])
+        for half in halves:
+            plan = plans[half.name]
+            prefix = "" if half is layer else f"{half.name.split('/')[-1]}: "
+            lines.append(f"    {prefix}lowering: {plan.strategy} — {plan.reason}")
+            if half.initial_state:
+                shown = ", ".join(s.layer + (f"[{s.index}]" if s.index else "") for s in half.initial_state)
+                lines.append(f"    initial_state from {shown}")
+            if half.stateful:
+                lines.append("    stateful: states are graph inputs/outputs (<layer>/<state>_in, _out)")
+        if getattr(layer, "masked", False):
             lines.append("    receives a mask")
-        if layer.ignored:
-            lines.append(f"    training-only (no effect at inference): {', '.join(layer.ignored)}")
+        ignored = sorted({k for half in halves for k in half.ignored})
+        if ignored:
+            lines.append(f"    training-only (no effect at inference): {', '.join(ignored)}")
     lines.append("outputs:")
     for out in spec.outputs:
         lines.append(f"  {out.name}")

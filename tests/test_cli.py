@@ -119,3 +119,14 @@ def test_console_script_and_module_entry_points(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("fixture", [pytest.param(f, id=f.name) for f in __import__("tests.conftest",
+                                                                                       fromlist=["MANIFEST"]).MANIFEST])
+def test_inspect_every_fixture(fixture):
+    """inspect shows the whole graph: every layer, with a lowering line for each recurrent one."""
+    text = kerasrnn2onnx.describe(fixture.model, **fixture.load_kwargs())
+    spec = kerasrnn2onnx.load(fixture.model, **fixture.load_kwargs())
+    for layer in spec.layers:
+        assert f"  {layer.name} <- " in text
+    assert text.count("lowering: ") == len(spec.recurrent_layers)

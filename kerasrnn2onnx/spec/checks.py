@@ -90,10 +90,21 @@ def check_dtype(config: Mapping[str, Any], layer: str) -> None:
 
 
 def check_keys(config: Mapping[str, Any], allowed: frozenset[str], layer: str) -> list[str]:
+    """Refuse unknown keys; return the training-only arguments that are actually *set*
+    (a dropout above 0, a regularizer or constraint, an implementation choice, a seed):
+    the ones worth telling a user that inference ignores."""
     unknown = sorted(set(config) - allowed)
     if unknown:
         raise LayerError(layer, f"unknown argument(s) {', '.join(unknown)}", unknown[0])
-    return sorted(k for k in config if k in TRAINING_ONLY and k != "trainable")
+    return sorted(k for k in config if k in TRAINING_ONLY and _is_set(k, config[k]))
+
+
+def _is_set(key: str, value: Any) -> bool:
+    if key in ("dropout", "recurrent_dropout"):
+        return isinstance(value, (int, float)) and value > 0
+    if key.endswith(("_regularizer", "_constraint")) or key == "seed":
+        return value is not None
+    return key == "implementation"
 
 
 def read_weight(feed: WeightFeed, it: Iterator[np.ndarray], layer: str, cell: str, what: str, shape: tuple[int, ...]) -> np.ndarray:
