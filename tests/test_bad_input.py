@@ -216,3 +216,59 @@ def test_forced_native_strategy_for_an_activation_the_op_lacks(capsys, tmp_path)
 def test_unroll_with_a_dynamic_time_dimension(capsys, tmp_path):
     _convert_fails(capsys, tmp_path, [FIXTURES / "k3_lstm.keras", "--strategy", "unroll"],
                    "layer 'lstm'", "unroll", "fixed number of timesteps")
+
+
+def _functional(tmp_path, layers, inputs, outputs):
+    config = {"class_name": "Functional", "config": {"name": "f", "layers": layers, "input_layers": inputs,
+                                                      "output_layers": outputs}}
+    model = tmp_path / "f.json"
+    model.write_text(json.dumps(config))
+    npz = tmp_path / "w.npz"
+    np.savez(npz, *_lstm_weights())
+    return model, npz
+
+
+def _lstm_entry(name, source, units=3):
+    return {"class_name": "LSTM", "name": name, "config": {"name": name, "units": units, "return_sequences": True},
+            "inbound_nodes": [[[source, 0, 0, {}]]]}
+
+
+def test_graph_with_a_cycle(capsys, tmp_path):
+    layers = [{"class_name": "InputLayer", "name": "x", "config": {"name": "x", "batch_shape": [None, 4, 2]},
+               "inbound_nodes": []},
+              _lstm_entry("a", "b"), _lstm_entry("b", "a")]
+    model, npz = _functional(tmp_path, layers, [["x", 0, 0]], [["b", 0, 0]])
+    _convert_fails(capsys, tmp_path, [model, "--weights", npz, "--keras-version", "3"], "layer 'a'",
+                   "'b'", "not produced by any layer")
+
+
+def test_dangling_input(capsys, tmp_path):
+    layers = [{"class_name": "InputLayer", "name": "x", "config": {"name": "x", "batch_shape": [None, 4, 2]},
+               "inbound_nodes": []},
+              {"class_name": "InputLayer", "name": "unused", "config": {"name": "unused", "batch_shape": [None, 4, 2]},
+               "inbound_nodes": []},
+              _lstm_entry("a", "x")]
+    model, npz = _functional(tmp_path, layers, [["x", 0, 0], ["unused", 0, 0]], [["a", 0, 0]])
+    _convert_fails(capsys, tmp_path, [model, "--weights", npz, "--keras-version", "3"], "'unused'", "feeds no layer")
+
+
+def test_shared_layer_is_refused_by_name(capsys, tmp_path):
+    entry = _lstm_entry("a", "x")
+    entry["inbound_nodes"].append([["x", 0, 0, {}]])
+    layers = [{"class_name": "InputLayer", "name": "x", "config": {"name": "x", "batch_shape": [None, 4, 2]},
+               "inbound_nodes": []}, entry]
+    model, npz = _functional(tmp_path, layers, [["x", 0, 0]], [["a", 0, 0]])
+    _convert_fails(capsys, tmp_path, [model, "--weights", npz, "--keras-version", "3"], "layer 'a'",
+                   "more than once")
+
+
+def test_nested_model_is_listed_as_unsupported(capsys, tmp_path):
+    layers = [{"class_name": "InputLayer", "name": "x", "config": {"name": "x", "batch_shape": [None, 4, 2]},
+               "inbound_nodes": []},
+              {"class_name": "Functional", "name": "inner", "config": {"name": "inner", "layers": []},
+               "inbound_nodes": [[["x", 0, 0, {}]]]},
+              {"class_name": "Lambda", "name": "code", "config": {"name": "code", "function": "x"},
+               "inbound_nodes": [[["inner", 0, 0, {}]]]}]
+    model, npz = _functional(tmp_path, layers, [["x", 0, 0]], [["code", 0, 0]])
+    _convert_fails(capsys, tmp_path, [model, "--weights", npz, "--keras-version", "3"],
+                   "'inner' (Functional)", "'code' (Lambda)")
