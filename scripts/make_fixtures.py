@@ -28,6 +28,7 @@ By hand, never in CI (it needs two heavy virtual environments)::
     python scripts/make_fixtures.py --only k3       # only Keras 3 fixtures
     python scripts/make_fixtures.py --venv-k3 /path/k3 --venv-k2 /path/k2
     python scripts/make_fixtures.py --only k2 --match 'k2_mask_*'   # rebuild a few
+    python scripts/make_fixtures.py --match 'k?_bidi_*,k?_seq2seq'  # several globs
 
 A venv that does not exist yet is created with pinned Keras packages
 (``VENV_PACKAGES``; default location ``.fixture-venvs/``, ignored by git).
@@ -58,6 +59,18 @@ of the "Custom cells" section right below the imports (their exact code, for
 the converter's documentation).  ``wscale`` / ``rscale`` / ``bias_shift`` shape
 the random weights; ``max_abs`` refuses outputs that grew too large (non-finite
 outputs are always refused).
+
+Wrappers and non-recurrent layers are specs too (``lay("Bidirectional", lay("LSTM", 3),
+merge_mode=None)``, ``lay("TimeDistributed", lay("Dense", 5))``, ``lay("Conv1D", 4, 3)``);
+tags name them (``bidirectional``, ``merge:<mode>``, ``layer:<Class>``).  Graphs that are
+not a chain (encoder-decoder, branches, several inputs) use ``build=fn(keras) -> (inputs,
+outputs)`` with ``inputs=random_inputs(...)``.  Stateful fixtures set ``batch_size`` and
+``reset_before``: their cases are consecutive calls on ONE model (tag ``sequential_calls``),
+checked against a non-stateful twin.  ``save_model`` saves another model than the one run
+(the CuDNN layers, which cannot run on a CPU) and ``verify`` adds checks after saving.
+BatchNormalization's ``moving_variance`` draws from [0.5, 2].  LAYOUT.txt shows the full
+config entries of custom-cell RNNs, Bidirectional, TimeDistributed, CuDNN layers, stateful
+layers' inputs and layers called with ``initial_state`` (a repeated layout is referred to).
 """
 
 from __future__ import annotations
@@ -65,6 +78,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -120,6 +134,10 @@ def ensure_venv(which: str, location: str) -> None:
 # RNN.call(sequences, initial_state=None, mask=None, training=False), so
 # keras.layers.RNN(cell)(x, constants=[memory]) fails in Keras 3.15.1 (any cell) with
 K3_CONSTANTS_ERROR = "TypeError: got an unexpected keyword argument 'constants'"
+# Keras 3.15.1 RNN.reset_state() iterates over self.states, which for RNN([cell, cell, ...])
+# is nested ([[h, c], [h]]), and fails (keras/src/layers/rnn/rnn.py, reset_state) with
+K3_STACKED_RESET_ERROR = "AttributeError: 'list' object has no attribute 'assign'"
+# so for such a layer the state variables are zeroed one by one (what reset_state means).
 _CUSTOM = {}
 
 
@@ -309,16 +327,19 @@ def masked(value: float = 0.0, n_cases: int = 2, features: int = 3) -> Inputs:
     return Inputs(make, tags)
 
 
-def tokens(vocab: int, mask_tags: bool = True, n_cases: int = 2) -> Inputs:
+def tokens(vocab: int, mask_tags: bool = True, n_cases: int = 2, skip: tuple = ()) -> Inputs:
     """int32 token ids (batch, T) following the MASK_ROWS / MASK_CASE1 patterns.
 
     A "masked" step is token 0; other steps draw from 1..vocab-1, so row 4
     (partial_features) simply has no 0 token.  With ``mask_tags=False`` (no
-    mask_zero) the zeros are ordinary tokens.
+    mask_zero) the zeros are ordinary tokens.  ``skip`` drops MASK_ROWS rows by
+    name from case 0 (e.g. "all_masked" where a masked average would be 0/0).
     """
     def make(fx, rng):
         cases = []
-        for pat in _mask_patterns(n_cases):
+        for c, pat in enumerate(_mask_patterns(n_cases)):
+            if c == 0 and skip:
+                pat = pat[[i for i, (n, _) in enumerate(MASK_ROWS) if n not in skip]]
             t = rng.randint(1, vocab, size=pat.shape).astype("int32")
             t[pat] = 0
             cases.append([t])
@@ -326,8 +347,78 @@ def tokens(vocab: int, mask_tags: bool = True, n_cases: int = 2) -> Inputs:
 
     tags = ("int_input",)
     if mask_tags:
-        tags += ("mask",) + tuple(f"mask:{n}" for n, _ in MASK_ROWS[:4])
+        tags += ("mask",) + tuple(f"mask:{n}" for n, _ in MASK_ROWS[:4] if n not in skip)
     return Inputs(make, tags)
+
+
+# Case shapes (batch, T) of the Bidirectional / initial_state / model fixtures.
+NEW_CASES = ((3, 5), (2, 7))
+
+
+def random_inputs(*kinds, cases=NEW_CASES) -> Inputs:
+    """Random cases for a model with several inputs, one ``kinds`` entry per input.
+
+    ``("f", features, dt)``: float32 (batch, T + dt, features) standard normal;
+    ``("i", vocab, dt)``: int32 token ids (batch, T + dt) drawn from 0..vocab-1;
+    ``("v", dim)``: float32 (batch, dim) standard normal (no time axis).
+    ``cases`` gives (batch, T) per case.
+    """
+    def make(fx, rng):
+        out = []
+        for b, t in cases:
+            xs = []
+            for kind in kinds:
+                if kind[0] == "f":
+                    xs.append(rng.standard_normal((b, t + kind[2], kind[1])).astype("float32"))
+                elif kind[0] == "i":
+                    xs.append(rng.randint(0, kind[1], size=(b, t + kind[2])).astype("int32"))
+                else:
+                    xs.append(rng.standard_normal((b, kind[1])).astype("float32"))
+            out.append(xs)
+        return out
+
+    return Inputs(make, ("int_input",) if any(k[0] == "i" for k in kinds) else ())
+
+
+def chunks(sizes=(3, 2, 4), after_reset=(4,), batch=2, features=3) -> Inputs:
+    """Stateful calls: one random sequence (batch, sum(sizes), features) cut into chunks
+    of ``sizes`` time steps (one case each, in call order), then fresh random chunks
+    ``after_reset`` (the calls that follow reset_states()).
+    """
+    def make(fx, rng):
+        import numpy as np
+
+        seq = rng.standard_normal((batch, sum(sizes), features)).astype("float32")
+        cuts = np.cumsum(sizes)[:-1]
+        cases = [[c] for c in np.split(seq, cuts, axis=1)]
+        cases += [[rng.standard_normal((batch, t, features)).astype("float32")]
+                  for t in after_reset]
+        return cases
+
+    return Inputs(make, ("sequential_calls",))
+
+
+# Stateful + Masking(0.0): (T, [masked steps of row 0], [masked steps of row 1]) per call.
+STATEFUL_MASK_CALLS = (
+    (3, [], []),            # call 0: nothing masked; builds a non-zero state
+    (3, [0, 1], []),        # call 1: row 0 starts with 2 masked steps (carried non-zero state)
+    (4, [2], [0, 1, 2, 3]),  # call 2: row 0 has a hole, row 1 is fully masked
+    (2, [], []),            # call 3: nothing masked (the state survived the masked call)
+)
+
+
+def stateful_masked(features=3) -> Inputs:
+    def make(fx, rng):
+        cases = []
+        for t, rows0, rows1 in STATEFUL_MASK_CALLS:
+            x = rng.standard_normal((2, t, features)).astype("float32")
+            x[0, rows0] = 0.0
+            x[1, rows1] = 0.0
+            cases.append([x])
+        return cases
+
+    return Inputs(make, ("sequential_calls", "mask", "mask:left", "mask:holes",
+                         "mask:all_masked", "mask:leading_with_state"))
 
 
 @dataclass
@@ -353,6 +444,14 @@ class Fx:
     extra_inputs: tuple = ()  # inp(...) further model inputs (functional; random normal)
     input_name: Optional[str] = None  # name of the main keras.Input
     max_abs: Optional[float] = None  # refuse outputs larger than this in magnitude
+    # --- graphs that are not a chain of layers, stateful calls, substitute files ---
+    build: Optional[Callable] = None  # build(keras) -> (inputs, outputs): any functional graph
+    batch_size: Optional[int] = None  # fixed batch in the Input (stateful layers need one)
+    reset_before: Optional[tuple] = None  # not None: the cases are consecutive calls on ONE
+    # stateful model (states carried from call to call), reset_states() before these case indices
+    twin_must_match: bool = True  # stateful: the calls must equal one non-stateful pass
+    save_model: Optional[Callable] = None  # save_model(keras, fx, model) -> the model to save
+    verify: Optional[Callable] = None  # verify(keras, fx, path, inputs, results) after saving
 
     def case_shapes(self):
         if self.cases is not None:
@@ -513,6 +612,416 @@ def mask_set(prefix, fmt):
     ]
 
 
+def bidi_set(prefix, fmt):
+    """Bidirectional wrappers: merge modes, return_state, masks, custom backward_layer."""
+    m0 = lay("Masking", mask_value=0.0)
+    out = []
+    for mode in ("concat", "sum", "mul", "ave", None):
+        if mode is None:
+            desc = ("functional Bidirectional(LSTM(3, return_sequences=True), merge_mode=None); "
+                    "outputs [y_forward, y_backward] (y_backward reversed back to input time "
+                    "order)")
+        else:
+            desc = (f"Sequential Bidirectional(LSTM(3, return_sequences=True), "
+                    f"merge_mode={mode!r})")
+        out.append(Fx(f"{prefix}_bidi_{mode or 'none'}",
+                      [lay("Bidirectional", lay("LSTM", 3, return_sequences=True),
+                           merge_mode=mode)],
+                      desc, fmt=fmt, api="sequential" if mode else "functional", cases=NEW_CASES))
+    out += [
+        Fx(f"{prefix}_bidi_gru_state", [lay("Bidirectional", lay("GRU", 3, return_state=True))],
+           "functional Bidirectional(GRU(3, return_state=True)) (merge concat); Keras returns "
+           "[y, h_forward, h_backward] (flat, forward states first), y = concat(h_forward, "
+           "h_backward)", fmt=fmt, api="functional", cases=NEW_CASES),
+        Fx(f"{prefix}_bidi_lstm_state_none",
+           [lay("Bidirectional", lay("LSTM", 2, return_state=True, return_sequences=True),
+                merge_mode=None)],
+           "functional Bidirectional(LSTM(2, return_state=True, return_sequences=True), "
+           "merge_mode=None); Keras returns [y_forward, y_backward, h_forward, c_forward, "
+           "h_backward, c_backward] (flat; y_backward in input time order, so "
+           "y_backward[:, 0] == h_backward)", fmt=fmt, api="functional", features=2,
+           cases=NEW_CASES),
+        Fx(f"{prefix}_bidi_mask_seq",
+           [m0, lay("Bidirectional", lay("LSTM", 3, return_sequences=True))],
+           "Masking(0.0) -> Bidirectional(LSTM(3, return_sequences=True)) (concat)", fmt=fmt,
+           inputs=masked(0.0)),
+        Fx(f"{prefix}_bidi_mask_last", [m0, lay("Bidirectional", lay("GRU", 3))],
+           "Masking(0.0) -> Bidirectional(GRU(3)) (concat), last output: the backward GRU "
+           "starts at the last unmasked step", fmt=fmt, inputs=masked(0.0)),
+        Fx(f"{prefix}_bidi_backward_layer",
+           [lay("Bidirectional", lay("LSTM", 3, return_sequences=True),
+                backward_layer=lay("GRU", 2, return_sequences=True, go_backwards=True))],
+           "Sequential Bidirectional(LSTM(3, return_sequences=True), backward_layer=GRU(2, "
+           "return_sequences=True, go_backwards=True)) merge concat: output (batch, T, 3 + 2)",
+           fmt=fmt, cases=NEW_CASES),
+        Fx(f"{prefix}_bidi_simple_rnn_cell",
+           [lay("Bidirectional", lay("RNN", lay("SimpleRNNCell", 3), return_sequences=True),
+                merge_mode="sum")],
+           "Sequential Bidirectional(RNN(SimpleRNNCell(3), return_sequences=True), "
+           "merge_mode='sum')", fmt=fmt, cases=NEW_CASES),
+    ]
+    return out
+
+
+STATEFUL_DESC = ("; batch fixed at 2 (Input batch_size=2); the cases are NOT independent: they "
+                 "are consecutive calls on one model in case order, states carried between calls")
+
+
+def stateful_set(prefix, fmt):
+    """stateful=True layers called on consecutive chunks (cases = calls in order)."""
+    reset = ("reset_states() on every stateful layer (Keras 3 Model has none)" if prefix == "k3"
+             else "model.reset_states()")
+    kinds = [("lstm", "LSTM(3", lay("LSTM", 3, stateful=True, return_sequences=True)),
+             ("gru", "GRU(3", lay("GRU", 3, stateful=True, return_sequences=True)),
+             ("simple_rnn", "SimpleRNN(3",
+              lay("SimpleRNN", 3, stateful=True, return_sequences=True)),
+             ("stacked_cells", "RNN([LSTMCell(3), GRUCell(2)]",
+              lay("RNN", [lay("LSTMCell", 3), lay("GRUCell", 2)], stateful=True,
+                  return_sequences=True))]
+    out = [
+        Fx(f"{prefix}_stateful_{kind}", [spec],
+           f"{what}, stateful=True, return_sequences=True){STATEFUL_DESC}: c0, c1, c2 are "
+           f"chunks T=3, 2, 4 of one sequence (together equal to one pass over the 9 steps), "
+           f"then {reset}, then c3 (T=4) starts from zero states"
+           + (f" (Keras 3.15.1 RNN.reset_states() fails on stacked cells with "
+              f"{K3_STACKED_RESET_ERROR!r}: the state variables were zeroed directly)"
+              if prefix == "k3" and kind == "stacked_cells" else ""),
+           fmt=fmt, batch_size=2, inputs=chunks(), reset_before=(3,), tags=("stateful",))
+        for kind, what, spec in kinds
+    ]
+    out.append(Fx(
+        f"{prefix}_stateful_mask_lstm",
+        [lay("Masking", mask_value=0.0), lay("LSTM", 3, stateful=True, return_sequences=True)],
+        f"Masking(0.0) -> LSTM(3, stateful=True, return_sequences=True){STATEFUL_DESC}, no "
+        f"reset: c0 (T=3) unmasked; c1 (T=3) row 0 starts with 2 masked steps while its "
+        f"carried state is non-zero; c2 (T=4) row 0 has step 2 masked, row 1 is fully masked; "
+        f"c3 (T=2) unmasked (the state survived the masked call).  Masked steps never change "
+        f"the carried state; what they OUTPUT before the first unmasked step of a call, with a "
+        f"carried non-zero state, is version-specific: "
+        + ("Keras 3 (non-unrolled) outputs the carried h (c1 row 0 steps 0-1, all of c2 row 1), "
+           "so the calls equal one pass over their concatenation (checked)" if prefix == "k3" else
+           "tf-keras outputs zeros (c1 row 0 steps 0-1, all of c2 row 1), where one pass over "
+           "the concatenated calls would repeat the previous output (checked; elsewhere equal)"),
+        fmt=fmt, batch_size=2, inputs=stateful_masked(), reset_before=(), twin_must_match=False,
+        tags=("stateful",)))
+    return out
+
+
+def g_seq2seq(keras):
+    """Encoder LSTM states -> decoder LSTM initial_state -> TimeDistributed(Dense softmax)."""
+    L = keras.layers
+    enc_in = keras.Input((None, 3), name="enc_in")
+    _, h, c = L.LSTM(4, return_state=True)(enc_in)
+    dec_in = keras.Input((None, 2), name="dec_in")
+    dec = L.LSTM(4, return_sequences=True)(dec_in, initial_state=[h, c])
+    return [enc_in, dec_in], L.TimeDistributed(L.Dense(5, activation="softmax"))(dec)
+
+
+def g_two_input(keras):
+    L = keras.layers
+    text = keras.Input((None,), dtype="int32", name="text")
+    numeric = keras.Input((2,), name="numeric")
+    a = L.LSTM(3)(L.Embedding(20, 4)(text))
+    b = L.Dense(3, activation="relu")(numeric)
+    return [text, numeric], L.Dense(1, activation="sigmoid")(L.Concatenate()([a, b]))
+
+
+def g_merges(keras):
+    L = keras.layers
+    x = keras.Input((None, 3))
+    a = L.GRU(3, return_sequences=True)(x)
+    b = L.LSTM(3, return_sequences=True)(x)
+    merged = [cls()([a, b]) for cls in (L.Add, L.Subtract, L.Multiply, L.Average, L.Maximum,
+                                         L.Minimum)]
+    return [x], merged
+
+
+def init_state_set(prefix, fmt):
+    init = "initial_state"
+    return [
+        Fx(f"{prefix}_init_state_inputs",
+           [lay("LSTM", 3, return_sequences=True,
+                call_kwargs={"initial_state": [ref("h0"), ref("c0")]})],
+           "functional inputs x (None, 3), h0 (3,), c0 (3,): LSTM(3, return_sequences=True)"
+           "(x, initial_state=[h0, c0]); c{k}_in0 = x, c{k}_in1 = h0, c{k}_in2 = c0",
+           fmt=fmt, api="functional", input_name="x",
+           extra_inputs=(inp("h0", (3,)), inp("c0", (3,))), cases=NEW_CASES,
+           tags=(init, "multi_input")),
+        Fx(f"{prefix}_seq2seq", [],
+           "functional encoder-decoder: enc_in (None, 3) -> LSTM(4, return_state=True) -> "
+           "[_, h, c]; dec_in (None, 2) -> LSTM(4, return_sequences=True)(dec_in, "
+           "initial_state=[h, c]) -> TimeDistributed(Dense(5, softmax)); c{k}_in0 = enc_in, "
+           "c{k}_in1 = dec_in (one step shorter)", fmt=fmt, api="functional", build=g_seq2seq,
+           inputs=random_inputs(("f", 3, 0), ("f", 2, -1)),
+           tags=(init, "multi_input", "encoder_decoder", "model")),
+        Fx(f"{prefix}_init_state_gru_masked",
+           [lay("Masking", mask_value=0.0),
+            lay("GRU", 3, return_sequences=True, call_kwargs={"initial_state": ref("h0")})],
+           "functional inputs x (None, 3), h0 (3,): GRU(3, return_sequences=True)"
+           "(Masking(0.0)(x), initial_state=h0); c{k}_in1 = h0; rows follow the mask "
+           "patterns.  " + (
+               "Keras 3.15.1 DROPS the mask here: Layer.__call__ fills `mask` from the input "
+               "only when the call has a single tensor argument (with initial_state there are "
+               "two, and it then only fills `<argument>_mask` parameters, which RNN.call lacks), "
+               "so the outputs equal the same GRU without Masking (checked).  "
+               "k3_init_state_gru_mask_arg passes the mask explicitly" if prefix == "k3" else
+               "tf-keras keeps the mask: the leading masked steps (row 1) and the all-masked "
+               "row 3 output zeros, not h0 (the carried state is still h0)"),
+           fmt=fmt, api="functional", input_name="x", extra_inputs=(inp("h0", (3,)),),
+           inputs=masked(0.0), verify=check_initial_state_mask,
+           tags=(init, "multi_input") + (("mask_ignored_by_keras",) if prefix == "k3" else ())),
+    ]
+
+
+def check_initial_state_mask(keras, fx, path, inputs, results):
+    """What GRU(x, initial_state=h0) outputs at the leading masked steps of row 1 and on the
+    all-masked row 3 (case 0): h0, zeros, or (mask dropped) the same as without any mask."""
+    import dataclasses
+
+    import numpy as np
+
+    (x, h0), (y,) = inputs[0], results[0]
+    lead = np.concatenate([y[1, :2], y[3]])
+    h0s = np.concatenate([np.stack([h0[1]] * 2), np.stack([h0[3]] * y.shape[1])])
+    if np.allclose(lead, h0s, atol=1e-6):
+        seen = "h0"
+    elif not lead.any():
+        seen = "zeros"
+    else:
+        saved = keras.models.load_model(path, compile=False)
+        unmasked, _ = build_model(keras, dataclasses.replace(
+            fx, layers=[l for l in fx.layers if l[1] != "Masking"]))
+        unmasked.set_weights(saved.get_weights())
+        same = all(np.allclose(run_model(unmasked, xs)[0], outs[0], atol=1e-6)
+                   for xs, outs in zip(inputs, results))
+        seen = "the outputs of the same GRU without Masking (mask dropped)" if same else "?"
+    print(f"  {fx.name}: leading masked steps / all-masked row output {seen}", flush=True)
+    expected = {"k3_init_state_gru_masked": "the outputs", "k2_init_state_gru_masked": "zeros",
+                "k3_init_state_gru_mask_arg": "h0", "k3_init_state_gru_mask_arg_unroll": "zeros"}
+    assert seen.startswith(expected[fx.name]), (fx.name, seen)
+
+
+def g_init_state_mask_arg(timesteps):
+    """GRU(3, seq[, unroll])(x, initial_state=h0, mask=any(x != 0, -1)): Keras 3 only
+    (keras.ops on symbolic tensors are recorded as NotEqual / Any operations)."""
+    def build(keras):
+        from keras import ops
+
+        L = keras.layers
+        x = keras.Input((timesteps, 3), name="x")
+        h0 = keras.Input((3,), name="h0")
+        mask = ops.any(ops.not_equal(x, 0.0), axis=-1)
+        gru = L.GRU(3, return_sequences=True, unroll=timesteps is not None)
+        return [x, h0], gru(x, initial_state=h0, mask=mask)
+
+    return build
+
+
+def k3_mask_arg_set():
+    desc = ("functional inputs x ({t}, 3), h0 (3,): mask = keras.ops.any(keras.ops.not_equal(x, "
+            "0.0), axis=-1) (recorded as operations), GRU(3, return_sequences=True{u})(x, "
+            "initial_state=h0, mask=mask); c{{k}}_in1 = h0; rows follow the mask patterns.  "
+            "With a non-zero initial state the leading masked steps (row 1) and the all-masked "
+            "row 3 output {what}")
+    return [
+        Fx("k3_init_state_gru_mask_arg", [], desc.format(
+               t="None", u="", what="h0 (Keras 3 non-unrolled: the masked step repeats the "
+                                    "previous output, which starts as the initial state)"),
+           api="functional", build=g_init_state_mask_arg(None), inputs=masked(0.0),
+           extra_inputs=(inp("h0", (3,)),), verify=check_initial_state_mask,
+           tags=("initial_state", "multi_input", "mask_arg")),
+        Fx("k3_init_state_gru_mask_arg_unroll", [], desc.format(
+               t="7", u=", unroll=True", what="zeros (Keras 3 unrolled: the previous output "
+                                                "starts as zeros); one case"),
+           api="functional", build=g_init_state_mask_arg(7), timesteps=7,
+           inputs=masked(0.0, n_cases=1), extra_inputs=(inp("h0", (3,)),),
+           verify=check_initial_state_mask, tags=("initial_state", "multi_input", "mask_arg")),
+    ]
+
+
+def model_set(prefix, fmt):
+    """Small real-world models around recurrent layers (Dense, Conv1D, pooling, norms, ...)."""
+    emb = lay("Embedding", 20, 4, mask_zero=True)
+    tag = ("model",)
+    return [
+        Fx(f"{prefix}_sentiment",
+           [emb, lay("Bidirectional", lay("LSTM", 3)), lay("Dense", 1, activation="sigmoid")],
+           "Input((None,), int32) -> Embedding(20, 4, mask_zero=True) -> Bidirectional(LSTM(3)) "
+           "-> Dense(1, sigmoid); token 0 masked (mask patterns, row 3 all padding)", fmt=fmt,
+           vocab=20, inputs=tokens(20), tags=tag),
+        Fx(f"{prefix}_tagger",
+           [emb, lay("Bidirectional", lay("GRU", 3, return_sequences=True)),
+            lay("TimeDistributed", lay("Dense", 5, activation="softmax"))],
+           "Input((None,), int32) -> Embedding(20, 4, mask_zero=True) -> Bidirectional(GRU(3, "
+           "return_sequences=True)) -> TimeDistributed(Dense(5, softmax)); token 0 masked",
+           fmt=fmt, vocab=20, inputs=tokens(20), tags=tag),
+        Fx(f"{prefix}_cnn_lstm",
+           [lay("Conv1D", 4, 3, padding="causal", dilation_rate=1), lay("MaxPooling1D", 2),
+            lay("LSTM", 3), lay("Dense", 2)],
+           "Input((8, 3)) -> Conv1D(4, 3, padding='causal') -> MaxPooling1D(2) -> LSTM(3) -> "
+           "Dense(2)", fmt=fmt, timesteps=8, cases=((3, 8), (2, 8)), tags=tag),
+        Fx(f"{prefix}_conv_variants",
+           [lay("Conv1D", 4, 3, strides=2, padding="valid"),
+            lay("Conv1D", 3, 2, padding="same", dilation_rate=2),
+            lay("AveragePooling1D", 2, padding="same"), lay("GRU", 2)],
+           "Input((9, 3)) -> Conv1D(4, 3, strides=2, padding='valid') (T 9 -> 4) -> Conv1D(3, 2, "
+           "padding='same', dilation_rate=2) -> AveragePooling1D(2, padding='same') (T 4 -> 2) "
+           "-> GRU(2)", fmt=fmt, timesteps=9, cases=((3, 9), (2, 9)), tags=tag),
+        Fx(f"{prefix}_stacked_regressor",
+           [lay("LSTM", 4, return_sequences=True), lay("Dropout", 0.3), lay("LSTM", 3),
+            lay("Dropout", 0.2), lay("Dense", 1)],
+           "Input((None, 3)) -> LSTM(4, seq) -> Dropout(0.3) -> LSTM(3) -> Dropout(0.2) -> "
+           "Dense(1) (Dropout is the identity at inference)", fmt=fmt, cases=NEW_CASES, tags=tag),
+        Fx(f"{prefix}_two_input", [],
+           "functional text (None,) int32 -> Embedding(20, 4) -> LSTM(3); numeric (2,) -> "
+           "Dense(3, relu); Concatenate()([lstm, dense]) -> Dense(1, sigmoid); c{k}_in0 = text, "
+           "c{k}_in1 = numeric", fmt=fmt, api="functional", build=g_two_input,
+           inputs=random_inputs(("i", 20, 0), ("v", 2)), tags=tag + ("multi_input",)),
+        Fx(f"{prefix}_pooling_mask",
+           [emb, lay("GRU", 3, return_sequences=True), lay("GlobalAveragePooling1D"),
+            lay("Dense", 2)],
+           "Input((None,), int32) -> Embedding(20, 4, mask_zero=True) -> GRU(3, seq) -> "
+           "GlobalAveragePooling1D() (masked average: sum over unmasked steps / their count) -> "
+           "Dense(2); case 0 has no all-padding row (0/0 = NaN in Keras)", fmt=fmt, vocab=20,
+           inputs=tokens(20, skip=("all_masked",)), tags=tag),
+        Fx(f"{prefix}_pooling_mask_max",
+           [emb, lay("GRU", 3, return_sequences=True), lay("GlobalMaxPooling1D"),
+            lay("Dense", 2)],
+           "Input((None,), int32) -> Embedding(20, 4, mask_zero=True) -> GRU(3, seq) -> "
+           "GlobalMaxPooling1D() -> Dense(2); GlobalMaxPooling1D IGNORES the mask in both Keras "
+           "versions (Keras 3 warns that it destroys it): the max runs over every step, the GRU "
+           "repeating its previous output at masked steps", fmt=fmt, vocab=20,
+           inputs=tokens(20, skip=("all_masked",)), tags=tag),
+        Fx(f"{prefix}_norm_layers",
+           [lay("LSTM", 4, return_sequences=True), lay("LayerNormalization"),
+            lay("BatchNormalization"), lay("SimpleRNN", 3), lay("Activation", "tanh")],
+           "Input((None, 3)) -> LSTM(4, seq) -> LayerNormalization() -> BatchNormalization() "
+           "(random gamma/beta/moving_mean, moving_variance in [0.5, 2]: inference form) -> "
+           "SimpleRNN(3) -> Activation('tanh')", fmt=fmt, cases=NEW_CASES, tags=tag),
+        Fx(f"{prefix}_merges", [],
+           "functional x (None, 3) -> a = GRU(3, seq)(x), b = LSTM(3, seq)(x); six outputs "
+           "Add, Subtract, Multiply, Average, Maximum, Minimum of [a, b] in that order",
+           fmt=fmt, api="functional", build=g_merges, cases=NEW_CASES,
+           tags=tag + ("parallel_layers",)),
+        Fx(f"{prefix}_repeat_vector",
+           [lay("LSTM", 3), lay("RepeatVector", 4), lay("GRU", 2, return_sequences=True)],
+           "Input((None, 3)) -> LSTM(3) -> RepeatVector(4) -> GRU(2, return_sequences=True) "
+           "(output T is always 4)", fmt=fmt, cases=NEW_CASES, tags=tag),
+    ]
+
+
+def cudnn_save(cls_name):
+    """save_model hook: the real tf-keras CuDNNLSTM / CuDNNGRU twin of the plain model.
+
+    The classes exist in tf-keras 2.21 (tf_keras.src.layers.rnn.cudnn_lstm / cudnn_gru,
+    exported only in the v1 API tf_keras.api._v1.keras.layers); they build and save on a
+    CPU, only calling them needs a GPU (CudnnRNNV3 has GPU kernels only).  Weights come
+    from the plain layer through tf-keras' own converter (the one load_weights uses),
+    hdf5_format._convert_rnn_weights: per gate, the input kernel k (in, units) becomes
+    k.T.reshape(k.shape, order="F") (cuDNN reads the kernel memory as (units, in)) and the
+    recurrent kernel is transposed.  Bias: LSTM (8u) = [b - r, r] for a random r (input and
+    recurrent halves, their sum is the plain bias b); GRU (6u) = the plain (2, 3u) bias
+    [input; recurrent] flattened.
+    """
+    def save_model(keras, fx, model):
+        import numpy as np
+        from tf_keras.api._v1.keras import layers as v1
+        from tf_keras.src.saving.legacy.hdf5_format import _convert_rnn_weights
+
+        kernel, recurrent, bias = model.layers[-1].get_weights()
+        keras.backend.clear_session()
+        units = recurrent.shape[0]
+        twin = keras.Sequential([keras.Input(shape=(fx.timesteps, fx.features)),
+                                 getattr(v1, cls_name)(units)])
+        layer = twin.layers[-1]
+        kc, rc, _ = _convert_rnn_weights(layer, [kernel, recurrent, bias])
+        if cls_name == "CuDNNLSTM":
+            r = np.random.RandomState(seed_of(fx.name) + 3).uniform(-0.5, 0.5, bias.shape)
+            bc = np.concatenate([bias - r, r]).astype("float32")
+        else:
+            bc = bias.reshape(-1)
+        layer.set_weights([kc, rc, bc])
+        return twin
+
+    return save_model
+
+
+def cudnn_verify(keras, fx, path, inputs, results):
+    """The plain twin loads the CuDNN file's weights (tf-keras converts them) and matches."""
+    import numpy as np
+
+    plain, _ = build_model(keras, fx)
+    plain.load_weights(path)
+    for xs, outs in zip(inputs, results):
+        for a, b in zip(run_model(plain, xs), outs):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=fx.name)
+    # Independently of tf-keras: decode the stored weights as documented, run NumPy.
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        cfg = json.loads(f.attrs["model_config"])
+        name = cfg["config"]["layers"][-1]["config"]["name"]
+        group = f[f"model_weights/{name}/{name}"]
+        k, r, b = (group[w][()].astype("float64") for w in ("kernel:0", "recurrent_kernel:0",
+                                                             "bias:0"))
+    gates = 4 if "lstm" in fx.name else 3
+    units = r.shape[0]
+    kernel = np.hstack([g.reshape(units, k.shape[0]).T for g in np.hsplit(k, gates)])
+    recurrent = np.hstack([g.T for g in np.hsplit(r, gates)])
+    b_in, b_rec = np.split(b, 2)
+    sig = lambda v: 1.0 / (1.0 + np.exp(-v))  # noqa: E731
+    for xs, outs in zip(inputs, results):
+        x = xs[0].astype("float64")
+        h = np.zeros((x.shape[0], units))
+        c = np.zeros_like(h)
+        for t in range(x.shape[1]):
+            xi, hr = x[:, t] @ kernel + b_in, h @ recurrent + b_rec
+            if gates == 4:
+                i, fg, g, o = np.split(xi + hr, 4, axis=1)
+                c = sig(fg) * c + sig(i) * np.tanh(g)
+                h = sig(o) * np.tanh(c)
+            else:
+                z = sig(xi[:, :units] + hr[:, :units])
+                rr = sig(xi[:, units:2 * units] + hr[:, units:2 * units])
+                h = z * h + (1 - z) * np.tanh(xi[:, 2 * units:] + rr * hr[:, 2 * units:])
+        np.testing.assert_allclose(h, outs[0], rtol=1e-5, atol=1e-6, err_msg=fx.name)
+    print(f"  {fx.name}: plain {type(plain.layers[-1]).__name__} loading the CuDNN weights and "
+          f"a NumPy recurrence on the decoded weights both reproduce the outputs", flush=True)
+
+
+CUDNN_DESC = (" built with the real tf-keras 2.21 class (tf_keras.api._v1.keras.layers; it builds "
+              "and saves on a CPU but cannot run without a GPU) and saved as it writes it; the "
+              "outputs are those of the equivalent {plain} model, whose weights went through "
+              "tf-keras' own converter (hdf5_format._convert_rnn_weights): per gate the input "
+              "kernel is stored as k.T.reshape(k.shape, order='F') and the recurrent kernel "
+              "transposed; {bias}.  Input features 2 != units 3, so the per-gate input-kernel "
+              "reshape is not a plain transpose.  To read it: plain gate kernel = "
+              "stored_gate_kernel.reshape(units, input_dim).T, plain recurrent gate kernel = "
+              "stored_gate_recurrent.T.  Checks: the plain model load_weights() of this file "
+              "reproduces the outputs (tf-keras converts on load), and so does a NumPy "
+              "recurrence with the weights decoded as above.  keras_version attrs stay 2.21.0 "
+              "(not rewritten by hand: the real classes exist)")
+
+
+def cudnn_set():
+    return [
+        Fx("k2_cudnn_lstm", [lay("LSTM", 3)],
+           "CuDNNLSTM(3)" + CUDNN_DESC.format(
+               plain="LSTM(3) (sigmoid gates, tanh)",
+               bias="bias (8u) = [input bias (4u), recurrent bias (4u)], set to [b - r, r] "
+                    "for a random r so that both halves matter (their sum is the LSTM bias b)"),
+           fmt="h5", features=2, cases=NEW_CASES, save_model=cudnn_save("CuDNNLSTM"),
+           verify=cudnn_verify, reload_check=False),
+        Fx("k2_cudnn_gru", [lay("GRU", 3, reset_after=True, recurrent_activation="sigmoid")],
+           "CuDNNGRU(3)" + CUDNN_DESC.format(
+               plain="GRU(3, reset_after=True, recurrent_activation='sigmoid')",
+               bias="bias (6u) = [input bias (3u), recurrent bias (3u)] = the GRU (2, 3u) "
+                    "bias flattened (gate order z, r, h as in GRU)"),
+           fmt="h5", features=2, cases=NEW_CASES, save_model=cudnn_save("CuDNNGRU"),
+           verify=cudnn_verify, reload_check=False),
+    ]
+
+
 # --------------------------------------------------------------------------
 # Keras 3 fixtures (keras 3.x, JAX backend)
 # --------------------------------------------------------------------------
@@ -632,6 +1141,12 @@ K3_FIXTURES = [
        "h = x @ kernel + h_prev @ recurrent_kernel (no activation, no bias); registered "
        "serializable as 'kerasrnn2onnx_samples>MinimalRNNCell' (code in make_fixtures.py)",
        cases=SMALL_CASES, wscale=0.8, tags=("custom_cell",)),
+    # Bidirectional, stateful calls, initial_state, models around recurrent layers
+    *bidi_set("k3", "keras"),
+    *stateful_set("k3", "keras"),
+    *init_state_set("k3", "keras"),
+    *k3_mask_arg_set(),
+    *model_set("k3", "keras"),
 ]
 
 # --------------------------------------------------------------------------
@@ -708,6 +1223,13 @@ K2_FIXTURES = [
        "c{k}_in1 = memory",
        fmt="h5", api="functional", input_name="x", extra_inputs=(inp("memory", (4, 2)),),
        cases=SMALL_CASES, tags=("custom_cell", "constants", "two_inputs")),
+    # Bidirectional, stateful calls, initial_state, models around recurrent layers
+    *bidi_set("k2", "h5"),
+    *stateful_set("k2", "h5"),
+    *init_state_set("k2", "h5"),
+    *model_set("k2", "h5"),
+    # Legacy CuDNNLSTM / CuDNNGRU (Keras 2 only)
+    *cudnn_set(),
 ]
 
 TABLES = {"k3": K3_FIXTURES, "k2": K2_FIXTURES}
@@ -772,6 +1294,11 @@ def structure(x):
 
 
 def build_model(keras, fx):
+    if fx.build is not None:  # any functional graph
+        ins, outs = fx.build(keras)
+        nested = isinstance(outs, (list, tuple)) and any(isinstance(i, (list, tuple)) for i in outs)
+        model = keras.Model(ins[0] if len(ins) == 1 else ins, flatten(outs))
+        return model, (structure(outs) if nested else None)
     layers = [build_spec(keras, s) for s in fx.layers]
     call_kwargs = [s[3].get("call_kwargs", {}) for s in fx.layers]
     if fx.vocab is not None:  # integer token ids (batch, T)
@@ -780,6 +1307,8 @@ def build_model(keras, fx):
         shape, extra = (fx.timesteps, fx.features), {}
     if fx.input_name is not None:
         extra["name"] = fx.input_name
+    if fx.batch_size is not None:
+        extra["batch_size"] = fx.batch_size
     if fx.api == "sequential":
         assert not fx.extra_inputs and not any(call_kwargs), f"{fx.name}: needs api='functional'"
         if fx.no_input_layer:
@@ -809,6 +1338,8 @@ def set_random_weights(model, fx):
         vname = getattr(var, "path", None) or var.name
         if "bias" in vname.split("/")[-1]:
             w = rng.uniform(-0.5, 0.5, shape) * fx.wscale / 1.2 + fx.bias_shift
+        elif "moving_variance" in vname.split("/")[-1]:  # BatchNormalization: must be > 0
+            w = rng.uniform(0.5, 2.0, shape)
         else:
             w = rng.uniform(-1.0, 1.0, shape) * fx.wscale / np.sqrt(max(shape[0], 1))
             if "recurrent_kernel" in vname.split("/")[-1]:
@@ -823,8 +1354,8 @@ def make_inputs(fx):
 
     rng = np.random.RandomState(seed_of(fx.name) + 1)
     if fx.inputs is not None:
-        return fx.inputs.make(fx, rng)
-    if fx.vocab is not None:
+        cases = fx.inputs.make(fx, rng)
+    elif fx.vocab is not None:
         cases = [[rng.randint(0, fx.vocab, size=(b, t)).astype("int32")]
                  for b, t in fx.case_shapes()]
     else:
@@ -844,24 +1375,132 @@ def run_model(model, xs):
     return [np.asarray(o, dtype="float32") for o in flatten(model(xs[0] if len(xs) == 1 else xs))]
 
 
-def rnn_parts(keras, model):
-    """[(layer, [cells])] for every recurrent layer of the model."""
-    out = []
+def reset_states(model):
+    """tf-keras: Model.reset_states(); Keras 3 (no Model.reset_states): every stateful layer."""
+    if hasattr(model, "reset_states"):
+        model.reset_states()
+        return
     for layer in model.layers:
-        if isinstance(layer, keras.layers.RNN):
-            cell = layer.cell
-            cells = list(cell.cells) if isinstance(cell, keras.layers.StackedRNNCells) else [cell]
-            out.append((layer, cells))
+        if getattr(layer, "stateful", False):
+            try:
+                layer.reset_states()
+            except AttributeError as e:  # K3_STACKED_RESET_ERROR: nested states of stacked cells
+                assert str(e) == K3_STACKED_RESET_ERROR.split(": ", 1)[1], e
+                import keras
+
+                for v in keras.tree.flatten(layer.states):
+                    v.assign(keras.ops.zeros_like(v.value))
+
+
+
+def run_cases(keras, model, fx, inputs):
+    """Outputs per case; with ``fx.reset_before`` the cases are consecutive calls.
+
+    Stateful models are called eagerly (``model(x)``: in Keras 3 ``predict()`` does not
+    write the states back), reset before the first call, before the listed cases and
+    after the last one.
+    """
+    if fx.reset_before is None:
+        return [run_model(model, xs) for xs in inputs]
+    reset_states(model)
+    out = []
+    for c, xs in enumerate(inputs):
+        if c in fx.reset_before:
+            reset_states(model)
+        out.append(run_model(model, xs))
+    reset_states(model)
     return out
 
 
+def _stateless(spec):
+    """The layer specs with every stateful=True turned off (the twin of a stateful model)."""
+    if isinstance(spec, tuple) and spec and spec[0] == "__layer__":
+        _, cls, args, kwargs = spec
+        kwargs = {k: _stateless(v) for k, v in kwargs.items()}
+        if kwargs.get("stateful"):
+            kwargs["stateful"] = False
+        return ("__layer__", cls, tuple(_stateless(a) for a in args), kwargs)
+    if isinstance(spec, list):
+        return [_stateless(s) for s in spec]
+    return spec
+
+
+def check_stateful(keras, fx, model, inputs, results):
+    """Compare the stateful calls with one non-stateful pass per run of calls between resets.
+
+    Prints the max difference and, where they differ, (call, row, steps) and whether the
+    stateful call output zeros there.  Must match unless ``fx.twin_must_match`` is False.
+    """
+    import dataclasses
+
+    import numpy as np
+
+    twin, _ = build_model(keras, dataclasses.replace(fx, layers=_stateless(fx.layers),
+                                                     batch_size=None))
+    twin.set_weights(model.get_weights())
+    bounds = sorted({0, len(inputs), *fx.reset_before})
+    worst, notes = 0.0, []
+    for lo, hi in zip(bounds, bounds[1:]):
+        xs = [np.concatenate([inputs[c][i] for c in range(lo, hi)], axis=1)
+              for i in range(len(inputs[lo]))]
+        for j, expected in enumerate(run_model(twin, xs)):
+            start = 0
+            for c in range(lo, hi):
+                got = results[c][j]
+                t = got.shape[1]
+                diff = np.abs(got - expected[:, start:start + t]).max(axis=-1)  # (batch, t)
+                worst = max(worst, float(diff.max()))
+                for b in range(diff.shape[0]):
+                    steps = [int(i) for i in np.nonzero(diff[b] > 1e-5)[0]]
+                    if steps:
+                        zero = bool(np.all(got[b, steps] == 0))
+                        notes.append(f"call {c} row {b} steps {steps}"
+                                     f"{' (stateful output zeros)' if zero else ''}")
+                start += t
+    print(f"  {fx.name}: stateful calls vs one non-stateful pass per segment "
+          f"{[list(range(lo, hi)) for lo, hi in zip(bounds, bounds[1:])]}: max diff "
+          f"{worst:.3g}" + (f"; differ at {notes}" if notes else ""), flush=True)
+    if fx.twin_must_match:
+        assert worst < 1e-5, f"{fx.name}: stateful calls differ from the non-stateful pass"
+
+
+def _cells_of(keras, layer):
+    cell = layer.cell
+    if isinstance(cell, keras.layers.StackedRNNCells):
+        return list(cell.cells)
+    if isinstance(cell, keras.layers.Layer):
+        return [cell]
+    return []  # tf-keras CuDNNLSTM / CuDNNGRU: no cell object
+
+
+def rnn_parts(keras, model):
+    """[(layer, [cells], is_backward_of_bidirectional)] for every recurrent layer."""
+    out = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.RNN):
+            out.append((layer, _cells_of(keras, layer), False))
+        elif isinstance(layer, keras.layers.Bidirectional):
+            out.append((layer.forward_layer, _cells_of(keras, layer.forward_layer), False))
+            out.append((layer.backward_layer, _cells_of(keras, layer.backward_layer), True))
+    return out
+
+
+def _rnn_name(layer, cells):
+    if type(layer).__name__ == "RNN":
+        return "RNN(" + ", ".join(type(c).__name__ for c in cells) + ")"
+    return type(layer).__name__
+
+
 def describe_layers(keras, model):
+    """The recurrent layers in order (Bidirectional(forward[, backward]) for wrappers)."""
     names = []
-    for layer, cells in rnn_parts(keras, model):
-        if type(layer).__name__ == "RNN":
-            names.append("RNN(" + ", ".join(type(c).__name__ for c in cells) + ")")
-        else:
-            names.append(type(layer).__name__)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.RNN):
+            names.append(_rnn_name(layer, _cells_of(keras, layer)))
+        elif isinstance(layer, keras.layers.Bidirectional):
+            f, b = (_rnn_name(x, _cells_of(keras, x))
+                    for x in (layer.forward_layer, layer.backward_layer))
+            names.append(f"Bidirectional({f})" if f == b else f"Bidirectional({f}, {b})")
     return names
 
 
@@ -872,11 +1511,20 @@ def derive_tags(keras, model, fx, shapes):
     for layer in model.layers:
         if isinstance(layer, keras.layers.Masking):
             tags.append("mask")
-        if isinstance(layer, keras.layers.Embedding):
+        elif isinstance(layer, keras.layers.Embedding):
             tags.append("embedding")
             if layer.mask_zero:
                 tags.append("mask")
-    for layer, cells in parts:
+        elif isinstance(layer, keras.layers.Bidirectional):
+            tags += ["bidirectional", f"merge:{str(layer.merge_mode).lower()}"]
+        elif isinstance(layer, keras.layers.TimeDistributed):
+            tags += ["time_distributed", f"layer:{type(layer.layer).__name__}"]
+        elif not isinstance(layer, (keras.layers.RNN, keras.layers.InputLayer)):
+            tags.append(f"layer:{type(layer).__name__}")  # Dense, Conv1D, pooling, ...
+    for layer, cells, backward in parts:
+        if not cells and type(layer).__name__.startswith("CuDNN"):
+            kind = type(layer).__name__[5:].lower()
+            tags += ["cudnn", kind] + (["reset_after"] if kind == "gru" else [])
         if type(layer).__name__ == "RNN":
             tags.append("rnn_cell")
         if len(cells) > 1:
@@ -904,16 +1552,20 @@ def derive_tags(keras, model, fx, shapes):
             if cfg.get("dropout") or cfg.get("recurrent_dropout"):
                 tags.append("dropout")
         for flag in ("go_backwards", "return_state", "return_sequences", "unroll",
-                     "zero_output_for_mask"):
-            if getattr(layer, flag):
+                     "zero_output_for_mask", "stateful"):
+            if backward and flag == "go_backwards":
+                continue  # a Bidirectional's backward layer always goes backwards
+            if getattr(layer, flag, False):
                 tags.append(flag)
-    if len(parts) > 1:
+    top = [l for l in model.layers
+           if isinstance(l, (keras.layers.RNN, keras.layers.Bidirectional))]
+    if len(top) > 1 and fx.build is None:  # custom graphs say it in Fx.tags
         tags.append("stacked_layers")
     if any(t == 1 for _, t in shapes):
         tags.append("timesteps1")
     if any(b == 1 for b, _ in shapes):
         tags.append("batch1")
-    if len({t for _, t in shapes}) > 1:
+    if len({t for _, t in shapes}) > 1 and fx.reset_before is None:
         tags.append("two_lengths")
     if fx.json_of != "layer":
         tags.append(fx.api)
@@ -1006,10 +1658,9 @@ def make_one(keras, which, fx):
     shapes = [tuple(xs[0].shape[:2]) for xs in inputs]
     io = {}
     results = []
-    for c, xs in enumerate(inputs):
+    for c, (xs, outs) in enumerate(zip(inputs, run_cases(keras, model, fx, inputs))):
         for i, x in enumerate(xs):
             io[f"c{c}_in{i}"] = x
-        outs = run_model(model, xs)
         assert all(np.isfinite(y).all() for y in outs), f"{fx.name}: non-finite output"
         if fx.max_abs is not None:
             big = max(float(np.abs(y).max()) for y in outs)
@@ -1017,18 +1668,24 @@ def make_one(keras, which, fx):
         results.append(outs)
         for j, y in enumerate(outs):
             io[f"c{c}_out{j}"] = y
+    if fx.reset_before is not None:
+        check_stateful(keras, fx, model, inputs, results)
     desc = fx.desc
     if nesting is not None:
         desc += f"; raw Keras output nesting {nesting} (t = tensor), flattened depth-first"
+    if fx.save_model is not None:
+        model = fx.save_model(keras, fx, model)
     layers = describe_layers(keras, model)
     tags = derive_tags(keras, model, fx, shapes)
 
     model_file, weights_file, flag = save_fixture(keras, which, fx, model)
     if fx.reload_check:
         again = reload_fixture(keras, which, fx, model_file, weights_file)
-        for x, outs in zip(inputs, results):
-            for a, b in zip(run_model(again, x), outs):
+        for outs_again, outs in zip(run_cases(keras, again, fx, inputs), results):
+            for a, b in zip(outs_again, outs):
                 np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=fx.name)
+    if fx.verify is not None:
+        fx.verify(keras, fx, str(FIXTURES / model_file), inputs, results)
     if fx.post is not None:
         fx.post(str(FIXTURES / model_file))
     np.savez(str(FIXTURES / (fx.name + ".io.npz")), **io)
@@ -1052,7 +1709,9 @@ def selected(which, match=None):
     """The fixtures of TABLES[which] whose name matches the glob ``match`` (all if None)."""
     import fnmatch
 
-    return [fx for fx in TABLES[which] if match is None or fnmatch.fnmatchcase(fx.name, match)]
+    globs = None if match is None else match.split(",")
+    return [fx for fx in TABLES[which]
+            if globs is None or any(fnmatch.fnmatchcase(fx.name, g) for g in globs)]
 
 
 def inside(which, report, match=None):
@@ -1101,11 +1760,16 @@ def _h5_listing(f, lines, indent="    "):
     f.visititems(visit)
 
 
-def _custom_cells_listing(config, lines, where):
-    """The full config entry of every RNN layer (shows how a custom cell is recorded)."""
+def _custom_cells_listing(config, lines, where, match=lambda node: node.get("class_name") == "RNN",
+                          seen=None, fixture=None):
+    """The full config entry of every layer that ``match`` picks (default: RNN layers,
+    which shows how a custom cell is recorded).  With ``seen`` (a dict), an entry whose
+    (class, config keys, nested class names) was already shown for another fixture is only
+    referred to, which keeps LAYOUT.txt small (entries of layers called with initial_state
+    are always shown)."""
     def walk(node):
         if isinstance(node, dict):
-            if node.get("class_name") == "RNN":
+            if match(node):
                 yield node
             for v in node.values():
                 yield from walk(v)
@@ -1121,8 +1785,53 @@ def _custom_cells_listing(config, lines, where):
         return node
 
     for node in walk(config):
-        lines.append(f"    {where} RNN layer entry (full; shared_object_id keys left out):")
+        if seen is not None and not _called_with_initial_state(node):  # those: always in full
+            key = (where, node["class_name"], tuple(sorted(node["config"])),
+                   tuple(re.findall(r'"class_name": "(\w+)"', json.dumps(node["config"]))))
+            if key in seen:
+                lines.append(f"    {where} {node['class_name']} layer entry: same layout as in "
+                             f"{seen[key]} (shown in full there)")
+                continue
+            seen[key] = fixture
+        lines.append(f"    {where} {node['class_name']} layer entry (full; shared_object_id keys "
+                     f"left out):")
         lines.append(f"      {json.dumps(strip(node))}")
+
+
+def _called_with_initial_state(node):
+    """Keras 3: inbound_nodes[i]["kwargs"]["initial_state"] (keras tensor references);
+    tf-keras: the states are further inbound tensors of the same node, after the sequence."""
+    if node.get("class_name") not in ("LSTM", "GRU", "SimpleRNN", "RNN"):
+        return False
+    inbound = node.get("inbound_nodes") or []
+    return ("initial_state" in json.dumps(inbound)
+            or any(isinstance(n, list) and len(n) > 1 for n in inbound))
+
+
+def _listed_entry(tags):
+    """Which layer entries LAYOUT.txt shows in full for a fixture with ``tags`` (or None)."""
+    if "custom_cell" in tags:
+        return lambda node: node.get("class_name") == "RNN"
+    classes = set()
+    if "bidirectional" in tags:
+        classes.add("Bidirectional")
+    if "time_distributed" in tags:
+        classes.add("TimeDistributed")
+    if "cudnn" in tags:
+        classes |= {"CuDNNLSTM", "CuDNNGRU"}
+    if "stateful" in tags:
+        classes |= {"InputLayer", "LSTM", "GRU", "SimpleRNN", "RNN"}
+    if not classes and "initial_state" not in tags:
+        return None
+
+    def match(node):
+        if not isinstance(node.get("config"), dict) or "class_name" not in node:
+            return False
+        if node["class_name"] in classes:
+            return True  # initial_state: the layers called with it (see their inbound_nodes)
+        return "initial_state" in tags and _called_with_initial_state(node)
+
+    return match
 
 
 def write_layout():
@@ -1133,6 +1842,7 @@ def write_layout():
     import numpy as np
 
     manifest = json.loads((FIXTURES / "manifest.json").read_text())
+    seen = {}  # layer entries shown in full (not for custom cells: always in full)
     lines = ["Weight / attribute layout of every fixture file.",
              "Generated by scripts/make_fixtures.py; do not edit.", ""]
     for e in manifest:
@@ -1151,15 +1861,18 @@ def write_layout():
                 with h5py.File(_io.BytesIO(data), "r") as f:
                     lines.append("    model.weights.h5:")
                     _h5_listing(f, lines, "      ")
-                if "custom_cell" in e["tags"]:
-                    _custom_cells_listing(config, lines, "config.json")
+                if _listed_entry(e["tags"]) is not None:
+                    _custom_cells_listing(config, lines, "config.json", _listed_entry(e["tags"]),
+                                          None if "custom_cell" in e["tags"] else seen, e["name"])
             elif fname.endswith(".h5"):
                 with h5py.File(path, "r") as f:
                     _h5_listing(f, lines)
                     raw = f.attrs.get("model_config")
-                if "custom_cell" in e["tags"] and raw is not None:
+                if _listed_entry(e["tags"]) is not None and raw is not None:
                     raw = raw.decode("utf8") if isinstance(raw, bytes) else raw
-                    _custom_cells_listing(json.loads(raw), lines, "model_config")
+                    _custom_cells_listing(json.loads(raw), lines, "model_config",
+                                          _listed_entry(e["tags"]),
+                                          None if "custom_cell" in e["tags"] else seen, e["name"])
             elif fname.endswith(".npz"):
                 with np.load(path) as z:
                     for k in z.files:
@@ -1257,8 +1970,9 @@ def drive(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", choices=["k3", "k2"])
-    ap.add_argument("--match", help="only rebuild fixtures whose name matches this glob "
-                                    "(the manifest keeps the other entries)")
+    ap.add_argument("--match", help="only rebuild fixtures whose name matches this glob, or one "
+                                    "of several comma-separated globs (the manifest keeps the "
+                                    "other entries)")
     ap.add_argument("--venv-k3", default=DEFAULT_VENVS["k3"])
     ap.add_argument("--venv-k2", default=DEFAULT_VENVS["k2"])
     ap.add_argument("--inside", choices=["k3", "k2", "layout"], help=argparse.SUPPRESS)
