@@ -265,6 +265,7 @@ def bench_row(tmp: Path, layer: Layer, shape, args, rng):
         run()
     for _ in range(args.rounds):
         for name, run in runs.items():
+            time.sleep(0.05)  # let the previous candidate's worker threads (XLA, OpenMP) go idle
             samples[name].append(_elapsed(run, args.min_seconds))
     times = {name: statistics.median(v) for name, v in samples.items()}
     return times, missing, auto
