@@ -14,6 +14,7 @@ from ._version import __version__
 from .errors import ConversionError, ModelFileError, RuntimeInputError
 from .io import load_raw_model
 from .lowering import DEFAULT_OPSET, build_model, plan_layers
+from .npz_inputs import load_npz_inputs
 from .parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityReport, compare_all
 from .reference import run_model
 from .spec import ModelSpec, parse_model
@@ -92,21 +93,8 @@ def make_inputs(spec: ModelSpec, batch: int = 2, timesteps: int = 7, seed: int =
 
 def read_inputs(spec: ModelSpec, path: PathLike) -> list[np.ndarray]:
     """Inputs from an ``.npz``: keyed by input name, or positional (``arr_0``...)."""
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            stored = {k: np.asarray(data[k]) for k in data.keys()}
-    except (OSError, ValueError) as exc:
-        raise ModelFileError(path, f"cannot read inputs .npz ({exc})") from None
-    arrays = []
-    for i, inp in enumerate(spec.inputs):
-        for key in (inp.name, f"arr_{i}", f"c0_in{i}"):
-            if key in stored:
-                arrays.append(stored[key].astype(inp.dtype))
-                break
-        else:
-            raise RuntimeInputError(f"{path}: no array for input '{inp.name}' (keys: {', '.join(stored)})")
-    return arrays
+    arrays = load_npz_inputs(path, [inp.name for inp in spec.inputs])
+    return [array.astype(inp.dtype) for array, inp in zip(arrays, spec.inputs)]
 
 
 def _check_inputs(spec: ModelSpec, arrays: Sequence[np.ndarray]) -> None:

@@ -10,31 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelFileError, RuntimeInputError
+from ..errors import RuntimeInputError
+from ..npz_inputs import load_npz_inputs
 from .stateful import Session
-
-
-def _load_inputs(session: Session, path: str | Path) -> list[np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            stored = {k: np.asarray(data[k]) for k in data.keys()}
-    except (OSError, ValueError) as exc:
-        raise ModelFileError(path, f"cannot read inputs .npz ({exc})") from None
-    arrays = []
-    for i, name in enumerate(session.input_names):
-        for key in (name, f"arr_{i}", f"c0_in{i}"):
-            if key in stored:
-                arrays.append(stored[key])
-                break
-        else:
-            raise RuntimeInputError(f"{path}: no array for input '{name}' (keys: {', '.join(stored)})")
-    return arrays
 
 
 def run_chunked(model: str | Path, inputs: str | Path, provider: str = "cpu", chunks: int = 1) -> dict[str, np.ndarray]:
     """Outputs by name; with ``chunks`` > 1 the time axis is split and streamed."""
     session = Session(model, provider)
-    arrays = _load_inputs(session, inputs)
+    arrays = load_npz_inputs(inputs, session.input_names)
     if chunks < 1:
         raise RuntimeInputError("--chunks must be at least 1")
     if chunks == 1:
