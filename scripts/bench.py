@@ -193,7 +193,6 @@ def keras_peer(layer: Layer, shape, weights, x):
 def gemm_rate(threads: int) -> float:
     """float32 FLOP/s of a mid-size GEMM in onnxruntime's MatMul (the floor's denominator;
     numpy's BLAS here may be slowed by OPENBLAS_CORETYPE, so it is not used)."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     b = np.random.default_rng(1).standard_normal((1024, 1024)).astype(np.float32)

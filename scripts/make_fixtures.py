@@ -84,9 +84,9 @@ import subprocess
 import sys
 import tempfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -780,7 +780,7 @@ def check_initial_state_mask(keras, fx, path, inputs, results):
 
     import numpy as np
 
-    (x, h0), (y,) = inputs[0], results[0]
+    (_x, h0), (y,) = inputs[0], results[0]
     lead = np.concatenate([y[1, :2], y[3]])
     h0s = np.concatenate([np.stack([h0[1]] * 2), np.stack([h0[3]] * y.shape[1])])
     if np.allclose(lead, h0s, atol=1e-6):

@@ -11,7 +11,7 @@ import pytest
 
 import kerasrnn2onnx
 
-from .conftest import ATOL, MANIFEST, RTOL, fixture_params
+from .conftest import MANIFEST, fixture_params
 
 
 def test_fixture_set_is_sound():

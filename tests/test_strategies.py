@@ -13,7 +13,7 @@ import kerasrnn2onnx
 from kerasrnn2onnx.errors import UnsupportedError
 from kerasrnn2onnx.lowering import plan_layers
 
-from .conftest import ATOL, MANIFEST, RTOL, FIXTURES
+from .conftest import MANIFEST, FIXTURES
 
 
 def _strategy_params():

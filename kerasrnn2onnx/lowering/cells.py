@@ -113,7 +113,7 @@ class CellLowering:
 
     def _gru_step(self, op: Any, projection: Any, h: Any) -> tuple[Any, list[Any]]:
         cell = self.cell
-        ra, act = cell.recurrent_activation, cell.activation
+        act = cell.activation
         x_zr, x_h = op.Split(projection, self.gru_split, axis=-1, _outputs=2)
         if cell.reset_after:
             if self.recurrent_bias is not None:

@@ -8,7 +8,7 @@ hide a semantic change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Iterator, Mapping
 
 import numpy as np
@@ -16,7 +16,6 @@ import numpy as np
 from ..errors import LayerError, ModelFileError, UnsupportedError
 from ..io.raw import RawLayer, RawModel, TensorRef
 from ..io.versions import keras_major
-from .activations import ActivationNameError, ActivationSpec, resolve_activation
 from ..custom import find_cell
 from .parse_layers import PARSERS, parse_feed_forward
 from .checks import (
