@@ -12,6 +12,8 @@ import h5py
 import numpy as np
 import pytest
 
+import kerasrnn2onnx
+
 from kerasrnn2onnx.cli import main
 
 from .conftest import FIXTURES, write_layer_json
@@ -252,14 +254,28 @@ def test_dangling_input(capsys, tmp_path):
     _convert_fails(capsys, tmp_path, [model, "--weights", npz, "--keras-version", "3"], "'unused'", "feeds no layer")
 
 
-def test_shared_layer_is_refused_by_name(capsys, tmp_path):
+def test_shared_layer_converts_with_one_copy_of_its_weights(tmp_path):
+    """A layer called twice: two calls in the graph, one set of weights (not an error)."""
+    import onnxruntime as ort
+
+    from kerasrnn2onnx.reference import run_model
+
     entry = _lstm_entry("a", "x")
-    entry["inbound_nodes"].append([["x", 0, 0, {}]])
-    layers = [{"class_name": "InputLayer", "name": "x", "config": {"name": "x", "batch_shape": [None, 4, 2]},
-               "inbound_nodes": []}, entry]
-    model, npz = _functional(tmp_path, layers, [["x", 0, 0]], [["a", 0, 0]])
-    _convert_fails(capsys, tmp_path, [model, "--weights", npz, "--keras-version", "3"], "layer 'a'",
-                   "more than once")
+    entry["inbound_nodes"].append([["y", 0, 0, {}]])
+    layers = [{"class_name": "InputLayer", "name": n, "config": {"name": n, "batch_shape": [None, 4, 2]},
+               "inbound_nodes": []} for n in ("x", "y")] + [entry]
+    rng = np.random.default_rng(0)
+    model, npz = _functional(tmp_path, layers, [["x", 0, 0], ["y", 0, 0]], [["a", 0, 0], ["a", 1, 0]])
+    np.savez(npz, *[rng.uniform(-0.5, 0.5, w.shape).astype(np.float32) for w in _lstm_weights()])
+    spec = kerasrnn2onnx.load(model, weights=npz, keras_version=3)
+    proto = kerasrnn2onnx.convert(spec, strategy="native")
+    assert [o.name for o in proto.graph.output] == ["a", "a#1"]
+    weights = sorted(i.name.rsplit(".", 1)[-1] for i in proto.graph.initializer if len(i.dims) >= 2)
+    assert weights == ["B", "R", "W"]  # once, shared by both LSTM nodes
+    xs = [rng.standard_normal((2, 4, 2)).astype(np.float32) for _ in range(2)]
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    for got, want in zip(session.run(None, {"x": xs[0], "y": xs[1]}), run_model(spec, xs)):
+        np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-4)
 
 
 def test_nested_model_is_listed_as_unsupported(capsys, tmp_path):

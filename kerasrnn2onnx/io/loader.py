@@ -76,8 +76,9 @@ def _attach_keras3_weights(layers: tuple[RawLayer, ...], root: Any, source: obje
     groups = root["layers"] if "layers" in root else None
     result = []
     for layer in layers:
-        if groups is not None and layer.name in groups:
-            arrays = keras3_group_weights(groups[layer.name], _order_hints(layer.config), source)
+        key = layer.weights_from or layer.name
+        if groups is not None and key in groups:
+            arrays = keras3_group_weights(groups[key], _order_hints(layer.config), source)
             layer = replace(layer, weights=tuple(arrays))
         result.append(layer)
     return tuple(result)
@@ -87,8 +88,9 @@ def _attach_keras2_weights(layers: tuple[RawLayer, ...], root: Any, source: obje
     by_layer = keras2_weights_by_layer(root, source)
     result = []
     for layer in layers:
-        if layer.name in by_layer:
-            arrays, names = by_layer[layer.name]
+        key = layer.weights_from or layer.name
+        if key in by_layer:
+            arrays, names = by_layer[key]
             layer = replace(layer, weights=tuple(arrays), weight_names=tuple(names))
         result.append(layer)
     return tuple(result)

@@ -32,7 +32,8 @@ class RawLayer:
     inbound: tuple[TensorRef, ...] = ()
     tensor_kwargs: Mapping[str, tuple[TensorRef, ...]] = field(default_factory=dict)
     call_count: int = 1
-    call_args: tuple = ()  # the first call's positional arguments as stored (Keras 3 op layers keep scalars here)
+    call_args: tuple = ()  # the call's positional arguments as stored (Keras 3 op layers keep scalars here)
+    weights_from: str | None = None  # a shared layer's later call: the layer whose weights it uses
     weights: tuple[np.ndarray, ...] = ()
     weight_names: tuple[str, ...] = ()
 

@@ -148,31 +148,43 @@ def _sequential(config: Any, source: Path):
     return "Sequential", name, tuple(layers), (TensorRef(layers[0].name),), (previous,)
 
 
+def call_name(layer: str, node: int) -> str:
+    """The graph name of call ``node`` of a layer: a shared layer's later calls become
+    layers of their own (``lstm#1``) that use the first call's weights."""
+    return layer if node == 0 else f"{layer}#{node}"
+
+
+def _rename(ref: TensorRef) -> TensorRef:
+    return TensorRef(call_name(ref.layer, ref.node), 0, ref.index)
+
+
 def _functional(config: Any, source: Path):
     if not isinstance(config, Mapping) or not isinstance(config.get("layers"), list):
         raise ModelFileError(source, "Functional config has no 'layers' list")
     layers: list[RawLayer] = []
     for entry in config["layers"]:
         lname = _layer_name(entry)
-        nodes = entry.get("inbound_nodes") or []
-        args: tuple[TensorRef, ...] = ()
-        kwargs: dict[str, tuple[TensorRef, ...]] = {}
-        call_args: tuple = ()
-        if nodes:
-            args, kwargs = _parse_node(nodes[0])
-            if isinstance(nodes[0], Mapping):
-                call_args = tuple(nodes[0].get("args") or ())
-        layers.append(
-            RawLayer(
-                str(entry.get("class_name")),
-                lname,
-                entry.get("config") or {},
-                inbound=args,
-                tensor_kwargs=kwargs,
-                call_count=max(len(nodes), 1),
-                call_args=call_args,
+        nodes = entry.get("inbound_nodes") or [None]
+        for k, node in enumerate(nodes):
+            args: tuple[TensorRef, ...] = ()
+            kwargs: dict[str, tuple[TensorRef, ...]] = {}
+            call_args: tuple = ()
+            if node is not None:
+                args, kwargs = _parse_node(node)
+                if isinstance(node, Mapping):
+                    call_args = tuple(node.get("args") or ())
+            layers.append(
+                RawLayer(
+                    str(entry.get("class_name")),
+                    call_name(lname, k),
+                    entry.get("config") or {},
+                    inbound=tuple(_rename(r) for r in args),
+                    tensor_kwargs={key: tuple(_rename(r) for r in refs) for key, refs in kwargs.items()},
+                    call_count=1,
+                    call_args=call_args,
+                    weights_from=lname if k else None,
+                )
             )
-        )
-    inputs = _refs_list(config.get("input_layers", []))
-    outputs = _refs_list(config.get("output_layers", []))
+    inputs = tuple(_rename(r) for r in _refs_list(config.get("input_layers", [])))
+    outputs = tuple(_rename(r) for r in _refs_list(config.get("output_layers", [])))
     return "Functional", str(config.get("name", "model")), tuple(layers), inputs, outputs

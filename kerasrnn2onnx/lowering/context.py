@@ -92,6 +92,8 @@ class LoweringContext:
             producer_version=producer_version)
         # Lowerings emit every value they might need; drop what no output reads.
         common_passes.RemoveUnusedNodesPass()(model)
+        # a shared layer's calls carry the same weights: keep one copy
+        common_passes.DeduplicateInitializersPass()(model)
         common_passes.ClearMetadataAndDocStringPass()(model)
         # Value names come from per-graph node counters: make them unique across the main
         # graph and Scan bodies (ONNX requires SSA over the whole model).

@@ -32,13 +32,19 @@ class WeightFeed:
     def __init__(self, model: RawModel) -> None:
         self._flat = list(model.flat_weights) if model.flat_weights is not None else None
         self._pos = 0
+        self._taken: dict[str, list[np.ndarray]] = {}  # per layer, what it took from the flat list
 
     def for_layer(self, raw: RawLayer) -> Iterator[np.ndarray]:
         if self._flat is None:
             yield from raw.weights
             return
+        if raw.weights_from is not None:  # a shared layer's later call reuses the first call's arrays
+            yield from self._taken.get(raw.weights_from, [])
+            return
+        taken = self._taken.setdefault(raw.name, [])
         while self._pos < len(self._flat):
             self._pos += 1  # advance before yielding: an array handed out is taken
+            taken.append(self._flat[self._pos - 1])
             yield self._flat[self._pos - 1]
 
     def take(self, iterator: Iterator[np.ndarray], layer: str, what: str) -> np.ndarray:
@@ -58,6 +64,9 @@ class WeightFeed:
 
     def peek(self, raw: RawLayer) -> np.ndarray | None:
         """The next array this layer would receive, without taking it."""
+        if raw.weights_from is not None and self._flat is not None:
+            taken = self._taken.get(raw.weights_from)
+            return taken[0] if taken else None
         if self._flat is None:
             return raw.weights[0] if raw.weights else None
         return self._flat[self._pos] if self._pos < len(self._flat) else None

@@ -439,8 +439,6 @@ def parse_model(model: RawModel) -> ModelSpec:
             inputs[raw.name] = spec_in
             tensors[TensorRef(raw.name)] = TensorInfo(spec_in.features, spec_in.rank, False, steps=spec_in.timesteps)
             continue
-        if raw.call_count > 1:
-            raise UnsupportedError(raw.name, "a layer called more than once (shared weights) is not supported yet")
         recurrent = raw.class_name in RECURRENT_CLASSES
         kwargs = dict(raw.tensor_kwargs)
         explicit_mask = _pop_mask(raw, kwargs, tensors)
