@@ -21,8 +21,10 @@ from ..spec.layers import (
     IdentityLayerSpec,
     MergeSpec,
     NormalizationSpec,
+    PermuteSpec,
     Pool1DSpec,
     RepeatVectorSpec,
+    ReshapeSpec,
 )
 from .context import LoweringContext
 
@@ -142,7 +144,21 @@ def _flatten(ctx: LoweringContext, layer: FlattenSpec, xs, masks, ranks):
     return op.Reshape(batch_major, ctx.ints(0, -1))
 
 
+def _reshape(ctx: LoweringContext, layer: ReshapeSpec, xs, masks, ranks):
+    op = ctx.op
+    x = op.Transpose(xs[0], perm=[1, 0, 2]) if ranks[0] == 3 else xs[0]  # batch-major
+    y = op.Reshape(x, ctx.ints(0, *layer.target_shape))
+    return op.Transpose(y, perm=[1, 0, 2]) if len(layer.target_shape) == 2 else y
+
+
+def _permute(ctx: LoweringContext, layer: PermuteSpec, xs, masks, ranks):
+    # (time, batch, features) -> Keras (batch, features, time) -> time-major (features, batch, time)
+    return ctx.op.Transpose(xs[0], perm=[2, 1, 0])
+
+
 LOWERINGS: dict[type, Callable] = {
+    ReshapeSpec: _reshape,
+    PermuteSpec: _permute,
     DenseSpec: _dense,
     ActivationLayerSpec: lambda ctx, layer, xs, masks, ranks: layer.activation.emit(ctx.op, xs[0]),
     IdentityLayerSpec: lambda ctx, layer, xs, masks, ranks: xs[0],

@@ -27,7 +27,15 @@ from ..spec.types import (
     RecurrentLayerSpec,
     TensorSpec,
 )
-from ..spec.layers import Conv1DSpec, FlattenSpec, GlobalPool1DSpec, Pool1DSpec, RepeatVectorSpec
+from ..spec.layers import (
+    Conv1DSpec,
+    FlattenSpec,
+    GlobalPool1DSpec,
+    PermuteSpec,
+    Pool1DSpec,
+    RepeatVectorSpec,
+    ReshapeSpec,
+)
 from .cells import CellLowering, CustomCellLowering
 from .layers import lower_feed_forward, output_mask
 from .context import LoweringContext
@@ -240,6 +248,8 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
 
 
 def _feed_forward_rank(layer: Any, rank: int) -> int:
+    if isinstance(layer, ReshapeSpec):
+        return len(layer.target_shape) + 1
     if isinstance(layer, (GlobalPool1DSpec, FlattenSpec)):
         return 2
     if isinstance(layer, RepeatVectorSpec):
@@ -251,6 +261,10 @@ def _feed_forward_time(layer: Any, time: int | str | None) -> int | str | None:
     """Output timesteps of a surrounding layer: a number, a dim name, or None (a new unknown)."""
     if isinstance(layer, RepeatVectorSpec):
         return layer.n
+    if isinstance(layer, ReshapeSpec):
+        return layer.target_shape[0] if len(layer.target_shape) == 2 and layer.target_shape[0] > 0 else None
+    if isinstance(layer, PermuteSpec):
+        return None  # the old feature axis: its size is static, set from the spec's output width
     if isinstance(layer, Conv1DSpec):
         if not isinstance(time, int):
             return None

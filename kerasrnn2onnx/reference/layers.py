@@ -15,8 +15,10 @@ from ..spec.layers import (
     IdentityLayerSpec,
     MergeSpec,
     NormalizationSpec,
+    PermuteSpec,
     Pool1DSpec,
     RepeatVectorSpec,
+    ReshapeSpec,
 )
 
 
@@ -125,6 +127,8 @@ RUNNERS: dict[type, Callable] = {
     GlobalPool1DSpec: _global_pool,
     NormalizationSpec: _normalization,
     FlattenSpec: lambda layer, xs, masks: xs[0].reshape(xs[0].shape[0], -1),
+    ReshapeSpec: lambda layer, xs, masks: xs[0].reshape(xs[0].shape[0], *layer.target_shape),
+    PermuteSpec: lambda layer, xs, masks: np.transpose(xs[0], (0, 2, 1)),
 }
 
 

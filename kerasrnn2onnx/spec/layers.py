@@ -168,5 +168,31 @@ class FlattenSpec:
         return "Flatten"
 
 
-FEED_FORWARD = (DenseSpec, ActivationLayerSpec, IdentityLayerSpec, MergeSpec, RepeatVectorSpec, Conv1DSpec,
+@dataclass(frozen=True, eq=False)
+class ReshapeSpec:
+    """``Reshape(target_shape)`` of the non-batch axes (rank 2 or 3 results); ends the mask."""
+
+    name: str
+    sources: tuple[TensorSpec, ...]
+    target_shape: tuple[int, ...]
+    mask = "drop"
+
+    def describe(self) -> str:
+        return f"Reshape({self.target_shape})"
+
+
+@dataclass(frozen=True, eq=False)
+class PermuteSpec:
+    """``Permute(dims)`` of a (batch, time, features) tensor: (2, 1) swaps time and features."""
+
+    name: str
+    sources: tuple[TensorSpec, ...]
+    dims: tuple[int, ...]
+    mask = "drop"
+
+    def describe(self) -> str:
+        return f"Permute({self.dims})"
+
+
+FEED_FORWARD = (ReshapeSpec, PermuteSpec, DenseSpec, ActivationLayerSpec, IdentityLayerSpec, MergeSpec, RepeatVectorSpec, Conv1DSpec,
                 Pool1DSpec, GlobalPool1DSpec, NormalizationSpec, FlattenSpec)

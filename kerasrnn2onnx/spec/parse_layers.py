@@ -20,8 +20,10 @@ from .layers import (
     IdentityLayerSpec,
     MergeSpec,
     NormalizationSpec,
+    PermuteSpec,
     Pool1DSpec,
     RepeatVectorSpec,
+    ReshapeSpec,
 )
 from .types import TensorSpec
 
@@ -210,6 +212,42 @@ def _normalization(raw, config, sources, infos, model, feed) -> Parsed:
     return NormalizationSpec(raw.name, sources, "layer", epsilon, gamma, beta, rms_scaling=rms), infos[0]
 
 
+def _reshape(raw, config, sources, infos, model, feed) -> Parsed:
+    check_keys(config, BASE_KEYS | {"target_shape"}, raw.name)
+    target = tuple(config.get("target_shape") or ())
+    info = infos[0]
+    if len(target) not in (1, 2) or not all(isinstance(d, int) and (d > 0 or d == -1) for d in target):
+        raise UnsupportedError(raw.name, f"Reshape to {target} is not supported (rank 2 or 3 results)", "target_shape")
+    if target.count(-1) > 1 or (len(target) == 2 and target[1] == -1):
+        raise UnsupportedError(raw.name, "the feature size after Reshape must be given", "target_shape")
+    size = info.width * (info.steps if info.rank == 3 else 1) if info.width and (info.rank == 2 or info.steps) else None
+    if target == (-1,) or (len(target) == 1 and size is not None and target[0] != size):
+        if size is None:
+            raise UnsupportedError(raw.name, "Reshape to one axis needs a fixed number of timesteps")
+        if target != (-1,):
+            raise LayerError(raw.name, f"cannot reshape {size} values to {target}", "target_shape")
+        target = (size,)
+    if len(target) == 2 and target[0] == -1 and size is not None:
+        target = (size // target[1], target[1])
+    spec = ReshapeSpec(raw.name, sources, target)
+    if len(target) == 1:
+        return spec, TensorInfo(target[0], 2, False)
+    return spec, TensorInfo(target[1], 3, False, steps=target[0] if target[0] > 0 else None)
+
+
+def _permute(raw, config, sources, infos, model, feed) -> Parsed:
+    check_keys(config, BASE_KEYS | {"dims"}, raw.name)
+    dims = tuple(config.get("dims") or ())
+    info = infos[0]
+    if info.rank != 3 or sorted(dims) != [1, 2]:
+        raise UnsupportedError(raw.name, f"Permute{dims} is supported on (batch, time, features) only", "dims")
+    if dims == (1, 2):
+        return IdentityLayerSpec(raw.name, sources, "Permute"), info
+    if info.steps is None:
+        raise UnsupportedError(raw.name, "Permute((2, 1)) needs a fixed number of timesteps (they become features)")
+    return PermuteSpec(raw.name, sources, dims), TensorInfo(info.steps, 3, False, steps=info.width)
+
+
 def _flatten(raw, config, sources, infos, model, feed) -> Parsed:
     check_keys(config, BASE_KEYS | {"data_format"}, raw.name)
     info = infos[0]
@@ -235,6 +273,8 @@ PARSERS: dict[str, Callable[..., Parsed]] = {
     "BatchNormalization": _normalization,
     "LayerNormalization": _normalization,
     "Flatten": _flatten,
+    "Reshape": _reshape,
+    "Permute": _permute,
 }
 
 
@@ -247,6 +287,7 @@ def parse_feed_forward(raw: RawLayer, sources: Sequence[TensorSpec], infos: Sequ
     if raw.class_name not in MERGE_CLASSES and len(sources) != 1:
         raise UnsupportedError(raw.name, f"expected one input tensor, got {len(sources)}")
     spec, out = PARSERS[raw.class_name](raw, raw.config, tuple(sources), list(infos), model, feed)
-    if raw.class_name not in ("Conv1D", "MaxPooling1D", "AveragePooling1D") and out.rank == 3 and out.steps is None:
+    if (raw.class_name not in ("Conv1D", "MaxPooling1D", "AveragePooling1D", "Reshape", "Permute")
+            and out.rank == 3 and out.steps is None):
         out = TensorInfo(out.width, out.rank, out.masked, out.boolean, infos[0].steps)
     return spec, out
