@@ -13,7 +13,8 @@ import onnx
 from ._version import __version__
 from .errors import ConversionError, ModelFileError, RuntimeInputError
 from .io import load_raw_model
-from .lowering import DEFAULT_OPSET, build_model, plan_layers
+from . import lowering
+from .lowering import DEFAULT_OPSET
 from .npz_inputs import load_npz_inputs
 from .parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityReport, compare_all
 from .reference import run_model
@@ -50,7 +51,7 @@ def convert(
     recurrent layer, so a long sequence can be streamed in chunks (see :class:`Session`).
     """
     spec = load(model, weights, keras_version)
-    proto = build_model(spec, opset=opset, converter_version=__version__, strategy=strategy, target=target,
+    proto = lowering.build_model(spec, opset=opset, converter_version=__version__, strategy=strategy, target=target,
                         expose_states=expose_states)
     onnx.checker.check_model(proto, full_check=True)
     if output is not None:
@@ -175,7 +176,7 @@ def describe(model: ModelSource, weights: PathLike | None = None, keras_version:
              strategy: str = "auto", target: str = "cpu") -> str:
     """A human-readable account of the model: inputs, layers with specs and lowering, outputs."""
     spec = load(model, weights, keras_version)
-    plans = {p.layer: p for p in plan_layers(spec, strategy, target)}
+    plans = {p.layer: p for p in lowering.plan_layers(spec, strategy, target)}
     lines = [
         f"model: {spec.name}  ({spec.format}, Keras {spec.keras_version or 'version unknown'})",
         "inputs:",

@@ -43,8 +43,7 @@ from .loops import run_scan, run_unrolled
 from .native import LayerValues, lower_native
 from .strategy import LayerPlan, plan_layer
 
-DEFAULT_OPSET = 18
-MIN_OPSET = 14  # LSTM/GRU/RNN-14 and Squeeze/Unsqueeze with an axes input
+from .options import DEFAULT_OPSET, MIN_OPSET
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,7 @@ from ..errors import ConversionError, UnsupportedError
 from ..spec.types import RecurrentLayerSpec
 from .native import OP_FOR_CELL, cuda_blocker, native_blocker
 
-STRATEGIES = ("auto", "native", "scan", "unroll")
-TARGETS = ("cpu", "cuda")
+from .options import STRATEGIES, TARGETS
 
 
 @dataclass(frozen=True)
