@@ -68,6 +68,10 @@ outputs)`` with ``inputs=random_inputs(...)``.  Stateful fixtures set ``batch_si
 ``reset_before``: their cases are consecutive calls on ONE model (tag ``sequential_calls``),
 checked against a non-stateful twin.  ``save_model`` saves another model than the one run
 (the CuDNN layers, which cannot run on a CPU) and ``verify`` adds checks after saving.
+Shared layers (one layer called on several inputs) and models used as layers (a Sequential
+or functional model inside a functional one) come from ``graph_set``; tags and the manifest's
+``layers`` look inside nested models, and LAYOUT.txt lists their graph (every inbound node's
+[layer, node_index, tensor_index] references, input_layers / output_layers).
 BatchNormalization's ``moving_variance`` draws from [0.5, 2].  LAYOUT.txt shows the full
 config entries of custom-cell RNNs, Bidirectional, TimeDistributed, CuDNN layers, stateful
 layers' inputs and layers called with ``initial_state`` (a repeated layout is referred to).
@@ -910,6 +914,87 @@ def model_set(prefix, fmt):
     ]
 
 
+def g_shared_lstm(keras):
+    """One LSTM(3) layer called on two inputs (two inbound nodes of the same layer)."""
+    L = keras.layers
+    a = keras.Input((None, 3), name="a")
+    b = keras.Input((None, 3), name="b")
+    lstm = L.LSTM(3)
+    ya, yb = lstm(a), lstm(b)
+    return [a, b], [ya, yb, L.Subtract()([ya, yb])]
+
+
+def g_shared_encoder_bidi(keras):
+    """One Bidirectional(GRU(2, seq)) on two inputs; the sequences joined along time."""
+    L = keras.layers
+    a = keras.Input((None, 3), name="a")
+    b = keras.Input((None, 3), name="b")
+    enc = L.Bidirectional(L.GRU(2, return_sequences=True))
+    return [a, b], L.LSTM(2)(L.Concatenate(axis=1)([enc(a), enc(b)]))
+
+
+def g_nested_model(keras):
+    """A Sequential model used as a layer inside a functional model."""
+    L = keras.layers
+    inner = keras.Sequential([keras.Input((None, 3)), L.LSTM(3, return_sequences=True),
+                              L.Dense(2)], name="inner")
+    x = keras.Input((None, 3))
+    return [x], L.GRU(2)(inner(x))
+
+
+def g_nested_functional(keras):
+    """A functional model with three outputs used as a layer; two of them used outside."""
+    L = keras.layers
+    i = keras.Input((None, 3))
+    inner = keras.Model(i, L.LSTM(2, return_state=True)(i), name="inner")
+    x = keras.Input((None, 3))
+    y, h, _c = inner(x)
+    return [x], [L.Dense(1)(y), h]
+
+
+# Case shapes (batch, T) of the shared-layer / nested-model fixtures (T <= 6).
+GRAPH_CASES = ((3, 5), (2, 6))
+
+
+def graph_set(prefix, fmt):
+    """Graphs whose converter needs more than a chain: shared layers (one layer, several
+    inbound nodes), models nested as layers, Reshape / Permute around recurrent layers."""
+    tag = ("model",)
+    return [
+        Fx(f"{prefix}_shared_lstm", [],
+           "functional a (None, 3), b (None, 3): ONE LSTM(3) layer called twice, ya = lstm(a), "
+           "yb = lstm(b) (same weights; two inbound nodes); outputs [ya, yb, Subtract()([ya, "
+           "yb])]; c{k}_in0 = a, c{k}_in1 = b (b one step shorter)", fmt=fmt, api="functional",
+           build=g_shared_lstm, inputs=random_inputs(("f", 3, 0), ("f", 3, -1),
+                                                     cases=GRAPH_CASES),
+           tags=tag + ("shared_layer", "multi_input")),
+        Fx(f"{prefix}_shared_encoder_bidi", [],
+           "functional a (None, 3), b (None, 3): ONE Bidirectional(GRU(2, return_sequences=True)) "
+           "(concat) called on a and on b; Concatenate(axis=1) of the two (batch, T, 4) "
+           "sequences (time axis: T_a + T_b steps) -> LSTM(2); c{k}_in0 = a, c{k}_in1 = b "
+           "(b one step shorter)", fmt=fmt, api="functional", build=g_shared_encoder_bidi,
+           inputs=random_inputs(("f", 3, 0), ("f", 3, -1), cases=GRAPH_CASES),
+           tags=tag + ("shared_layer", "bidirectional", "multi_input")),
+        Fx(f"{prefix}_nested_model", [],
+           "functional x (None, 3) -> inner(x) -> GRU(2), inner = Sequential([Input((None, 3)), "
+           "LSTM(3, return_sequences=True), Dense(2)], name='inner') (a model used as a layer)",
+           fmt=fmt, api="functional", build=g_nested_model, cases=GRAPH_CASES,
+           tags=tag + ("nested_model",)),
+        Fx(f"{prefix}_nested_functional", [],
+           "functional x (None, 3) -> inner(x) = [y, h, c], inner = Model(i, LSTM(2, "
+           "return_state=True)(i), name='inner') (functional model, three outputs, used as a "
+           "layer); outputs [Dense(1)(y), h] (c unused)", fmt=fmt, api="functional",
+           build=g_nested_functional, cases=GRAPH_CASES, tags=tag + ("nested_model",)),
+        Fx(f"{prefix}_reshape_permute",
+           [lay("Reshape", (3, 8)), lay("LSTM", 3, return_sequences=True),
+            lay("Permute", (2, 1)), lay("GRU", 2)],
+           "Sequential Input((6, 4)) -> Reshape((3, 8)) -> LSTM(3, return_sequences=True) "
+           "(batch, 3, 3) -> Permute((2, 1)) (swaps time and features) -> GRU(2) (runs over the "
+           "3 LSTM units as time steps, features = the 3 LSTM steps)", fmt=fmt, features=4,
+           timesteps=6, cases=((3, 6), (2, 6)), tags=tag + ("reshape", "permute")),
+    ]
+
+
 def cudnn_save(cls_name):
     """save_model hook: the real tf-keras CuDNNLSTM / CuDNNGRU twin of the plain model.
 
@@ -1147,6 +1232,7 @@ K3_FIXTURES = [
     *init_state_set("k3", "keras"),
     *k3_mask_arg_set(),
     *model_set("k3", "keras"),
+    *graph_set("k3", "keras"),
 ]
 
 # --------------------------------------------------------------------------
@@ -1228,6 +1314,7 @@ K2_FIXTURES = [
     *stateful_set("k2", "h5"),
     *init_state_set("k2", "h5"),
     *model_set("k2", "h5"),
+    *graph_set("k2", "h5"),
     # Legacy CuDNNLSTM / CuDNNGRU (Keras 2 only)
     *cudnn_set(),
 ]
@@ -1473,10 +1560,22 @@ def _cells_of(keras, layer):
     return []  # tf-keras CuDNNLSTM / CuDNNGRU: no cell object
 
 
+def all_layers(keras, model):
+    """model.layers, depth-first, with every nested model (a model used as a layer)
+    replaced by its own layers; a shared layer appears once."""
+    out = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            out += all_layers(keras, layer)
+        else:
+            out.append(layer)
+    return out
+
+
 def rnn_parts(keras, model):
     """[(layer, [cells], is_backward_of_bidirectional)] for every recurrent layer."""
     out = []
-    for layer in model.layers:
+    for layer in all_layers(keras, model):
         if isinstance(layer, keras.layers.RNN):
             out.append((layer, _cells_of(keras, layer), False))
         elif isinstance(layer, keras.layers.Bidirectional):
@@ -1494,7 +1593,7 @@ def _rnn_name(layer, cells):
 def describe_layers(keras, model):
     """The recurrent layers in order (Bidirectional(forward[, backward]) for wrappers)."""
     names = []
-    for layer in model.layers:
+    for layer in all_layers(keras, model):
         if isinstance(layer, keras.layers.RNN):
             names.append(_rnn_name(layer, _cells_of(keras, layer)))
         elif isinstance(layer, keras.layers.Bidirectional):
@@ -1508,7 +1607,7 @@ def derive_tags(keras, model, fx, shapes):
     tags = []
     parts = rnn_parts(keras, model)
     kinds = {"SimpleRNNCell": "simple_rnn", "GRUCell": "gru", "LSTMCell": "lstm"}
-    for layer in model.layers:
+    for layer in all_layers(keras, model):
         if isinstance(layer, keras.layers.Masking):
             tags.append("mask")
         elif isinstance(layer, keras.layers.Embedding):
@@ -1557,7 +1656,7 @@ def derive_tags(keras, model, fx, shapes):
                 continue  # a Bidirectional's backward layer always goes backwards
             if getattr(layer, flag, False):
                 tags.append(flag)
-    top = [l for l in model.layers
+    top = [l for l in all_layers(keras, model)
            if isinstance(l, (keras.layers.RNN, keras.layers.Bidirectional))]
     if len(top) > 1 and fx.build is None:  # custom graphs say it in Fx.tags
         tags.append("stacked_layers")
@@ -1785,7 +1884,8 @@ def _custom_cells_listing(config, lines, where, match=lambda node: node.get("cla
         return node
 
     for node in walk(config):
-        if seen is not None and not _called_with_initial_state(node):  # those: always in full
+        if seen is not None and not _called_with_initial_state(node) and not _is_shared(node) \
+                and not _is_nested_model(node):  # those: always in full
             key = (where, node["class_name"], tuple(sorted(node["config"])),
                    tuple(re.findall(r'"class_name": "(\w+)"', json.dumps(node["config"]))))
             if key in seen:
@@ -1808,10 +1908,62 @@ def _called_with_initial_state(node):
             or any(isinstance(n, list) and len(n) > 1 for n in inbound))
 
 
+def _is_shared(node):
+    """A layer entry with several inbound nodes (one layer called more than once)."""
+    return isinstance(node.get("inbound_nodes"), list) and len(node["inbound_nodes"]) > 1
+
+
+def _is_nested_model(node):
+    """A model used as a layer: a model entry that has inbound nodes of its own."""
+    return node.get("class_name") in ("Sequential", "Functional", "Model") and \
+        "inbound_nodes" in node
+
+
+def _node_refs(obj):
+    """The [layer, node_index, tensor_index] references inside one inbound node (Keras 3:
+    keras_history of the "__keras_tensor__" entries; tf-keras: [layer, node, tensor, kwargs])."""
+    if isinstance(obj, dict):
+        if "keras_history" in obj:
+            return [list(obj["keras_history"])]
+        return [r for v in obj.values() for r in _node_refs(v)]
+    if isinstance(obj, list):
+        if len(obj) >= 3 and isinstance(obj[0], str) and all(isinstance(i, int) for i in obj[1:3]):
+            return [list(obj[:3])]
+        return [r for v in obj for r in _node_refs(v)]
+    return []
+
+
+def _graph_listing(config, lines, where, indent="    "):
+    """Every layer of a functional config with the references of each inbound node, then
+    input_layers / output_layers; nested models are listed the same way, indented."""
+    body = config.get("config", config)
+    if indent == "    ":
+        lines.append(f"{indent}{where} graph (refs are [layer, node_index, tensor_index]; "
+                     f"'node k' = the k-th entry of that layer's inbound_nodes):")
+    for layer in body.get("layers", []):
+        nodes = layer.get("inbound_nodes")
+        name = layer.get("name") or layer.get("config", {}).get("name")
+        if nodes is None:
+            text = "(no inbound_nodes key: Sequential member, in order)"
+        elif not nodes:
+            text = "(no inbound nodes)"
+        else:
+            text = "; ".join(f"node {k} <- " + " ".join(json.dumps(r) for r in _node_refs(n))
+                             for k, n in enumerate(nodes))
+        lines.append(f"{indent}  {name} ({layer.get('class_name')}): {text}")
+        if layer.get("class_name") in ("Sequential", "Functional", "Model"):
+            lines.append(f"{indent}    its own layers:")
+            _graph_listing(layer["config"], lines, where, indent + "    ")
+    for key in ("input_layers", "output_layers"):
+        if key in body:
+            lines.append(f"{indent}  {key}: {json.dumps(body[key])}")
+
+
 def _listed_entry(tags):
     """Which layer entries LAYOUT.txt shows in full for a fixture with ``tags`` (or None)."""
     if "custom_cell" in tags:
         return lambda node: node.get("class_name") == "RNN"
+    graph = ("shared_layer" in tags, "nested_model" in tags)
     classes = set()
     if "bidirectional" in tags:
         classes.add("Bidirectional")
@@ -1821,14 +1973,16 @@ def _listed_entry(tags):
         classes |= {"CuDNNLSTM", "CuDNNGRU"}
     if "stateful" in tags:
         classes |= {"InputLayer", "LSTM", "GRU", "SimpleRNN", "RNN"}
-    if not classes and "initial_state" not in tags:
+    if not classes and "initial_state" not in tags and not any(graph):
         return None
 
     def match(node):
         if not isinstance(node.get("config"), dict) or "class_name" not in node:
             return False
         if node["class_name"] in classes:
-            return True  # initial_state: the layers called with it (see their inbound_nodes)
+            return True
+        if (graph[0] and _is_shared(node)) or (graph[1] and _is_nested_model(node)):
+            return True  # shared layers, models used as layers: always in full  # initial_state: the layers called with it (see their inbound_nodes)
         return "initial_state" in tags and _called_with_initial_state(node)
 
     return match
@@ -1861,6 +2015,8 @@ def write_layout():
                 with h5py.File(_io.BytesIO(data), "r") as f:
                     lines.append("    model.weights.h5:")
                     _h5_listing(f, lines, "      ")
+                if {"shared_layer", "nested_model"} & set(e["tags"]):
+                    _graph_listing(config, lines, "config.json")
                 if _listed_entry(e["tags"]) is not None:
                     _custom_cells_listing(config, lines, "config.json", _listed_entry(e["tags"]),
                                           None if "custom_cell" in e["tags"] else seen, e["name"])
@@ -1868,6 +2024,9 @@ def write_layout():
                 with h5py.File(path, "r") as f:
                     _h5_listing(f, lines)
                     raw = f.attrs.get("model_config")
+                if raw is not None and {"shared_layer", "nested_model"} & set(e["tags"]):
+                    text = raw.decode("utf8") if isinstance(raw, bytes) else raw
+                    _graph_listing(json.loads(text), lines, "model_config")
                 if _listed_entry(e["tags"]) is not None and raw is not None:
                     raw = raw.decode("utf8") if isinstance(raw, bytes) else raw
                     _custom_cells_listing(json.loads(raw), lines, "model_config",

@@ -278,13 +278,25 @@ def test_shared_layer_converts_with_one_copy_of_its_weights(tmp_path):
         np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-4)
 
 
-def test_nested_model_is_listed_as_unsupported(capsys, tmp_path):
+def test_unsupported_layer_inside_a_nested_model_is_named(capsys, tmp_path):
+    inner = {"name": "inner", "layers": [
+        {"class_name": "InputLayer", "config": {"name": "i", "batch_shape": [None, 4, 2]}},
+        {"class_name": "Lambda", "config": {"name": "code", "function": "x"}}]}
     layers = [{"class_name": "InputLayer", "name": "x", "config": {"name": "x", "batch_shape": [None, 4, 2]},
                "inbound_nodes": []},
-              {"class_name": "Functional", "name": "inner", "config": {"name": "inner", "layers": []},
-               "inbound_nodes": [[["x", 0, 0, {}]]]},
-              {"class_name": "Lambda", "name": "code", "config": {"name": "code", "function": "x"},
-               "inbound_nodes": [[["inner", 0, 0, {}]]]}]
-    model, npz = _functional(tmp_path, layers, [["x", 0, 0]], [["code", 0, 0]])
-    _convert_fails(capsys, tmp_path, [model, "--weights", npz, "--keras-version", "3"],
-                   "'inner' (Functional)", "'code' (Lambda)")
+              {"class_name": "Sequential", "name": "inner", "config": inner, "inbound_nodes": [[["x", 0, 0, {}]]]},
+              _lstm_entry("a", "inner")]
+    model, npz = _functional(tmp_path, layers, [["x", 0, 0]], [["a", 0, 0]])
+    _convert_fails(capsys, tmp_path, [model, "--weights", npz, "--keras-version", "3"], "'inner/code' (Lambda)")
+
+
+def test_nested_model_called_twice_is_refused(capsys, tmp_path):
+    inner = {"name": "inner", "layers": [
+        {"class_name": "InputLayer", "config": {"name": "i", "batch_shape": [None, 4, 2]}},
+        {"class_name": "LSTM", "config": {"name": "l", "units": 3, "return_sequences": True}}]}
+    layers = [{"class_name": "InputLayer", "name": "x", "config": {"name": "x", "batch_shape": [None, 4, 2]},
+               "inbound_nodes": []},
+              {"class_name": "Sequential", "name": "inner", "config": inner,
+               "inbound_nodes": [[["x", 0, 0, {}]], [["x", 0, 0, {}]]]}]
+    model, npz = _functional(tmp_path, layers, [["x", 0, 0]], [["inner", 0, 0]])
+    _convert_fails(capsys, tmp_path, [model, "--weights", npz, "--keras-version", "3"], "'inner'", "called 2 times")

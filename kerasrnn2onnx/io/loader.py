@@ -72,11 +72,27 @@ def _order_hints(config: Mapping[str, Any]) -> dict[str, list[str]]:
     return {}
 
 
+def _nested_group(groups: Any, model_name: str) -> Any:
+    """A nested model's weight group: named after its class (``sequential``, ``functional``),
+    recognised by the model name recorded on its ``vars`` group."""
+    for key in groups.keys():
+        group = groups[key]
+        if "layers" in group and "vars" in group and group["vars"].attrs.get("name") in (model_name,
+                                                                                       model_name.encode()):
+            return group["layers"]
+    return groups.get(model_name, {}).get("layers") if model_name in groups else None
+
+
 def _attach_keras3_weights(layers: tuple[RawLayer, ...], root: Any, source: object) -> tuple[RawLayer, ...]:
-    groups = root["layers"] if "layers" in root else None
+    top = root["layers"] if "layers" in root else None
     result = []
     for layer in layers:
+        groups = top
+        for model_name in layer.nested_in:
+            groups = _nested_group(groups, model_name) if groups is not None else None
         key = layer.weights_from or layer.name
+        if layer.nested_in:
+            key = layer.inner_name if not layer.weights_from else layer.weights_from.rsplit("/", 1)[-1]
         if groups is not None and key in groups:
             arrays = keras3_group_weights(groups[key], _order_hints(layer.config), source)
             layer = replace(layer, weights=tuple(arrays))
@@ -89,7 +105,13 @@ def _attach_keras2_weights(layers: tuple[RawLayer, ...], root: Any, source: obje
     result = []
     for layer in layers:
         key = layer.weights_from or layer.name
-        if key in by_layer:
+        if layer.nested_in and layer.nested_in[0] in by_layer:
+            # a nested model's weights sit in its own group, named "<inner layer>/..."
+            arrays, names = by_layer[layer.nested_in[0]]
+            prefix = "/".join([*layer.nested_in[1:], (layer.weights_from or layer.name).rsplit("/", 1)[-1]]) + "/"
+            picked = [(a, n) for a, n in zip(arrays, names) if n.startswith(prefix)]
+            layer = replace(layer, weights=tuple(a for a, _ in picked), weight_names=tuple(n for _, n in picked))
+        elif key in by_layer:
             arrays, names = by_layer[key]
             layer = replace(layer, weights=tuple(arrays), weight_names=tuple(names))
         result.append(layer)

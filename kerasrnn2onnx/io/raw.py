@@ -34,6 +34,8 @@ class RawLayer:
     call_count: int = 1
     call_args: tuple = ()  # the call's positional arguments as stored (Keras 3 op layers keep scalars here)
     weights_from: str | None = None  # a shared layer's later call: the layer whose weights it uses
+    nested_in: tuple[str, ...] = ()  # the models this layer was inlined from (outermost first)
+    inner_name: str | None = None  # its name inside that model (weights are stored under it)
     weights: tuple[np.ndarray, ...] = ()
     weight_names: tuple[str, ...] = ()
 

@@ -7,6 +7,7 @@ Only JSON data is read: class names are strings to look up, never code to import
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -140,6 +141,13 @@ def _sequential(config: Any, source: Path):
         lname = _layer_name(entry)
         cls = str(entry.get("class_name"))
         inbound = () if previous is None else (previous,)
+        if cls in MODEL_CLASSES:
+            inner, outputs = _inline_model(entry, source, inbound)
+            if len(outputs) != 1:
+                raise ModelFileError(source, f"nested model '{lname}' in a Sequential must have one output")
+            layers.extend(inner)
+            previous = outputs[0]
+            continue
         layers.append(RawLayer(cls, lname, entry.get("config") or {}, inbound=inbound))
         previous = TensorRef(lname)
     names = [layer.name for layer in layers]
@@ -158,13 +166,64 @@ def _rename(ref: TensorRef) -> TensorRef:
     return TensorRef(call_name(ref.layer, ref.node), 0, ref.index)
 
 
+def _inline_model(entry: Mapping[str, Any], source: Path, args: tuple[TensorRef, ...]
+                  ) -> tuple[list[RawLayer], tuple[TensorRef, ...]]:
+    """A model used as a layer, inlined: its layers renamed ``outer/inner``, its inputs
+    aliased to the tensors the outer graph feeds it; returns the layers and its outputs."""
+    outer = _layer_name(entry)
+    _, _, inner_layers, inner_inputs, inner_outputs = parse_topology(
+        {"class_name": entry.get("class_name"), "config": entry.get("config")}, source)
+    if len(args) != len(inner_inputs):
+        raise ModelFileError(source, f"nested model '{outer}' takes {len(inner_inputs)} input(s), given {len(args)}")
+    alias = {ref.layer: arg for ref, arg in zip(inner_inputs, args)}
+
+    def rename(ref: TensorRef) -> TensorRef:
+        return alias.get(ref.layer) or TensorRef(f"{outer}/{ref.layer}", ref.node, ref.index)
+
+    result = []
+    for layer in inner_layers:
+        if layer.class_name == "InputLayer" and layer.name in alias:
+            continue
+        result.append(replace(
+            layer,
+            name=f"{outer}/{layer.name}",
+            inbound=tuple(rename(r) for r in layer.inbound),
+            tensor_kwargs={k: tuple(rename(r) for r in refs) for k, refs in layer.tensor_kwargs.items()},
+            weights_from=f"{outer}/{layer.weights_from}" if layer.weights_from else None,
+            nested_in=(outer, *layer.nested_in),
+            inner_name=layer.inner_name or layer.name,
+        ))
+    return result, tuple(rename(r) for r in inner_outputs)
+
+
 def _functional(config: Any, source: Path):
     if not isinstance(config, Mapping) or not isinstance(config.get("layers"), list):
         raise ModelFileError(source, "Functional config has no 'layers' list")
     layers: list[RawLayer] = []
+    nested_outputs: dict[str, tuple[TensorRef, ...]] = {}
+
+    def resolve(ref: TensorRef) -> TensorRef:
+        # a reference to a nested model's output (Keras versions disagree on its node index:
+        # a nested model is called once here, so the index is not needed)
+        if ref.layer in nested_outputs:
+            outputs = nested_outputs[ref.layer]
+            if ref.index >= len(outputs):
+                raise ModelFileError(source, f"nested model '{ref.layer}' has no output {ref.index}")
+            return outputs[ref.index]
+        return _rename(ref)
+
     for entry in config["layers"]:
         lname = _layer_name(entry)
         nodes = entry.get("inbound_nodes") or [None]
+        if entry.get("class_name") in MODEL_CLASSES:
+            if len(nodes) != 1 or nodes[0] is None:
+                raise ModelFileError(source, f"nested model '{lname}' called {len(nodes)} times: a nested model "
+                                             "is supported when called once")
+            args, _ = _parse_node(nodes[0])
+            inner, outputs = _inline_model(entry, source, tuple(resolve(r) for r in args))
+            layers.extend(inner)
+            nested_outputs[lname] = outputs
+            continue
         for k, node in enumerate(nodes):
             args: tuple[TensorRef, ...] = ()
             kwargs: dict[str, tuple[TensorRef, ...]] = {}
@@ -178,13 +237,13 @@ def _functional(config: Any, source: Path):
                     str(entry.get("class_name")),
                     call_name(lname, k),
                     entry.get("config") or {},
-                    inbound=tuple(_rename(r) for r in args),
-                    tensor_kwargs={key: tuple(_rename(r) for r in refs) for key, refs in kwargs.items()},
+                    inbound=tuple(resolve(r) for r in args),
+                    tensor_kwargs={key: tuple(resolve(r) for r in refs) for key, refs in kwargs.items()},
                     call_count=1,
                     call_args=call_args,
                     weights_from=lname if k else None,
                 )
             )
     inputs = tuple(_rename(r) for r in _refs_list(config.get("input_layers", [])))
-    outputs = tuple(_rename(r) for r in _refs_list(config.get("output_layers", [])))
+    outputs = tuple(resolve(r) for r in _refs_list(config.get("output_layers", [])))
     return "Functional", str(config.get("name", "model")), tuple(layers), inputs, outputs
