@@ -77,9 +77,6 @@ def plan_layers(spec: ModelSpec, strategy: str = "auto", target: str = "cpu") ->
     return plans
 
 
-def _dims(batch: int | None, time: int | None, *rest: int) -> list[int | str]:
-    return [batch if batch is not None else "batch", time if time is not None else "time", *rest]
-
 
 def _lower_loop(ctx: LoweringContext, layer: RecurrentLayerSpec, x: _Tensor, strategy: str,
                 constants: list[Any], initial: list[Any] | None) -> LayerValues:
@@ -381,7 +378,3 @@ def _leading_masked_rule(ctx: LoweringContext, layer: RecurrentLayerSpec, values
         any_kept = ctx.squeeze(op.Gather(started, ctx.ints(-1), axis=0), 0)  # (batch, 1)
         last = op.Where(any_kept, last, last_cell_first_state if from_state else op.Mul(last, 0.0))
     return LayerValues(sequence, last, values.states)
-
-
-def _state_width(layer: RecurrentLayerSpec, index: int) -> int:
-    return layer.state_widths[index - 1]
