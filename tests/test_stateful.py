@@ -192,3 +192,14 @@ def test_served_by_plain_onnxruntime(tmp_path, stateful):
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), run_model_with_states(spec, [x])[0][0],
                                atol=ATOL, rtol=RTOL)
     assert onnx.load(str(onnx_path)).graph.input[1].name == "lstm/state_h_in"
+
+
+def test_session_applies_the_recommended_thread_count(tmp_path):
+    small = kerasrnn2onnx.convert(FIXTURES / "k3_gru.keras")
+    props = {p.key: p.value for p in small.metadata_props}
+    assert props["recommended_intra_op_threads"] == "1"
+    assert kerasrnn2onnx.Session(small).intra_op_threads == 1
+    assert kerasrnn2onnx.Session(small, intra_op_threads=2).intra_op_threads == 2
+    lstm = kerasrnn2onnx.convert(FIXTURES / "k3_lstm.keras")
+    assert "recommended_intra_op_threads" not in {p.key for p in lstm.metadata_props}
+    assert kerasrnn2onnx.Session(lstm).intra_op_threads is None

@@ -45,7 +45,9 @@ class Session:
     ``run(inputs)`` takes arrays in model-input order (or a dict by input name) and returns
     the model's outputs in order; ``reset_states()`` zeroes every state and
     ``reset_states(samples=[i, ...])`` only those batch rows (one stream ends, others go
-    on); ``states`` reads or sets them by ``"<layer>/<state>"``.
+    on); ``states`` reads or sets them by ``"<layer>/<state>"``. ``intra_op_threads``
+    defaults to the converter's measured recommendation for small models (metadata
+    ``recommended_intra_op_threads``), else onnxruntime's default.
     """
 
     def __init__(self, model: str | os.PathLike | onnx.ModelProto | bytes,
@@ -60,8 +62,15 @@ class Session:
             if not os.path.isfile(payload):
                 raise RuntimeInputError(f"{payload}: ONNX file not found")
         options = ort.SessionOptions()
+        if intra_op_threads is None:  # the converter's measured recommendation, if it made one
+            recommended = onnx.load_from_string(payload).metadata_props if isinstance(payload, bytes) else \
+                onnx.load(payload, load_external_data=False).metadata_props
+            props = {p.key: p.value for p in recommended}
+            if "recommended_intra_op_threads" in props:
+                intra_op_threads = int(props["recommended_intra_op_threads"])
         if intra_op_threads is not None:
             options.intra_op_num_threads = intra_op_threads
+        self.intra_op_threads = intra_op_threads
         self._session = ort.InferenceSession(payload, options, providers=_providers(providers, ort))
         metadata = self._session.get_modelmeta().custom_metadata_map
         self._io = json.loads(metadata.get("states", "[]"))

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Native vs. Scan, 1 vs. 2 intra-op threads, with onnxruntime alone in the process.
+
+Why: peers' thread pools (XLA, OpenMP) in the same process disturb onnxruntime's timings
+in scripts/bench.py by up to 2-3x on a 2-core machine; the lowering and thread choices of
+``auto`` and ``recommended_intra_op_threads`` are made from these undisturbed numbers.
+
+    python scripts/bench_isolated.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench  # noqa: E402  (same layers and shapes as the peer benchmark)
+import onnxruntime as ort  # noqa: E402
+
+import kerasrnn2onnx  # noqa: E402
+from kerasrnn2onnx.lowering import plan_layers  # noqa: E402
+
+
+def median_ms(session, x, seconds: float = 0.02) -> float:
+    session.run(None, {"x": x})
+    start = time.perf_counter()
+    session.run(None, {"x": x})
+    reps = max(1, int(seconds / max(time.perf_counter() - start, 1e-5)))
+    samples = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(reps):
+            session.run(None, {"x": x})
+        samples.append((time.perf_counter() - start) / reps)
+    return statistics.median(samples) * 1e3
+
+
+def main() -> None:
+    rng = np.random.default_rng(0)
+    print("| layer | B×T×I×H | native 1t | native 2t | scan 1t | scan 2t | auto | fastest |")
+    print("|---|---|---|---|---|---|---|---|")
+    for layer in [entry for entry in bench.LAYERS if not entry.bidirectional and not entry.masked]:
+        for shape in bench.SHAPES:
+            with tempfile.TemporaryDirectory() as tmp:
+                path, _ = bench.write_model(Path(tmp), layer, shape, rng)
+                spec = kerasrnn2onnx.load(path, weights=path.with_suffix(".npz"), keras_version=3)
+            x = rng.standard_normal(shape[:3]).astype(np.float32)
+            times = {}
+            for strategy in ("native", "scan"):
+                payload = kerasrnn2onnx.convert(spec, strategy=strategy).SerializeToString()
+                for threads in (1, 2):
+                    options = ort.SessionOptions()
+                    options.intra_op_num_threads = threads
+                    session = ort.InferenceSession(payload, options, providers=["CPUExecutionProvider"])
+                    times[f"{strategy} {threads}t"] = median_ms(session, x)
+            chosen = plan_layers(spec)[0].strategy
+            fastest = min(times, key=times.get)
+            cells = " | ".join(f"{times[k]:.3f}" for k in ("native 1t", "native 2t", "scan 1t", "scan 2t"))
+            print(f"| {layer.label} | {'×'.join(map(str, shape))} | {cells} | {chosen} | {fastest} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
