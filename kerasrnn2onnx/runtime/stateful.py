@@ -61,18 +61,22 @@ class Session:
             payload = os.fspath(model)
             if not os.path.isfile(payload):
                 raise RuntimeInputError(f"{payload}: ONNX file not found")
-        options = ort.SessionOptions()
-        if intra_op_threads is None:  # the converter's measured recommendation, if it made one
-            recommended = onnx.load_from_string(payload).metadata_props if isinstance(payload, bytes) else \
-                onnx.load(payload, load_external_data=False).metadata_props
-            props = {p.key: p.value for p in recommended}
-            if "recommended_intra_op_threads" in props:
-                intra_op_threads = int(props["recommended_intra_op_threads"])
-        if intra_op_threads is not None:
-            options.intra_op_num_threads = intra_op_threads
-        self.intra_op_threads = intra_op_threads
-        self._session = ort.InferenceSession(payload, options, providers=_providers(providers, ort))
+        chosen_providers = _providers(providers, ort)
+
+        def create(threads: int | None) -> Any:
+            options = ort.SessionOptions()
+            if threads is not None:
+                options.intra_op_num_threads = threads
+            return ort.InferenceSession(payload, options, providers=chosen_providers)
+
+        self._session = create(intra_op_threads)
         metadata = self._session.get_modelmeta().custom_metadata_map
+        if intra_op_threads is None and "recommended_intra_op_threads" in metadata:
+            # the converter's measured recommendation; it exists only for small models, so
+            # creating the session again costs little (and spares a second parse up front)
+            intra_op_threads = int(metadata["recommended_intra_op_threads"])
+            self._session = create(intra_op_threads)
+        self.intra_op_threads = intra_op_threads
         self._io = json.loads(metadata.get("states", "[]"))
         state_inputs = {entry["input"] for entry in self._io}
         state_outputs = {entry["output"] for entry in self._io}
