@@ -133,3 +133,27 @@ def test_every_fixture_is_in_the_manifest():
     on_disk = {p.name for p in FIXTURES.iterdir() if p.suffix in (".keras", ".h5", ".json", ".npz")
                and not p.name.endswith(".io.npz") and p.name != "manifest.json"}
     assert on_disk == listed
+
+
+@pytest.mark.parametrize("inner", [
+    {"class_name": "Dense", "config": {"name": "d", "units": 2, "activation": "relu"}},
+    {"class_name": "Dropout", "config": {"name": "d", "rate": 0.5}},
+    {"class_name": "Activation", "config": {"name": "d", "activation": "softmax"}},
+], ids=["dense", "dropout", "activation"])
+def test_time_distributed_wraps_per_step_layers(tmp_path, inner):
+    import onnxruntime as ort
+
+    from kerasrnn2onnx.reference import run_model
+
+    rng = np.random.default_rng(0)
+    layers = [{"class_name": "InputLayer", "config": {"name": "x", "batch_shape": [None, None, 2]}},
+              {"class_name": "LSTM", "config": {"name": "l", "units": 3, "return_sequences": True}},
+              {"class_name": "TimeDistributed", "config": {"name": "td", "layer": inner}}]
+    model = tmp_path / "m.json"
+    model.write_text(json.dumps({"class_name": "Sequential", "config": {"name": "s", "layers": layers}}))
+    shapes = [(2, 12), (3, 12), (12,)] + ([(3, 2), (2,)] if inner["class_name"] == "Dense" else [])
+    np.savez(tmp_path / "w.npz", *[rng.uniform(-0.5, 0.5, s).astype(np.float32) for s in shapes])
+    spec = kerasrnn2onnx.load(model, weights=tmp_path / "w.npz", keras_version=3)
+    session = ort.InferenceSession(kerasrnn2onnx.convert(spec).SerializeToString(), providers=["CPUExecutionProvider"])
+    x = rng.standard_normal((2, 5, 2)).astype(np.float32)
+    np.testing.assert_allclose(session.run(None, {"x": x})[0], run_model(spec, [x])[0], atol=1e-5, rtol=1e-4)

@@ -6,6 +6,7 @@ refuses what it cannot represent exactly with the layer and key named.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import LayerError, UnsupportedError
@@ -85,10 +86,9 @@ def _time_distributed(raw: RawLayer, config, sources, infos, model, feed) -> Par
     cls = inner.get("class_name")
     if infos[0].rank != 3:
         raise UnsupportedError(raw.name, "TimeDistributed needs a (batch, time, features) input")
-    if cls == "Dense":
-        return _dense(raw, inner.get("config") or {}, sources, infos, model, feed)
-    if cls in IDENTITY_CLASSES or cls == "Activation":
-        return PARSERS[cls](raw, inner.get("config") or {}, sources, infos, model, feed)
+    if cls == "Dense" or cls in IDENTITY_CLASSES or cls == "Activation":
+        # the wrapped layer acts on each step's features: parse it as itself, named as the wrapper
+        return PARSERS[cls](replace(raw, class_name=cls), inner.get("config") or {}, sources, infos, model, feed)
     raise UnsupportedError(raw.name, f"TimeDistributed({cls}) is not supported (Dense, Activation and dropouts are)",
                            "layer")
 
@@ -100,9 +100,8 @@ def _activation_layer(raw, config, sources, infos, model, feed) -> Parsed:
 
 
 def _identity(raw, config, sources, infos, model, feed) -> Parsed:
-    cls = raw.class_name if raw.class_name in IDENTITY_CLASSES else (config.get("__class__") or raw.class_name)
-    check_keys(config, BASE_KEYS | IDENTITY_CLASSES.get(cls, set()) | {"__class__"}, raw.name)
-    return IdentityLayerSpec(raw.name, sources, cls), infos[0]
+    check_keys(config, BASE_KEYS | IDENTITY_CLASSES[raw.class_name], raw.name)
+    return IdentityLayerSpec(raw.name, sources, raw.class_name), infos[0]
 
 
 def _merge(raw, config, sources, infos, model, feed) -> Parsed:
