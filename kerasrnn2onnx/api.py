@@ -19,6 +19,7 @@ from .npz_inputs import load_npz_inputs
 from .parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityReport, compare_all
 from .reference import run_model
 from .spec import ModelSpec, parse_model
+from .spec.layers import layer_inputs
 from .spec.types import BidirectionalSpec, EmbeddingSpec, RecurrentLayerSpec
 
 PathLike = Union[str, os.PathLike]
@@ -181,17 +182,16 @@ def describe(model: ModelSource, weights: PathLike | None = None, keras_version:
         f"model: {spec.name}  ({spec.format}, Keras {spec.keras_version or 'version unknown'})",
         "inputs:",
     ]
-    timed = [i for i in spec.inputs if i.kind != "vector" and i.timesteps is None]
+    time_dims = spec.time_dims()
     for inp in spec.inputs:
         batch = "batch" if inp.batch is None else inp.batch
-        time = inp.timesteps if inp.timesteps is not None else ("time" if len(timed) <= 1 else f"{inp.name}_time")
+        time = time_dims[inp.name]
         dims = {"sequence": f"({batch}, {time}, {inp.features})", "tokens": f"({batch}, {time}) token ids",
                 "vector": f"({batch}, {inp.features})"}[inp.kind]
         lines.append(f"  {inp.name}: {dims} {inp.dtype}")
     lines.append(f"layers (target {target}):")
     for layer in spec.layers:
-        sources = layer.sources if hasattr(layer, "sources") else (layer.source,)
-        src = ", ".join(s.layer + (f"[{s.index}]" if s.index else "") for s in sources)
+        src = ", ".join(s.layer + (f"[{s.index}]" if s.index else "") for s in layer_inputs(layer))
         lines.append(f"  {layer.name} <- {src}: {layer.describe()}")
         halves = [layer] if isinstance(layer, RecurrentLayerSpec) else (
             [layer.forward, layer.backward] if isinstance(layer, BidirectionalSpec) else [])

@@ -31,7 +31,6 @@ class RawLayer:
     config: Mapping[str, Any]
     inbound: tuple[TensorRef, ...] = ()
     tensor_kwargs: Mapping[str, tuple[TensorRef, ...]] = field(default_factory=dict)
-    call_count: int = 1
     call_args: tuple = ()  # the call's positional arguments as stored (Keras 3 op layers keep scalars here)
     weights_from: str | None = None  # a shared layer's later call: the layer whose weights it uses
     nested_in: tuple[str, ...] = ()  # the models this layer was inlined from (outermost first)

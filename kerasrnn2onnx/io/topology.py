@@ -239,7 +239,6 @@ def _functional(config: Any, source: Path):
                     entry.get("config") or {},
                     inbound=tuple(resolve(r) for r in args),
                     tensor_kwargs={key: tuple(resolve(r) for r in refs) for key, refs in kwargs.items()},
-                    call_count=1,
                     call_args=call_args,
                     weights_from=lname if k else None,
                 )

@@ -35,6 +35,8 @@ from ..spec.layers import (
     Pool1DSpec,
     RepeatVectorSpec,
     ReshapeSpec,
+    is_feed_forward,
+    layer_inputs,
 )
 from .cells import CellLowering, CustomCellLowering
 from .layers import lower_feed_forward, output_mask
@@ -67,9 +69,8 @@ def plan_layers(spec: ModelSpec, strategy: str = "auto", target: str = "cpu") ->
     times = {i.name: i.timesteps for i in spec.inputs}
     plans = []
     for layer in spec.layers:
-        source = layer.sources[0] if hasattr(layer, "sources") else layer.source
-        times[layer.name] = _feed_forward_time(layer, times[source.layer]) if hasattr(layer, "sources") else \
-            times[source.layer]
+        time = times[layer_inputs(layer)[0].layer]
+        times[layer.name] = _feed_forward_time(layer, time) if is_feed_forward(layer) else time
         if isinstance(layer, RecurrentLayerSpec):
             plans.append(plan_layer(layer, strategy, target, times[layer.name]))
         elif isinstance(layer, BidirectionalSpec):
@@ -147,11 +148,10 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
     op = ctx.op
     tensors: dict[TensorSpec, _Tensor] = {}
     graph_inputs: dict[str, Any] = {}
-    timed = [i for i in spec.inputs if i.kind != "vector" and i.timesteps is None]
+    time_dims = spec.time_dims()
     for inp in spec.inputs:
         batch_dim = inp.batch if inp.batch is not None else "batch"
-        # inputs of independent lengths (an encoder's and a decoder's) need their own dim names
-        time_dim = inp.timesteps if inp.timesteps is not None else ("time" if len(timed) <= 1 else f"{inp.name}_time")
+        time_dim = time_dims[inp.name]
         if inp.kind == "sequence":
             value = ctx.input(inp.name, inp.dtype, [batch_dim, time_dim, inp.features])
             tensors[TensorSpec(inp.name)] = _Tensor(op.Transpose(value, perm=[1, 0, 2]), None, inp.batch,
@@ -173,7 +173,7 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
     layer_values: dict[str, LayerValues] = {}
     for layer in spec.layers:
         with ctx.scope(layer.name):
-            if hasattr(layer, "sources"):  # the layers around recurrent layers
+            if is_feed_forward(layer):
                 ins = [tensors[s] for s in layer.sources]
                 value = lower_feed_forward(ctx, layer, [t.value for t in ins], [t.mask for t in ins],
                                            [t.rank for t in ins])
@@ -329,7 +329,7 @@ def _root_input(spec: ModelSpec, layer_name: str) -> str:
     halves = {half.name: half for half in spec.recurrent_layers}
     while layer_name not in names:
         layer = halves.get(layer_name) or spec.layer(layer_name)
-        layer_name = (layer.sources[0] if hasattr(layer, "sources") else layer.source).layer
+        layer_name = layer_inputs(layer)[0].layer
     return layer_name
 
 
@@ -384,7 +384,7 @@ def _leading_masked_rule(ctx: LoweringContext, layer: RecurrentLayerSpec, values
     if layer.zero_output_for_mask:
         return values  # masked steps are zeros anyway
     op = ctx.op
-    from_state = keras_major == 3 and not layer.unroll
+    from_state = layer.leading_masked_output_is_state(keras_major)
     last_cell_first_state = initial[len(initial) - len(layer.cells[-1].state_names)]
     processing_mask = ctx.flip_time(mask) if layer.go_backwards else mask
     seen = op.CumSum(op.Cast(processing_mask, to=ir.DataType.INT64), ctx.ints(0))

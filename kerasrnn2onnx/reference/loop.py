@@ -24,12 +24,6 @@ from ..spec.types import RecurrentLayerSpec
 from .cells import cast_cell, initial_states, step
 
 
-def leading_output_is_state(layer: RecurrentLayerSpec, keras_major: int | None) -> bool:
-    """Whether masked steps before the first unmasked one output the initial state (Keras 3,
-    not unrolled) rather than zeros (Keras 2, Keras 3 unrolled)."""
-    return keras_major == 3 and not layer.unroll
-
-
 def run_layer(layer: RecurrentLayerSpec, x: np.ndarray, mask: np.ndarray | None = None,
               constants: Sequence[np.ndarray] = (), initial: Sequence[np.ndarray] | None = None,
               keras_major: int | None = 3) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -46,7 +40,7 @@ def run_layer(layer: RecurrentLayerSpec, x: np.ndarray, mask: np.ndarray | None 
         states = [[np.asarray(next(flat), dtype=dtype) for _ in cell_states] for cell_states in states]
     order = range(steps - 1, -1, -1) if layer.go_backwards else range(steps)
     outputs = []
-    if mask is not None and leading_output_is_state(layer, keras_major):
+    if mask is not None and layer.leading_masked_output_is_state(keras_major):
         output = states[-1][0].copy()
     else:
         output = np.zeros((batch, layer.units), dtype=dtype)

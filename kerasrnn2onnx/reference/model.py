@@ -20,6 +20,7 @@ from ..spec.types import (
     RecurrentLayerSpec,
     TensorSpec,
 )
+from ..spec.layers import is_feed_forward
 from .layers import run_feed_forward
 from .loop import run_layer
 
@@ -89,7 +90,7 @@ def run_model_with_states(
         masks[key] = None
     for layer in spec.layers:
         out = TensorSpec(layer.name)
-        if hasattr(layer, "sources"):  # the layers around recurrent layers
+        if is_feed_forward(layer):
             value, mask = run_feed_forward(layer, [tensors[s] for s in layer.sources], [masks[s] for s in layer.sources])
             tensors[out], masks[out] = value, mask
             continue

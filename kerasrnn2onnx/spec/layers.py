@@ -196,3 +196,13 @@ class PermuteSpec:
 
 FEED_FORWARD = (ReshapeSpec, PermuteSpec, DenseSpec, ActivationLayerSpec, IdentityLayerSpec, MergeSpec, RepeatVectorSpec, Conv1DSpec,
                 Pool1DSpec, GlobalPool1DSpec, NormalizationSpec, FlattenSpec)
+
+
+def is_feed_forward(layer: object) -> bool:
+    """A layer around recurrent layers (it reads ``sources``; the others read ``source``)."""
+    return isinstance(layer, FEED_FORWARD)
+
+
+def layer_inputs(layer: object) -> tuple[TensorSpec, ...]:
+    """The data tensors a layer reads (not its constants, initial states or mask)."""
+    return layer.sources if is_feed_forward(layer) else (layer.source,)  # type: ignore[attr-defined]

@@ -17,6 +17,7 @@ from ..errors import LayerError, ModelFileError, UnsupportedError
 from ..io.raw import RawLayer, RawModel, TensorRef
 from ..io.versions import keras_major
 from ..custom import find_cell
+from .layers import layer_inputs
 from .parse_layers import PARSERS, parse_feed_forward
 from .checks import (
     BASE_KEYS,
@@ -174,8 +175,6 @@ def _cell_configs(raw: RawLayer) -> list[tuple[str, Mapping[str, Any], str | Non
     if not isinstance(cell, Mapping):
         raise LayerError(raw.name, "RNN layer has no cell config", "cell")
     entries = cell.get("config", {}).get("cells") if cell.get("class_name") == "StackedRNNCells" else [cell]
-    if isinstance(cell, list):
-        entries = cell
     result = []
     for entry in entries or []:
         cls = entry.get("class_name") if isinstance(entry, Mapping) else None
@@ -555,12 +554,10 @@ def _infer_input_size(raw: RawLayer, feed: WeightFeed, model: RawModel) -> int:
 
 def _layer_sources(layer: LayerSpec) -> tuple[TensorSpec, ...]:
     """Every tensor a layer reads (data, constants, initial states, an explicit mask)."""
-    if hasattr(layer, "sources"):
-        return layer.sources
     extra: tuple[TensorSpec, ...] = ()
     if isinstance(layer, RecurrentLayerSpec):
         extra = layer.constants + layer.initial_state + ((layer.mask_source,) if layer.mask_source else ())
-    return (layer.source,) + extra
+    return layer_inputs(layer) + extra
 
 
 def _pop_mask(raw: RawLayer, kwargs: dict, tensors: dict[TensorRef, TensorInfo]) -> TensorSpec | None:

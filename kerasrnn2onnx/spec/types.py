@@ -177,6 +177,12 @@ class RecurrentLayerSpec:
     def output_count(self) -> int:
         return 1 + (len(self.state_names) if self.return_state else 0)
 
+    def leading_masked_output_is_state(self, keras_major: int | None) -> bool:
+        """Before a row's first unmasked step, Keras 3's non-unrolled loop outputs the last
+        cell's first state (the *initial* state); Keras 2 and Keras 3 unrolled output zeros.
+        Identical with zero initial states; differs once states are given or carried."""
+        return keras_major == 3 and not self.unroll
+
     @property
     def output_names(self) -> tuple[str, ...]:
         return ("",) + (self.state_names if self.return_state else ())
@@ -340,6 +346,20 @@ class ModelSpec:
     inputs: tuple[InputSpec, ...]
     layers: tuple["LayerSpec", ...]
     outputs: tuple[OutputSpec, ...]
+
+    def time_dims(self) -> dict[str, int | str | None]:
+        """Each input's time dimension: its fixed size, ``"time"``, or ``"<input>_time"``
+        when several inputs have independent lengths (an encoder's and a decoder's)."""
+        timed = [i for i in self.inputs if i.kind != "vector" and i.timesteps is None]
+        dims: dict[str, int | str | None] = {}
+        for inp in self.inputs:
+            if inp.kind == "vector":
+                dims[inp.name] = None
+            elif inp.timesteps is not None:
+                dims[inp.name] = inp.timesteps
+            else:
+                dims[inp.name] = "time" if len(timed) <= 1 else f"{inp.name}_time"
+        return dims
 
     @property
     def recurrent_layers(self) -> tuple[RecurrentLayerSpec, ...]:
