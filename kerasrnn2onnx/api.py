@@ -108,16 +108,11 @@ def _check_inputs(spec: ModelSpec, arrays: Sequence[np.ndarray]) -> None:
 
 
 def run_onnx(proto: onnx.ModelProto, arrays: Sequence[np.ndarray], provider: str = "cpu") -> list[np.ndarray]:
-    """Run a converted model with onnxruntime; inputs in model-input order."""
-    from .runtime import create_session
+    """The model's outputs from one onnxruntime call (state inputs of a stateful model start
+    from zeros, as in Keras's first call)."""
+    from .runtime import Session
 
-    session = create_session(proto, provider)
-    inputs = session.get_inputs()
-    feeds = {i.name: a for i, a in zip(inputs, arrays)}
-    for extra in inputs[len(arrays):]:  # carried-state inputs of a stateful model: start from zeros
-        batch = arrays[0].shape[0]
-        feeds[extra.name] = np.zeros((batch, extra.shape[1]), np.float32)
-    return session.run(None, feeds)
+    return Session(proto, provider).run(list(arrays))
 
 
 def verify(
@@ -165,7 +160,7 @@ def verify(
     _check_inputs(spec, arrays)
     shapes = ", ".join(f"{i.name} {a.shape}" for i, a in zip(spec.inputs, arrays))
     expected = run_model(spec, arrays, np.float64)
-    actual = run_onnx(proto, arrays, provider)[: len(spec.outputs)]  # state outputs (stateful) follow
+    actual = run_onnx(proto, arrays, provider)
     names = [o.name for o in spec.outputs]
     if len(actual) != len(expected):
         raise RuntimeInputError(f"the ONNX model has {len(actual)} outputs, the Keras model {len(expected)}")

@@ -1,6 +1,6 @@
 """Running converted models with onnxruntime (imported lazily)."""
 
-from .session import create_session, import_onnxruntime
+from .session import import_onnxruntime, resolve_providers
 from .stateful import Session
 
-__all__ = ["Session", "create_session", "import_onnxruntime"]
+__all__ = ["Session", "import_onnxruntime", "resolve_providers"]

@@ -6,9 +6,7 @@ here and a missing install becomes a one-line instruction instead of an ImportEr
 
 from __future__ import annotations
 
-from typing import Any
-
-import onnx
+from typing import Any, Sequence
 
 from ..errors import MissingDependencyError
 
@@ -25,19 +23,23 @@ def import_onnxruntime() -> Any:
     return onnxruntime
 
 
-def create_session(model: onnx.ModelProto | str, provider: str = "cpu") -> Any:
-    """An InferenceSession on exactly the requested provider (no silent CPU substitute)."""
-    ort = import_onnxruntime()
-    if provider not in PROVIDERS:
-        raise MissingDependencyError(f"unknown provider '{provider}' (choose cpu or cuda)")
-    wanted = PROVIDERS[provider]
-    if wanted not in ort.get_available_providers():
+def resolve_providers(providers: Sequence[Any] | str | None, ort: Any) -> list[Any]:
+    """onnxruntime providers for ``"cpu"``, ``"cuda"`` or an explicit list; a requested
+    provider this onnxruntime lacks is an error, never a silent CPU substitute (the CPU is
+    only appended as the fallback for nodes the first provider does not implement)."""
+    if providers is None:
+        return ["CPUExecutionProvider"]
+    if isinstance(providers, str):
+        if providers not in PROVIDERS and providers not in PROVIDERS.values():
+            raise MissingDependencyError(f"unknown provider '{providers}' (choose cpu or cuda)")
+        providers = [PROVIDERS.get(providers, providers)]
+    wanted = [p[0] if isinstance(p, tuple) else p for p in providers]
+    missing = [p for p in wanted if p not in ort.get_available_providers()]
+    if missing:
         raise MissingDependencyError(
-            f"onnxruntime here has no {wanted}: install 'kerasrnn2onnx[gpu]' (onnxruntime-gpu) on a machine with CUDA"
-        )
-    providers = [wanted] if provider == "cpu" else [wanted, "CPUExecutionProvider"]
-    payload = model.SerializeToString() if isinstance(model, onnx.ModelProto) else model
-    session = ort.InferenceSession(payload, providers=providers)
-    if session.get_providers()[0] != wanted:
-        raise MissingDependencyError(f"onnxruntime could not start {wanted} (CUDA or cuDNN libraries missing?)")
-    return session
+            f"onnxruntime here lacks {', '.join(missing)}: install 'kerasrnn2onnx[gpu]' (onnxruntime-gpu) "
+            "on a machine with CUDA")
+    result = list(providers)
+    if wanted[0] != "CPUExecutionProvider" and "CPUExecutionProvider" not in wanted:
+        result.append("CPUExecutionProvider")
+    return result

@@ -17,26 +17,9 @@ import numpy as np
 import onnx
 
 from ..errors import MissingDependencyError, RuntimeInputError
-from .session import PROVIDERS, import_onnxruntime
+from .session import import_onnxruntime, resolve_providers
 
 NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(int32)": np.int32, "tensor(int64)": np.int64}
-
-
-def _providers(providers: Sequence[Any] | str | None, ort: Any) -> list[Any]:
-    if providers is None:
-        return ["CPUExecutionProvider"]
-    if isinstance(providers, str):
-        providers = [PROVIDERS.get(providers, providers)]
-    wanted = [p[0] if isinstance(p, tuple) else p for p in providers]
-    available = ort.get_available_providers()
-    missing = [p for p in wanted if p not in available]
-    if missing:
-        raise MissingDependencyError(
-            f"onnxruntime here lacks {', '.join(missing)} (install 'kerasrnn2onnx[gpu]' on a CUDA machine for CUDA)")
-    result = list(providers)
-    if wanted[0] != "CPUExecutionProvider" and "CPUExecutionProvider" not in wanted:
-        result.append("CPUExecutionProvider")
-    return result
 
 
 class Session:
@@ -61,7 +44,7 @@ class Session:
             payload = os.fspath(model)
             if not os.path.isfile(payload):
                 raise RuntimeInputError(f"{payload}: ONNX file not found")
-        chosen_providers = _providers(providers, ort)
+        chosen_providers = resolve_providers(providers, ort)
 
         def create(threads: int | None) -> Any:
             options = ort.SessionOptions()
@@ -76,6 +59,9 @@ class Session:
             # creating the session again costs little (and spares a second parse up front)
             intra_op_threads = int(metadata["recommended_intra_op_threads"])
             self._session = create(intra_op_threads)
+        first = chosen_providers[0][0] if isinstance(chosen_providers[0], tuple) else chosen_providers[0]
+        if self._session.get_providers()[0] != first:
+            raise MissingDependencyError(f"onnxruntime could not start {first} (CUDA or cuDNN libraries missing?)")
         self.intra_op_threads = intra_op_threads
         self._io = json.loads(metadata.get("states", "[]"))
         state_inputs = {entry["input"] for entry in self._io}
