@@ -94,27 +94,17 @@ class LoweringContext:
         common_passes.RemoveUnusedNodesPass()(model)
         # a shared layer's calls carry the same weights: keep one copy
         common_passes.DeduplicateInitializersPass()(model)
-        common_passes.ClearMetadataAndDocStringPass()(model)
+        common_passes.ClearMetadataAndDocStringPass()(model)  # the builder's per-node scope notes
         # Value names come from per-graph node counters: make them unique across the main
         # graph and Scan bodies (ONNX requires SSA over the whole model).
         common_passes.NameFixPass()(model)
         proto = ir.serde.serialize_model(model)
-        _strip_node_metadata(proto.graph)
         _drop_unused_optional_outputs(proto.graph)
         onnx.helper.set_model_props(proto, metadata)
         return proto
 
 
 RECURRENT_OPS = ("LSTM", "GRU", "RNN")
-
-
-def _strip_node_metadata(graph: onnx.GraphProto) -> None:
-    """The builder's per-node scope annotations add bytes, not meaning, to a served model."""
-    for node in graph.node:
-        del node.metadata_props[:]
-        for attr in node.attribute:
-            if attr.type == onnx.AttributeProto.GRAPH:
-                _strip_node_metadata(attr.g)
 
 
 def _drop_unused_optional_outputs(graph: onnx.GraphProto) -> None:
