@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Mapping, Sequence, Union
+from typing import Any, Callable, Mapping, Sequence, Union
 
 import numpy as np
 import onnx
@@ -61,14 +61,20 @@ def convert(
 
 
 def save_atomically(proto: onnx.ModelProto, path: Path) -> None:
-    """Write to a temporary file beside ``path`` and rename it into place when complete."""
+    """The model written beside ``path`` and renamed into place when complete."""
+    _write_atomically(Path(path), lambda handle: handle.write(proto.SerializeToString()))
+
+
+def _write_atomically(path: Path, write: Callable[[Any], object]) -> None:
+    """Write through a temporary file in the same folder, renamed into place when complete,
+    so a failure never leaves a half-written output."""
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise ConversionError(f"{path}: output directory does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(proto.SerializeToString())
+            write(handle)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -211,14 +217,5 @@ def describe(model: ModelSource, weights: PathLike | None = None, keras_version:
 
 
 def save_npz_atomically(arrays: Mapping[str, np.ndarray], path: PathLike) -> None:
-    """``np.savez`` through a temporary file renamed into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """``np.savez`` of ``arrays``, written atomically."""
+    _write_atomically(Path(path), lambda handle: np.savez(handle, **arrays))
