@@ -3,15 +3,20 @@
 
 Why: converted models exist to be served fast, and the best lowering depends on layer type
 and shape (native ONNX op vs. Scan vs. unrolled steps), so choices are made from
-measurements. Every candidate of a row runs in this one process, interleaved round after
-round, and medians are reported. Each candidate is checked against the NumPy reference
-before it is timed.
+measurements. Candidates are interleaved round after round and medians are reported; each
+candidate is checked against the NumPy reference before it is timed.
 
-Candidates: the converted layer in onnxruntime CPU under each applicable strategy (and
-which one ``auto`` picks), PyTorch ``nn.RNN/GRU/LSTM`` with the same weights
-(``torch.inference_mode``, same thread count) and Keras 3 on JAX (jitted stateless call)
-when installed (``pip install ".[bench]"``; a missing peer is reported as missing). The
-floor is the layer's GEMM FLOPs over this machine's measured float32 GEMM rate.
+Each runtime (onnxruntime, PyTorch, Keras-JAX) lives in its own worker process, driven in
+turn by this one: on a 2-core machine, XLA's and OpenMP's thread pools sharing a process with
+onnxruntime slowed onnxruntime's GRU rows 2-3x at random (see README, "Performance").
+``--one-process`` runs them all in this process instead, to reproduce that.
+
+Candidates: the converted layer in onnxruntime CPU under each applicable strategy, and
+``auto`` as the Session runs it (with the model's ``recommended_intra_op_threads``); PyTorch
+``nn.RNN/GRU/LSTM`` with the same weights (``torch.inference_mode``, best of 1 and
+``--threads`` threads) and Keras 3 on JAX (jitted stateless call) when installed
+(``pip install ".[bench]"``; a missing peer is reported as missing). The floor is the
+layer's GEMM FLOPs over this machine's measured float32 GEMM rate.
 
     python scripts/bench.py --quick                  # one small and one large shape per layer (< 3 min)
     python scripts/bench.py --out bench-out          # the full grid; bench-out/bench.md and bench.png
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import statistics
@@ -38,8 +44,6 @@ sys.path.insert(0, str(ROOT))
 # PyTorch's OpenMP workers spin between calls by default and starve the other candidates'
 # threads in an interleaved run; ask them to sleep (set before torch is imported).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import onnxruntime as ort  # noqa: E402
 
 import kerasrnn2onnx  # noqa: E402
 from kerasrnn2onnx.lowering import plan_layers  # noqa: E402
@@ -113,15 +117,52 @@ def make_input(layer: Layer, shape, rng) -> tuple[np.ndarray, np.ndarray]:
     return x, lengths
 
 
+# ---- what one runtime needs to build its candidates for a row --------------------------------
+@dataclass(frozen=True)
+class RowJob:
+    """One row's layer, weights and input, and (for onnxruntime) the converted models."""
+
+    layer: Layer
+    shape: tuple
+    weights: list
+    x: np.ndarray
+    lengths: np.ndarray
+    models: dict  # candidate name -> (serialized ONNX, intra-op threads)
+    threads: int
+
+
+def onnxruntime_candidates(job: RowJob) -> tuple[dict[str, Callable], dict[str, str]]:
+    return {name: onnx_candidate(payload, threads, job.x) for name, (payload, threads) in job.models.items()}, {}
+
+
+def pytorch_candidates(job: RowJob) -> tuple[dict[str, Callable], dict[str, str]]:
+    runs = {}
+    for threads in sorted({1, job.threads}):
+        run, why = torch_peer(job.layer, job.weights, job.x, job.lengths, threads)
+        if run is None:
+            return {}, {"PyTorch": why}
+        runs[f"PyTorch {threads}t"] = run
+    return runs, {}
+
+
+def keras_candidates(job: RowJob) -> tuple[dict[str, Callable], dict[str, str]]:
+    run, why = keras_peer(job.layer, job.shape, job.weights, job.x)
+    return ({"Keras-JAX": run}, {}) if run is not None else ({}, {"Keras-JAX": why})
+
+
+RUNTIMES = {"onnxruntime": onnxruntime_candidates, "PyTorch": pytorch_candidates, "Keras-JAX": keras_candidates}
+
+
 # ---- peers ----------------------------------------------------------------------------------
 def torch_peer(layer: Layer, weights, x, lengths, threads: int):
+    """PyTorch's module with the same weights; the returned call sets its own thread count,
+    because the 1- and N-thread candidates share one process."""
     try:
         import torch
     except ImportError:
         return None, "PyTorch not installed"
     if layer.kind == "GRU" and not layer.options.get("reset_after", True):
         return None, "PyTorch has no reset_after=False GRU"
-    torch.set_num_threads(threads)
     units = weights[1].shape[0]
     cls = {"SimpleRNN": torch.nn.RNN, "GRU": torch.nn.GRU, "LSTM": torch.nn.LSTM}[layer.kind]
     module = cls(x.shape[2], units, batch_first=True, bidirectional=layer.bidirectional).eval()
@@ -146,6 +187,8 @@ def torch_peer(layer: Layer, weights, x, lengths, threads: int):
     tl = torch.from_numpy(np.asarray(lengths))
 
     def run():
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
         with torch.inference_mode():
             if layer.masked:
                 packed = torch.nn.utils.rnn.pack_padded_sequence(tx, tl, batch_first=True, enforce_sorted=False)
@@ -196,16 +239,16 @@ def gemm_rate(threads: int) -> float:
     from onnx import TensorProto, helper, numpy_helper
 
     b = np.random.default_rng(1).standard_normal((1024, 1024)).astype(np.float32)
-    graph = helper.make_graph([helper.make_node("MatMul", ["a", "b"], ["c"])], "gemm",
-                              [helper.make_tensor_value_info("a", TensorProto.FLOAT, [512, 1024])],
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "b"], ["c"])], "gemm",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [512, 1024])],
                               [helper.make_tensor_value_info("c", TensorProto.FLOAT, [512, 1024])],
                               [numpy_helper.from_array(b, "b")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
-    run = onnx_candidate(model, threads)
     a = np.random.default_rng(0).standard_normal((512, 1024)).astype(np.float32)
-    run(a)
-    best = min(_elapsed(lambda: run(a), 0.05) for _ in range(5))
+    run = onnx_candidate(model.SerializeToString(), threads, a)
+    run()
+    best = min(_elapsed(run, 0.05) for _ in range(5))
     return 2 * 512 * 1024 * 1024 / best
 
 
@@ -225,49 +268,130 @@ def floor_seconds(layer: Layer, shape, rate: float) -> float:
     return flops * (2 if layer.bidirectional else 1) / rate
 
 
-def onnx_candidate(proto, threads: int):
+def onnx_candidate(payload: bytes, threads: int, x: np.ndarray) -> Callable:
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    # spinning worker threads would starve the peers' threads between interleaved runs
+    # spinning worker threads would starve the next candidate's threads between interleaved runs
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return lambda x: session.run(None, {name: x})[0]
+    session = ort.InferenceSession(payload, options, providers=["CPUExecutionProvider"])
+    feed = {session.get_inputs()[0].name: x}
+    return lambda: session.run(None, feed)[0]
 
 
-def bench_row(tmp: Path, layer: Layer, shape, args, rng):
+# ---- one runtime's side of the protocol, in a worker process or in this one -------------------
+class RuntimeHost:
+    """Holds one runtime's candidates for the current row and answers the driver's requests:
+    ``row`` (build, run once, return outputs), ``time`` (one timing sample), ``gemm``."""
+
+    def __init__(self, runtime: str) -> None:
+        self.build = RUNTIMES[runtime]
+        self.candidates: dict[str, Callable] = {}
+
+    def handle(self, command: str, payload):
+        if command == "row":
+            self.candidates, missing = self.build(payload)
+            return {name: run() for name, run in self.candidates.items()}, missing
+        if command == "time":
+            name, min_seconds = payload
+            return _elapsed(self.candidates[name], min_seconds)
+        if command == "gemm":
+            return gemm_rate(payload)
+        if command == "versions":
+            return _versions(payload)
+        raise ValueError(f"unknown command {command!r}")
+
+
+def _serve(conn, runtime: str) -> None:
+    host = RuntimeHost(runtime)
+    while True:
+        command, payload = conn.recv()
+        if command == "stop":
+            return
+        try:
+            conn.send(("ok", host.handle(command, payload)))
+        except Exception as error:  # reported by the driver with the runtime's name
+            conn.send(("error", f"{type(error).__name__}: {error}"))
+
+
+class WorkerHost:
+    """A RuntimeHost in its own process (spawned, so no runtime is imported here first)."""
+
+    def __init__(self, runtime: str) -> None:
+        self.runtime = runtime
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_serve, args=(child, runtime), daemon=True)
+        self.process.start()
+
+    def handle(self, command: str, payload):
+        self.conn.send((command, payload))
+        status, value = self.conn.recv()
+        if status == "error":
+            raise RuntimeError(f"{self.runtime} worker: {value}")
+        return value
+
+    def close(self) -> None:
+        self.conn.send(("stop", None))
+        self.process.join(timeout=10)
+
+
+RUNTIME_MODULES = {"onnxruntime": ("onnxruntime",), "PyTorch": ("torch",), "Keras-JAX": ("jax", "keras")}
+
+
+def _versions(runtime: str) -> dict[str, str]:
+    """The versions of a runtime's modules that import (for the table's header)."""
+    import importlib
+
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    found = {}
+    for module in RUNTIME_MODULES[runtime]:
+        try:
+            found[module] = importlib.import_module(module).__version__
+        except ImportError:
+            found[module] = "missing"
+    return found
+
+
+# ---- the driver -----------------------------------------------------------------------------------
+def row_job(tmp: Path, layer: Layer, shape, threads: int, max_unroll: int, rng):
+    """Converts the row's layer under every applicable strategy; returns the job, the
+    float64 reference output and the strategy ``auto`` picks."""
     path, weights = write_model(tmp, layer, shape, rng)
     spec = kerasrnn2onnx.load(path, weights=path.with_suffix(".npz"), keras_version=3)
     x, lengths = make_input(layer, shape, rng)
     expected = run_model(spec, [x], np.float64)[0]
-    runs: dict[str, Callable] = {}
-    missing: dict[str, str] = {}
-    strategies = ["native", "scan"] + (["unroll"] if shape[1] <= args.max_unroll else [])
+    models = {}
+    for strategy in ["native", "scan"] + (["unroll"] if shape[1] <= max_unroll else []):
+        models[f"ours:{strategy}"] = (kerasrnn2onnx.convert(spec, strategy=strategy).SerializeToString(), threads)
+    auto_model = kerasrnn2onnx.convert(spec)
+    metadata = {entry.key: entry.value for entry in auto_model.metadata_props}
+    auto_threads = int(metadata.get("recommended_intra_op_threads", threads))
+    models["ours:auto"] = (auto_model.SerializeToString(), auto_threads)
     auto = plan_layers(spec)[0].strategy
-    for strategy in strategies:
-        run = onnx_candidate(kerasrnn2onnx.convert(spec, strategy=strategy), args.threads)
-        runs[f"ours:{strategy}"] = (lambda r: (lambda: r(x)))(run)
-    for name, (run, why) in (("PyTorch", torch_peer(layer, weights, x, lengths, args.threads)),
-                             ("Keras-JAX", keras_peer(layer, shape, weights, x) if not args.no_keras else (None, "skipped"))):
-        if run is None:
-            missing[name] = why
-        else:
-            runs[name] = run
-    for name, run in runs.items():
-        got = run()
-        if not np.allclose(got, expected, atol=1e-4, rtol=1e-3):
-            raise SystemExit(f"{layer.label} {shape} {name}: wrong result (max abs err "
-                             f"{float(np.abs(got - expected).max()):.2e}); not timing it")
-    samples = {name: [] for name in runs}
-    for name, run in runs.items():  # warm-up
-        run()
+    job = RowJob(layer, tuple(shape), weights, x, lengths, models, threads)
+    return job, expected, f"{auto} {auto_threads}t"
+
+
+def bench_row(hosts: dict, job: RowJob, expected, args) -> tuple[dict[str, float], dict[str, str]]:
+    order: list[tuple[str, str]] = []  # (runtime, candidate) in interleaving order
+    missing: dict[str, str] = {}
+    for runtime, host in hosts.items():
+        outputs, why = host.handle("row", job)
+        missing.update(why)
+        for name, got in outputs.items():
+            if not np.allclose(got, expected, atol=1e-4, rtol=1e-3):
+                raise SystemExit(f"{job.layer.label} {job.shape} {name}: wrong result (max abs err "
+                                 f"{float(np.abs(got - expected).max()):.2e}); not timing it")
+            order.append((runtime, name))
+    samples: dict[str, list[float]] = {name: [] for _, name in order}
     for _ in range(args.rounds):
-        for name, run in runs.items():
-            time.sleep(0.05)  # let the previous candidate's worker threads (XLA, OpenMP) go idle
-            samples[name].append(_elapsed(run, args.min_seconds))
-    times = {name: statistics.median(v) for name, v in samples.items()}
-    return times, missing, auto
+        for runtime, name in order:
+            time.sleep(0.02)  # let the previous candidate's worker threads (XLA, OpenMP) go idle
+            samples[name].append(hosts[runtime].handle("time", (name, args.min_seconds)))
+    return {name: statistics.median(v) for name, v in samples.items()}, missing
 
 
 def main() -> None:
@@ -277,45 +401,69 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--min-seconds", type=float, default=0.05, help="minimum time per sample")
     parser.add_argument("--max-unroll", type=int, default=50, help="time unroll only up to this many timesteps")
-    parser.add_argument("--layers", nargs="*", default=[l.label for l in LAYERS])
+    parser.add_argument("--layers", nargs="*", default=[entry.label for entry in LAYERS])
     parser.add_argument("--no-keras", action="store_true", help="skip the Keras-JAX peer")
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch peer")
+    parser.add_argument("--one-process", action="store_true",
+                        help="run every runtime in this process (exposes them to each other's thread pools)")
     parser.add_argument("--out", help="folder for bench.md and bench.png")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.min_seconds = min(args.rounds, 5), min(args.min_seconds, 0.03)
-    rng = np.random.default_rng(0)
-    shapes = QUICK_SHAPES if args.quick else SHAPES
-    rate = gemm_rate(args.threads)
-    lines = [f"onnxruntime {ort.__version__} CPU, {args.threads} threads, {platform.machine()} with "
-             f"{os.cpu_count()} cores, float32 GEMM {rate / 1e9:.1f} GFLOP/s; medians of {args.rounds} interleaved "
-             "rounds; times in ms", "",
-             "| layer | B×T×I×H | auto | native | scan | unroll | PyTorch | Keras-JAX | floor | auto / best peer |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    print("\n".join(lines), flush=True)
-    worst, results = 0.0, []
-    with tempfile.TemporaryDirectory() as tmp:
-        for layer in [l for l in LAYERS if l.label in args.layers]:
-            for shape in shapes:
-                times, missing, auto = bench_row(Path(tmp), layer, shape, args, rng)
-                ours = times[f"ours:{auto}"]
-                peers = [times[p] for p in ("PyTorch", "Keras-JAX") if p in times]
-                ratio = ours / min(peers) if peers else float("nan")
-                if peers:
-                    worst = max(worst, ratio)
-                ms = lambda key: f"{times[key] * 1e3:.3f}" if key in times else "–"  # noqa: E731
-                peer = lambda key: ms(key) if key in times else f"missing ({missing.get(key, '?')})"  # noqa: E731
-                row = (f"| {layer.label} | {'×'.join(map(str, shape))} | {auto} | {ms('ours:native')} | "
-                       f"{ms('ours:scan')} | {ms('ours:unroll')} | {peer('PyTorch')} | {peer('Keras-JAX')} | "
-                       f"{floor_seconds(layer, shape, rate) * 1e3:.3f} | {ratio:.2f} |")
-                lines.append(row)
-                results.append((layer.label, shape, times))
-                print(row, flush=True)
+    runtimes = ["onnxruntime"] + ([] if args.no_torch else ["PyTorch"]) + ([] if args.no_keras else ["Keras-JAX"])
+    hosts = {name: RuntimeHost(name) if args.one_process else WorkerHost(name) for name in runtimes}
+    try:
+        lines, results, worst = run_grid(hosts, args)
+    finally:
+        for host in hosts.values():
+            if isinstance(host, WorkerHost):
+                host.close()
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "bench.md").write_text("\n".join(lines) + "\n")
         _plot(results, out / "bench.png")
     print(f"worst ratio to best peer: {worst:.2f}")
+
+
+def run_grid(hosts: dict, args):
+    rng = np.random.default_rng(0)
+    shapes = QUICK_SHAPES if args.quick else SHAPES
+    rate = hosts["onnxruntime"].handle("gemm", args.threads)
+    versions = {}
+    for runtime, host in hosts.items():
+        versions.update(host.handle("versions", runtime))
+    layout = "all runtimes in one process" if args.one_process else "each runtime in its own process"
+    lines = [f"{platform.machine()} with {os.cpu_count()} cores, float32 GEMM {rate / 1e9:.1f} GFLOP/s; "
+             f"{', '.join(f'{k} {v}' for k, v in sorted(versions.items()))}; {args.threads} threads; {layout}; "
+             f"medians of {args.rounds} interleaved rounds; times in ms", "",
+             "| layer | B×T×I×H | auto | auto (ms) | native | scan | unroll | PyTorch | Keras-JAX | floor | "
+             "auto / best peer |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    print("\n".join(lines), flush=True)
+    worst, results = 0.0, []
+    with tempfile.TemporaryDirectory() as tmp:
+        for layer in [entry for entry in LAYERS if entry.label in args.layers]:
+            for shape in shapes:
+                job, expected, auto = row_job(Path(tmp), layer, shape, args.threads, args.max_unroll, rng)
+                times, missing = bench_row(hosts, job, expected, args)
+                torch_times = [t for name, t in times.items() if name.startswith("PyTorch")]
+                if torch_times:
+                    times["PyTorch"] = min(torch_times)
+                ours = times["ours:auto"]
+                peers = [times[p] for p in ("PyTorch", "Keras-JAX") if p in times]
+                ratio = ours / min(peers) if peers else float("nan")
+                if peers:
+                    worst = max(worst, ratio)
+                ms = lambda key: f"{times[key] * 1e3:.3f}" if key in times else "–"  # noqa: E731
+                peer = lambda key: ms(key) if key in times else f"missing ({missing.get(key, '?')})"  # noqa: E731
+                row = (f"| {layer.label} | {'×'.join(map(str, shape))} | {auto} | {ms('ours:auto')} | "
+                       f"{ms('ours:native')} | {ms('ours:scan')} | {ms('ours:unroll')} | {peer('PyTorch')} | "
+                       f"{peer('Keras-JAX')} | {floor_seconds(layer, shape, rate) * 1e3:.3f} | {ratio:.2f} |")
+                lines.append(row)
+                results.append((layer.label, shape, {k: v for k, v in times.items() if not k.startswith("PyTorch ")}))
+                print(row, flush=True)
+    return lines, results, worst
 
 
 def _plot(results, path: Path) -> None:
