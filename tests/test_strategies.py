@@ -13,7 +13,9 @@ import kerasrnn2onnx
 from kerasrnn2onnx.errors import UnsupportedError
 from kerasrnn2onnx.lowering import plan_layers
 
-from .conftest import MANIFEST, FIXTURES
+from kerasrnn2onnx.lowering.options import MIN_OPSET
+
+from .conftest import MANIFEST, FIXTURES, fixture_params
 
 
 def _strategy_params():
@@ -46,6 +48,21 @@ def test_strategy_matches_keras(fixture, strategy, refusal):
     proto = kerasrnn2onnx.convert(fixture.model, strategy=strategy, **fixture.load_kwargs())
     lowering = json.loads({p.key: p.value for p in proto.metadata_props}["lowering"])
     assert set(lowering.values()) == {strategy}
+    _run(proto, fixture)
+
+
+UNROLL_FIXTURES = {"k3_unroll_simple_back", "k3_mask_unroll", "k2_mask_unroll", "k3_unroll_stacked",
+                   "k3_unroll_lstm_state"}
+
+
+@pytest.mark.parametrize("fixture", fixture_params())
+def test_oldest_opset_matches_keras(fixture):
+    """At the oldest supported opset (14) ops take some arguments as attributes (ReduceMax's
+    axes) and Split cannot split by count, so every fixture is also checked there, the
+    unrolled ones under unroll."""
+    strategy = "unroll" if fixture.name in UNROLL_FIXTURES else "auto"
+    proto = kerasrnn2onnx.convert(fixture.model, strategy=strategy, opset=MIN_OPSET, **fixture.load_kwargs())
+    assert proto.opset_import[0].version == MIN_OPSET
     _run(proto, fixture)
 
 

@@ -64,6 +64,21 @@ class LoweringContext:
         """Reverse ``value`` along ``axis`` with one Slice (negative step)."""
         return self.op.Slice(value, self.ints(-1), self.ints(INT64_MIN), self.ints(axis), self.ints(-1))
 
+    def scalar(self, number: float, dtype: ir.DataType) -> ir.Value:
+        """A constant scalar of ``dtype``. Why not ``op.CastLike``: it needs opset 15."""
+        return self.op.Constant(value=ir.tensor(np.array(number, dtype=dtype.numpy())))
+
+    def scalar_like(self, number: float, like: ir.Value) -> ir.Value:
+        """A constant scalar of ``like``'s element type (float32 when it is not recorded)."""
+        return self.scalar(number, like.dtype if like.dtype is not None else ir.DataType.FLOAT)
+
+    def reduce(self, kind: str, value: ir.Value, axis: int, keepdims: int) -> ir.Value:
+        """``Reduce<kind>`` over one axis. Why a helper: ReduceSum takes its axes as an input
+        from opset 13, ReduceMax/Min/Mean only from opset 18 (an attribute before)."""
+        if kind == "Sum" or self.opset >= 18:
+            return getattr(self.op, f"Reduce{kind}")(value, self.ints(axis), keepdims=keepdims)
+        return getattr(self.op, f"Reduce{kind}")(value, axes=[axis], keepdims=keepdims)
+
     def squeeze(self, value: ir.Value, axis: int) -> ir.Value:
         return self.op.Squeeze(value, self.ints(axis))
 

@@ -105,12 +105,12 @@ def _global_pool(ctx: LoweringContext, layer: GlobalPool1DSpec, xs, masks, ranks
     op = ctx.op
     x, mask = xs[0], masks[0]
     if layer.op == "max":
-        return op.ReduceMax(x, ctx.ints(0), keepdims=0)  # Keras ignores the mask here
+        return ctx.reduce("Max", x, 0, 0)  # Keras ignores the mask here
     if mask is None:
-        return op.ReduceMean(x, ctx.ints(0), keepdims=0)
+        return ctx.reduce("Mean", x, 0, 0)
     weights = op.Cast(mask, to=1)  # FLOAT
-    total = op.ReduceSum(op.Where(mask, x, op.Mul(x, 0.0)), ctx.ints(0), keepdims=0)
-    return op.Div(total, op.ReduceSum(weights, ctx.ints(0), keepdims=0))
+    total = ctx.reduce("Sum", op.Where(mask, x, op.Mul(x, 0.0)), 0, 0)
+    return op.Div(total, ctx.reduce("Sum", weights, 0, 0))
 
 
 def _normalization(ctx: LoweringContext, layer: NormalizationSpec, xs, masks, ranks):
@@ -126,10 +126,10 @@ def _normalization(ctx: LoweringContext, layer: NormalizationSpec, xs, masks, ra
             shift = shift + layer.beta
         return op.Add(op.Mul(x, ctx.weight("scale", scale)), ctx.weight("shift", shift))
     if layer.rms_scaling:
-        y = op.Div(x, op.Sqrt(op.Add(op.ReduceMean(op.Mul(x, x), ctx.ints(-1), keepdims=1), layer.epsilon)))
+        y = op.Div(x, op.Sqrt(op.Add(ctx.reduce("Mean", op.Mul(x, x), -1, 1), layer.epsilon)))
     else:
-        centred = op.Sub(x, op.ReduceMean(x, ctx.ints(-1), keepdims=1))
-        variance = op.ReduceMean(op.Mul(centred, centred), ctx.ints(-1), keepdims=1)
+        centred = op.Sub(x, ctx.reduce("Mean", x, -1, 1))
+        variance = ctx.reduce("Mean", op.Mul(centred, centred), -1, 1)
         y = op.Div(centred, op.Sqrt(op.Add(variance, layer.epsilon)))
     if layer.gamma is not None:
         y = op.Mul(y, ctx.weight("gamma", layer.gamma))

@@ -78,7 +78,8 @@ def run_scan(ctx: LoweringContext, layer: RecurrentLayerSpec, cell: CellLowering
     body_inputs += [ir.val(f"x_{k}", ir.DataType.FLOAT, None) for k in range(len(scan_inputs) - int(masked))]
     if masked:
         body_inputs.append(ir.val("mask_t", ir.DataType.BOOL, ["batch", 1]))
-    body_outputs = [ir.val(f"state_{k}_out") for k in range(n_states)]
+    # typed: onnxruntime's Scan before opset 16 requires every body output's shape
+    body_outputs = [ir.val(f"state_{k}_out", ir.DataType.FLOAT, ["batch", u]) for k, u in enumerate(cell.state_units)]
     if want_sequence:
         body_outputs.append(ir.val("y_t"))
     graph = ctx.builder.subgraph(body, inputs=body_inputs, outputs=body_outputs, name=f"{layer.name}_step")
@@ -97,19 +98,42 @@ def run_unrolled(ctx: LoweringContext, layer: RecurrentLayerSpec, cell: CellLowe
         raise UnsupportedError(layer.name, "unroll needs a fixed number of timesteps, and this input's time "
                                "dimension is dynamic", "unroll")
     op = ctx.op
-    per_step = cell.precompute(op, x_seq)
+    per_step = [_split_steps(ctx, seq, timesteps) for seq in cell.precompute(op, x_seq)]
+    mask_steps = _split_steps(ctx, mask_seq, timesteps) if mask_seq is not None else None
     states = initial if initial is not None else [ctx.zeros_state(x_seq, units) for units in cell.state_units]
     order = range(timesteps - 1, -1, -1) if layer.go_backwards else range(timesteps)
     outputs = []
     for t in order:
-        index = ctx.ints(t)
-        step_inputs = [ctx.squeeze(op.Gather(seq, index, axis=0), 0) for seq in per_step]
-        output, new_states = cell.step(op, step_inputs, states)
-        mask_t = ctx.squeeze(op.Gather(mask_seq, index, axis=0), 0) if mask_seq is not None else None
+        output, new_states = cell.step(op, [steps[t] for steps in per_step], states)
+        mask_t = mask_steps[t] if mask_steps is not None else None
         if mask_t is not None:
             new_states = _masked_update(op, mask_t, new_states, states)
         states = new_states
         if want_sequence:
-            outputs.append(ctx.unsqueeze(_step_output(op, layer, output, states, mask_t), 0))
-    sequence = (op.Concat(*outputs, axis=0) if len(outputs) > 1 else outputs[0]) if want_sequence else None
+            outputs.append(_step_output(op, layer, output, states, mask_t))
+    sequence = _stack_steps(ctx, outputs, x_seq) if want_sequence else None
     return CellRun(sequence, states)
+
+
+def _split_steps(ctx: LoweringContext, sequence: Any, timesteps: int) -> list[Any]:
+    """The ``timesteps`` (batch, width) slices of a time-major sequence. Why one Split of the
+    (time*batch, width) view: a Gather and a Squeeze per step cost about 1 µs each of node
+    dispatch, which at batch 1 is as much as the step's own arithmetic."""
+    if timesteps == 1:
+        return [ctx.squeeze(sequence, 0)]
+    op = ctx.op
+    if ctx.opset >= 18:  # Split by count: the batch size need not be known
+        parts = op.Split(op.Flatten(sequence, axis=2), axis=0, num_outputs=timesteps, _outputs=timesteps)
+        return list(parts)
+    parts = op.Split(sequence, ctx.ints(*[1] * timesteps), axis=0, _outputs=timesteps)
+    return [ctx.squeeze(part, 0) for part in parts]
+
+
+def _stack_steps(ctx: LoweringContext, outputs: Sequence[Any], x_seq: Any) -> Any:
+    """(time, batch, width) from per-step (batch, width) outputs: one Concat and one Reshape."""
+    op = ctx.op
+    if len(outputs) == 1:
+        return ctx.unsqueeze(outputs[0], 0)
+    batch = op.Slice(op.Shape(x_seq), ctx.ints(1), ctx.ints(2))
+    shape = op.Concat(ctx.ints(len(outputs)), batch, ctx.ints(-1), axis=0)
+    return op.Reshape(op.Concat(*outputs, axis=0), shape)

@@ -185,8 +185,8 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
                 continue
             x = tensors[layer.source]
             if isinstance(layer, MaskingSpec):
-                differs = op.Not(op.Equal(x.value, op.CastLike(layer.mask_value, x.value)))
-                keep = op.ReduceMax(op.Cast(differs, to=ir.DataType.FLOAT), ctx.ints(-1), keepdims=1)
+                differs = op.Not(op.Equal(x.value, ctx.scalar_like(layer.mask_value, x.value)))
+                keep = ctx.reduce("Max", op.Cast(differs, to=ir.DataType.FLOAT), -1, 1)
                 tensors[TensorSpec(layer.name)] = _Tensor(x.value, op.Greater(keep, 0.0), x.batch, x.time, 3)
             elif isinstance(layer, EmbeddingSpec):
                 ids = op.Cast(x.value, to=ir.DataType.INT64)
@@ -300,13 +300,13 @@ def _mask_op(ctx: LoweringContext, layer: MaskOpSpec, x: Any) -> Any:
     """The boolean ops of Keras 3's recorded mask idioms, on time-major tensors."""
     op = ctx.op
     if layer.op in ("not_equal", "equal"):
-        equal = op.Equal(x, op.CastLike(layer.value, x))
+        equal = op.Equal(x, ctx.scalar_like(layer.value, x))
         return op.Not(equal) if layer.op == "not_equal" else equal
     if layer.op in ("any", "all"):
         as_float = op.Cast(x, to=ir.DataType.FLOAT)
         if layer.op == "any":
-            return op.Greater(op.ReduceMax(as_float, ctx.ints(-1), keepdims=0), 0.0)
-        return op.Greater(op.ReduceMin(as_float, ctx.ints(-1), keepdims=0), 0.0)
+            return op.Greater(ctx.reduce("Max", as_float, -1, 0), 0.0)
+        return op.Greater(ctx.reduce("Min", as_float, -1, 0), 0.0)
     return op.Not(x)
 
 

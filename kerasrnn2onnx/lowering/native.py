@@ -114,8 +114,8 @@ class _Compaction:
         steps = op.Slice(op.Shape(x_seq), ctx.ints(0), ctx.ints(1))
         _, order = op.TopK(key, steps, axis=0, largest=0, sorted=1, _outputs=2)  # (T, B) unmasked first
         self.compact_x = op.GatherElements(x_seq, op.Expand(ctx.unsqueeze(order, 2), op.Shape(x_seq)), axis=0)
-        self.lengths = op.Cast(op.ReduceSum(keep, ctx.ints(0), keepdims=0), to=ir.DataType.INT32)
-        self.any_kept = ctx.unsqueeze(op.Greater(self.lengths, op.CastLike(0, self.lengths)), 1)  # (batch, 1)
+        self.lengths = op.Cast(ctx.reduce("Sum", keep, 0, 0), to=ir.DataType.INT32)
+        self.any_kept = ctx.unsqueeze(op.Greater(self.lengths, ctx.scalar(0, ir.DataType.INT32)), 1)  # (batch, 1)
         seen = op.CumSum(keep, ctx.ints(0))  # unmasked steps up to and including t
         self.source = op.Max(op.Sub(seen, ctx.ints(1)), ctx.ints(0))
         self.started = ctx.unsqueeze(op.Greater(seen, ctx.ints(0)), 2)
