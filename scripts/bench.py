@@ -41,9 +41,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-# PyTorch's OpenMP workers spin between calls by default and starve the other candidates'
-# threads in an interleaved run; ask them to sleep (set before torch is imported).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import kerasrnn2onnx  # noqa: E402
 from kerasrnn2onnx.lowering import plan_layers  # noqa: E402
@@ -268,14 +265,17 @@ def floor_seconds(layer: Layer, shape, rate: float) -> float:
     return flops * (2 if layer.bidirectional else 1) / rate
 
 
+SPIN = True  # onnxruntime's default; --one-process turns it off
+
+
 def onnx_candidate(payload: bytes, threads: int, x: np.ndarray) -> Callable:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    # spinning worker threads would starve the next candidate's threads between interleaved runs
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if not SPIN:  # all runtimes in one process: spinning threads would starve the next candidate
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(payload, options, providers=["CPUExecutionProvider"])
     feed = {session.get_inputs()[0].name: x}
     return lambda: session.run(None, feed)[0]
@@ -410,6 +410,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.min_seconds = min(args.rounds, 5), min(args.min_seconds, 0.03)
+    global SPIN
+    SPIN = not args.one_process
+    if args.one_process:
+        # PyTorch's OpenMP workers spin between calls by default and would starve the other
+        # runtimes' threads in this process; ask them to sleep (set before torch is imported)
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     runtimes = ["onnxruntime"] + ([] if args.no_torch else ["PyTorch"]) + ([] if args.no_keras else ["Keras-JAX"])
     hosts = {name: RuntimeHost(name) if args.one_process else WorkerHost(name) for name in runtimes}
     try:

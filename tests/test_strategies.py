@@ -127,3 +127,27 @@ def test_auto_picks_the_benchmarks_fastest_lowering(tmp_path, label, expected):
         path, _ = bench.write_model(tmp_path, layer, shape, np.random.default_rng(0))
         spec = kerasrnn2onnx.load(path, weights=path.with_suffix(".npz"), keras_version=3)
         assert {p.strategy for p in plan_layers(spec)} == {expected}, (label, shape)
+
+
+# Nodes per step of a Scan body (the budget: at most 11 for an LSTM step). Small
+# layers cut the weights into gate blocks (no Split of the projection in the loop); LSTMs
+# from 256 units keep one Gemm and Split it (faster once the Gemm dominates).
+BODY_NODES = {("LSTM", 64, True): 10, ("LSTM", 64, False): 11, ("LSTM", 256, True): 10, ("LSTM", 256, False): 11,
+              ("GRU", 64, True): 10, ("GRU", 64, False): 11, ("SimpleRNN", 64, True): 2,
+              ("SimpleRNN", 64, False): 3}
+
+
+@pytest.mark.parametrize("kind,units,last_only", sorted(BODY_NODES), ids=str)
+def test_scan_body_size(tmp_path, kind, units, last_only):
+    from .conftest import write_layer_json
+
+    gates = {"SimpleRNN": 1, "GRU": 3, "LSTM": 4}[kind]
+    rng = np.random.default_rng(0)
+    weights = [rng.standard_normal(shape).astype(np.float32) for shape in
+               ((8, gates * units), (units, gates * units), (2, gates * units) if kind == "GRU" else (gates * units,))]
+    config = {"name": "rnn", "units": units, "return_sequences": not last_only}
+    model, npz = write_layer_json(tmp_path, kind, config, weights)
+    proto = kerasrnn2onnx.convert(model, weights=npz, strategy="scan", keras_version=3)
+    (scan,) = [node for node in proto.graph.node if node.op_type == "Scan"]
+    body = next(attr.g for attr in scan.attribute if attr.name == "body")
+    assert len(body.node) == BODY_NODES[(kind, units, last_only)], [n.op_type for n in body.node]

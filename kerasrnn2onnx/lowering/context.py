@@ -85,6 +85,10 @@ class LoweringContext:
     def unsqueeze(self, value: ir.Value, axis: int) -> ir.Value:
         return self.op.Unsqueeze(value, self.ints(axis))
 
+    def time_batch_dims(self, x_time_major: ir.Value) -> ir.Value:
+        """The (time, batch) dims of a time-major sequence as a 1-D int64 value."""
+        return self.op.Slice(self.op.Shape(x_time_major), self.ints(0), self.ints(2))
+
     def zeros_state(self, x_time_major: ir.Value, units: int) -> ir.Value:
         """(batch, units) zeros for a time-major (time, batch, features) input."""
         batch = self.op.Slice(self.op.Shape(x_time_major), self.ints(1), self.ints(2))

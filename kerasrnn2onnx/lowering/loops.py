@@ -52,7 +52,7 @@ def run_scan(ctx: LoweringContext, layer: RecurrentLayerSpec, cell: CellLowering
              mask_seq: Any | None, want_sequence: bool, initial: list[Any] | None = None) -> CellRun:
     """One Scan over the time axis of the time-major ``x_seq``; ``mask_seq`` is (time, batch, 1) bool."""
     op = ctx.op
-    scan_inputs = cell.precompute(op, x_seq)
+    scan_inputs = cell.precompute(ctx, x_seq)
     if mask_seq is not None:
         scan_inputs.append(mask_seq)
     if initial is None:
@@ -98,7 +98,7 @@ def run_unrolled(ctx: LoweringContext, layer: RecurrentLayerSpec, cell: CellLowe
         raise UnsupportedError(layer.name, "unroll needs a fixed number of timesteps, and this input's time "
                                "dimension is dynamic", "unroll")
     op = ctx.op
-    per_step = [_split_steps(ctx, seq, timesteps) for seq in cell.precompute(op, x_seq)]
+    per_step = [_split_steps(ctx, seq, timesteps) for seq in cell.precompute(ctx, x_seq)]
     mask_steps = _split_steps(ctx, mask_seq, timesteps) if mask_seq is not None else None
     states = initial if initial is not None else [ctx.zeros_state(x_seq, units) for units in cell.state_units]
     order = range(timesteps - 1, -1, -1) if layer.go_backwards else range(timesteps)

@@ -246,18 +246,28 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
     return ctx.finish(outputs, converter_version, metadata)
 
 
+ONE_THREAD_UNITS = 64  # see recommended_threads
+ONE_THREAD_SIMPLE_RNN_UNITS = 256
+
+
 def recommended_threads(spec: ModelSpec, plans: dict[str, LayerPlan]) -> int | None:
-    """One intra-op thread where a second one only adds synchronisation: measured on 2 cores
-    (scripts/bench.py shapes, onnxruntime alone in the process), a 64-unit GRU (native) or
-    SimpleRNN (scan) runs 27-36% faster on one thread, while LSTM's native kernel and wider
-    layers gain from two. ``None``: keep onnxruntime's default."""
+    """One intra-op thread where a second one only adds synchronisation. Measured on 2 cores
+    (scripts/bench_isolated.py, onnxruntime alone in the process): a 64-unit GRU (native)
+    runs 27-36% faster on one thread; a SimpleRNN (scan) up to 256 units runs 18% faster
+    on one thread at batch 1 (1x200x128x256) and 12% slower at batch 32, where it still
+    beats PyTorch and Keras-JAX; LSTM's native kernel and wider layers gain from two.
+    ``None``: keep onnxruntime's default."""
     layers = spec.recurrent_layers
     if not layers:
         return None
     for layer in layers:
-        if layer.units > 64 or any(c.kind == "LSTMCell" for c in layer.cells):
+        plan = plans[layer.name]
+        kinds = {c.kind for c in layer.cells}
+        if plan.strategy == "unroll" or "LSTMCell" in kinds:
             return None
-        if plans[layer.name].strategy == "unroll":
+        limit = ONE_THREAD_SIMPLE_RNN_UNITS if kinds == {"SimpleRNNCell"} and plan.strategy == "scan" else \
+            ONE_THREAD_UNITS
+        if layer.units > limit:
             return None
     return 1
 
