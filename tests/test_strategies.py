@@ -14,6 +14,7 @@ from kerasrnn2onnx.errors import UnsupportedError
 from kerasrnn2onnx.lowering import plan_layers
 
 from kerasrnn2onnx.lowering.options import MIN_OPSET
+from kerasrnn2onnx.lowering.strategy import BY_BATCH, SCAN_FROM_BATCH
 
 from .conftest import MANIFEST, FIXTURES, fixture_params
 
@@ -108,11 +109,11 @@ def test_inspect_explains_every_choice(capsys):
     assert "lowering: scan — target cuda: cuDNN" in out
 
 
-# What scripts/bench.py measured (README, "Performance"): per layer class, the lowering that
-# was fastest across its shape grid on the CPU. GRU is not listed: its fastest lowering
-# depends on batch and units (native at batch 1 and at large shapes, scan at 32x50x32x64),
-# which are unknown at conversion, so auto keeps the native op there (see the issue note).
-BENCHMARK_WINNERS = {"SimpleRNN": "scan", "LSTM": "native", "Bidirectional(LSTM)": "native", "masked LSTM": "native"}
+# What the benchmarks measured (README, "Performance"): per layer class, the lowering that
+# was fastest across its shape grid on the CPU. GRU's winner depends on the batch (native
+# at batch 1, Scan from batch 16), which is dynamic in these models, so auto switches on it.
+BENCHMARK_WINNERS = {"SimpleRNN": "scan", "LSTM": "native", "Bidirectional(LSTM)": "native", "masked LSTM": "native",
+                     "GRU": BY_BATCH, "GRU(reset_after=False)": BY_BATCH}
 
 
 @pytest.mark.parametrize("label,expected", sorted(BENCHMARK_WINNERS.items()))
@@ -151,3 +152,46 @@ def test_scan_body_size(tmp_path, kind, units, last_only):
     (scan,) = [node for node in proto.graph.node if node.op_type == "Scan"]
     body = next(attr.g for attr in scan.attribute if attr.name == "body")
     assert len(body.node) == BODY_NODES[(kind, units, last_only)], [n.op_type for n in body.node]
+
+
+def _lowerings(proto) -> set[str]:
+    return set(json.loads({p.key: p.value for p in proto.metadata_props}["lowering"]).values())
+
+
+BY_BATCH_FIXTURES = [f for f in MANIFEST if not f.sequential and BY_BATCH in _lowerings(
+    kerasrnn2onnx.convert(f.model, **f.load_kwargs()))]
+
+
+@pytest.mark.parametrize("fixture", BY_BATCH_FIXTURES, ids=lambda f: f.name)
+def test_batch_switch_runs_both_branches_exactly(fixture):
+    """A GRU switched on the batch size: the native branch serves the fixture's own batch,
+    the Scan branch the same rows repeated up to SCAN_FROM_BATCH + 1; both match Keras."""
+    import onnxruntime as ort
+
+    proto = kerasrnn2onnx.convert(fixture.model, **fixture.load_kwargs())
+    (switch, *_) = [n for n in proto.graph.node if n.op_type == "If"]
+    branches = {a.name: {n.op_type for n in a.g.node} for a in switch.attribute}
+    assert "Scan" in branches["then_branch"] and "GRU" in branches["else_branch"], branches
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    for ins, expected in fixture.cases:
+        assert ins[0].shape[0] < SCAN_FROM_BATCH
+        rows = -(-(SCAN_FROM_BATCH + 1) // ins[0].shape[0])
+        for repeat in (1, rows):
+            got = session.run(None, {n: np.concatenate([a] * repeat) for n, a in zip(names, ins)})
+            for a, e in zip(got, expected):
+                np.testing.assert_allclose(a, np.concatenate([e] * repeat), **fixture.tolerance(np.float32))
+
+
+def test_fixed_batch_picks_one_gru_lowering(tmp_path):
+    """A batch fixed in the model (e.g. stateful) needs no switch: the measured winner is used."""
+    rng = np.random.default_rng(0)
+    weights = [rng.standard_normal(s).astype(np.float32) for s in ((3, 12), (4, 12), (2, 12))]
+    for batch, expected in ((2, "native"), (SCAN_FROM_BATCH, "scan"), (None, BY_BATCH)):
+        layers = [{"class_name": "InputLayer", "config": {"name": "x", "batch_shape": [batch, 5, 3]}},
+                  {"class_name": "GRU", "config": {"name": "gru", "units": 4}}]
+        model = tmp_path / f"gru{batch}.json"
+        model.write_text(json.dumps({"class_name": "Sequential", "config": {"name": "m", "layers": layers}}))
+        np.savez(tmp_path / "w.npz", *weights)
+        spec = kerasrnn2onnx.load(model, weights=tmp_path / "w.npz", keras_version=3)
+        assert [p.strategy for p in plan_layers(spec)] == [expected], batch

@@ -35,6 +35,16 @@ class LoweringContext:
         return self.builder.op
 
     @contextmanager
+    def building(self, builder: GraphBuilder) -> Iterator[None]:
+        """Emit into ``builder`` (a subgraph's, e.g. an If branch) instead; weights and
+        constants still go to the main graph, which subgraphs can read."""
+        outer, self.builder = self.builder, builder
+        try:
+            yield
+        finally:
+            self.builder = outer
+
+    @contextmanager
     def scope(self, name: str) -> Iterator[None]:
         """Name nodes, values and weights of one layer (``lstm/...``)."""
         self.builder.push_module(name)
@@ -119,6 +129,7 @@ class LoweringContext:
         common_passes.NameFixPass()(model)
         proto = ir.serde.serialize_model(model)
         _drop_unused_optional_outputs(proto.graph)
+        _store_branch_weights(proto.graph)
         onnx.helper.set_model_props(proto, metadata)
         return proto
 
@@ -127,18 +138,67 @@ RECURRENT_OPS = ("LSTM", "GRU", "RNN")
 
 
 def _drop_unused_optional_outputs(graph: onnx.GraphProto) -> None:
-    """Blank the outputs of recurrent ops that nothing reads, so the kernel skips them."""
-    used = {name for node in graph.node for name in node.input}
-    used |= {o.name for o in graph.output}
+    """Blank the outputs of recurrent ops that nothing reads, so the kernel skips them (in
+    subgraphs too: a layer switched on the batch size has its ops inside If branches)."""
+    used: set[str] = set()
+
+    def collect(g: onnx.GraphProto) -> None:
+        used.update(o.name for o in g.output)
+        for node in g.node:
+            used.update(node.input)
+            for attr in node.attribute:
+                if attr.type == onnx.AttributeProto.GRAPH:
+                    collect(attr.g)
+
+    def blank(g: onnx.GraphProto) -> None:
+        for node in g.node:
+            for attr in node.attribute:
+                if attr.type == onnx.AttributeProto.GRAPH:
+                    blank(attr.g)
+            if node.op_type not in RECURRENT_OPS:
+                continue
+            names = [name if name in used else "" for name in node.output]
+            while names and names[-1] == "":
+                names.pop()
+            del node.output[:]
+            node.output.extend(names)
+
+    collect(graph)
+    blank(graph)
+
+
+def _names_read(graph: onnx.GraphProto) -> set[str]:
+    """Every value name read by ``graph``'s nodes, nested subgraphs included."""
+    names: set[str] = set()
     for node in graph.node:
+        names.update(node.input)
         for attr in node.attribute:
             if attr.type == onnx.AttributeProto.GRAPH:
-                used |= {name for sub in attr.g.node for name in sub.input}
-    for node in graph.node:
-        if node.op_type not in RECURRENT_OPS:
-            continue
-        names = [name if name in used else "" for name in node.output]
-        while names and names[-1] == "":
-            names.pop()
-        del node.output[:]
-        node.output.extend(names)
+                names |= _names_read(attr.g)
+    return names
+
+
+def _store_branch_weights(graph: onnx.GraphProto) -> None:
+    """Move the initializers that only one If branch reads into that branch. Why: read from
+    the main graph two scopes down (If, then Scan), onnxruntime ran a GRU Scan 5-8% slower
+    than with the same weights stored in the branch (measured, 32x50x32x64)."""
+    ifs = [node for node in graph.node if node.op_type == "If"]
+    if not ifs:
+        return
+    readers: dict[str, list[onnx.GraphProto | None]] = {}
+    for name in {i for node in graph.node if node.op_type != "If" for i in node.input}:
+        readers.setdefault(name, []).append(None)
+    for node in ifs:
+        readers.setdefault(node.input[0], []).append(None)
+        for attr in node.attribute:
+            for name in _names_read(attr.g):
+                readers.setdefault(name, []).append(attr.g)
+    kept = []
+    for initializer in graph.initializer:
+        owners = readers.get(initializer.name, [])
+        if len(owners) == 1 and owners[0] is not None:
+            owners[0].initializer.append(initializer)
+        else:
+            kept.append(initializer)
+    del graph.initializer[:]
+    graph.initializer.extend(kept)

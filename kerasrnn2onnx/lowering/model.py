@@ -43,7 +43,7 @@ from .layers import lower_feed_forward, output_mask
 from .context import LoweringContext
 from .loops import run_scan, run_unrolled
 from .native import LayerValues, lower_native
-from .strategy import LayerPlan, plan_layer
+from .strategy import BY_BATCH, SCAN_FROM_BATCH, LayerPlan, plan_layer
 
 from .options import DEFAULT_OPSET, MIN_OPSET
 
@@ -67,14 +67,18 @@ def max_opset() -> int:
 def plan_layers(spec: ModelSpec, strategy: str = "auto", target: str = "cpu") -> list[LayerPlan]:
     """The lowering of every recurrent layer (raises for a forced strategy that cannot be exact)."""
     times = {i.name: i.timesteps for i in spec.inputs}
+    batches = {i.name: i.batch for i in spec.inputs}
     plans = []
     for layer in spec.layers:
-        time = times[layer_inputs(layer)[0].layer]
+        source = layer_inputs(layer)[0].layer
+        time, batch = times[source], batches[source]
         times[layer.name] = _feed_forward_time(layer, time) if is_feed_forward(layer) else time
+        batches[layer.name] = batch
         if isinstance(layer, RecurrentLayerSpec):
-            plans.append(plan_layer(layer, strategy, target, times[layer.name]))
+            plans.append(plan_layer(layer, strategy, target, times[layer.name], batch))
         elif isinstance(layer, BidirectionalSpec):
-            plans += [plan_layer(half, strategy, target, times[layer.name]) for half in (layer.forward, layer.backward)]
+            plans += [plan_layer(half, strategy, target, times[layer.name], batch)
+                      for half in (layer.forward, layer.backward)]
     return plans
 
 
@@ -349,12 +353,52 @@ def _lower_recurrent(ctx: LoweringContext, spec: ModelSpec, layer: RecurrentLaye
     with ctx.scope(layer.name.split("/")[-1]) if "/" in layer.name else _no_scope():
         if plan.strategy == "native":
             values = lower_native(ctx, layer, x.value, x.mask, initial)
+        elif plan.strategy == BY_BATCH:
+            values = _lower_by_batch(ctx, layer, x, initial)
         else:
             constants = [graph_inputs[c.layer] for c in layer.constants]
             values = _lower_loop(ctx, layer, x, plan.strategy, constants, initial)
         if initial is not None and x.mask is not None:
             values = _leading_masked_rule(ctx, layer, values, x.mask, initial, spec.keras_major)
         return _zero_masked_last_output(ctx, layer, values, x.mask)
+
+
+def _lower_by_batch(ctx: LoweringContext, layer: RecurrentLayerSpec, x: _Tensor,
+                    initial: list[Any] | None) -> LayerValues:
+    """Both lowerings, one If on the batch size: native below ``SCAN_FROM_BATCH`` rows, Scan
+    from there (see strategy.py for the measurements). onnxruntime runs one branch per call."""
+    op = ctx.op
+    batch = op.Slice(op.Shape(x.value), ctx.ints(1), ctx.ints(2))  # x is time-major
+    use_scan = op.GreaterOrEqual(batch, ctx.ints(SCAN_FROM_BATCH))
+    shape = None
+
+    def branch(strategy: str):
+        def trace(sub_op: Any) -> list[Any]:
+            nonlocal shape
+            with ctx.building(sub_op.builder), ctx.scope(layer.name.replace("/", "_")), ctx.scope(strategy):
+                if strategy == "native":
+                    values = lower_native(ctx, layer, x.value, None, initial)
+                else:
+                    values = _lower_loop(ctx, layer, x, "scan", [], initial)
+                flat = [v for v in (values.sequence, values.last, *values.states) if v is not None]
+                shape = (values.sequence is not None, values.last is not None, len(values.states))
+                # a branch output must be a value of its own, computed in the branch
+                outer = [x.value, *(initial or [])]
+                return [sub_op.Identity(v) if any(v is u for u in flat[:k] + outer) else v
+                        for k, v in enumerate(flat)]
+        return trace
+
+    count = 1 + len(layer.state_widths)  # the sequence or the last output, then every state
+    base = layer.name.replace("/", "_")
+    scan_graph = ctx.builder.subgraph(branch("scan"), inputs=[], name=f"{base}_scan",
+                                      outputs=[ir.val(f"{base}_scan_out{k}") for k in range(count)])
+    native_graph = ctx.builder.subgraph(branch("native"), inputs=[], name=f"{base}_native",
+                                        outputs=[ir.val(f"{base}_native_out{k}") for k in range(count)])
+    results = op.If(use_scan, then_branch=scan_graph, else_branch=native_graph, _outputs=count)
+    results = list(results) if isinstance(results, (list, tuple)) else [results]
+    has_sequence, has_last, _ = shape
+    head = results[0]
+    return LayerValues(head if has_sequence else None, head if has_last else None, tuple(results[1:]))
 
 
 def _layer_outputs(ctx: LoweringContext, layer: RecurrentLayerSpec | BidirectionalSpec,

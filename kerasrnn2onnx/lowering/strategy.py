@@ -29,7 +29,12 @@ def _ops(layer: RecurrentLayerSpec) -> str:
     return "/".join(dict.fromkeys(OP_FOR_CELL.get(c.kind, c.kind) for c in layer.cells))
 
 
-def plan_layer(layer: RecurrentLayerSpec, strategy: str, target: str, timesteps: int | None) -> LayerPlan:
+BY_BATCH = "native+scan"  # one If on the batch size picks the lowering per call
+SCAN_FROM_BATCH = 16
+
+
+def plan_layer(layer: RecurrentLayerSpec, strategy: str, target: str, timesteps: int | None,
+               batch: int | None = None) -> LayerPlan:
     if strategy not in STRATEGIES:
         raise ConversionError(f"unknown strategy '{strategy}' (choose {', '.join(STRATEGIES)})")
     if target not in TARGETS:
@@ -58,4 +63,12 @@ def plan_layer(layer: RecurrentLayerSpec, strategy: str, target: str, timesteps:
         return LayerPlan(layer.name, "scan", "measured (scripts/bench.py): onnxruntime's CPU RNN op is 2-3x slower "
                          "than a Scan loop at batch 32+ and no faster at batch 1; batch is not known at conversion, "
                          "so the choice is by layer type")
+    if target == "cpu" and all(c.kind == "GRUCell" for c in layer.cells) and not layer.masked:
+        measured = (f"measured (scripts/bench_isolated.py): onnxruntime's CPU GRU op is up to 4x faster than a "
+                    f"Scan loop at batch 1 and 7-16% slower from batch {SCAN_FROM_BATCH}-32 on")
+        if batch is not None:
+            choice = "scan" if batch >= SCAN_FROM_BATCH else "native"
+            return LayerPlan(layer.name, choice, f"{measured}; the batch is fixed at {batch}")
+        return LayerPlan(layer.name, BY_BATCH, f"{measured}; the batch is dynamic, so one If on it runs the native "
+                         f"op below batch {SCAN_FROM_BATCH} and Scan from there (both weight layouts are stored)")
     return LayerPlan(layer.name, "native", f"the ONNX {_ops(layer)} op expresses every argument exactly{mask_note}")
