@@ -172,8 +172,10 @@ def test_batch_switch_runs_both_branches_exactly(fixture):
     (switch, *_) = [n for n in proto.graph.node if n.op_type == "If"]
     branches = {a.name: {n.op_type for n in a.g.node} for a in switch.attribute}
     assert "Scan" in branches["then_branch"] and "GRU" in branches["else_branch"], branches
-    # each branch stores its own weights (read from two scopes up, they cost 5-8% of speed)
-    assert all(len(a.g.initializer) >= 2 for a in switch.attribute)
+    # each branch stores its own weights (read from two scopes up, they cost 5-8% of speed),
+    # except a shared layer's, which several calls read
+    if not any("#" in layer for layer in json.loads({p.key: p.value for p in proto.metadata_props}["lowering"])):
+        assert all(len(a.g.initializer) >= 2 for a in switch.attribute)
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
     for ins, expected in fixture.cases:
