@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Native vs. Scan, 1 vs. 2 intra-op threads, with onnxruntime alone in the process.
 
-Why: peers' thread pools (XLA, OpenMP) in the same process disturb onnxruntime's timings
-in scripts/bench.py by up to 2-3x on a 2-core machine; the lowering and thread choices of
-``auto`` and ``recommended_intra_op_threads`` are made from these undisturbed numbers.
+Why: the lowering and thread choices of ``auto`` and ``recommended_intra_op_threads`` are
+made from these numbers, which need no peer installed; the last columns show what ``auto``
+runs at each shape and how far it is from the fastest of the four.
 
     python scripts/bench_isolated.py
 """
@@ -24,6 +24,7 @@ import onnxruntime as ort  # noqa: E402
 
 import kerasrnn2onnx  # noqa: E402
 from kerasrnn2onnx.lowering import plan_layers  # noqa: E402
+from kerasrnn2onnx.lowering.strategy import BY_BATCH, SCAN_FROM_BATCH  # noqa: E402
 
 
 def median_ms(session, x, seconds: float = 0.02) -> float:
@@ -40,9 +41,19 @@ def median_ms(session, x, seconds: float = 0.02) -> float:
     return statistics.median(samples) * 1e3
 
 
+def auto_candidate(spec, batch: int) -> str:
+    """What ``auto`` runs at this batch: its lowering (the If branch for a GRU switched on
+    the batch size) and the thread count the Session applies (2 where none is recommended)."""
+    strategy = plan_layers(spec)[0].strategy
+    if strategy == BY_BATCH:
+        strategy = "scan" if batch >= SCAN_FROM_BATCH else "native"
+    props = {p.key: p.value for p in kerasrnn2onnx.convert(spec).metadata_props}
+    return f"{strategy} {props.get('recommended_intra_op_threads', '2')}t"
+
+
 def main() -> None:
     rng = np.random.default_rng(0)
-    print("| layer | B×T×I×H | native 1t | native 2t | scan 1t | scan 2t | auto | fastest |")
+    print("| layer | B×T×I×H | native 1t | native 2t | scan 1t | scan 2t | auto runs (/ fastest) | fastest |")
     print("|---|---|---|---|---|---|---|---|")
     for layer in [entry for entry in bench.LAYERS if not entry.bidirectional and not entry.masked]:
         for shape in bench.SHAPES:
@@ -58,10 +69,11 @@ def main() -> None:
                     options.intra_op_num_threads = threads
                     session = ort.InferenceSession(payload, options, providers=["CPUExecutionProvider"])
                     times[f"{strategy} {threads}t"] = median_ms(session, x)
-            chosen = plan_layers(spec)[0].strategy
+            runs = auto_candidate(spec, shape[0])
             fastest = min(times, key=times.get)
             cells = " | ".join(f"{times[k]:.3f}" for k in ("native 1t", "native 2t", "scan 1t", "scan 2t"))
-            print(f"| {layer.label} | {'×'.join(map(str, shape))} | {cells} | {chosen} | {fastest} |", flush=True)
+            print(f"| {layer.label} | {'×'.join(map(str, shape))} | {cells} | {runs} "
+                  f"({times[runs] / times[fastest]:.2f}x) | {fastest} |", flush=True)
 
 
 if __name__ == "__main__":

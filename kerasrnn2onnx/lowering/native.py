@@ -113,7 +113,10 @@ class _Compaction:
         key = op.Add(op.Mul(op.Sub(ctx.ints(1), keep), ctx.ints(BIG_KEY)), step_index)
         steps = op.Slice(op.Shape(x_seq), ctx.ints(0), ctx.ints(1))
         _, order = op.TopK(key, steps, axis=0, largest=0, sorted=1, _outputs=2)  # (T, B) unmasked first
-        self.compact_x = op.GatherElements(x_seq, op.Expand(ctx.unsqueeze(order, 2), op.Shape(x_seq)), axis=0)
+        batch = ctx.squeeze(op.Slice(op.Shape(x_seq), ctx.ints(1), ctx.ints(2)), 0)
+        self.batch = batch
+        self.rows = op.Range(ctx.scalar(0, ir.DataType.INT64), batch, ctx.scalar(1, ir.DataType.INT64))  # (B,)
+        self.compact_x = self._gather_steps(x_seq, order)
         self.lengths = op.Cast(ctx.reduce("Sum", keep, 0, 0), to=ir.DataType.INT32)
         self.any_kept = ctx.unsqueeze(op.Greater(self.lengths, ctx.scalar(0, ir.DataType.INT32)), 1)  # (batch, 1)
         seen = op.CumSum(keep, ctx.ints(0))  # unmasked steps up to and including t
@@ -121,11 +124,17 @@ class _Compaction:
         self.started = ctx.unsqueeze(op.Greater(seen, ctx.ints(0)), 2)
         self.mask = mask_seq
 
+    def _gather_steps(self, sequence: Any, steps: Any) -> Any:
+        """``out[t, b] = sequence[steps[t, b], b]`` for a (T, B, width) sequence: one Gather of
+        whole rows of its (T*B, width) view. Why not GatherElements: it needs the index
+        expanded to every element, which cost 16% of a masked LSTM at 32x50x32x64."""
+        op = self.ctx.op
+        return op.Gather(op.Flatten(sequence, axis=2), op.Add(op.Mul(steps, self.batch), self.rows), axis=0)
+
     def expand(self, compact_y: Any, zero_masked: bool) -> Any:
         """Keras's output sequence from the compacted one."""
         op = self.ctx.op
-        index = op.Expand(self.ctx.unsqueeze(self.source, 2), op.Shape(compact_y))
-        gathered = op.GatherElements(compact_y, index, axis=0)
+        gathered = self._gather_steps(compact_y, self.source)
         condition = self.mask if zero_masked else self.started
         return op.Where(condition, gathered, op.Mul(gathered, 0.0))
 
