@@ -5,7 +5,8 @@ Why: the lowering and thread choices of ``auto`` and ``recommended_intra_op_thre
 made from these numbers, which need no peer installed; the last columns show what ``auto``
 runs at each shape and how far it is from the fastest of the four.
 
-    python scripts/bench_isolated.py
+    python scripts/bench_isolated.py            # lowerings x threads per layer and shape
+    python scripts/bench_isolated.py --masked   # the cost of a mask, per layer and shape
 """
 
 from __future__ import annotations
@@ -51,8 +52,39 @@ def auto_candidate(spec, batch: int) -> str:
     return f"{strategy} {props.get('recommended_intra_op_threads', '2')}t"
 
 
+def masked_vs_unmasked(rng) -> None:
+    """The cost of a mask (issue goal: at most 1.3x): each layer with and without a Masking
+    layer in front, the same weights and inputs (masked rows right-padded to random lengths
+    between T/2 and T, as in scripts/bench.py), both as ``auto`` lowers them and the Session
+    runs them, interleaved."""
+    import dataclasses
+
+    print("\n| layer | B×T×I×H | unmasked | masked | masked / unmasked |")
+    print("|---|---|---|---|---|")
+    for layer in [entry for entry in bench.LAYERS if not entry.bidirectional and not entry.masked]:
+        for shape in bench.SHAPES:
+            x, _ = bench.make_input(dataclasses.replace(layer, masked=True), shape, rng)
+            sessions = {}
+            for masked in (False, True):
+                variant = dataclasses.replace(layer, masked=masked)
+                with tempfile.TemporaryDirectory() as tmp:
+                    path, _ = bench.write_model(Path(tmp), variant, shape, np.random.default_rng(1))
+                    spec = kerasrnn2onnx.load(path, weights=path.with_suffix(".npz"), keras_version=3)
+                sessions[masked] = kerasrnn2onnx.Session(kerasrnn2onnx.convert(spec)).onnxruntime_session
+            samples = {False: [], True: []}
+            for _ in range(3):
+                for masked, session in sessions.items():
+                    samples[masked].append(median_ms(session, x))
+            plain, masked = (statistics.median(samples[k]) for k in (False, True))
+            print(f"| {layer.label} | {'×'.join(map(str, shape))} | {plain:.3f} | {masked:.3f} | "
+                  f"{masked / plain:.2f} |", flush=True)
+
+
 def main() -> None:
     rng = np.random.default_rng(0)
+    if "--masked" in sys.argv:
+        masked_vs_unmasked(rng)
+        return
     print("| layer | B×T×I×H | native 1t | native 2t | scan 1t | scan 2t | auto runs (/ fastest) | fastest |")
     print("|---|---|---|---|---|---|---|---|")
     for layer in [entry for entry in bench.LAYERS if not entry.bidirectional and not entry.masked]:

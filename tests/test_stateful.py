@@ -199,6 +199,7 @@ def test_session_applies_the_recommended_thread_count(tmp_path):
     props = {p.key: p.value for p in small.metadata_props}
     assert props["recommended_intra_op_threads"] == "1"
     assert kerasrnn2onnx.Session(small).intra_op_threads == 1
+    assert kerasrnn2onnx.Session(small).onnxruntime_session.get_session_options().intra_op_num_threads == 1
     assert kerasrnn2onnx.Session(small, intra_op_threads=2).intra_op_threads == 2
     lstm = kerasrnn2onnx.convert(FIXTURES / "k3_lstm.keras")
     assert "recommended_intra_op_threads" not in {p.key for p in lstm.metadata_props}

@@ -377,13 +377,13 @@ def _lower_by_batch(ctx: LoweringContext, layer: RecurrentLayerSpec, x: _Tensor,
             nonlocal shape
             with ctx.building(sub_op.builder), ctx.scope(layer.name.replace("/", "_")), ctx.scope(strategy):
                 if strategy == "native":
-                    values = lower_native(ctx, layer, x.value, None, initial)
+                    values = lower_native(ctx, layer, x.value, x.mask, initial)
                 else:
                     values = _lower_loop(ctx, layer, x, "scan", [], initial)
                 flat = [v for v in (values.sequence, values.last, *values.states) if v is not None]
                 shape = (values.sequence is not None, values.last is not None, len(values.states))
                 # a branch output must be a value of its own, computed in the branch
-                outer = [x.value, *(initial or [])]
+                outer = [x.value, x.mask, *(initial or [])]
                 return [sub_op.Identity(v) if any(v is u for u in flat[:k] + outer) else v
                         for k, v in enumerate(flat)]
         return trace

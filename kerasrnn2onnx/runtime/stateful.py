@@ -83,6 +83,12 @@ class Session:
 
     # -- states ----------------------------------------------------------------------
     @property
+    def onnxruntime_session(self) -> Any:
+        """The underlying ``onnxruntime.InferenceSession`` (for IOBinding, profiling, or
+        timing without this wrapper), created with the providers and threads chosen here."""
+        return self._session
+
+    @property
     def state_names(self) -> list[str]:
         return [f"{e['layer']}/{e['state']}" for e in self._io]
 
