@@ -2,7 +2,10 @@
 
 ``auto``: ``unroll`` where Keras says ``unroll=True``; else ``native`` where the ONNX op
 expresses the layer exactly (and, for ``--target cuda``, where cuDNN would run it);
-else ``scan``. A forced strategy that cannot be exact is refused with the reason.
+else ``scan``. On the CPU, measured choices override that: Scan for SimpleRNN, and
+``native+scan`` (one If on the batch size) for unmasked GRU and masked SimpleRNN, whose
+fastest lowering flips with the batch. A forced strategy that cannot be exact is refused
+with the reason.
 """
 
 from __future__ import annotations
