@@ -13,7 +13,7 @@ import kerasrnn2onnx
 from kerasrnn2onnx.errors import UnsupportedError
 from kerasrnn2onnx.lowering import plan_layers
 
-from kerasrnn2onnx.lowering.options import MIN_OPSET
+from kerasrnn2onnx.lowering.options import DEFAULT_OPSET, MIN_OPSET
 from kerasrnn2onnx.lowering.strategy import BY_BATCH, SCAN_FROM_BATCH
 
 from .conftest import MANIFEST, FIXTURES, fixture_params
@@ -162,13 +162,14 @@ BY_BATCH_FIXTURES = [f for f in MANIFEST if not f.sequential and BY_BATCH in _lo
     kerasrnn2onnx.convert(f.model, **f.load_kwargs()))]
 
 
+@pytest.mark.parametrize("opset", [DEFAULT_OPSET, MIN_OPSET])
 @pytest.mark.parametrize("fixture", BY_BATCH_FIXTURES, ids=lambda f: f.name)
-def test_batch_switch_runs_both_branches_exactly(fixture):
+def test_batch_switch_runs_both_branches_exactly(fixture, opset):
     """A GRU (or masked SimpleRNN) switched on the batch size: the native branch serves the fixture's own batch,
     the Scan branch the same rows repeated up to SCAN_FROM_BATCH + 1; both match Keras."""
     import onnxruntime as ort
 
-    proto = kerasrnn2onnx.convert(fixture.model, **fixture.load_kwargs())
+    proto = kerasrnn2onnx.convert(fixture.model, opset=opset, **fixture.load_kwargs())
     (switch, *_) = [n for n in proto.graph.node if n.op_type == "If"]
     branches = {a.name: {n.op_type for n in a.g.node} for a in switch.attribute}
     assert "Scan" in branches["then_branch"] and branches["else_branch"] & {"GRU", "RNN"}, branches
