@@ -204,3 +204,35 @@ def test_session_applies_the_recommended_thread_count(tmp_path):
     lstm = kerasrnn2onnx.convert(FIXTURES / "k3_lstm.keras")
     assert "recommended_intra_op_threads" not in {p.key for p in lstm.metadata_props}
     assert kerasrnn2onnx.Session(lstm).intra_op_threads is None
+
+
+@pytest.mark.parametrize("batch", [3, 20])
+@pytest.mark.parametrize("kind", ["GRU", "masked SimpleRNN"])
+def test_chunked_run_through_the_batch_switch(tmp_path, kind, batch):
+    """A GRU or a masked SimpleRNN lowered as native+scan carries its states through
+    either If branch (batch 3: native, batch 20: Scan) exactly like one pass."""
+    from kerasrnn2onnx.lowering import plan_layers
+    from kerasrnn2onnx.lowering.strategy import BY_BATCH
+
+    rng = np.random.default_rng(batch)
+    layers = [{"class_name": "InputLayer", "config": {"name": "x", "batch_shape": [None, None, 3]}}]
+    if kind == "GRU":
+        layers.append({"class_name": "GRU", "config": {"name": "gru", "units": 4, "return_sequences": True}})
+        shapes = [(3, 12), (4, 12), (2, 12)]
+    else:
+        layers.append({"class_name": "Masking", "config": {"name": "mask", "mask_value": 0.0}})
+        layers.append({"class_name": "SimpleRNN", "config": {"name": "rnn", "units": 4, "return_sequences": True}})
+        shapes = [(3, 4), (4, 4), (4,)]
+    weights = [rng.uniform(-0.6, 0.6, s).astype(np.float32) for s in shapes]
+    model = tmp_path / "model.json"
+    model.write_text(json.dumps({"class_name": "Sequential", "config": {"name": "s", "layers": layers}}))
+    np.savez(tmp_path / "w.npz", *weights)
+    spec = kerasrnn2onnx.load(model, weights=tmp_path / "w.npz", keras_version=3)
+    assert {p.strategy for p in plan_layers(spec)} == {BY_BATCH}
+    proto = kerasrnn2onnx.convert(spec, expose_states=True)
+    x = _inputs(rng, batch=batch, steps=9)
+    whole = kerasrnn2onnx.Session(proto).run([x])[0]
+    np.testing.assert_allclose(whole, run_model_with_states(spec, [x])[0][0], atol=ATOL, rtol=RTOL)
+    session = kerasrnn2onnx.Session(proto)
+    pieces = [session.run([chunk])[0] for chunk in np.split(x, [2, 7], axis=1)]
+    np.testing.assert_allclose(np.concatenate(pieces, axis=1), whole, atol=ATOL, rtol=RTOL)
