@@ -269,8 +269,8 @@ def recommended_threads(spec: ModelSpec, plans: dict[str, LayerPlan]) -> int | N
         kinds = {c.kind for c in layer.cells}
         if plan.strategy == "unroll" or "LSTMCell" in kinds:
             return None
-        limit = ONE_THREAD_SIMPLE_RNN_UNITS if kinds == {"SimpleRNNCell"} and plan.strategy == "scan" else \
-            ONE_THREAD_UNITS
+        simple_on_scan = kinds == {"SimpleRNNCell"} and plan.strategy in ("scan", BY_BATCH)
+        limit = ONE_THREAD_SIMPLE_RNN_UNITS if simple_on_scan else ONE_THREAD_UNITS
         if layer.units > limit:
             return None
     return 1
@@ -370,18 +370,16 @@ def _lower_by_batch(ctx: LoweringContext, layer: RecurrentLayerSpec, x: _Tensor,
     op = ctx.op
     batch = op.Slice(op.Shape(x.value), ctx.ints(1), ctx.ints(2))  # x is time-major
     use_scan = op.GreaterOrEqual(batch, ctx.ints(SCAN_FROM_BATCH))
-    shape = None
 
     def branch(strategy: str):
         def trace(sub_op: Any) -> list[Any]:
-            nonlocal shape
             with ctx.building(sub_op.builder), ctx.scope(layer.name.replace("/", "_")), ctx.scope(strategy):
                 if strategy == "native":
                     values = lower_native(ctx, layer, x.value, x.mask, initial)
                 else:
                     values = _lower_loop(ctx, layer, x, "scan", [], initial)
-                flat = [v for v in (values.sequence, values.last, *values.states) if v is not None]
-                shape = (values.sequence is not None, values.last is not None, len(values.states))
+                head = values.sequence if layer.return_sequences else values.last
+                flat = [head, *values.states]
                 # a branch output must be a value of its own, computed in the branch
                 outer = [x.value, x.mask, *(initial or [])]
                 return [sub_op.Identity(v) if any(v is u for u in flat[:k] + outer) else v
@@ -396,9 +394,9 @@ def _lower_by_batch(ctx: LoweringContext, layer: RecurrentLayerSpec, x: _Tensor,
                                         outputs=[ir.val(f"{base}_native_out{k}") for k in range(count)])
     results = op.If(use_scan, then_branch=scan_graph, else_branch=native_graph, _outputs=count)
     results = list(results) if isinstance(results, (list, tuple)) else [results]
-    has_sequence, has_last, _ = shape
     head = results[0]
-    return LayerValues(head if has_sequence else None, head if has_last else None, tuple(results[1:]))
+    return LayerValues(head if layer.return_sequences else None, None if layer.return_sequences else head,
+                       tuple(results[1:]))
 
 
 def _layer_outputs(ctx: LoweringContext, layer: RecurrentLayerSpec | BidirectionalSpec,

@@ -73,6 +73,8 @@ def plan_layer(layer: RecurrentLayerSpec, strategy: str, target: str, timesteps:
         switch = ("measured (scripts/bench_isolated.py): onnxruntime's CPU GRU op is up to 4x faster than a Scan "
                   f"loop at batch 1 and 7-16% slower from batch {SCAN_FROM_BATCH}-32 on")
     if switch is not None:
+        if layer.masked:
+            mask_note = "; masks: compaction on the native op, Where in the Scan"
         if batch is not None:
             choice = "scan" if batch >= SCAN_FROM_BATCH else "native"
             return LayerPlan(layer.name, choice, f"{switch}; the batch is fixed at {batch}{mask_note}")
