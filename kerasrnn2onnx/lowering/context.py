@@ -95,13 +95,18 @@ class LoweringContext:
     def unsqueeze(self, value: ir.Value, axis: int) -> ir.Value:
         return self.op.Unsqueeze(value, self.ints(axis))
 
+    def dims(self, value: ir.Value, start: int, end: int) -> ir.Value:
+        """``value``'s dims ``start:end`` as a 1-D int64 value (time-major sequences: 0 is
+        time, 1 is batch)."""
+        return self.op.Slice(self.op.Shape(value), self.ints(start), self.ints(end))
+
     def time_batch_dims(self, x_time_major: ir.Value) -> ir.Value:
         """The (time, batch) dims of a time-major sequence as a 1-D int64 value."""
-        return self.op.Slice(self.op.Shape(x_time_major), self.ints(0), self.ints(2))
+        return self.dims(x_time_major, 0, 2)
 
     def zeros_state(self, x_time_major: ir.Value, units: int) -> ir.Value:
         """(batch, units) zeros for a time-major (time, batch, features) input."""
-        batch = self.op.Slice(self.op.Shape(x_time_major), self.ints(1), self.ints(2))
+        batch = self.dims(x_time_major, 1, 2)
         shape = self.op.Concat(batch, self.ints(units), axis=0)
         return self.op.ConstantOfShape(shape, value=ir.tensor(np.zeros(1, np.float32)))
 

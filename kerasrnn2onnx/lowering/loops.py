@@ -134,6 +134,6 @@ def _stack_steps(ctx: LoweringContext, outputs: Sequence[Any], x_seq: Any) -> An
     op = ctx.op
     if len(outputs) == 1:
         return ctx.unsqueeze(outputs[0], 0)
-    batch = op.Slice(op.Shape(x_seq), ctx.ints(1), ctx.ints(2))
+    batch = ctx.dims(x_seq, 1, 2)
     shape = op.Concat(ctx.ints(len(outputs)), batch, ctx.ints(-1), axis=0)
     return op.Reshape(op.Concat(*outputs, axis=0), shape)

@@ -368,7 +368,7 @@ def _lower_by_batch(ctx: LoweringContext, layer: RecurrentLayerSpec, x: _Tensor,
     """Both lowerings, one If on the batch size: native below ``SCAN_FROM_BATCH`` rows, Scan
     from there (see strategy.py for the measurements). onnxruntime runs one branch per call."""
     op = ctx.op
-    batch = op.Slice(op.Shape(x.value), ctx.ints(1), ctx.ints(2))  # x is time-major
+    batch = ctx.dims(x.value, 1, 2)  # x is time-major
     use_scan = op.GreaterOrEqual(batch, ctx.ints(SCAN_FROM_BATCH))
 
     def branch(strategy: str):

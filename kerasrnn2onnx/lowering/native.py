@@ -111,9 +111,9 @@ class _Compaction:
         ones = op.Add(op.Mul(keep, 0), ctx.ints(1))
         step_index = op.Sub(op.CumSum(ones, ctx.ints(0)), ctx.ints(1))  # t, per row
         key = op.Add(op.Mul(op.Sub(ctx.ints(1), keep), ctx.ints(BIG_KEY)), step_index)
-        steps = op.Slice(op.Shape(x_seq), ctx.ints(0), ctx.ints(1))
+        steps = ctx.dims(x_seq, 0, 1)
         _, order = op.TopK(key, steps, axis=0, largest=0, sorted=1, _outputs=2)  # (T, B) unmasked first
-        batch = ctx.squeeze(op.Slice(op.Shape(x_seq), ctx.ints(1), ctx.ints(2)), 0)
+        batch = ctx.squeeze(ctx.dims(x_seq, 1, 2), 0)
         self.batch = batch
         self.rows = op.Range(ctx.scalar(0, ir.DataType.INT64), batch, ctx.scalar(1, ir.DataType.INT64))  # (B,)
         self.compact_x = self._gather_steps(x_seq, order)
