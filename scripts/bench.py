@@ -18,6 +18,10 @@ Candidates: the converted layer in onnxruntime CPU under each applicable strateg
 (``pip install ".[bench]"``; a missing peer is reported as missing). The floor is the
 layer's GEMM FLOPs over this machine's measured float32 GEMM rate.
 
+The ratio column is ``auto`` over the fastest peer, paired within each round (both timed
+back to back), as the median over rounds with the rounds' range; the last line printed,
+``worst ratio to best peer: X``, is the largest of those medians over the rows.
+
     python scripts/bench.py --quick                  # one small and one large shape per layer (< 3 min)
     python scripts/bench.py --out bench-out          # the full grid; bench-out/bench.md and bench.png
 """
@@ -379,7 +383,8 @@ def row_job(tmp: Path, layer: Layer, shape, threads: int, max_unroll: int, rng):
     return job, expected, f"{'+'.join(sorted(auto))} {auto_threads}t", auto_key
 
 
-def bench_row(hosts: dict, job: RowJob, expected, args) -> tuple[dict[str, float], dict[str, str]]:
+def bench_row(hosts: dict, job: RowJob, expected, args) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """Every candidate's timing samples, one per round, and the peers found missing."""
     order: list[tuple[str, str]] = []  # (runtime, candidate) in interleaving order
     missing: dict[str, str] = {}
     for runtime, host in hosts.items():
@@ -395,7 +400,16 @@ def bench_row(hosts: dict, job: RowJob, expected, args) -> tuple[dict[str, float
         for runtime, name in order:
             time.sleep(0.02)  # let the previous candidate's worker threads (XLA, OpenMP) go idle
             samples[name].append(hosts[runtime].handle("time", (name, args.min_seconds)))
-    return {name: statistics.median(v) for name, v in samples.items()}, missing
+    return samples, missing
+
+
+def paired_ratios(samples: dict[str, list[float]], ours: str) -> list[float]:
+    """Per round, ``ours`` over the fastest peer of that same round. Why paired: the machine's
+    speed drifts between rounds (5-10% here), and a ratio within one round cancels it."""
+    peers = [name for name in samples if name.startswith(("PyTorch ", "Keras-JAX"))]
+    if not peers:
+        return []
+    return [mine / min(samples[p][r] for p in peers) for r, mine in enumerate(samples[ours])]
 
 
 def main() -> None:
@@ -448,7 +462,7 @@ def run_grid(hosts: dict, args):
              f"{', '.join(f'{k} {v}' for k, v in sorted(versions.items()))}; {args.threads} threads; {layout}; "
              f"medians of {args.rounds} interleaved rounds; times in ms", "",
              "| layer | B×T×I×H | auto | auto (ms) | native | scan | unroll | PyTorch | Keras-JAX | floor | "
-             "auto / best peer |",
+             "auto / best peer (rounds' range) |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     print("\n".join(lines), flush=True)
     worst, results = 0.0, []
@@ -456,21 +470,22 @@ def run_grid(hosts: dict, args):
         for layer in [entry for entry in LAYERS if entry.label in args.layers]:
             for shape in shapes:
                 job, expected, auto, auto_key = row_job(Path(tmp), layer, shape, args.threads, args.max_unroll, rng)
-                times, missing = bench_row(hosts, job, expected, args)
+                samples, missing = bench_row(hosts, job, expected, args)
+                times = {name: statistics.median(v) for name, v in samples.items()}
                 times["ours:auto"] = times[auto_key]
                 torch_times = [t for name, t in times.items() if name.startswith("PyTorch")]
                 if torch_times:
                     times["PyTorch"] = min(torch_times)
-                ours = times["ours:auto"]
-                peers = [times[p] for p in ("PyTorch", "Keras-JAX") if p in times]
-                ratio = ours / min(peers) if peers else float("nan")
-                if peers:
+                ratios = paired_ratios(samples, auto_key)
+                ratio = statistics.median(ratios) if ratios else float("nan")
+                if ratios:
                     worst = max(worst, ratio)
+                spread = f" ({min(ratios):.2f}-{max(ratios):.2f})" if ratios else ""
                 ms = lambda key: f"{times[key] * 1e3:.3f}" if key in times else "–"  # noqa: E731
                 peer = lambda key: ms(key) if key in times else f"missing ({missing.get(key, '?')})"  # noqa: E731
                 row = (f"| {layer.label} | {'×'.join(map(str, shape))} | {auto} | {ms('ours:auto')} | "
                        f"{ms('ours:native')} | {ms('ours:scan')} | {ms('ours:unroll')} | {peer('PyTorch')} | "
-                       f"{peer('Keras-JAX')} | {floor_seconds(layer, shape, rate) * 1e3:.3f} | {ratio:.2f} |")
+                       f"{peer('Keras-JAX')} | {floor_seconds(layer, shape, rate) * 1e3:.3f} | {ratio:.2f}{spread} |")
                 lines.append(row)
                 results.append((layer.label, shape, {k: v for k, v in times.items() if not k.startswith("PyTorch ")}))
                 print(row, flush=True)
