@@ -145,15 +145,7 @@ RECURRENT_OPS = ("LSTM", "GRU", "RNN")
 def _drop_unused_optional_outputs(graph: onnx.GraphProto) -> None:
     """Blank the outputs of recurrent ops that nothing reads, so the kernel skips them (in
     subgraphs too: a layer switched on the batch size has its ops inside If branches)."""
-    used: set[str] = set()
-
-    def collect(g: onnx.GraphProto) -> None:
-        used.update(o.name for o in g.output)
-        for node in g.node:
-            used.update(node.input)
-            for attr in node.attribute:
-                if attr.type == onnx.AttributeProto.GRAPH:
-                    collect(attr.g)
+    used = _names_read(graph)
 
     def blank(g: onnx.GraphProto) -> None:
         for node in g.node:
@@ -168,13 +160,13 @@ def _drop_unused_optional_outputs(graph: onnx.GraphProto) -> None:
             del node.output[:]
             node.output.extend(names)
 
-    collect(graph)
     blank(graph)
 
 
 def _names_read(graph: onnx.GraphProto) -> set[str]:
-    """Every value name read by ``graph``'s nodes, nested subgraphs included."""
-    names: set[str] = set()
+    """Every value name ``graph`` reads: its nodes' inputs and its outputs, nested subgraphs
+    included."""
+    names = {o.name for o in graph.output}
     for node in graph.node:
         names.update(node.input)
         for attr in node.attribute:
