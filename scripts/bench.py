@@ -154,6 +154,9 @@ def keras_candidates(job: RowJob) -> tuple[dict[str, Callable], dict[str, str]]:
 RUNTIMES = {"onnxruntime": onnxruntime_candidates, "PyTorch": pytorch_candidates, "Keras-JAX": keras_candidates}
 
 
+UNAVAILABLE = "unavailable:"  # a peer that cannot run at all (vs. one that does not apply to a row)
+
+
 # ---- peers ----------------------------------------------------------------------------------
 def torch_peer(layer: Layer, weights, x, lengths, threads: int):
     """PyTorch's module with the same weights; the returned call sets its own thread count,
@@ -161,7 +164,7 @@ def torch_peer(layer: Layer, weights, x, lengths, threads: int):
     try:
         import torch
     except ImportError:
-        return None, "PyTorch not installed"
+        return None, f"{UNAVAILABLE} PyTorch not installed"
     if layer.kind == "GRU" and not layer.options.get("reset_after", True):
         return None, "PyTorch has no reset_after=False GRU"
     units = weights[1].shape[0]
@@ -208,9 +211,9 @@ def keras_peer(layer: Layer, shape, weights, x):
         import jax
         import keras
     except ImportError:
-        return None, "Keras 3 + JAX not installed"
+        return None, f"{UNAVAILABLE} Keras 3 + JAX not installed"
     if keras.backend.backend() != "jax":
-        return None, f"Keras backend is {keras.backend.backend()}, not jax"
+        return None, f"{UNAVAILABLE} Keras backend is {keras.backend.backend()}, not jax"
     _, steps, features, units = shape
     options = dict(layer.options)
     if layer.kind != "SimpleRNN":
@@ -345,6 +348,43 @@ class WorkerHost:
 RUNTIME_MODULES = {"onnxruntime": ("onnxruntime",), "PyTorch": ("torch",), "Keras-JAX": ("jax", "keras")}
 
 
+class MissingPeer(SystemExit):
+    """A runtime the benchmark was asked to compare against is not installed: exit 2 with
+    its name and the install line, before anything is timed, so no ratio is ever printed
+    against an absent peer (a ``0.00`` that reads as a win)."""
+
+    def __init__(self, missing: dict[str, list[str]]) -> None:
+        named = "; ".join(f"{runtime} (module {', '.join(modules)} not found)" for runtime, modules in missing.items())
+        super().__init__(2)
+        self.message = (f"bench: missing peer(s): {named}. Install them with pip install -e \".[bench]\" "
+                        "or leave them out explicitly (--no-torch, --no-keras, ...); no ratio is printed without them")
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def require_peers(runtimes: list[str], modules: dict[str, tuple[str, ...]] | None = None) -> None:
+    """Raise :class:`MissingPeer` unless every module of every runtime in ``runtimes`` can
+    be found. Uses ``importlib.util.find_spec``, which does not import: the driver must not
+    load a runtime's thread pools (each runtime runs in its own worker process)."""
+    import importlib.util
+
+    table = RUNTIME_MODULES if modules is None else modules
+    missing: dict[str, list[str]] = {}
+    for runtime in runtimes:
+        for module in table[runtime]:
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except (ImportError, ValueError):  # a parent package missing, or a module blanked in sys.modules
+                found = False
+            if not found:
+                missing.setdefault(runtime, []).append(module)
+    if missing:
+        error = MissingPeer(missing)
+        print(error.message, file=sys.stderr)
+        raise error
+
+
 def _versions(runtime: str) -> dict[str, str]:
     """The versions of a runtime's modules that import (for the table's header)."""
     import importlib
@@ -389,6 +429,11 @@ def bench_row(hosts: dict, job: RowJob, expected, args) -> tuple[dict[str, list[
     missing: dict[str, str] = {}
     for runtime, host in hosts.items():
         outputs, why = host.handle("row", job)
+        broken = {peer: reason for peer, reason in why.items() if reason.startswith(UNAVAILABLE)}
+        if broken:
+            message = "; ".join(f"{peer}: {reason}" for peer, reason in broken.items())
+            print(f"bench: {message}; no ratio is printed without the peers asked for", file=sys.stderr)
+            raise SystemExit(2)
         missing.update(why)
         for name, got in outputs.items():
             if not np.allclose(got, expected, atol=1e-4, rtol=1e-3):
@@ -412,7 +457,7 @@ def paired_ratios(samples: dict[str, list[float]], ours: str) -> list[float]:
     return [mine / min(samples[p][r] for p in peers) for r, mine in enumerate(samples[ours])]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one small and one large shape per layer")
     parser.add_argument("--threads", type=int, default=2)
@@ -425,7 +470,7 @@ def main() -> None:
     parser.add_argument("--one-process", action="store_true",
                         help="run every runtime in this process (exposes them to each other's thread pools)")
     parser.add_argument("--out", help="folder for bench.md and bench.png")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.min_seconds = min(args.rounds, 5), min(args.min_seconds, 0.03)
     global SPIN
@@ -435,6 +480,7 @@ def main() -> None:
         # runtimes' threads in this process; ask them to sleep (set before torch is imported)
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     runtimes = ["onnxruntime"] + ([] if args.no_torch else ["PyTorch"]) + ([] if args.no_keras else ["Keras-JAX"])
+    require_peers(runtimes)
     hosts = {name: RuntimeHost(name) if args.one_process else WorkerHost(name) for name in runtimes}
     try:
         lines, results, worst = run_grid(hosts, args)
@@ -447,6 +493,12 @@ def main() -> None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "bench.md").write_text("\n".join(lines) + "\n")
         _plot(results, out / "bench.png")
+    if worst is None:
+        if len(runtimes) > 1:
+            print("bench: no requested peer applied to any row, so there is no ratio to report", file=sys.stderr)
+            raise SystemExit(2)
+        print("no peer compared (--no-torch --no-keras): no ratio")
+        return
     print(f"worst ratio to best peer: {worst:.2f}")
 
 
@@ -465,7 +517,8 @@ def run_grid(hosts: dict, args):
              "auto / best peer (rounds' range) |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     print("\n".join(lines), flush=True)
-    worst, results = 0.0, []
+    worst: float | None = None
+    results = []
     with tempfile.TemporaryDirectory() as tmp:
         for layer in [entry for entry in LAYERS if entry.label in args.layers]:
             for shape in shapes:
@@ -479,13 +532,13 @@ def run_grid(hosts: dict, args):
                 ratios = paired_ratios(samples, auto_key)
                 ratio = statistics.median(ratios) if ratios else float("nan")
                 if ratios:
-                    worst = max(worst, ratio)
+                    worst = ratio if worst is None else max(worst, ratio)
                 spread = f" ({min(ratios):.2f}-{max(ratios):.2f})" if ratios else ""
                 ms = lambda key: f"{times[key] * 1e3:.3f}" if key in times else "–"  # noqa: E731
                 peer = lambda key: ms(key) if key in times else f"missing ({missing.get(key, '?')})"  # noqa: E731
                 row = (f"| {layer.label} | {'×'.join(map(str, shape))} | {auto} | {ms('ours:auto')} | "
                        f"{ms('ours:native')} | {ms('ours:scan')} | {ms('ours:unroll')} | {peer('PyTorch')} | "
-                       f"{peer('Keras-JAX')} | {floor_seconds(layer, shape, rate) * 1e3:.3f} | {ratio:.2f}{spread} |")
+                       f"{peer('Keras-JAX')} | {floor_seconds(layer, shape, rate) * 1e3:.3f} | {f'{ratio:.2f}' if ratios else '–'}{spread} |")
                 lines.append(row)
                 results.append((layer.label, shape, {k: v for k, v in times.items() if not k.startswith("PyTorch ")}))
                 print(row, flush=True)

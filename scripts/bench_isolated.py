@@ -21,7 +21,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: E402  (same layers and shapes as the peer benchmark)
-import onnxruntime as ort  # noqa: E402
 
 import kerasrnn2onnx  # noqa: E402
 from kerasrnn2onnx.lowering import plan_layers  # noqa: E402
@@ -80,9 +79,13 @@ def masked_vs_unmasked(rng) -> None:
                   f"{masked / plain:.2f} |", flush=True)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    bench.require_peers(["onnxruntime"])  # the one runtime compared here: exit 2 with a message if absent
+    import onnxruntime as ort
+
     rng = np.random.default_rng(0)
-    if "--masked" in sys.argv:
+    if "--masked" in argv:
         masked_vs_unmasked(rng)
         return
     print("| layer | B×T×I×H | native 1t | native 2t | scan 1t | scan 2t | auto runs (/ fastest) | fastest |")
