@@ -6,6 +6,7 @@ Fixtures under tests/fixtures were made by scripts/make_fixtures.py with real Ke
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from dataclasses import dataclass
@@ -131,6 +132,21 @@ def load_manifest() -> list[Fixture]:
 
 
 MANIFEST = load_manifest()
+
+
+@functools.cache
+def _converted_bytes(name: str, target: str, strategy: str) -> bytes:
+    import kerasrnn2onnx
+
+    fixture = next(f for f in MANIFEST if f.name == name)
+    proto = kerasrnn2onnx.convert(fixture.model, target=target, strategy=strategy, **fixture.load_kwargs())
+    return proto.SerializeToString()
+
+
+def converted(fixture: Fixture, target: str = "cpu", strategy: str = "auto") -> bytes:
+    """A fixture's serialized conversion, made once per test run and shared by the tests
+    that need the same one (the CUDA-target graphs serve two test files)."""
+    return _converted_bytes(fixture.name, target, strategy)
 
 
 def fixture_params():

@@ -39,6 +39,8 @@ def resolve_providers(providers: Sequence[Any] | str | None, ort: Any) -> list[A
         raise MissingDependencyError(
             f"onnxruntime here lacks {', '.join(missing)}: install 'kerasrnn2onnx[gpu]' (onnxruntime-gpu) "
             "on a machine with CUDA")
+    if "CUDAExecutionProvider" in wanted and hasattr(ort, "preload_dlls"):
+        ort.preload_dlls()  # CUDA and cuDNN from the nvidia Python packages, before any CUDA session
     result = list(providers)
     if wanted[0] != "CPUExecutionProvider" and "CPUExecutionProvider" not in wanted:
         result.append("CPUExecutionProvider")

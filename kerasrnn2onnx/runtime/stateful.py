@@ -30,11 +30,14 @@ class Session:
     ``reset_states(samples=[i, ...])`` only those batch rows (one stream ends, others go
     on); ``states`` reads or sets them by ``"<layer>/<state>"``. ``intra_op_threads``
     defaults to the converter's measured recommendation for small models (metadata
-    ``recommended_intra_op_threads``), else onnxruntime's default.
+    ``recommended_intra_op_threads``), else onnxruntime's default. ``profile_prefix`` turns
+    on onnxruntime's profiler (files start with it); ``node_providers()`` then says which
+    execution provider ran each node, the way to prove nothing fell back to the CPU.
     """
 
     def __init__(self, model: str | os.PathLike | onnx.ModelProto | bytes,
-                 providers: Sequence[Any] | str | None = None, *, intra_op_threads: int | None = None) -> None:
+                 providers: Sequence[Any] | str | None = None, *, intra_op_threads: int | None = None,
+                 profile_prefix: str | None = None) -> None:
         ort = import_onnxruntime()
         if isinstance(model, onnx.ModelProto):
             payload: Any = model.SerializeToString()
@@ -50,6 +53,9 @@ class Session:
             options = ort.SessionOptions()
             if threads is not None:
                 options.intra_op_num_threads = threads
+            if profile_prefix is not None:
+                options.enable_profiling = True
+                options.profile_file_prefix = profile_prefix
             return ort.InferenceSession(payload, options, providers=chosen_providers)
 
         self._session = create(intra_op_threads)
@@ -87,6 +93,22 @@ class Session:
         """The underlying ``onnxruntime.InferenceSession`` (for IOBinding, profiling, or
         timing without this wrapper), created with the providers and threads chosen here."""
         return self._session
+
+    def node_providers(self, op_types: set[str] | None = None) -> dict[str, str]:
+        """Ends profiling (needs ``profile_prefix``) and returns ``{node name: execution
+        provider}`` for every node onnxruntime ran (only ``op_types`` when given), read from
+        the profile it wrote."""
+        path = self._session.end_profiling()
+        if not path:
+            raise RuntimeInputError("node_providers() needs a Session created with profile_prefix")
+        with open(path) as handle:
+            events = json.load(handle)
+        placed = {}
+        for event in events:
+            args = event.get("args", {})
+            if event.get("cat") == "Node" and "provider" in args and (op_types is None or args.get("op_name") in op_types):
+                placed[event["name"].removesuffix("_kernel_time")] = args["provider"]
+        return placed
 
     @property
     def state_names(self) -> list[str]:
