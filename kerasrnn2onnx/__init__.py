@@ -7,6 +7,7 @@ from ._version import __version__
 from .api import convert, describe, load, make_inputs, verify
 from .custom import CustomCell, register_cell, registered_cells, unregister_cell
 from .errors import ConversionError, LayerError, ModelFileError, UnsupportedError
+from .io.guard import Limits, use_limits
 from .parity import ParityReport
 from .spec import ModelSpec
 
@@ -20,8 +21,8 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 __all__ = [
-    "ConversionError", "CustomCell", "LayerError", "ModelFileError", "ModelSpec", "ParityReport", "Session",
+    "ConversionError", "CustomCell", "LayerError", "Limits", "ModelFileError", "ModelSpec", "ParityReport", "Session",
     "UnsupportedError",
     "__version__", "convert", "describe", "load", "make_inputs", "register_cell", "registered_cells",
-    "unregister_cell", "verify",
+    "unregister_cell", "use_limits", "verify",
 ]

@@ -13,6 +13,7 @@ import onnx
 from ._version import __version__
 from .errors import ConversionError, ModelFileError, RuntimeInputError
 from .io import load_raw_model
+from .io.guard import Limits, current_limits, use_limits
 from . import lowering
 from .lowering import DEFAULT_OPSET
 from .npz_inputs import load_npz_inputs
@@ -26,11 +27,16 @@ PathLike = Union[str, os.PathLike]
 ModelSource = Union[PathLike, ModelSpec]
 
 
-def load(model: ModelSource, weights: PathLike | None = None, keras_version: int | None = None) -> ModelSpec:
-    """Read a Keras file (``.keras``, ``.h5``, or JSON config + ``weights``) into a spec."""
+def load(model: ModelSource, weights: PathLike | None = None, keras_version: int | None = None,
+         limits: Limits | None = None) -> ModelSpec:
+    """Read a Keras file (``.keras``, ``.h5``, or JSON config + ``weights``) into a spec.
+
+    The file is untrusted: ``limits`` (default: :class:`Limits` from the environment)
+    bounds what it may make the reader spend (see ``io/guard.py``)."""
     if isinstance(model, ModelSpec):
         return model
-    return parse_model(load_raw_model(model, weights, keras_version))
+    with use_limits(limits):
+        return parse_model(load_raw_model(model, weights, keras_version))
 
 
 def convert(
@@ -43,6 +49,7 @@ def convert(
     strategy: str = "auto",
     target: str = "cpu",
     expose_states: bool = False,
+    limits: Limits | None = None,
 ) -> onnx.ModelProto:
     """Convert to ONNX; with ``output``, write it atomically (never a half-written file).
 
@@ -51,9 +58,10 @@ def convert(
     Stateful layers always get state inputs/outputs; ``expose_states`` gives them to every
     recurrent layer, so a long sequence can be streamed in chunks (see :class:`Session`).
     """
-    spec = load(model, weights, keras_version)
-    proto = lowering.build_model(spec, opset=opset, converter_version=__version__, strategy=strategy, target=target,
-                        expose_states=expose_states)
+    with use_limits(limits):
+        spec = load(model, weights, keras_version)
+        proto = lowering.build_model(spec, opset=opset, converter_version=__version__, strategy=strategy,
+                                     target=target, expose_states=expose_states)
     onnx.checker.check_model(proto, full_check=True)
     if output is not None:
         save_atomically(proto, Path(output))
@@ -102,7 +110,40 @@ def make_inputs(spec: ModelSpec, batch: int = 2, timesteps: int = 7, seed: int =
 def read_inputs(spec: ModelSpec, path: PathLike) -> list[np.ndarray]:
     """Inputs from an ``.npz``: keyed by input name, or positional (``arr_0``...)."""
     arrays = load_npz_inputs(path, [inp.name for inp in spec.inputs])
-    return [array.astype(inp.dtype) for array, inp in zip(arrays, spec.inputs)]
+    return [_as_input_dtype(array, inp.dtype, inp.name, path) for array, inp in zip(arrays, spec.inputs)]
+
+
+def _as_input_dtype(array: np.ndarray, dtype: Any, name: str, source: object) -> np.ndarray:
+    """Cast to the input's dtype; token ids must be whole finite numbers (a NaN id has no meaning)."""
+    if np.dtype(dtype).kind in "iu" and array.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            whole = np.isfinite(array) & (array == np.round(array))
+        if not bool(whole.all()):
+            raise RuntimeInputError(f"{source}: input '{name}' holds token ids, but has {int((~whole).sum())} "
+                                    "non-integer or non-finite value(s)")
+    return array.astype(dtype)
+
+
+def _check_verify_size(spec: ModelSpec, batch: int, timesteps: int, arrays: Sequence[np.ndarray] | None) -> None:
+    """Refuse inputs the float64 reference cannot run in reasonable time and memory, before
+    any array is made (or, for given arrays, before the reference runs): it loops over time
+    in Python and holds every layer's sequence."""
+    limits = current_limits()
+    for index, inp in enumerate(spec.inputs):
+        if arrays is not None:
+            shape = arrays[index].shape
+            b, t = (shape[0] if shape else 1), (shape[1] if len(shape) > 1 and inp.kind != "vector" else 1)
+        else:
+            b = inp.batch if inp.batch is not None else batch
+            t = 1 if inp.kind == "vector" else (inp.timesteps if inp.timesteps is not None else timesteps)
+        if t > limits.max_verify_timesteps:
+            raise RuntimeInputError(f"verify: {t:,} timesteps for input '{inp.name}' is over the limit "
+                                    f"{limits.max_verify_timesteps:,} (raise it with --max-verify-timesteps)")
+        values = b * t * (inp.features or 1)
+        if values > limits.max_verify_values:
+            raise RuntimeInputError(f"verify: input '{inp.name}' of batch {b:,} x {t:,} timesteps x "
+                                    f"{inp.features or 1} features is {values:,} values, over the limit "
+                                    f"{limits.max_verify_values:,} (raise it with --max-verify-values)")
 
 
 def _check_inputs(spec: ModelSpec, arrays: Sequence[np.ndarray]) -> None:
@@ -135,9 +176,19 @@ def verify(
     atol: float = DEFAULT_ATOL,
     rtol: float = DEFAULT_RTOL,
     strategy: str = "auto",
+    limits: Limits | None = None,
 ) -> ParityReport:
     """Run the ONNX model (converted now, for the provider's target, if not given) and the
     float64 NumPy reference on the same inputs and compare every output."""
+    with use_limits(limits):
+        return _verify(model, onnx_model, weights, keras_version, provider, inputs, batch, timesteps, seed, atol,
+                       rtol, strategy)
+
+
+def _verify(model: ModelSource, onnx_model: onnx.ModelProto | PathLike | None, weights: PathLike | None,
+            keras_version: int | None, provider: str,
+            inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray] | PathLike | None, batch: int, timesteps: int,
+            seed: int, atol: float, rtol: float, strategy: str) -> ParityReport:
     spec = load(model, weights, keras_version)
     if onnx_model is None:
         proto = convert(spec, strategy=strategy, target=provider)
@@ -148,10 +199,14 @@ def verify(
         if not path.is_file():
             raise ModelFileError(path, "ONNX file not found")
         try:
-            proto = onnx.load(str(path))
+            # never follow external-data paths an ONNX file names: this converter writes none
+            proto = onnx.load(str(path), load_external_data=False)
         except Exception as exc:  # onnx raises several unrelated types for corrupt files
             raise ModelFileError(path, f"not a readable ONNX model ({type(exc).__name__})") from None
+        if any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer):
+            raise ModelFileError(path, "the ONNX model keeps tensors in external files: refused")
     if inputs is None:
+        _check_verify_size(spec, batch, timesteps, None)
         arrays = make_inputs(spec, batch, timesteps, seed)
         cases = f"generated (seed {seed})"
     elif isinstance(inputs, (str, os.PathLike)):
@@ -164,8 +219,10 @@ def verify(
         arrays = [np.asarray(a, dtype=i.dtype) for a, i in zip(inputs, spec.inputs)]
         cases = "given"
     _check_inputs(spec, arrays)
+    _check_verify_size(spec, batch, timesteps, arrays)
     shapes = ", ".join(f"{i.name} {a.shape}" for i, a in zip(spec.inputs, arrays))
-    expected = run_model(spec, arrays, np.float64)
+    with np.errstate(all="ignore"):  # NaN/inf inputs propagate as in Keras; no warnings on stderr
+        expected = run_model(spec, arrays, np.float64)
     actual = run_onnx(proto, arrays, provider)
     names = [o.name for o in spec.outputs]
     if len(actual) != len(expected):
@@ -175,10 +232,11 @@ def verify(
 
 
 def describe(model: ModelSource, weights: PathLike | None = None, keras_version: int | None = None,
-             strategy: str = "auto", target: str = "cpu") -> str:
+             strategy: str = "auto", target: str = "cpu", limits: Limits | None = None) -> str:
     """A human-readable account of the model: inputs, layers with specs and lowering, outputs."""
-    spec = load(model, weights, keras_version)
-    plans = {p.layer: p for p in lowering.plan_layers(spec, strategy, target)}
+    with use_limits(limits):
+        spec = load(model, weights, keras_version)
+        plans = {p.layer: p for p in lowering.plan_layers(spec, strategy, target)}
     lines = [
         f"model: {spec.name}  ({spec.format}, Keras {spec.keras_version or 'version unknown'})",
         "inputs:",

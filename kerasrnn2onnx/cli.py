@@ -8,6 +8,7 @@ traceback).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from typing import Sequence
@@ -15,6 +16,7 @@ from typing import Sequence
 from . import api
 from ._version import __version__
 from .errors import ConversionError
+from .io.guard import Limits, current_limits, parse_size, use_limits
 from .lowering import DEFAULT_OPSET, STRATEGIES, TARGETS
 from .parity import DEFAULT_ATOL, DEFAULT_RTOL
 
@@ -23,6 +25,21 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="Keras model: .keras, .h5, or a JSON config (with --weights)")
     parser.add_argument("--weights", help="weights for a JSON config: .npz (get_weights() order) or Keras .h5")
     parser.add_argument("--keras-version", type=int, choices=(2, 3), help="Keras major version, for files that do not record it")
+
+
+def _limit_args(parser: argparse.ArgumentParser) -> None:
+    """One ``--max-...`` flag per :class:`Limits` field (untrusted-input bounds)."""
+    group = parser.add_argument_group("limits for untrusted files (defaults fit any real model; "
+                                      "also KERASRNN2ONNX_MAX_... variables)")
+    for field in dataclasses.fields(Limits):
+        group.add_argument("--" + field.name.replace("_", "-"), dest=field.name, metavar="N", default=None,
+                           help=f"{field.metadata['help']} (default {field.default:,})")
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    given = {f.name: parse_size(getattr(args, f.name), "--" + f.name.replace("_", "-"))
+             for f in dataclasses.fields(Limits) if getattr(args, f.name, None) is not None}
+    return dataclasses.replace(current_limits(), **given)
 
 
 def _lowering_args(parser: argparse.ArgumentParser, target: bool) -> None:
@@ -46,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--expose-states", action="store_true",
                          help="give every recurrent layer state inputs/outputs (stream long sequences in chunks)")
     _lowering_args(convert, target=True)
+    _limit_args(convert)
 
     verify = commands.add_parser("verify", help="check an ONNX model against the NumPy reference of the Keras model")
     _model_args(verify)
@@ -59,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help=f"relative tolerance (default {DEFAULT_RTOL:g})")
 
     _lowering_args(verify, target=False)
+    _limit_args(verify)
 
     run = commands.add_parser("run", help="run a converted model (carrying states for stateful models)")
     run.add_argument("onnx", help="converted .onnx")
@@ -67,10 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", help="write the outputs to this .npz (by output name)")
     run.add_argument("--chunks", type=int, default=1,
                      help="stream the inputs through the Session in N chunks along time (needs state inputs)")
+    _limit_args(run)
 
     inspect = commands.add_parser("inspect", help="show layers, specs and the lowering chosen for each")
     _model_args(inspect)
     _lowering_args(inspect, target=True)
+    _limit_args(inspect)
     return parser
 
 
@@ -123,7 +144,8 @@ def _run_model(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return _run(args)
+        with use_limits(_limits(args)):
+            return _run(args)
     except ConversionError as exc:
         print(f"kerasrnn2onnx: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -9,17 +9,19 @@ from typing import Sequence
 import numpy as np
 
 from .errors import ModelFileError, RuntimeInputError
+from .io import guard
 
 
 def load_npz_inputs(path: str | os.PathLike, names: Sequence[str]) -> list[np.ndarray]:
     """One array per input, found by input name, ``arr_<i>`` (``np.savez`` positional) or
     ``c0_in<i>`` (the fixtures' first case)."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            stored = {k: np.asarray(data[k]) for k in data.keys()}
-    except (OSError, ValueError) as exc:
-        raise ModelFileError(path, f"cannot read inputs .npz ({exc})") from None
+    if not path.is_file():
+        raise ModelFileError(path, "inputs file not found")
+    with path.open("rb") as handle:
+        if handle.read(4) != b"PK\x03\x04":
+            raise ModelFileError(path, "inputs must be an .npz (np.savez of the input arrays)")
+    stored = guard.read_npz(path, path, "inputs .npz")
     arrays = []
     for i, name in enumerate(names):
         for key in (name, f"arr_{i}", f"c0_in{i}"):

@@ -7,19 +7,16 @@ renamed file still gets the right reader and a wrong file gets a one-line error.
 from __future__ import annotations
 
 import io
-import json
-import zipfile
-import zlib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import ConversionError, ModelFileError
+from . import guard
 from .raw import RawLayer, RawModel
 from .topology import parse_topology
 from .versions import resolve_version
 from .weights import (
-    h5py,
     keras2_weights_by_layer,
     keras3_group_weights,
     read_npz_weights,
@@ -49,10 +46,7 @@ def detect_format(path: Path) -> str:
 
 
 def _json(data: bytes | str, source: object, what: str) -> Any:
-    try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ModelFileError(source, f"{what} is not valid JSON ({exc})") from None
+    return guard.load_json(data, source, what)
 
 
 def _order_hints(config: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -131,51 +125,49 @@ def _attach_h5_weights(layers: tuple[RawLayer, ...], handle: Any, source: object
 
 def _read_keras_archive(path: Path) -> tuple[dict, str | None, tuple[RawLayer, ...]]:
     try:
-        with zipfile.ZipFile(path) as archive:
+        with guard.open_zip(path, path) as archive:
             names = set(archive.namelist())
             for required in ("config.json", "model.weights.h5"):
                 if required not in names:
                     raise ModelFileError(path, f"not a Keras 3 archive: '{required}' is missing")
-            config = _json(archive.read("config.json"), path, "config.json")
-            metadata = _json(archive.read("metadata.json"), path, "metadata.json") if "metadata.json" in names else {}
-            weights_bytes = archive.read("model.weights.h5")
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise ModelFileError(path, f"corrupt or truncated .keras archive ({exc})") from None
+            config = _json(guard.read_zip_entry(archive, "config.json", "max_config_bytes", path), path, "config.json")
+            metadata = (_json(guard.read_zip_entry(archive, "metadata.json", "max_config_bytes", path), path,
+                              "metadata.json") if "metadata.json" in names else {})
+            weights_bytes = guard.read_zip_entry(archive, "model.weights.h5", "max_weights_bytes", path)
+    except ModelFileError as exc:
+        if "unreadable" not in str(exc):
+            raise
+        raise ModelFileError(path, f"corrupt or truncated .keras archive ({str(exc).split(': ', 1)[-1]})") from None
     version = metadata.get("keras_version") if isinstance(metadata, Mapping) else None
-    try:
-        with h5py.File(io.BytesIO(weights_bytes), "r") as handle:
-            model_class, name, layers, inputs, outputs = parse_topology(config, path)
-            layers = _attach_keras3_weights(layers, handle, path)
-    except OSError as exc:
-        raise ModelFileError(path, f"model.weights.h5 inside the archive is unreadable ({exc})") from None
+    model_class, name, layers, inputs, outputs = parse_topology(config, path)
+    where = f"{path}: model.weights.h5"
+    with guard.open_h5(io.BytesIO(weights_bytes), where) as handle, guard.reading(where, "weights"):
+        layers = _attach_keras3_weights(layers, handle, where)
     return {"model_class": model_class, "name": name, "inputs": inputs, "outputs": outputs}, version, layers
 
 
 def _read_h5_model(path: Path) -> tuple[dict, str | None, tuple[RawLayer, ...]]:
-    try:
-        with h5py.File(path, "r") as handle:
-            if "model_config" not in handle.attrs:
-                if "layer_names" in handle.attrs or "layers" in handle:
-                    raise ModelFileError(
-                        path, "weights-only file (no model config): pass the config JSON as MODEL and this file with --weights"
-                    )
-                raise ModelFileError(path, "HDF5 file is not a Keras model (no 'model_config' attribute)")
-            raw_config = handle.attrs["model_config"]
-            raw_config = raw_config.decode("utf-8") if isinstance(raw_config, bytes) else str(raw_config)
-            config = _json(raw_config, path, "model_config")
-            version = handle.attrs.get("keras_version")
-            version = version.decode("utf-8") if isinstance(version, bytes) else (str(version) if version is not None else None)
-            model_class, name, layers, inputs, outputs = parse_topology(config, path)
-            if "model_weights" not in handle:
-                raise ModelFileError(path, "the file has a model config but no 'model_weights' group")
+    with guard.open_h5(path, path) as handle:
+        raw_config = guard.h5_attr(handle, "model_config", path)
+        if raw_config is None:
+            if "layer_names" in handle.attrs or "layers" in handle:
+                raise ModelFileError(
+                    path, "weights-only file (no model config): pass the config JSON as MODEL and this file with --weights"
+                )
+            raise ModelFileError(path, "HDF5 file is not a Keras model (no 'model_config' attribute)")
+        config = _json(guard.attr_text(raw_config, path, "attribute 'model_config'"), path, "model_config")
+        version = guard.h5_attr(handle, "keras_version", path)
+        version = guard.attr_text(version, path, "attribute 'keras_version'") if version is not None else None
+        model_class, name, layers, inputs, outputs = parse_topology(config, path)
+        if "model_weights" not in handle:
+            raise ModelFileError(path, "the file has a model config but no 'model_weights' group")
+        with guard.reading(path, "model_weights"):
             layers = _attach_keras2_weights(layers, handle["model_weights"], path)
-    except OSError as exc:
-        raise ModelFileError(path, f"unreadable HDF5 file ({exc})") from None
     return {"model_class": model_class, "name": name, "inputs": inputs, "outputs": outputs}, version, layers
 
 
 def _read_json_model(path: Path, weights: Path | None) -> tuple[dict, str | None, tuple[RawLayer, ...], tuple | None]:
-    config = _json(path.read_bytes(), path, "the config file")
+    config = _json(guard.read_file(path, "max_config_bytes", path, "the config file"), path, "the config file")
     version = config.get("keras_version") if isinstance(config, Mapping) else None
     model_class, name, layers, inputs, outputs = parse_topology(config, path)
     if weights is None:
@@ -185,11 +177,8 @@ def _read_json_model(path: Path, weights: Path | None) -> tuple[dict, str | None
     if kind == "npz":
         flat = tuple(read_npz_weights(weights))
     else:
-        try:
-            with h5py.File(weights, "r") as handle:
-                layers = _attach_h5_weights(layers, handle, weights)
-        except OSError as exc:
-            raise ModelFileError(weights, f"unreadable HDF5 weights file ({exc})") from None
+        with guard.open_h5(weights, weights) as handle, guard.reading(weights, "HDF5 weights"):
+            layers = _attach_h5_weights(layers, handle, weights)
     info = {"model_class": model_class, "name": name, "inputs": inputs, "outputs": outputs}
     return info, version, layers, flat
 
@@ -224,6 +213,8 @@ def load_raw_model(path: str | Path, weights: str | Path | None = None, keras_ve
     else:
         info, version, layers, flat = _read_json_model(path, weights_path)
         fmt = f"json+{detect_weights_format(weights_path)}" if weights_path else "json"
+    if version is not None and not isinstance(version, str):
+        raise ModelFileError(path, f"keras_version must be a string, got {type(version).__name__}")
     version, major = resolve_version(version, keras_version, path)
     return RawModel(
         source=path,

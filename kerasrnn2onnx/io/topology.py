@@ -17,6 +17,17 @@ from .raw import RawLayer, TensorRef
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 
 
+def _ref(layer: Any, node: Any, index: Any, where: str) -> TensorRef:
+    """A tensor reference from JSON values, their types checked (a file may hold anything)."""
+    if not isinstance(layer, str) or not layer:
+        raise ModelFileError("<config>", f"{where}: layer name must be a string, got {layer!r}")
+    for what, value in (("node index", node), ("tensor index", index)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ModelFileError("<config>", f"{where}: {what} of '{layer}' must be a non-negative integer, "
+                                             f"got {value!r}")
+    return TensorRef(layer, node, index)
+
+
 def _layer_name(entry: Mapping[str, Any]) -> str:
     config = entry.get("config") or {}
     name = entry.get("name") or (config.get("name") if isinstance(config, Mapping) else None)
@@ -32,7 +43,7 @@ def _tensor_refs(value: Any) -> Iterator[TensorRef]:
             history = value.get("config", {}).get("keras_history")
             if not (isinstance(history, list) and len(history) == 3):
                 raise ModelFileError("<config>", f"malformed keras_history {history!r}")
-            yield TensorRef(str(history[0]), int(history[1]), int(history[2]))
+            yield _ref(history[0], history[1], history[2], "keras_history")
             return
         for item in value.values():
             yield from _tensor_refs(item)
@@ -71,7 +82,7 @@ def _parse_node(node: Any) -> tuple[tuple[TensorRef, ...], dict[str, tuple[Tenso
         for item in node:
             if not (isinstance(item, list) and len(item) >= 3):
                 raise ModelFileError("<config>", f"malformed inbound node {item!r}")
-            args.append(TensorRef(str(item[0]), int(item[1]), int(item[2])))
+            args.append(_ref(item[0], item[1], item[2], "inbound node"))
             if len(item) > 3 and isinstance(item[3], Mapping):
                 for key, val in item[3].items():
                     refs = tuple(_keras2_refs(val))
@@ -87,7 +98,10 @@ def _refs_list(value: Any) -> tuple[TensorRef, ...]:
         value = [value]
     if not isinstance(value, list):
         raise ModelFileError("<config>", f"malformed input/output list {value!r}")
-    return tuple(TensorRef(str(v[0]), int(v[1]), int(v[2])) for v in value)
+    for v in value:
+        if not (isinstance(v, list) and len(v) >= 3):
+            raise ModelFileError("<config>", f"malformed input/output entry {v!r}")
+    return tuple(_ref(v[0], v[1], v[2], "input/output list") for v in value)
 
 
 def parse_topology(

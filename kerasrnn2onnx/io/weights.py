@@ -14,6 +14,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import ModelFileError
+from . import guard
 
 try:  # h5py is a base dependency; the guard only gives a clearer message when it is broken.
     import h5py
@@ -21,17 +22,8 @@ except ImportError as exc:  # pragma: no cover - exercised only on broken instal
     raise ImportError("kerasrnn2onnx needs h5py: pip install h5py") from exc
 
 
-def _as_str(value: Any) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
-
-
 def _read_dataset(dataset: Any, source: object) -> np.ndarray:
-    if not isinstance(dataset, h5py.Dataset):
-        raise ModelFileError(source, f"expected a weight array at '{dataset.name}', found a group")
-    array = np.asarray(dataset[()])
-    if array.dtype.kind not in "fiu":
-        raise ModelFileError(source, f"weight '{dataset.name}' has non-numeric dtype {array.dtype}")
-    return array
+    return guard.read_h5_array(dataset, source)
 
 
 def _numeric_key(name: str) -> tuple[int, str]:
@@ -66,7 +58,8 @@ def keras3_group_weights(group: Any, order_hints: Mapping[str, list[str]], sourc
 
 def keras2_group_weights(group: Any, source: object) -> tuple[list[np.ndarray], list[str]]:
     """Weights of one Keras 2 layer group, ordered by its ``weight_names`` attribute."""
-    names = [_as_str(n) for n in group.attrs.get("weight_names", [])]
+    names = guard.attr_texts(guard.h5_attr(group, "weight_names", source, []), source,
+                             f"attribute 'weight_names' of '{group.name}'")
     arrays = []
     for name in names:
         if name not in group:
@@ -77,7 +70,7 @@ def keras2_group_weights(group: Any, source: object) -> tuple[list[np.ndarray], 
 
 def keras2_weights_by_layer(root: Any, source: object) -> dict[str, tuple[list[np.ndarray], list[str]]]:
     """``{layer_name: (arrays, names)}`` from a Keras 2 ``model_weights`` group or weights file."""
-    layer_names = [_as_str(n) for n in root.attrs.get("layer_names", [])]
+    layer_names = guard.attr_texts(guard.h5_attr(root, "layer_names", source, []), source, "attribute 'layer_names'")
     result = {}
     for name in layer_names:
         if name not in root:
@@ -88,12 +81,9 @@ def keras2_weights_by_layer(root: Any, source: object) -> dict[str, tuple[list[n
 
 def read_npz_weights(path: Path) -> list[np.ndarray]:
     """Arrays of an ``np.savez(path, *model.get_weights())`` file, in positional order."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            keys = list(data.keys())
-            positional = [k for k in keys if re.fullmatch(r"arr_\d+", k)]
-            if len(positional) == len(keys):
-                keys = sorted(keys, key=lambda k: int(k[4:]))
-            return [np.asarray(data[k]) for k in keys]
-    except (OSError, ValueError) as exc:
-        raise ModelFileError(path, f"cannot read weights .npz: {exc}") from None
+    data = guard.read_npz(path, path, "weights .npz")
+    keys = list(data)
+    positional = [k for k in keys if re.fullmatch(r"arr_\d+", k)]
+    if len(positional) == len(keys):
+        keys = sorted(keys, key=lambda k: int(k[4:]))
+    return [data[k] for k in keys]

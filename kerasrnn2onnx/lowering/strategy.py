@@ -5,7 +5,8 @@ expresses the layer exactly (and, for ``--target cuda``, where cuDNN would run i
 else ``scan``. On the CPU, measured choices override that: Scan for SimpleRNN, and
 ``native+scan`` (one If on the batch size) for unmasked GRU and masked SimpleRNN, whose
 fastest lowering flips with the batch. A forced strategy that cannot be exact is refused
-with the reason.
+with the reason. Unrolling is capped (``Limits.max_unroll_steps``): a file declaring
+``unroll=True`` over 100,000 fixed steps would otherwise build a graph for minutes.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import ConversionError, UnsupportedError
+from ..io.guard import current_limits
 from ..spec.types import RecurrentLayerSpec
 from .native import OP_FOR_CELL, cuda_blocker, native_blocker
 
@@ -49,6 +51,13 @@ def plan_layer(layer: RecurrentLayerSpec, strategy: str, target: str, timesteps:
         if timesteps is None:
             raise UnsupportedError(layer.name, "unroll needs a fixed number of timesteps, and the input's time "
                                    "dimension is dynamic", "unroll")
+        cap = current_limits().max_unroll_steps
+        if timesteps > cap and strategy == "unroll":
+            raise UnsupportedError(layer.name, f"--strategy unroll: {timesteps} timesteps is over the unroll cap "
+                                   f"{cap} (use scan, or raise --max-unroll-steps)", "unroll")
+        if timesteps > cap:
+            return LayerPlan(layer.name, "scan", f"Keras unroll=True, but {timesteps} timesteps is over the unroll "
+                             f"cap {cap} (--max-unroll-steps): a Scan loop computes the same steps")
         why = "Keras unroll=True" if strategy == "auto" else "forced by --strategy unroll"
         return LayerPlan(layer.name, "unroll", f"{why}: one step per timestep ({timesteps} steps)")
     if strategy == "native":
