@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence, Union
+from typing import Any
 
 import numpy as np
 import onnx
 
+from . import lowering
 from ._version import __version__
 from .errors import ConversionError, ModelFileError, RuntimeInputError
 from .io import load_raw_model
 from .io.guard import Limits, current_limits, use_limits
-from . import lowering
 from .lowering import DEFAULT_OPSET
 from .npz_inputs import load_npz_inputs
 from .parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityReport, compare_all
@@ -23,8 +24,8 @@ from .spec import ModelSpec, parse_model
 from .spec.layers import layer_inputs
 from .spec.types import BidirectionalSpec, EmbeddingSpec, RecurrentLayerSpec
 
-PathLike = Union[str, os.PathLike]
-ModelSource = Union[PathLike, ModelSpec]
+PathLike = str | os.PathLike
+ModelSource = PathLike | ModelSpec
 
 
 def load(model: ModelSource, weights: PathLike | None = None, keras_version: int | None = None,
@@ -110,7 +111,7 @@ def make_inputs(spec: ModelSpec, batch: int = 2, timesteps: int = 7, seed: int =
 def read_inputs(spec: ModelSpec, path: PathLike) -> list[np.ndarray]:
     """Inputs from an ``.npz``: keyed by input name, or positional (``arr_0``...)."""
     arrays = load_npz_inputs(path, [inp.name for inp in spec.inputs])
-    return [_as_input_dtype(array, inp.dtype, inp.name, path) for array, inp in zip(arrays, spec.inputs)]
+    return [_as_input_dtype(array, inp.dtype, inp.name, path) for array, inp in zip(arrays, spec.inputs, strict=True)]
 
 
 def _as_input_dtype(array: np.ndarray, dtype: Any, name: str, source: object) -> np.ndarray:
@@ -147,9 +148,9 @@ def _check_verify_size(spec: ModelSpec, batch: int, timesteps: int, arrays: Sequ
 
 
 def _check_inputs(spec: ModelSpec, arrays: Sequence[np.ndarray]) -> None:
-    for inp, array in zip(spec.inputs, arrays):
+    for inp, array in zip(spec.inputs, arrays, strict=True):
         expected = (inp.batch, inp.timesteps, inp.features)[: inp.rank]
-        if array.ndim != inp.rank or any(e is not None and e != a for e, a in zip(expected, array.shape)):
+        if array.ndim != inp.rank or any(e is not None and e != a for e, a in zip(expected, array.shape, strict=True)):
             shown = "(" + ", ".join("?" if e is None else str(e) for e in expected) + ")"
             raise RuntimeInputError(f"input '{inp.name}' has shape {array.shape}, the model expects {shown}")
 
@@ -216,11 +217,14 @@ def _verify(model: ModelSource, onnx_model: onnx.ModelProto | PathLike | None, w
         arrays = [np.asarray(inputs[i.name], dtype=i.dtype) for i in spec.inputs]
         cases = "given"
     else:
-        arrays = [np.asarray(a, dtype=i.dtype) for a, i in zip(inputs, spec.inputs)]
+        given = list(inputs)
+        if len(given) != len(spec.inputs):
+            raise RuntimeInputError(f"expected {len(spec.inputs)} input(s), got {len(given)}")
+        arrays = [np.asarray(a, dtype=i.dtype) for a, i in zip(given, spec.inputs, strict=True)]
         cases = "given"
     _check_inputs(spec, arrays)
     _check_verify_size(spec, batch, timesteps, arrays)
-    shapes = ", ".join(f"{i.name} {a.shape}" for i, a in zip(spec.inputs, arrays))
+    shapes = ", ".join(f"{i.name} {a.shape}" for i, a in zip(spec.inputs, arrays, strict=True))
     with np.errstate(all="ignore"):  # NaN/inf inputs propagate as in Keras; no warnings on stderr
         expected = run_model(spec, arrays, np.float64)
     actual = run_onnx(proto, arrays, provider)
@@ -276,4 +280,5 @@ def describe(model: ModelSource, weights: PathLike | None = None, keras_version:
 
 def save_npz_atomically(arrays: Mapping[str, np.ndarray], path: PathLike) -> None:
     """``np.savez`` of ``arrays``, written atomically."""
-    _write_atomically(Path(path), lambda handle: np.savez(handle, **arrays))
+    named: dict[str, Any] = dict(arrays)  # Any: numpy's stub would match a key to savez's allow_pickle flag
+    _write_atomically(Path(path), lambda handle: np.savez(handle, **named))

@@ -11,7 +11,7 @@ import argparse
 import dataclasses
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import api
 from ._version import __version__
@@ -24,7 +24,8 @@ from .parity import DEFAULT_ATOL, DEFAULT_RTOL
 def _model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="Keras model: .keras, .h5, or a JSON config (with --weights)")
     parser.add_argument("--weights", help="weights for a JSON config: .npz (get_weights() order) or Keras .h5")
-    parser.add_argument("--keras-version", type=int, choices=(2, 3), help="Keras major version, for files that do not record it")
+    parser.add_argument("--keras-version", type=int, choices=(2, 3),
+                        help="Keras major version, for files that do not record it")
 
 
 def _limit_args(parser: argparse.ArgumentParser) -> None:
@@ -73,8 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--batch", type=int, default=2, help="batch size of generated inputs (default 2)")
     verify.add_argument("--timesteps", type=int, default=7, help="timesteps of generated inputs (default 7)")
     verify.add_argument("--seed", type=int, default=0, help="seed of generated inputs (default 0)")
-    verify.add_argument("--atol", type=float, default=DEFAULT_ATOL, help=f"absolute tolerance (default {DEFAULT_ATOL:g})")
-    verify.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help=f"relative tolerance (default {DEFAULT_RTOL:g})")
+    verify.add_argument("--atol", type=float, default=DEFAULT_ATOL,
+                        help=f"absolute tolerance (default {DEFAULT_ATOL:g})")
+    verify.add_argument("--rtol", type=float, default=DEFAULT_RTOL,
+                        help=f"relative tolerance (default {DEFAULT_RTOL:g})")
 
     _lowering_args(verify, target=False)
     _limit_args(verify)

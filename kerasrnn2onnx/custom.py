@@ -31,8 +31,9 @@ name* (any subset of ``weights``, in any order). It returns ``(output, *new_stat
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -37,9 +37,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -534,11 +534,16 @@ def run_grid(hosts: dict, args):
                 if ratios:
                     worst = ratio if worst is None else max(worst, ratio)
                 spread = f" ({min(ratios):.2f}-{max(ratios):.2f})" if ratios else ""
-                ms = lambda key: f"{times[key] * 1e3:.3f}" if key in times else "–"  # noqa: E731
-                peer = lambda key: ms(key) if key in times else f"missing ({missing.get(key, '?')})"  # noqa: E731
+                def ms(key: str, times: dict = times) -> str:
+                    return f"{times[key] * 1e3:.3f}" if key in times else "–"
+
+                def peer(key: str, times: dict = times, ms=ms, missing: dict = missing) -> str:
+                    return ms(key) if key in times else f"missing ({missing.get(key, '?')})"
+
                 row = (f"| {layer.label} | {'×'.join(map(str, shape))} | {auto} | {ms('ours:auto')} | "
                        f"{ms('ours:native')} | {ms('ours:scan')} | {ms('ours:unroll')} | {peer('PyTorch')} | "
-                       f"{peer('Keras-JAX')} | {floor_seconds(layer, shape, rate) * 1e3:.3f} | {f'{ratio:.2f}' if ratios else '–'}{spread} |")
+                       f"{peer('Keras-JAX')} | {floor_seconds(layer, shape, rate) * 1e3:.3f} | "
+                       f"{f'{ratio:.2f}' if ratios else '–'}{spread} |")
                 lines.append(row)
                 results.append((layer.label, shape, {k: v for k, v in times.items() if not k.startswith("PyTorch ")}))
                 print(row, flush=True)
@@ -556,7 +561,7 @@ def _plot(results, path: Path) -> None:
         return
     labels = sorted({r[0] for r in results})
     fig, axes = plt.subplots(1, len(labels), figsize=(4 * len(labels), 3.5), squeeze=False)
-    for ax, label in zip(axes[0], labels):
+    for ax, label in zip(axes[0], labels, strict=True):
         rows = [r for r in results if r[0] == label]
         names = sorted({n for r in rows for n in r[2]})
         xs = ["×".join(map(str, r[1])) for r in rows]

@@ -60,7 +60,7 @@ def main() -> None:
         session.run([x])
 
     samples = {"bare InferenceSession.run (states fed by hand)": [], "kerasrnn2onnx.Session.run": []}
-    runners = dict(zip(samples, (run_bare, run_session)))
+    runners = dict(zip(samples, (run_bare, run_session), strict=True))
     for _ in range(200):
         run_bare(), run_session()
     for _ in range(15):

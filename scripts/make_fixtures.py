@@ -88,9 +88,10 @@ import subprocess
 import sys
 import tempfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
-from typing import Callable, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -431,31 +432,31 @@ class Fx:
     layers: list  # lay(...) specs applied in order
     desc: str
     features: int = 3
-    timesteps: Optional[int] = None  # None = dynamic time dimension
+    timesteps: int | None = None  # None = dynamic time dimension
     api: str = "sequential"  # "sequential" | "functional"
     fmt: str = "keras"  # "keras" | "h5" | "json+npz" | "json+weights_h5"
     json_of: str = "model"  # for json formats: "model" or "layer" (bare layer config)
-    cases: Optional[tuple] = None  # ((batch, T), ...); default from timesteps
+    cases: tuple | None = None  # ((batch, T), ...); default from timesteps
     tags: tuple = ()  # extra tags on top of the derived ones
     wscale: float = 1.2  # weight magnitude (larger = more saturation)
     rscale: float = 1.0  # extra factor on recurrent kernels (< 1 keeps the recurrence stable)
     bias_shift: float = 0.0  # added to every bias (e.g. < 0 keeps exponential gates small)
-    post: Optional[Callable] = None  # post-process the saved file: post(path)
+    post: Callable | None = None  # post-process the saved file: post(path)
     reload_check: bool = True  # reload the saved file and compare outputs
     no_input_layer: bool = False  # Sequential([layer(input_shape=...)]) (k2 only)
-    vocab: Optional[int] = None  # integer token input (batch, T) int32 instead of floats
-    inputs: Optional[Inputs] = None  # hand-made input cases (overrides cases/features)
+    vocab: int | None = None  # integer token input (batch, T) int32 instead of floats
+    inputs: Inputs | None = None  # hand-made input cases (overrides cases/features)
     extra_inputs: tuple = ()  # inp(...) further model inputs (functional; random normal)
-    input_name: Optional[str] = None  # name of the main keras.Input
-    max_abs: Optional[float] = None  # refuse outputs larger than this in magnitude
+    input_name: str | None = None  # name of the main keras.Input
+    max_abs: float | None = None  # refuse outputs larger than this in magnitude
     # --- graphs that are not a chain of layers, stateful calls, substitute files ---
-    build: Optional[Callable] = None  # build(keras) -> (inputs, outputs): any functional graph
-    batch_size: Optional[int] = None  # fixed batch in the Input (stateful layers need one)
-    reset_before: Optional[tuple] = None  # not None: the cases are consecutive calls on ONE
+    build: Callable | None = None  # build(keras) -> (inputs, outputs): any functional graph
+    batch_size: int | None = None  # fixed batch in the Input (stateful layers need one)
+    reset_before: tuple | None = None  # not None: the cases are consecutive calls on ONE
     # stateful model (states carried from call to call), reset_states() before these case indices
     twin_must_match: bool = True  # stateful: the calls must equal one non-stateful pass
-    save_model: Optional[Callable] = None  # save_model(keras, fx, model) -> the model to save
-    verify: Optional[Callable] = None  # verify(keras, fx, path, inputs, results) after saving
+    save_model: Callable | None = None  # save_model(keras, fx, model) -> the model to save
+    verify: Callable | None = None  # verify(keras, fx, path, inputs, results) after saving
 
     def case_shapes(self):
         if self.cases is not None:
@@ -794,10 +795,10 @@ def check_initial_state_mask(keras, fx, path, inputs, results):
     else:
         saved = keras.models.load_model(path, compile=False)
         unmasked, _ = build_model(keras, dataclasses.replace(
-            fx, layers=[l for l in fx.layers if l[1] != "Masking"]))
+            fx, layers=[entry for entry in fx.layers if entry[1] != "Masking"]))
         unmasked.set_weights(saved.get_weights())
         same = all(np.allclose(run_model(unmasked, xs)[0], outs[0], atol=1e-6)
-                   for xs, outs in zip(inputs, results))
+                   for xs, outs in zip(inputs, results, strict=True))
         seen = "the outputs of the same GRU without Masking (mask dropped)" if same else "?"
     print(f"  {fx.name}: leading masked steps / all-masked row output {seen}", flush=True)
     expected = {"k3_init_state_gru_masked": "the outputs", "k2_init_state_gru_masked": "zeros",
@@ -1037,8 +1038,8 @@ def cudnn_verify(keras, fx, path, inputs, results):
 
     plain, _ = build_model(keras, fx)
     plain.load_weights(path)
-    for xs, outs in zip(inputs, results):
-        for a, b in zip(run_model(plain, xs), outs):
+    for xs, outs in zip(inputs, results, strict=True):
+        for a, b in zip(run_model(plain, xs), outs, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=fx.name)
     # Independently of tf-keras: decode the stored weights as documented, run NumPy.
     import h5py
@@ -1055,7 +1056,7 @@ def cudnn_verify(keras, fx, path, inputs, results):
     recurrent = np.hstack([g.T for g in np.hsplit(r, gates)])
     b_in, b_rec = np.split(b, 2)
     sig = lambda v: 1.0 / (1.0 + np.exp(-v))  # noqa: E731
-    for xs, outs in zip(inputs, results):
+    for xs, outs in zip(inputs, results, strict=True):
         x = xs[0].astype("float64")
         h = np.zeros((x.shape[0], units))
         c = np.zeros_like(h)
@@ -1404,7 +1405,7 @@ def build_model(keras, fx):
     inp = keras.Input(shape=shape, **extra)
     named = {n: keras.Input(shape=s, name=n, dtype=d) for n, s, d in fx.extra_inputs}
     x = inp
-    for i, (layer, kw) in enumerate(zip(layers, call_kwargs)):
+    for i, (layer, kw) in enumerate(zip(layers, call_kwargs, strict=True)):
         x = layer(x if i == 0 else flatten(x)[0], **resolve_refs(kw, named))
     nested = isinstance(x, (list, tuple)) and any(isinstance(i, (list, tuple)) for i in x)
     inputs = [inp, *named.values()] if named else inp
@@ -1527,7 +1528,7 @@ def check_stateful(keras, fx, model, inputs, results):
     twin.set_weights(model.get_weights())
     bounds = sorted({0, len(inputs), *fx.reset_before})
     worst, notes = 0.0, []
-    for lo, hi in zip(bounds, bounds[1:]):
+    for lo, hi in pairwise(bounds):
         xs = [np.concatenate([inputs[c][i] for c in range(lo, hi)], axis=1)
               for i in range(len(inputs[lo]))]
         for j, expected in enumerate(run_model(twin, xs)):
@@ -1545,7 +1546,7 @@ def check_stateful(keras, fx, model, inputs, results):
                                      f"{' (stateful output zeros)' if zero else ''}")
                 start += t
     print(f"  {fx.name}: stateful calls vs one non-stateful pass per segment "
-          f"{[list(range(lo, hi)) for lo, hi in zip(bounds, bounds[1:])]}: max diff "
+          f"{[list(range(lo, hi)) for lo, hi in pairwise(bounds)]}: max diff "
           f"{worst:.3g}" + (f"; differ at {notes}" if notes else ""), flush=True)
     if fx.twin_must_match:
         assert worst < 1e-5, f"{fx.name}: stateful calls differ from the non-stateful pass"
@@ -1656,8 +1657,8 @@ def derive_tags(keras, model, fx, shapes):
                 continue  # a Bidirectional's backward layer always goes backwards
             if getattr(layer, flag, False):
                 tags.append(flag)
-    top = [l for l in all_layers(keras, model)
-           if isinstance(l, (keras.layers.RNN, keras.layers.Bidirectional))]
+    top = [lay for lay in all_layers(keras, model)
+           if isinstance(lay, (keras.layers.RNN, keras.layers.Bidirectional))]
     if len(top) > 1 and fx.build is None:  # custom graphs say it in Fx.tags
         tags.append("stacked_layers")
     if any(t == 1 for _, t in shapes):
@@ -1757,7 +1758,7 @@ def make_one(keras, which, fx):
     shapes = [tuple(xs[0].shape[:2]) for xs in inputs]
     io = {}
     results = []
-    for c, (xs, outs) in enumerate(zip(inputs, run_cases(keras, model, fx, inputs))):
+    for c, (xs, outs) in enumerate(zip(inputs, run_cases(keras, model, fx, inputs), strict=True)):
         for i, x in enumerate(xs):
             io[f"c{c}_in{i}"] = x
         assert all(np.isfinite(y).all() for y in outs), f"{fx.name}: non-finite output"
@@ -1780,8 +1781,8 @@ def make_one(keras, which, fx):
     model_file, weights_file, flag = save_fixture(keras, which, fx, model)
     if fx.reload_check:
         again = reload_fixture(keras, which, fx, model_file, weights_file)
-        for outs_again, outs in zip(run_cases(keras, again, fx, inputs), results):
-            for a, b in zip(outs_again, outs):
+        for outs_again, outs in zip(run_cases(keras, again, fx, inputs), results, strict=True):
+            for a, b in zip(outs_again, outs, strict=True):
                 np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=fx.name)
     if fx.verify is not None:
         fx.verify(keras, fx, str(FIXTURES / model_file), inputs, results)
@@ -1982,7 +1983,8 @@ def _listed_entry(tags):
         if node["class_name"] in classes:
             return True
         if (graph[0] and _is_shared(node)) or (graph[1] and _is_nested_model(node)):
-            return True  # shared layers, models used as layers: always in full  # initial_state: the layers called with it (see their inbound_nodes)
+            return True  # shared layers, models used as layers: always in full
+        # initial_state: the layers called with it (see their inbound_nodes)
         return "initial_state" in tags and _called_with_initial_state(node)
 
     return match

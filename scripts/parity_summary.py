@@ -34,7 +34,7 @@ def main() -> None:
             for label, actual in (("ref f32", run_model(spec, ins, np.float32)),
                                   ("ref f64", run_model(spec, ins, np.float64)),
                                   ("onnxruntime", run_onnx(proto, ins))):
-                err = max(float(np.abs(np.asarray(a, np.float64) - e).max()) for a, e in zip(actual, outs))
+                err = max(float(np.abs(np.asarray(a, np.float64) - e).max()) for a, e in zip(actual, outs, strict=True))
                 rows[group][label] = max(rows[group][label], err)
     print("| group | fixtures | ref f32 vs Keras | ref f64 vs Keras | onnxruntime vs Keras |")
     print("|---|---|---|---|---|")

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 import kerasrnn2onnx
-
 from kerasrnn2onnx.cli import main
 
 from .conftest import FIXTURES, write_layer_json
@@ -274,7 +273,7 @@ def test_shared_layer_converts_with_one_copy_of_its_weights(tmp_path):
     assert weights == ["B", "R", "W"]  # once, shared by both LSTM nodes
     xs = [rng.standard_normal((2, 4, 2)).astype(np.float32) for _ in range(2)]
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    for got, want in zip(session.run(None, {"x": xs[0], "y": xs[1]}), run_model(spec, xs)):
+    for got, want in zip(session.run(None, {"x": xs[0], "y": xs[1]}), run_model(spec, xs), strict=True):
         np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-4)
 
 

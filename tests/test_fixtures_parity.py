@@ -35,9 +35,9 @@ def test_fixture_set_is_sound():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 def test_reference_matches_keras(fixture, dtype):
     spec = kerasrnn2onnx.load(fixture.model, **fixture.load_kwargs())
-    for actual, (_, expected) in zip(fixture.run_reference(spec, dtype), fixture.cases):
+    for actual, (_, expected) in zip(fixture.run_reference(spec, dtype), fixture.cases, strict=True):
         assert len(actual) == len(expected)
-        for a, e in zip(actual, expected):
+        for a, e in zip(actual, expected, strict=True):
             assert a.dtype == dtype
             np.testing.assert_allclose(a, e, **fixture.tolerance(dtype))
 
@@ -45,9 +45,9 @@ def test_reference_matches_keras(fixture, dtype):
 @pytest.mark.parametrize("fixture", fixture_params())
 def test_onnxruntime_matches_keras(fixture):
     proto = kerasrnn2onnx.convert(fixture.model, **fixture.load_kwargs())
-    for actual, (_, expected) in zip(fixture.run_session(proto), fixture.cases):
+    for actual, (_, expected) in zip(fixture.run_session(proto), fixture.cases, strict=True):
         assert len(actual) == len(expected)
-        for a, e in zip(actual, expected):
+        for a, e in zip(actual, expected, strict=True):
             assert a.shape == e.shape
             np.testing.assert_allclose(a, e, **fixture.tolerance(np.float32))
 

@@ -61,9 +61,9 @@ def _run_profiled(fixture: Fixture, providers: list, prefix: str) -> tuple[list[
 def test_fixture_on_provider_matches_keras_without_fallback(fixture, provider, tmp_path):
     providers, expected_provider = PROVIDERS[provider]
     results, placed = _run_profiled(fixture, providers, str(tmp_path / "profile"))
-    for actual, (_, expected) in zip(results, fixture.cases):
+    for actual, (_, expected) in zip(results, fixture.cases, strict=True):
         assert len(actual) == len(expected)
-        for a, e in zip(actual, expected):
+        for a, e in zip(actual, expected, strict=True):
             assert a.shape == e.shape
             np.testing.assert_allclose(a, e, **fixture.tolerance(np.float32))
     graph = onnx.load_from_string(converted(fixture, "cuda")).graph

@@ -12,8 +12,8 @@ from onnx import shape_inference
 
 import kerasrnn2onnx
 from kerasrnn2onnx.lowering import plan_layers
-from kerasrnn2onnx.lowering.weights import onnx_weights
 from kerasrnn2onnx.lowering.strategy import BY_BATCH
+from kerasrnn2onnx.lowering.weights import onnx_weights
 
 from .conftest import FIXTURES, MANIFEST, fixture_params
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import replace
 import zlib
+from dataclasses import replace
 
 import numpy as np
 import onnxruntime as ort
@@ -87,5 +87,5 @@ def test_lowering_matches_reference(tmp_path, request, strategy, kind, activatio
     x = rng.standard_normal((2, 6, features)).astype(np.float32)
     actual = session.run(None, {session.get_inputs()[0].name: x})
     expected = run_model(spec, [x], np.float64)
-    for a, e in zip(actual, expected):
+    for a, e in zip(actual, expected, strict=True):
         np.testing.assert_allclose(a, e, atol=ATOL, rtol=RTOL)

@@ -12,7 +12,6 @@ import pytest
 import kerasrnn2onnx
 from kerasrnn2onnx.errors import UnsupportedError
 from kerasrnn2onnx.lowering import plan_layers
-
 from kerasrnn2onnx.lowering.options import DEFAULT_OPSET, MIN_OPSET
 from kerasrnn2onnx.lowering.strategy import BY_BATCH, SCAN_FROM_BATCH
 
@@ -32,9 +31,9 @@ def _strategy_params():
 
 
 def _run(proto, fixture):
-    for actual, (_, expected) in zip(fixture.run_session(proto), fixture.cases):
+    for actual, (_, expected) in zip(fixture.run_session(proto), fixture.cases, strict=True):
         assert len(actual) == len(expected)
-        for a, e in zip(actual, expected):
+        for a, e in zip(actual, expected, strict=True):
             np.testing.assert_allclose(a, e, **fixture.tolerance(np.float32))
 
 
@@ -183,8 +182,8 @@ def test_batch_switch_runs_both_branches_exactly(fixture, opset):
         assert ins[0].shape[0] < SCAN_FROM_BATCH
         rows = -(-(SCAN_FROM_BATCH + 1) // ins[0].shape[0])
         for repeat in (1, rows):
-            got = session.run(None, {n: np.concatenate([a] * repeat) for n, a in zip(names, ins)})
-            for a, e in zip(got, expected):
+            got = session.run(None, {n: np.concatenate([a] * repeat) for n, a in zip(names, ins, strict=True)})
+            for a, e in zip(got, expected, strict=True):
                 np.testing.assert_allclose(a, np.concatenate([e] * repeat), **fixture.tolerance(np.float32))
 
 

@@ -7,9 +7,11 @@ renamed file still gets the right reader and a wrong file gets a one-line error.
 from __future__ import annotations
 
 import io
+import os
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import ConversionError, ModelFileError
 from . import guard
@@ -86,7 +88,8 @@ def _attach_keras3_weights(layers: tuple[RawLayer, ...], root: Any, source: obje
             groups = _nested_group(groups, model_name) if groups is not None else None
         key = layer.weights_from or layer.name
         if layer.nested_in:
-            key = layer.inner_name if not layer.weights_from else layer.weights_from.rsplit("/", 1)[-1]
+            # inner_name is set with nested_in (see topology._inline_model)
+            key = layer.weights_from.rsplit("/", 1)[-1] if layer.weights_from else (layer.inner_name or layer.name)
         if groups is not None and key in groups:
             arrays = keras3_group_weights(groups[key], _order_hints(layer.config), source)
             layer = replace(layer, weights=tuple(arrays))
@@ -103,7 +106,7 @@ def _attach_keras2_weights(layers: tuple[RawLayer, ...], root: Any, source: obje
             # a nested model's weights sit in its own group, named "<inner layer>/..."
             arrays, names = by_layer[layer.nested_in[0]]
             prefix = "/".join([*layer.nested_in[1:], (layer.weights_from or layer.name).rsplit("/", 1)[-1]]) + "/"
-            picked = [(a, n) for a, n in zip(arrays, names) if n.startswith(prefix)]
+            picked = [(a, n) for a, n in zip(arrays, names, strict=True) if n.startswith(prefix)]
             layer = replace(layer, weights=tuple(a for a, _ in picked), weight_names=tuple(n for _, n in picked))
         elif key in by_layer:
             arrays, names = by_layer[key]
@@ -152,8 +155,8 @@ def _read_h5_model(path: Path) -> tuple[dict, str | None, tuple[RawLayer, ...]]:
         if raw_config is None:
             if "layer_names" in handle.attrs or "layers" in handle:
                 raise ModelFileError(
-                    path, "weights-only file (no model config): pass the config JSON as MODEL and this file with --weights"
-                )
+                    path, "weights-only file (no model config): "
+                    "pass the config JSON as MODEL and this file with --weights")
             raise ModelFileError(path, "HDF5 file is not a Keras model (no 'model_config' attribute)")
         config = _json(guard.attr_text(raw_config, path, "attribute 'model_config'"), path, "model_config")
         version = guard.h5_attr(handle, "keras_version", path)
@@ -198,7 +201,8 @@ def detect_weights_format(path: Path) -> str:
     raise ModelFileError(path, "weights must be an .npz (np.savez of get_weights()) or a Keras weights .h5")
 
 
-def load_raw_model(path: str | Path, weights: str | Path | None = None, keras_version: int | None = None) -> RawModel:
+def load_raw_model(path: str | os.PathLike, weights: str | os.PathLike | None = None,
+                   keras_version: int | None = None) -> RawModel:
     """Read ``path`` (and ``weights`` for a JSON config) without importing Keras."""
     path = Path(path)
     weights_path = Path(weights) if weights is not None else None

@@ -6,9 +6,10 @@ parser never needs to know where a model came from. Nothing here imports Keras.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -7,9 +7,10 @@ Only JSON data is read: class names are strings to look up, never code to import
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from ..errors import ModelFileError
 from .raw import RawLayer, TensorRef
@@ -73,9 +74,8 @@ def _keras2_refs(value: Any) -> Iterator[TensorRef]:
 def _parse_node(node: Any) -> tuple[tuple[TensorRef, ...], dict[str, tuple[TensorRef, ...]]]:
     """One call of a layer: positional tensor inputs and tensor-valued keyword arguments."""
     if isinstance(node, Mapping):  # Keras 3
-        args = tuple(_tensor_refs(node.get("args", [])))
-        kwargs = {k: tuple(_tensor_refs(v)) for k, v in (node.get("kwargs") or {}).items()}
-        return args, {k: v for k, v in kwargs.items() if v}
+        called = {k: tuple(_tensor_refs(v)) for k, v in (node.get("kwargs") or {}).items()}
+        return tuple(_tensor_refs(node.get("args", []))), {k: v for k, v in called.items() if v}
     if isinstance(node, list):  # Keras 2: [[name, node, index, kwargs], ...]
         args: list[TensorRef] = []
         kwargs: dict[str, tuple[TensorRef, ...]] = {}
@@ -189,7 +189,7 @@ def _inline_model(entry: Mapping[str, Any], source: Path, args: tuple[TensorRef,
         {"class_name": entry.get("class_name"), "config": entry.get("config")}, source)
     if len(args) != len(inner_inputs):
         raise ModelFileError(source, f"nested model '{outer}' takes {len(inner_inputs)} input(s), given {len(args)}")
-    alias = {ref.layer: arg for ref, arg in zip(inner_inputs, args)}
+    alias = {ref.layer: arg for ref, arg in zip(inner_inputs, args, strict=True)}
 
     def rename(ref: TensorRef) -> TensorRef:
         return alias.get(ref.layer) or TensorRef(f"{outer}/{ref.layer}", ref.node, ref.index)
@@ -233,8 +233,8 @@ def _functional(config: Any, source: Path):
             if len(nodes) != 1 or nodes[0] is None:
                 raise ModelFileError(source, f"nested model '{lname}' called {len(nodes)} times: a nested model "
                                              "is supported when called once")
-            args, _ = _parse_node(nodes[0])
-            inner, outputs = _inline_model(entry, source, tuple(resolve(r) for r in args))
+            model_args, _ = _parse_node(nodes[0])
+            inner, outputs = _inline_model(entry, source, tuple(resolve(r) for r in model_args))
             layers.extend(inner)
             nested_outputs[lname] = outputs
             continue

@@ -8,8 +8,9 @@ files hold ``get_weights()`` positionally. Readers return plain float arrays onl
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

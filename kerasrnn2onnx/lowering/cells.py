@@ -9,18 +9,37 @@ for ``unroll``, a Scan body for ``scan``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import onnx_ir as ir
 
 from ..errors import UnsupportedError
-from ..spec.types import CellSpec, CustomCellSpec, GRUCellSpec, LSTMCellSpec, SimpleRNNCellSpec
+from ..spec.activations import ActivationSpec
+from ..spec.types import BuiltinCellSpec, CustomCellSpec, GRUCellSpec, LSTMCellSpec, SimpleRNNCellSpec
 from .context import LoweringContext
 
-
 WIDE_LSTM_UNITS = 256  # see CellLowering.build
+
+
+class CellStep(Protocol):
+    """What the scan and unroll loops need of a cell: built-in (:class:`CellLowering`) or
+    registered (:class:`CustomCellLowering`)."""
+
+    @property
+    def state_units(self) -> list[int]:
+        """The width of each state, in the cell's state order."""
+        ...
+
+    def precompute(self, ctx: LoweringContext, x_seq: Any) -> list[Any]:
+        """The loop's per-step inputs, computed for every step at once (time-major)."""
+        ...
+
+    def step(self, op: Any, step_inputs: Sequence[Any], states: Sequence[Any]) -> tuple[Any, list[Any]]:
+        """``(output, new_states)`` of one timestep."""
+        ...
 
 
 @dataclass
@@ -38,7 +57,7 @@ class CellLowering:
     activation normalises across units.
     """
 
-    cell: CellSpec
+    cell: BuiltinCellSpec
     kernels: list[Any]  # per block: (input_size, width), or (input_size + 1, width) ending with the bias
     has_bias: bool  # GRU reset_after: the z,r block's kernel row holds both biases (plain sums there)
     recurrents: list[Any]  # per block: (units, width)
@@ -47,8 +66,9 @@ class CellLowering:
     three_gates: Any | None = None  # LSTM as one block: (u, u, u) for its activated i, f, o
 
     @classmethod
-    def build(cls, ctx: LoweringContext, cell: CellSpec) -> "CellLowering":
+    def build(cls, ctx: LoweringContext, cell: BuiltinCellSpec) -> CellLowering:
         u = cell.units
+        blocks: list[tuple[int, ...]]
         if isinstance(cell, LSTMCellSpec):
             # blocks by Keras gate index (i, f, c, o); see the class docstring
             if not cell.recurrent_activation.elementwise:
@@ -62,25 +82,26 @@ class CellLowering:
         else:
             blocks, split = [(0,)], None
 
-        def cut(matrix: np.ndarray | None, block: tuple[int, ...]) -> np.ndarray | None:
-            return None if matrix is None else np.concatenate([matrix[..., k * u:(k + 1) * u] for k in block], -1)
+        def cut(matrix: np.ndarray, block: tuple[int, ...]) -> np.ndarray:
+            return np.concatenate([matrix[..., k * u:(k + 1) * u] for k in block], -1)
 
-        gru_reset_after = isinstance(cell, GRUCellSpec) and cell.reset_after
-        input_bias = cell.bias[0] if gru_reset_after and cell.bias is not None else cell.bias
+        # GRU reset_after keeps two bias rows: the input bias and the recurrent one
+        two_biases = cell.bias if isinstance(cell, GRUCellSpec) and cell.reset_after else None
+        input_bias = two_biases[0] if two_biases is not None else cell.bias
         kernels, recurrents = [], []
         for index, block in enumerate(blocks):
             suffix = "" if len(blocks) == 1 else f"_{index}"
-            bias = cut(input_bias, block)
-            if gru_reset_after and bias is not None and index == 0:
-                bias = bias + cut(cell.bias[1], block)  # z, r: both biases are plain sums
+            bias = cut(input_bias, block) if input_bias is not None else None
+            if two_biases is not None and bias is not None and index == 0:
+                bias = bias + cut(two_biases[1], block)  # z, r: both biases are plain sums
             kernel = cut(cell.kernel, block)
             if bias is not None:  # the bias rides as the kernel's last row (see precompute)
                 kernel = np.concatenate([kernel, bias[None, :]], 0)
             kernels.append(ctx.weight(f"kernel{suffix}", kernel))
             recurrents.append(ctx.weight(f"recurrent_kernel{suffix}", cut(cell.recurrent_kernel, block)))
         h_bias = None
-        if gru_reset_after and cell.bias is not None:
-            h_bias = ctx.weight("recurrent_bias_h", cell.bias[1][2 * u:])
+        if two_biases is not None:
+            h_bias = ctx.weight("recurrent_bias_h", two_biases[1][2 * u:])
         three = ctx.ints(u, u, u) if isinstance(cell, LSTMCellSpec) and len(blocks) == 1 else None
         return cls(cell, kernels, cell.bias is not None, recurrents, h_bias, split, three)
 
@@ -115,7 +136,7 @@ class CellLowering:
             return new_h, [new_h]
         if isinstance(cell, LSTMCellSpec):
             h, c = states
-            pre = [op.Gemm(h, recurrent, x) for recurrent, x in zip(self.recurrents, step_inputs)]
+            pre = [op.Gemm(h, recurrent, x) for recurrent, x in zip(self.recurrents, step_inputs, strict=True)]
             ra = cell.recurrent_activation
             if len(pre) == 1:  # one block i,f,o,c
                 ifo, g = op.Split(pre[0], self.gate_split, axis=-1, _outputs=2)
@@ -128,15 +149,12 @@ class CellLowering:
             new_c = op.Add(op.Mul(f, c), op.Mul(i, cell.activation.emit(op, g)))
             new_h = op.Mul(o, cell.activation.emit(op, new_c))
             return new_h, [new_h, new_c]
-        if isinstance(cell, GRUCellSpec):
-            return self._gru_step(op, step_inputs, states[0])
-        raise TypeError(type(cell).__name__)
+        return self._gru_step(op, cell, step_inputs, states[0])
 
-    def _gru_step(self, op: Any, step_inputs: Sequence[Any], h: Any) -> tuple[Any, list[Any]]:
-        cell = self.cell
+    def _gru_step(self, op: Any, cell: GRUCellSpec, step_inputs: Sequence[Any], h: Any) -> tuple[Any, list[Any]]:
         x_zr, x_h = step_inputs
         recurrent_zr, recurrent_h = self.recurrents
-        z, r = self._gates(op, op.Gemm(h, recurrent_zr, x_zr))
+        z, r = self._gates(op, cell.recurrent_activation, op.Gemm(h, recurrent_zr, x_zr))
         if cell.reset_after:
             inner = (op.Gemm(h, recurrent_h, self.recurrent_h_bias) if self.recurrent_h_bias is not None
                      else op.MatMul(h, recurrent_h))
@@ -147,10 +165,9 @@ class CellLowering:
         new_h = op.Add(candidate, op.Mul(z, op.Sub(h, candidate)))
         return new_h, [new_h]
 
-    def _gates(self, op: Any, pre_zr: Any) -> tuple[Any, Any]:
+    def _gates(self, op: Any, ra: ActivationSpec, pre_zr: Any) -> tuple[Any, Any]:
         """z and r from their joint pre-activation: activate once, then split, unless the
         activation normalises across units (Keras activates each gate on its own)."""
-        ra = self.cell.recurrent_activation
         if ra.elementwise:
             z, r = op.Split(ra.emit(op, pre_zr), self.gate_split, axis=-1, _outputs=2)
             return z, r
@@ -168,7 +185,7 @@ class CustomCellLowering:
     constants: list[Any]
 
     @classmethod
-    def build(cls, ctx: LoweringContext, cell: CustomCellSpec, constants: Sequence[Any]) -> "CustomCellLowering":
+    def build(cls, ctx: LoweringContext, cell: CustomCellSpec, constants: Sequence[Any]) -> CustomCellLowering:
         return cls(cell, {name: ctx.weight(name, array) for name, array in cell.weights.items()}, list(constants))
 
     @property
@@ -193,7 +210,7 @@ class CustomCellLowering:
         if hasattr(fn, "function_ir"):  # an onnxscript @script function: inline its body here
             results = op.builder.call_inline(fn, *positional, *weights)
         else:
-            results = fn(op, *positional, **dict(zip(bound, weights)))
+            results = fn(op, *positional, **dict(zip(bound, weights, strict=True)))
         results = list(results) if isinstance(results, (list, tuple)) else [results]
         if len(results) != 1 + len(states):
             raise UnsupportedError(self.cell.name, f"the step of converter '{converter.keras_name}' returned "

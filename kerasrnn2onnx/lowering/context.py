@@ -8,8 +8,8 @@ can read them as outer-scope values.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Iterator, Sequence
 
 import numpy as np
 import onnx
@@ -66,7 +66,7 @@ class LoweringContext:
             self._ints[key] = self.builder.initializer(tensor, name=name, qualify=False)
         return self._ints[key]
 
-    def input(self, name: str, dtype: str, dims: Sequence[int | str]) -> ir.Value:
+    def input(self, name: str, dtype: str, dims: Sequence[int | str | None]) -> ir.Value:
         return self.builder.input(name, DTYPES[dtype], list(dims))
 
     # Helpers used by several strategies -------------------------------------------
@@ -110,7 +110,7 @@ class LoweringContext:
         shape = self.op.Concat(batch, self.ints(units), axis=0)
         return self.op.ConstantOfShape(shape, value=ir.tensor(np.zeros(1, np.float32)))
 
-    def finish(self, outputs: Sequence[tuple[ir.Value, str, Sequence[int | str]]], producer_version: str,
+    def finish(self, outputs: Sequence[tuple[ir.Value, str, Sequence[int | str | None]]], producer_version: str,
                metadata: dict[str, str]) -> onnx.ModelProto:
         """Name the graph outputs, serialise, and trim what onnxruntime need not compute."""
         claimed: set[int] = set()

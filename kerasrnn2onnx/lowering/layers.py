@@ -7,7 +7,8 @@ pooling) transpose to ONNX's (batch, channels, time) and back.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -117,6 +118,7 @@ def _normalization(ctx: LoweringContext, layer: NormalizationSpec, xs, masks, ra
     op = ctx.op
     x = xs[0]
     if layer.kind == "batch":
+        assert layer.moving_mean is not None and layer.moving_variance is not None  # parsed for "batch"
         # inference form folded into one scale and one shift per feature
         scale = 1.0 / np.sqrt(layer.moving_variance.astype(np.float64) + layer.epsilon)
         if layer.gamma is not None:

@@ -14,14 +14,15 @@ so feeding cell k+1 the whole output sequence of cell k is the same computation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import onnx_ir as ir
 
 from ..errors import UnsupportedError
 from ..spec.types import RecurrentLayerSpec
-from .cells import CellLowering
+from .cells import CellStep
 from .context import LoweringContext
 
 
@@ -35,7 +36,7 @@ class CellRun:
 
 
 def _masked_update(op: Any, mask_t: Any, new_states: Sequence[Any], old_states: Sequence[Any]) -> list[Any]:
-    return [op.Where(mask_t, new, old) for new, old in zip(new_states, old_states)]
+    return [op.Where(mask_t, new, old) for new, old in zip(new_states, old_states, strict=True)]
 
 
 def _step_output(op: Any, layer: RecurrentLayerSpec, output: Any, states: Sequence[Any], mask_t: Any | None) -> Any:
@@ -48,7 +49,7 @@ def _step_output(op: Any, layer: RecurrentLayerSpec, output: Any, states: Sequen
     return states[0]
 
 
-def run_scan(ctx: LoweringContext, layer: RecurrentLayerSpec, cell: CellLowering, x_seq: Any,
+def run_scan(ctx: LoweringContext, layer: RecurrentLayerSpec, cell: CellStep, x_seq: Any,
              mask_seq: Any | None, want_sequence: bool, initial: list[Any] | None = None) -> CellRun:
     """One Scan over the time axis of the time-major ``x_seq``; ``mask_seq`` is (time, batch, 1) bool."""
     op = ctx.op
@@ -90,7 +91,7 @@ def run_scan(ctx: LoweringContext, layer: RecurrentLayerSpec, cell: CellLowering
     return CellRun(results[n_states] if want_sequence else None, results[:n_states])
 
 
-def run_unrolled(ctx: LoweringContext, layer: RecurrentLayerSpec, cell: CellLowering, x_seq: Any,
+def run_unrolled(ctx: LoweringContext, layer: RecurrentLayerSpec, cell: CellStep, x_seq: Any,
                  mask_seq: Any | None, want_sequence: bool, timesteps: int | None,
                  initial: list[Any] | None = None) -> CellRun:
     """The step repeated ``timesteps`` times in the main graph (needs a static time axis)."""

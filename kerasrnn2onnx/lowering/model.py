@@ -17,6 +17,17 @@ import onnx
 import onnx_ir as ir
 
 from ..errors import ConversionError
+from ..spec.layers import (
+    Conv1DSpec,
+    FeedForwardSpec,
+    FlattenSpec,
+    GlobalPool1DSpec,
+    PermuteSpec,
+    Pool1DSpec,
+    RepeatVectorSpec,
+    ReshapeSpec,
+    layer_inputs,
+)
 from ..spec.types import (
     BidirectionalSpec,
     CustomCellSpec,
@@ -27,25 +38,13 @@ from ..spec.types import (
     RecurrentLayerSpec,
     TensorSpec,
 )
-from ..spec.layers import (
-    Conv1DSpec,
-    FlattenSpec,
-    GlobalPool1DSpec,
-    PermuteSpec,
-    Pool1DSpec,
-    RepeatVectorSpec,
-    ReshapeSpec,
-    is_feed_forward,
-    layer_inputs,
-)
-from .cells import CellLowering, CustomCellLowering
-from .layers import lower_feed_forward, output_mask
+from .cells import CellLowering, CellStep, CustomCellLowering
 from .context import LoweringContext
+from .layers import lower_feed_forward, output_mask
 from .loops import run_scan, run_unrolled
 from .native import LayerValues, lower_native
-from .strategy import BY_BATCH, SCAN_FROM_BATCH, LayerPlan, plan_layer
-
 from .options import DEFAULT_OPSET, MIN_OPSET
+from .strategy import BY_BATCH, SCAN_FROM_BATCH, LayerPlan, plan_layer
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,10 @@ def plan_layers(spec: ModelSpec, strategy: str = "auto", target: str = "cpu") ->
     for layer in spec.layers:
         source = layer_inputs(layer)[0].layer
         time, batch = times[source], batches[source]
-        times[layer.name] = _feed_forward_time(layer, time) if is_feed_forward(layer) else time
+        if isinstance(layer, FeedForwardSpec):
+            steps = _feed_forward_time(layer, time)  # a name only comes from a named input dim
+            time = steps if isinstance(steps, int) else None
+        times[layer.name] = time
         batches[layer.name] = batch
         if isinstance(layer, RecurrentLayerSpec):
             plans.append(plan_layer(layer, strategy, target, times[layer.name], batch))
@@ -93,6 +95,7 @@ def _lower_loop(ctx: LoweringContext, layer: RecurrentLayerSpec, x: _Tensor, str
         is_last = index == len(layer.cells) - 1
         want_sequence = not is_last or layer.return_sequences
         with ctx.scope(cell_spec.name if len(layer.cells) > 1 else "cell"):
+            cell: CellStep
             if isinstance(cell_spec, CustomCellSpec):
                 cell = CustomCellLowering.build(ctx, cell_spec, constants)
             else:
@@ -105,6 +108,7 @@ def _lower_loop(ctx: LoweringContext, layer: RecurrentLayerSpec, x: _Tensor, str
                 run = run_unrolled(ctx, layer, cell, value, x.mask, want_sequence, steps, cell_initial)
         states.extend(run.states)
         if want_sequence:
+            assert run.sequence is not None  # the loop returns the sequence it was asked for
             value = run.sequence
             if not is_last and layer.go_backwards:
                 # the next cell walks the same steps backwards: give it input time order
@@ -134,7 +138,7 @@ def state_io(spec: ModelSpec, expose_states: bool) -> list[StateIO]:
         if layer.initial_state:
             continue  # its initial states come from tensors of the model (initial_state=)
         if layer.stateful or expose_states:
-            for state, width in zip(layer.state_names, layer.state_widths):
+            for state, width in zip(layer.state_names, layer.state_widths, strict=True):
                 base = f"{layer.name}/{state}"
                 result.append(StateIO(layer.name, state, f"{base}_in", f"{base}_out", width))
     return result
@@ -177,7 +181,7 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
     layer_values: dict[str, LayerValues] = {}
     for layer in spec.layers:
         with ctx.scope(layer.name):
-            if is_feed_forward(layer):
+            if isinstance(layer, FeedForwardSpec):
                 ins = [tensors[s] for s in layer.sources]
                 value = lower_feed_forward(ctx, layer, [t.value for t in ins], [t.mask for t in ins],
                                            [t.rank for t in ins])
@@ -222,12 +226,12 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
     outputs = []
     for out in spec.outputs:
         tensor = tensors[out.tensor]
-        batch = tensor.batch if tensor.batch is not None else "batch"
+        out_batch = tensor.batch if tensor.batch is not None else "batch"
         if tensor.rank == 3:
-            time = tensor.time if tensor.time is not None else f"{out.name}_time"
-            outputs.append((op.Transpose(tensor.value, perm=[1, 0, 2]), out.name, [batch, time, out.width]))
+            out_time = tensor.time if tensor.time is not None else f"{out.name}_time"
+            outputs.append((op.Transpose(tensor.value, perm=[1, 0, 2]), out.name, [out_batch, out_time, out.width]))
         else:
-            outputs.append((tensor.value, out.name, [batch, out.width]))
+            outputs.append((tensor.value, out.name, [out_batch, out.width]))
     halves_by_name = {half.name: half for half in spec.recurrent_layers}
     for io in carried:
         values = layer_values[io.layer]
@@ -314,6 +318,7 @@ def _mask_op(ctx: LoweringContext, layer: MaskOpSpec, x: Any) -> Any:
     """The boolean ops of Keras 3's recorded mask idioms, on time-major tensors."""
     op = ctx.op
     if layer.op in ("not_equal", "equal"):
+        assert layer.value is not None  # the parser reads it for these two ops
         equal = op.Equal(x, ctx.scalar_like(layer.value, x))
         return op.Not(equal) if layer.op == "not_equal" else equal
     if layer.op in ("any", "all"):
@@ -408,7 +413,10 @@ def _layer_outputs(ctx: LoweringContext, layer: RecurrentLayerSpec | Bidirection
         head = (values.sequence, True) if layer.return_sequences else (values.last, False)
         return [head] + ([(s, False) for s in values.states] if layer.return_state else [])
     forward, backward = results
+    y: Any
+    y_rev: Any
     if layer.return_sequences:
+        assert backward.sequence is not None  # return_sequences: every lowering returns it
         y, y_rev = forward.sequence, ctx.flip_time(backward.sequence)  # backward: processing order -> input order
     else:
         y, y_rev = forward.last, backward.last

@@ -17,7 +17,7 @@ from typing import Any
 import onnx_ir as ir
 
 from ..errors import UnsupportedError
-from ..spec.types import CellSpec, CustomCellSpec, GRUCellSpec, LSTMCellSpec, RecurrentLayerSpec
+from ..spec.types import BuiltinCellSpec, CustomCellSpec, GRUCellSpec, LSTMCellSpec, RecurrentLayerSpec
 from .context import LoweringContext
 from .weights import onnx_weights
 
@@ -41,7 +41,7 @@ class LayerValues:
     states: tuple[Any, ...]
 
 
-def activation_attributes(cell: CellSpec) -> dict[str, object] | None:
+def activation_attributes(cell: BuiltinCellSpec) -> dict[str, object] | None:
     """``activations`` / ``activation_alpha`` / ``activation_beta`` for the cell's op, or
     ``None`` when some activation has no attribute form.
 
@@ -162,6 +162,8 @@ def lower_native(ctx: LoweringContext, layer: RecurrentLayerSpec, x_seq: Any, ma
     for index, cell in enumerate(layer.cells):
         is_last = index == len(layer.cells) - 1
         scope = cell.name if len(layer.cells) > 1 else "cell"
+        if isinstance(cell, CustomCellSpec):  # the planner never picks native for these
+            raise UnsupportedError(layer.name, f"custom cell '{cell.class_name}' has no ONNX op", "strategy")
         with ctx.scope(scope):
             w, r, b = onnx_weights(cell)
             op_type = OP_FOR_CELL[cell.kind]
@@ -179,7 +181,8 @@ def lower_native(ctx: LoweringContext, layer: RecurrentLayerSpec, x_seq: Any, ma
             cell_final = [ctx.squeeze(y_h, 0)] + ([ctx.squeeze(outs[2], 0)] if op_type == "LSTM" else [])
             if compaction is not None and cell_initial:
                 # a fully masked row keeps its initial states (the op would give zeros)
-                cell_final = [op.Where(compaction.any_kept, f, i) for f, i in zip(cell_final, cell_initial)]
+                kept = compaction.any_kept
+                cell_final = [op.Where(kept, f, i) for f, i in zip(cell_final, cell_initial, strict=True)]
             h = cell_final[0]
             states.extend(cell_final)
             if not is_last or layer.return_sequences:

@@ -17,7 +17,6 @@ from ..errors import ConversionError, UnsupportedError
 from ..io.guard import current_limits
 from ..spec.types import RecurrentLayerSpec
 from .native import OP_FOR_CELL, cuda_blocker, native_blocker
-
 from .options import STRATEGIES, TARGETS
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..spec.types import CellSpec, GRUCellSpec, LSTMCellSpec
+from ..spec.types import BuiltinCellSpec, GRUCellSpec, LSTMCellSpec
 
 KERAS_LSTM_TO_ONNX = (0, 3, 1, 2)  # ONNX i,o,f,c taken from Keras blocks i,f,c,o
 
@@ -20,7 +20,7 @@ def _reorder_gates(matrix: np.ndarray, units: int, order: tuple[int, ...]) -> np
     return np.concatenate(blocks, axis=-1)
 
 
-def onnx_weights(cell: CellSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def onnx_weights(cell: BuiltinCellSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """``(W, R, B)`` for the ONNX op of ``cell``; ``B`` is ``None`` without bias."""
     kernel, recurrent = cell.kernel, cell.recurrent_kernel
     units = cell.units

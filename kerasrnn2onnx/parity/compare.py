@@ -12,8 +12,8 @@ each side, so a NaN-in, NaN-out model verifies without numpy warnings.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -93,4 +93,4 @@ def compare_output(name: str, actual: np.ndarray, expected: np.ndarray, atol: fl
 def compare_all(
     names: Sequence[str], actual: Sequence[np.ndarray], expected: Sequence[np.ndarray], atol: float, rtol: float
 ) -> list[OutputParity]:
-    return [compare_output(n, a, e, atol, rtol) for n, a, e in zip(names, actual, expected)]
+    return [compare_output(n, a, e, atol, rtol) for n, a, e in zip(names, actual, expected, strict=True)]

@@ -6,9 +6,9 @@ re-arrangements, so it works on the Keras layouts the specs keep.
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Sequence
 
-from typing import Sequence
+import numpy as np
 
 from ..spec.types import CellSpec, CustomCellSpec, GRUCellSpec, LSTMCellSpec, SimpleRNNCellSpec
 
@@ -33,7 +33,8 @@ def step(cell: CellSpec, w: dict[str, np.ndarray | None], x: np.ndarray, states:
          constants: Sequence[np.ndarray] = ()) -> tuple[np.ndarray, list[np.ndarray]]:
     """``(output, new_states)`` for one timestep ``x`` of shape (batch, input_size)."""
     if isinstance(cell, CustomCellSpec):
-        output, *new_states = cell.converter.numpy_step(x, list(states), list(constants), w)
+        arrays = {name: array for name, array in w.items() if array is not None}  # a custom cell has no None
+        output, *new_states = cell.converter.numpy_step(x, list(states), list(constants), arrays)
         return np.asarray(output, dtype=x.dtype), [np.asarray(s, dtype=x.dtype) for s in new_states]
     if isinstance(cell, SimpleRNNCellSpec):
         return _simple_rnn(cell, w, x, states)

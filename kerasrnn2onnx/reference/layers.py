@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -103,6 +103,7 @@ def _normalization(layer: NormalizationSpec, xs, masks):
     x = xs[0]
     eps = np.asarray(layer.epsilon, dtype=x.dtype)
     if layer.kind == "batch":
+        assert layer.moving_mean is not None and layer.moving_variance is not None  # parsed for "batch"
         y = (x - layer.moving_mean.astype(x.dtype)) / np.sqrt(layer.moving_variance.astype(x.dtype) + eps)
     elif layer.rms_scaling:
         y = x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps)
@@ -145,5 +146,7 @@ def output_mask(layer, masks: list[np.ndarray | None]) -> np.ndarray | None:
     return None
 
 
-def run_feed_forward(layer, xs: list[np.ndarray], masks: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray | None]:
+def run_feed_forward(
+    layer, xs: list[np.ndarray], masks: list[np.ndarray | None]
+) -> tuple[np.ndarray, np.ndarray | None]:
     return RUNNERS[type(layer)](layer, xs, masks), output_mask(layer, masks)

@@ -16,7 +16,7 @@ Keras semantics kept here:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -56,7 +56,8 @@ def run_layer(layer: RecurrentLayerSpec, x: np.ndarray, mask: np.ndarray | None 
         else:
             keep = mask[:, t][:, None]
             last_kept = keep
-            states = [[np.where(keep, n, o) for n, o in zip(new, old)] for new, old in zip(new_states, states)]
+            states = [[np.where(keep, n, o) for n, o in zip(new, old, strict=True)]
+                      for new, old in zip(new_states, states, strict=True)]
             output = np.where(keep, value, output)
         if layer.return_sequences:
             outputs.append(np.where(last_kept, output, 0) if layer.zero_output_for_mask else output)

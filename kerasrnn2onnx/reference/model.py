@@ -6,11 +6,12 @@ recurrent layer consumes it and passes it on only with ``return_sequences``.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from ..errors import RuntimeInputError
+from ..spec.layers import FeedForwardSpec
 from ..spec.types import (
     BidirectionalSpec,
     EmbeddingSpec,
@@ -20,7 +21,6 @@ from ..spec.types import (
     RecurrentLayerSpec,
     TensorSpec,
 )
-from ..spec.layers import is_feed_forward
 from .layers import run_feed_forward
 from .loop import run_layer
 
@@ -37,7 +37,9 @@ def _arrays(spec: ModelSpec, inputs: Sequence[np.ndarray] | Mapping[str, np.ndar
     return arrays
 
 
-def _merge_bidirectional(layer: BidirectionalSpec, forward: list[np.ndarray], backward: list[np.ndarray]) -> list[np.ndarray]:
+def _merge_bidirectional(
+    layer: BidirectionalSpec, forward: list[np.ndarray], backward: list[np.ndarray]
+) -> list[np.ndarray]:
     """Keras's Bidirectional outputs from the two halves' outputs."""
     y, y_rev = forward[0], backward[0]
     if layer.return_sequences:
@@ -64,7 +66,9 @@ def _mask_op(layer: MaskOpSpec, x: np.ndarray) -> np.ndarray:
     return np.logical_not(x)
 
 
-def run_model(spec: ModelSpec, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray], dtype: type = np.float64) -> list[np.ndarray]:
+def run_model(
+    spec: ModelSpec, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray], dtype: type = np.float64
+) -> list[np.ndarray]:
     """Model outputs, in ``spec.outputs`` order, computed in ``dtype`` (float32 or float64)."""
     return run_model_with_states(spec, inputs, dtype)[0]
 
@@ -80,18 +84,20 @@ def run_model_with_states(
     tensors: dict[TensorSpec, np.ndarray] = {}
     masks: dict[TensorSpec, np.ndarray | None] = {}
     final_states: dict[str, list[np.ndarray]] = {}
-    for input_spec, array in zip(spec.inputs, _arrays(spec, inputs)):
+    for input_spec, array in zip(spec.inputs, _arrays(spec, inputs), strict=True):
         wanted = {"sequence": f"(batch, time, {input_spec.features})", "tokens": "(batch, time)",
                   "vector": f"(batch, {input_spec.features})"}[input_spec.kind]
-        if array.ndim != input_spec.rank or (input_spec.features is not None and array.shape[-1] != input_spec.features):
+        wrong_width = input_spec.features is not None and array.shape[-1] != input_spec.features
+        if array.ndim != input_spec.rank or wrong_width:
             raise RuntimeInputError(f"input '{input_spec.name}' has shape {array.shape}, expected {wanted}")
         key = TensorSpec(input_spec.name)
         tensors[key] = array if input_spec.dtype != "float32" else array.astype(dtype)
         masks[key] = None
     for layer in spec.layers:
         out = TensorSpec(layer.name)
-        if is_feed_forward(layer):
-            value, mask = run_feed_forward(layer, [tensors[s] for s in layer.sources], [masks[s] for s in layer.sources])
+        if isinstance(layer, FeedForwardSpec):
+            sources = layer.sources
+            value, mask = run_feed_forward(layer, [tensors[s] for s in sources], [masks[s] for s in sources])
             tensors[out], masks[out] = value, mask
             continue
         x, mask = tensors[layer.source], masks[layer.source]

@@ -6,7 +6,8 @@ here and a missing install becomes a one-line instruction instead of an ImportEr
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..errors import MissingDependencyError
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import onnx
@@ -106,7 +107,8 @@ class Session:
         placed = {}
         for event in events:
             args = event.get("args", {})
-            if event.get("cat") == "Node" and "provider" in args and (op_types is None or args.get("op_name") in op_types):
+            wanted = op_types is None or args.get("op_name") in op_types
+            if event.get("cat") == "Node" and "provider" in args and wanted:
                 placed[event["name"].removesuffix("_kernel_time")] = args["provider"]
         return placed
 
@@ -154,6 +156,8 @@ class Session:
             return
         rows = np.asarray(list(samples), dtype=np.int64)
         batch = self._batch_of(self._states)
+        if batch is None:
+            return  # no carried states: nothing to reset
         if rows.size and (rows.min() < -batch or rows.max() >= batch):
             raise RuntimeInputError(f"samples {list(samples)} out of range for batch {batch}")
         for array in self._states.values():
@@ -166,19 +170,20 @@ class Session:
         return None
 
     # -- running ---------------------------------------------------------------------
-    def _arrays(self, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def _arrays(self, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray] | np.ndarray) -> dict[str, np.ndarray]:
+        arrays: list[np.ndarray]
         if isinstance(inputs, Mapping):
             missing = [n for n in self.input_names if n not in inputs]
             if missing:
                 raise RuntimeInputError(f"missing input(s): {', '.join(missing)}")
             arrays = [inputs[n] for n in self.input_names]
         else:
-            arrays = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+            arrays = list(inputs) if isinstance(inputs, (list, tuple)) else [np.asarray(inputs)]
             if len(arrays) != len(self.input_names):
                 raise RuntimeInputError(f"expected {len(self.input_names)} input(s) ({', '.join(self.input_names)}), "
                                         f"got {len(arrays)}")
         feeds = {}
-        for (name, dtype, rank, fixed), meta, array in zip(self._checks, self._inputs, arrays):
+        for (name, dtype, rank, fixed), meta, array in zip(self._checks, self._inputs, arrays, strict=True):
             if not (isinstance(array, np.ndarray) and array.dtype == dtype and array.flags.c_contiguous):
                 array = np.ascontiguousarray(array, dtype=dtype)
             shape = array.shape
@@ -204,5 +209,5 @@ class Session:
         feeds.update(states)
         results = self._session.run(self._fetch, feeds)
         count = len(self.output_names)
-        self._states = dict(zip(self._state_inputs, results[count:]))
+        self._states = dict(zip(self._state_inputs, results[count:], strict=True))
         return results[:count]

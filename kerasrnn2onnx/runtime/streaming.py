@@ -6,6 +6,7 @@ one left, so the concatenated outputs equal one call over the whole sequence.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +23,14 @@ def run_chunked(model: str | Path, inputs: str | Path, provider: str = "cpu", ch
     if chunks < 1:
         raise RuntimeInputError("--chunks must be at least 1")
     if chunks == 1:
-        return dict(zip(session.output_names, session.run(arrays)))
+        return dict(zip(session.output_names, session.run(arrays), strict=True))
     if not session.state_names:
-        raise RuntimeInputError("--chunks needs a model with state inputs (stateful, or converted with --expose-states)")
+        raise RuntimeInputError(
+            "--chunks needs a model with state inputs (stateful, or converted with --expose-states)")
     steps = arrays[0].shape[1]
     bounds = np.linspace(0, steps, chunks + 1).astype(int)
     pieces: list[list[np.ndarray]] = []
-    for start, stop in zip(bounds[:-1], bounds[1:]):
+    for start, stop in pairwise(bounds):
         if stop > start:
             pieces.append(session.run([a[:, start:stop] if a.ndim >= 2 and a.shape[1] == steps else a for a in arrays]))
     result = {}

@@ -14,8 +14,9 @@ Formulas follow Keras 3 on JAX and tf-keras 2 (identical except hard_sigmoid).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -130,7 +131,8 @@ ACTIVATIONS: dict[str, ActivationDef] = {
     "silu": ActivationDef(lambda x, _m: x * _sigmoid(x), lambda op, x, _m: op.Mul(x, op.Sigmoid(x))),
     "hard_silu": ActivationDef(lambda x, _m: x * _hard_sigmoid(x, 3), lambda op, x, _m: op.HardSwish(x)),
     "gelu": ActivationDef(lambda x, _m: x * (_c(x, 1.0) + _erf(x / _c(x, math.sqrt(2.0)))) / _c(x, 2.0), _emit_gelu),
-    "mish": ActivationDef(lambda x, _m: x * np.tanh(_softplus(x)), lambda op, x, _m: op.Mul(x, op.Tanh(op.Softplus(x)))),
+    "mish": ActivationDef(lambda x, _m: x * np.tanh(_softplus(x)),
+                          lambda op, x, _m: op.Mul(x, op.Tanh(op.Softplus(x)))),
     "exponential": ActivationDef(lambda x, _m: np.exp(x), lambda op, x, _m: op.Exp(x)),
     "log_sigmoid": ActivationDef(lambda x, _m: -_softplus(-x), lambda op, x, _m: op.Neg(op.Softplus(op.Neg(x)))),
     "tanh_shrink": ActivationDef(lambda x, _m: x - np.tanh(x), lambda op, x, _m: op.Sub(x, op.Tanh(x))),
@@ -232,5 +234,6 @@ def resolve_activation(value: Any, keras_major: int | None) -> ActivationSpec:
     if name in NOT_CALLABLE_BY_NAME:
         raise ActivationNameError(f"activation '{name}' cannot be used by name: {NOT_CALLABLE_BY_NAME[name]}")
     if name in SHAPE_CHANGING:
-        raise ActivationNameError(f"activation '{name}' changes the shape of its input, which a recurrent cell cannot use")
+        raise ActivationNameError(
+            f"activation '{name}' changes the shape of its input, which a recurrent cell cannot use")
     raise ActivationNameError(f"unknown activation '{name}'")

@@ -6,8 +6,9 @@ one set of rules and messages.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -116,7 +117,9 @@ def _is_set(key: str, value: Any) -> bool:
     return key == "implementation"
 
 
-def read_weight(feed: WeightFeed, it: Iterator[np.ndarray], layer: str, cell: str, what: str, shape: tuple[int, ...]) -> np.ndarray:
+def read_weight(
+    feed: WeightFeed, it: Iterator[np.ndarray], layer: str, cell: str, what: str, shape: tuple[int, ...]
+) -> np.ndarray:
     array = feed.take(it, layer, f"{what} of cell '{cell}'")
     if array.shape != shape:
         raise LayerError(layer, f"weight '{what}' of cell '{cell}' has shape {array.shape}, expected {shape}")

@@ -7,11 +7,12 @@ Keras mask (``mask``: "pass" keeps the input's mask, "drop" ends it, "consume" u
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeGuard, get_args
 
 import numpy as np
 
 from .activations import ActivationSpec
-from .types import TensorSpec
+from .types import LayerSpec, TensorSpec
 
 
 @dataclass(frozen=True, eq=False)
@@ -194,15 +195,22 @@ class PermuteSpec:
         return f"Permute({self.dims})"
 
 
-FEED_FORWARD = (ReshapeSpec, PermuteSpec, DenseSpec, ActivationLayerSpec, IdentityLayerSpec, MergeSpec, RepeatVectorSpec, Conv1DSpec,
-                Pool1DSpec, GlobalPool1DSpec, NormalizationSpec, FlattenSpec)
+FeedForwardSpec = (ReshapeSpec | PermuteSpec | DenseSpec | ActivationLayerSpec | IdentityLayerSpec | MergeSpec
+                   | RepeatVectorSpec | Conv1DSpec | Pool1DSpec | GlobalPool1DSpec | NormalizationSpec | FlattenSpec)
+"""A layer around recurrent layers: it reads ``sources`` (the others read one ``source``)."""
+FEED_FORWARD: tuple[type, ...] = get_args(FeedForwardSpec)
+
+AnyLayerSpec = LayerSpec | FeedForwardSpec
+"""Any entry of :attr:`ModelSpec.layers <kerasrnn2onnx.spec.types.ModelSpec.layers>`."""
 
 
-def is_feed_forward(layer: object) -> bool:
+def is_feed_forward(layer: object) -> TypeGuard[FeedForwardSpec]:
     """A layer around recurrent layers (it reads ``sources``; the others read ``source``)."""
     return isinstance(layer, FEED_FORWARD)
 
 
-def layer_inputs(layer: object) -> tuple[TensorSpec, ...]:
+def layer_inputs(layer: AnyLayerSpec) -> tuple[TensorSpec, ...]:
     """The data tensors a layer reads (not its constants, initial states or mask)."""
-    return layer.sources if is_feed_forward(layer) else (layer.source,)  # type: ignore[attr-defined]
+    if isinstance(layer, FeedForwardSpec):
+        return layer.sources
+    return (layer.source,)

@@ -8,39 +8,39 @@ hide a semantic change.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
+from ..custom import find_cell
 from ..errors import LayerError, ModelFileError, UnsupportedError
 from ..io.raw import RawLayer, RawModel, TensorRef
 from ..io.versions import keras_major
-from ..custom import find_cell
-from .layers import layer_inputs
-from .parse_layers import PARSERS, parse_feed_forward
 from .checks import (
     BASE_KEYS,
     TRAINING_ONLY,
     TensorInfo,
     WeightFeed,
+    check_dtype,
+    check_keys,
     flag,
     read_activation,
     read_weight,
-    check_dtype,
-    check_keys,
 )
+from .layers import AnyLayerSpec, layer_inputs
+from .parse_layers import PARSERS, parse_feed_forward
 from .types import (
     BidirectionalSpec,
     CellSpec,
     CustomCellSpec,
     EmbeddingSpec,
     GRUCellSpec,
-    LayerSpec,
-    MaskingSpec,
-    MaskOpSpec,
     InputSpec,
     LSTMCellSpec,
+    MaskingSpec,
+    MaskOpSpec,
     ModelSpec,
     OutputSpec,
     RecurrentLayerSpec,
@@ -141,9 +141,9 @@ def _cell(
             bias = read_weight(feed, weights, layer, name, "bias", (6 * units,)).reshape(2, 3 * units)
         else:
             bias = read_weight(feed, weights, layer, name, "bias", bias_shape) if use_bias else None
-        spec = GRUCellSpec(name, units, input_size, activation, recurrent_activation, use_bias, reset_after,
-                           kernel, recurrent, bias)
-        return spec, ignored
+        gru = GRUCellSpec(name, units, input_size, activation, recurrent_activation, use_bias, reset_after,
+                          kernel, recurrent, bias)
+        return gru, ignored
     if cudnn:  # input bias + recurrent bias: both are added to the same pre-activation
         pair = read_weight(feed, weights, layer, name, "bias", (8 * units,))
         bias = np.ascontiguousarray(pair[: 4 * units] + pair[4 * units :])
@@ -342,7 +342,8 @@ def _input(raw: RawLayer, feeds_embedding: bool = False) -> InputSpec:
         return InputSpec(raw.name, shape[0], None, shape[1], str(dtype), "vector")
     if len(shape) != 3:
         raise UnsupportedError(
-            raw.name, f"input shape {tuple(shape)} is not (batch, timesteps[, features]): recurrent models need rank 2 or 3"
+            raw.name,
+            f"input shape {tuple(shape)} is not (batch, timesteps[, features]): recurrent models need rank 2 or 3",
         )
     batch, steps, features = shape
     return InputSpec(raw.name, batch, steps, features if features is not None else -1, str(dtype))
@@ -367,7 +368,9 @@ EMBEDDING_KEYS = frozenset({"input_dim", "output_dim", "embeddings_initializer",
                             "activity_regularizer", "quantization_config"})
 
 
-def _embedding(raw: RawLayer, source: TensorSpec, info: TensorInfo, feed: "WeightFeed") -> tuple[EmbeddingSpec, TensorInfo]:
+def _embedding(
+    raw: RawLayer, source: TensorSpec, info: TensorInfo, feed: WeightFeed
+) -> tuple[EmbeddingSpec, TensorInfo]:
     config = raw.config
     check_keys(config, BASE_KEYS | EMBEDDING_KEYS, raw.name)
     check_dtype(config, raw.name)
@@ -420,7 +423,9 @@ def _mask_op(raw: RawLayer, source: TensorSpec, info: TensorInfo) -> tuple[MaskO
 def parse_model(model: RawModel) -> ModelSpec:
     """Validate ``model`` and build its spec; every problem names its layer and key."""
     feed = WeightFeed(model)
-    unsupported = [f"'{raw.name}' ({raw.class_name})" for raw in model.layers if raw.class_name not in SUPPORTED_CLASSES]
+    unsupported = [
+        f"'{raw.name}' ({raw.class_name})" for raw in model.layers if raw.class_name not in SUPPORTED_CLASSES
+    ]
     if unsupported:
         first = next(raw.name for raw in model.layers if raw.class_name not in SUPPORTED_CLASSES)
         raise UnsupportedError(
@@ -430,7 +435,7 @@ def parse_model(model: RawModel) -> ModelSpec:
         )
     inputs: dict[str, InputSpec] = {}
     tensors: dict[TensorRef, TensorInfo] = {}
-    layers: list[LayerSpec] = []
+    layers: list[AnyLayerSpec] = []
     token_inputs = {raw.inbound[0].layer for raw in model.layers if raw.class_name == "Embedding" and raw.inbound}
     for raw in model.layers:
         if raw.class_name == "InputLayer":
@@ -444,7 +449,8 @@ def parse_model(model: RawModel) -> ModelSpec:
         initial_refs = list(kwargs.pop("initial_state", ())) if recurrent else []
         if kwargs:
             keys = sorted(kwargs)
-            raise UnsupportedError(raw.name, f"tensor call arguments ({', '.join(keys)}) are not supported yet", keys[0])
+            raise UnsupportedError(
+                raw.name, f"tensor call arguments ({', '.join(keys)}) are not supported yet", keys[0])
         refs = list(raw.inbound)
         if not refs:
             raise LayerError(raw.name, "the layer has no input")
@@ -456,7 +462,8 @@ def parse_model(model: RawModel) -> ModelSpec:
             rest = refs[1:]
             split = len(rest) - num_constants
             if split < 0:
-                raise LayerError(raw.name, f"num_constants is {num_constants} but the layer gets {len(rest)} extra input(s)")
+                raise LayerError(
+                    raw.name, f"num_constants is {num_constants} but the layer gets {len(rest)} extra input(s)")
             initial_refs += rest[:split]  # Keras 2 lists initial states as extra inbound tensors
             constant_refs = rest[split:]
             refs = refs[:1]
@@ -506,6 +513,9 @@ def parse_model(model: RawModel) -> ModelSpec:
             # tensor argument; with initial_state= it has two, so the mask is dropped.
             implicit_mask = False
         masked = implicit_mask or explicit_mask is not None
+        if info.width is None:
+            raise LayerError(raw.name, f"its input '{ref.layer}' has no known feature width")
+        layer: RecurrentLayerSpec | BidirectionalSpec
         if raw.class_name == "Bidirectional":
             if constants or initial:
                 raise UnsupportedError(raw.name, "constants or initial_state with Bidirectional are not supported yet")
@@ -552,7 +562,7 @@ def _infer_input_size(raw: RawLayer, feed: WeightFeed, model: RawModel) -> int:
     raise LayerError(raw.name, "cannot tell the input size: no input shape in the config and no kernel weight")
 
 
-def _layer_sources(layer: LayerSpec) -> tuple[TensorSpec, ...]:
+def _layer_sources(layer: AnyLayerSpec) -> tuple[TensorSpec, ...]:
     """Every tensor a layer reads (data, constants, initial states, an explicit mask)."""
     extra: tuple[TensorSpec, ...] = ()
     if isinstance(layer, RecurrentLayerSpec):
@@ -578,9 +588,10 @@ def _with_initial_state(layer: RecurrentLayerSpec, initial: tuple[TensorSpec, ..
                         tensors: dict[TensorRef, TensorInfo]) -> RecurrentLayerSpec:
     widths = layer.state_widths
     if len(initial) != len(widths):
-        raise LayerError(layer.name, f"initial_state has {len(initial)} tensor(s), the layer has {len(widths)} state(s)",
-                         "initial_state")
-    for ref, width in zip(initial, widths):
+        raise LayerError(
+            layer.name, f"initial_state has {len(initial)} tensor(s), the layer has {len(widths)} state(s)",
+            "initial_state")
+    for ref, width in zip(initial, widths, strict=True):
         info = tensors[TensorRef(ref.layer, 0, ref.index)]
         if info.rank != 2 or info.width != width:
             raise LayerError(layer.name, f"initial state from '{ref.layer}' has width {info.width}, expected {width}",
@@ -588,13 +599,20 @@ def _with_initial_state(layer: RecurrentLayerSpec, initial: tuple[TensorSpec, ..
     return replace(layer, initial_state=initial)
 
 
-def _outputs(model: RawModel, layers: list[LayerSpec], inputs: dict[str, InputSpec],
+def _output_suffixes(layer: AnyLayerSpec) -> tuple[str, ...]:
+    """Each output's name suffix (``""`` for the first): only recurrent layers have several."""
+    if isinstance(layer, (RecurrentLayerSpec, BidirectionalSpec)):
+        return layer.output_names
+    return ("",)
+
+
+def _outputs(model: RawModel, layers: list[AnyLayerSpec], inputs: dict[str, InputSpec],
              tensors: dict[TensorRef, TensorInfo]) -> tuple[OutputSpec, ...]:
     by_name = {layer.name: layer for layer in layers}
     refs: list[TensorRef] = list(model.outputs)
     if not refs:  # a bare layer config: every output of its (only) layer
         last = layers[-1]
-        refs = [TensorRef(last.name, 0, i) for i in range(last.output_count)]
+        refs = [TensorRef(last.name, 0, i) for i in range(len(_output_suffixes(last)))]
     outputs = []
     seen: set[str] = set()
     for ref in refs:
@@ -606,7 +624,7 @@ def _outputs(model: RawModel, layers: list[LayerSpec], inputs: dict[str, InputSp
         info = tensors.get(TensorRef(ref.layer, 0, ref.index))
         if info is None or info.boolean:
             raise LayerError(layer.name, f"model output index {ref.index} is not an output of this layer")
-        name = layer.name if ref.index == 0 else f"{layer.name}/{layer.output_names[ref.index]}"
+        name = layer.name if ref.index == 0 else f"{layer.name}/{_output_suffixes(layer)[ref.index]}"
         base, n = name, 0
         while name in seen:
             n += 1

@@ -6,12 +6,23 @@ refuses what it cannot represent exactly with the layer and key named.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from ..errors import LayerError, UnsupportedError
 from ..io.raw import RawLayer, RawModel
-from .checks import BASE_KEYS, TRAINING_ONLY, TensorInfo, WeightFeed, check_dtype, check_keys, flag, read_activation, read_weight
+from .checks import (
+    BASE_KEYS,
+    TRAINING_ONLY,
+    TensorInfo,
+    WeightFeed,
+    check_dtype,
+    check_keys,
+    flag,
+    read_activation,
+    read_weight,
+)
 from .layers import (
     ActivationLayerSpec,
     Conv1DSpec,
@@ -136,7 +147,8 @@ def _repeat_vector(raw, config, sources, infos, model, feed) -> Parsed:
     check_keys(config, BASE_KEYS | {"n"}, raw.name)
     if infos[0].rank != 2:
         raise LayerError(raw.name, "RepeatVector needs a (batch, features) input")
-    return RepeatVectorSpec(raw.name, sources, _one(config.get("n"), raw.name, "n")), TensorInfo(infos[0].width, 3, False)
+    spec = RepeatVectorSpec(raw.name, sources, _one(config.get("n"), raw.name, "n"))
+    return spec, TensorInfo(infos[0].width, 3, False)
 
 
 def _conv1d(raw, config, sources, infos, model, feed) -> Parsed:
@@ -157,7 +169,8 @@ def _conv1d(raw, config, sources, infos, model, feed) -> Parsed:
         raise LayerError(raw.name, "Conv1D needs a (batch, time, features) input")
     it = feed.for_layer(raw)
     kernel = read_weight(feed, it, raw.name, raw.name, "kernel", (size, infos[0].width, filters))
-    bias = read_weight(feed, it, raw.name, raw.name, "bias", (filters,)) if flag(config, "use_bias", True, raw.name) else None
+    use_bias = flag(config, "use_bias", True, raw.name)
+    bias = read_weight(feed, it, raw.name, raw.name, "bias", (filters,)) if use_bias else None
     _no_extra_weights(feed, it, raw.name)
     act = read_activation(config, "activation", None, model.keras_major, raw.name)
     spec = Conv1DSpec(raw.name, sources, filters, size, strides, padding, dilation, act, kernel, bias)

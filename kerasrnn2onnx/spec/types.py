@@ -8,11 +8,15 @@ GRU), made read-only so no stage can change what another stage sees.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Union
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from ..custom import CustomCell
 from .activations import ActivationSpec
+
+if TYPE_CHECKING:  # spec.layers imports this module; the annotation is only read by type checkers
+    from .layers import AnyLayerSpec
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,7 +83,7 @@ class CustomCellSpec:
 
     name: str
     class_name: str
-    converter: object  # kerasrnn2onnx.custom.CustomCell (kept untyped to avoid an import cycle)
+    converter: CustomCell
     config: dict
     input_size: int
     units: int  # the output width
@@ -95,7 +99,9 @@ class CustomCellSpec:
         return tuple(f"state_{k}" for k in range(len(self.state_sizes)))
 
 
-CellSpec = Union[SimpleRNNCellSpec, GRUCellSpec, LSTMCellSpec, CustomCellSpec]
+BuiltinCellSpec = SimpleRNNCellSpec | GRUCellSpec | LSTMCellSpec
+"""A cell Keras defines, lowered by its equations (or by the ONNX op of the same name)."""
+CellSpec = BuiltinCellSpec | CustomCellSpec
 
 
 @dataclass(frozen=True)
@@ -170,7 +176,10 @@ class RecurrentLayerSpec:
     def state_widths(self) -> tuple[int, ...]:
         widths: list[int] = []
         for cell in self.cells:
-            widths.extend(cell.state_sizes if isinstance(cell, CustomCellSpec) else [cell.units] * len(cell.state_names))
+            if isinstance(cell, CustomCellSpec):
+                widths.extend(cell.state_sizes)
+            else:
+                widths.extend([cell.units] * len(cell.state_names))
         return tuple(widths)
 
     @property
@@ -299,7 +308,7 @@ class BidirectionalSpec:
     def output_names(self) -> tuple[str, ...]:
         """Suffixes of the outputs after the first (``""`` is the layer's own name)."""
         halves = ("",) if self.merge_mode is not None else ("", "backward")
-        states = ()
+        states: tuple[str, ...] = ()
         if self.return_state:
             states = tuple(f"forward/{n}" for n in self.forward.state_names) + tuple(
                 f"backward/{n}" for n in self.backward.state_names)
@@ -320,17 +329,18 @@ class BidirectionalSpec:
                 f"backward {self.backward.describe()}")
 
 
-LayerSpec = Union[RecurrentLayerSpec, MaskingSpec, EmbeddingSpec, MaskOpSpec, BidirectionalSpec]
+LayerSpec = RecurrentLayerSpec | MaskingSpec | EmbeddingSpec | MaskOpSpec | BidirectionalSpec
 
 
 @dataclass(frozen=True)
 class OutputSpec:
     """A model output: which layer tensor it is, the name it gets in ONNX, its last-axis
-    width and rank (3: (batch, time, width), 2: (batch, width))."""
+    width (``None`` where the parser does not know it) and rank (3: (batch, time, width),
+    2: (batch, width))."""
 
     name: str
     tensor: TensorSpec
-    width: int = 0
+    width: int | None = 0
     rank: int = 2
 
 
@@ -344,7 +354,7 @@ class ModelSpec:
     keras_version: str | None
     keras_major: int | None
     inputs: tuple[InputSpec, ...]
-    layers: tuple["LayerSpec", ...]
+    layers: tuple[AnyLayerSpec, ...]
     outputs: tuple[OutputSpec, ...]
 
     def time_dims(self) -> dict[str, int | str | None]:
@@ -372,7 +382,7 @@ class ModelSpec:
                 result += [layer.forward, layer.backward]
         return tuple(result)
 
-    def layer(self, name: str) -> "LayerSpec":
+    def layer(self, name: str) -> AnyLayerSpec:
         for layer in self.layers:
             if layer.name == name:
                 return layer
