@@ -101,11 +101,26 @@ def make_inputs(spec: ModelSpec, batch: int = 2, timesteps: int = 7, seed: int =
     for inp in spec.inputs:
         b = inp.batch if inp.batch is not None else batch
         t = inp.timesteps if inp.timesteps is not None else timesteps
-        if inp.features is None:
+        if inp.kind == "tensor":
+            shape = (b, t, *(d if d is not None else 5 for d in inp.dims[1:]))
+            if inp.dtype == "float32":
+                arrays.append(rng.standard_normal(shape).astype(np.float32))
+            else:
+                arrays.append(rng.integers(0, _tensor_vocab(spec, inp.name), size=shape).astype(inp.dtype))
+        elif inp.features is None:
             arrays.append(rng.integers(0, vocab.get(inp.name, 2), size=(b, t)).astype(inp.dtype))
         else:
             arrays.append(rng.standard_normal((b, t, inp.features)).astype(np.float32))
     return arrays
+
+
+def _tensor_vocab(spec: ModelSpec, name: str) -> int:
+    """Token ids for an input read by TimeDistributed(Embedding): below its vocabulary."""
+    for layer in spec.layers:
+        vocab = getattr(layer, "vocabulary", None)
+        if vocab is not None and any(s.layer == name for s in getattr(layer, "sources", ())):
+            return int(vocab)
+    return 2
 
 
 def read_inputs(spec: ModelSpec, path: PathLike) -> list[np.ndarray]:
@@ -149,7 +164,7 @@ def _check_verify_size(spec: ModelSpec, batch: int, timesteps: int, arrays: Sequ
 
 def _check_inputs(spec: ModelSpec, arrays: Sequence[np.ndarray]) -> None:
     for inp, array in zip(spec.inputs, arrays, strict=True):
-        expected = (inp.batch, inp.timesteps, inp.features)[: inp.rank]
+        expected = inp.shape
         if array.ndim != inp.rank or any(e is not None and e != a for e, a in zip(expected, array.shape, strict=True)):
             shown = "(" + ", ".join("?" if e is None else str(e) for e in expected) + ")"
             raise RuntimeInputError(f"input '{inp.name}' has shape {array.shape}, the model expects {shown}")
@@ -250,7 +265,8 @@ def describe(model: ModelSource, weights: PathLike | None = None, keras_version:
         batch = "batch" if inp.batch is None else inp.batch
         time = time_dims[inp.name]
         dims = {"sequence": f"({batch}, {time}, {inp.features})", "tokens": f"({batch}, {time}) token ids",
-                "vector": f"({batch}, {inp.features})"}[inp.kind]
+                "vector": f"({batch}, {inp.features})",
+                "tensor": "(" + ", ".join(str(d) for d in (batch, time, *inp.dims[1:])) + ")"}[inp.kind]
         lines.append(f"  {inp.name}: {dims} {inp.dtype}")
     lines.append(f"layers (target {target}):")
     for layer in spec.layers:

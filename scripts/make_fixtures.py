@@ -93,6 +93,9 @@ from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import layer_sets  # noqa: E402  (fixture sets of the feed-forward layer families)
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 SAMPLES = ROOT / "samples"
@@ -457,6 +460,7 @@ class Fx:
     twin_must_match: bool = True  # stateful: the calls must equal one non-stateful pass
     save_model: Callable | None = None  # save_model(keras, fx, model) -> the model to save
     verify: Callable | None = None  # verify(keras, fx, path, inputs, results) after saving
+    input_shape: tuple | None = None  # non-batch input shape of any rank (images, video)
 
     def case_shapes(self):
         if self.cases is not None:
@@ -1233,6 +1237,9 @@ K3_FIXTURES = [
     *init_state_set("k3", "keras"),
     *k3_mask_arg_set(),
     *model_set("k3", "keras"),
+    *layer_sets.conv_sets("k3", "keras", Fx, lay),
+    *layer_sets.activation_sets("k3", "keras", Fx, lay),
+    *layer_sets.model_sets("k3", "keras", Fx, lay),
     *graph_set("k3", "keras"),
 ]
 
@@ -1315,6 +1322,9 @@ K2_FIXTURES = [
     *stateful_set("k2", "h5"),
     *init_state_set("k2", "h5"),
     *model_set("k2", "h5"),
+    *layer_sets.conv_sets("k2", "h5", Fx, lay),
+    *layer_sets.activation_sets("k2", "h5", Fx, lay),
+    *layer_sets.model_sets("k2", "h5", Fx, lay),
     *graph_set("k2", "h5"),
     # Legacy CuDNNLSTM / CuDNNGRU (Keras 2 only)
     *cudnn_set(),
@@ -1389,7 +1399,9 @@ def build_model(keras, fx):
         return model, (structure(outs) if nested else None)
     layers = [build_spec(keras, s) for s in fx.layers]
     call_kwargs = [s[3].get("call_kwargs", {}) for s in fx.layers]
-    if fx.vocab is not None:  # integer token ids (batch, T)
+    if fx.input_shape is not None:
+        shape, extra = fx.input_shape, ({"dtype": "int32"} if fx.vocab is not None else {})
+    elif fx.vocab is not None:  # integer token ids (batch, T)
         shape, extra = (fx.timesteps,), {"dtype": "int32"}
     else:
         shape, extra = (fx.timesteps, fx.features), {}
@@ -1426,8 +1438,10 @@ def set_random_weights(model, fx):
         vname = getattr(var, "path", None) or var.name
         if "bias" in vname.split("/")[-1]:
             w = rng.uniform(-0.5, 0.5, shape) * fx.wscale / 1.2 + fx.bias_shift
-        elif "moving_variance" in vname.split("/")[-1]:  # BatchNormalization: must be > 0
+        elif "variance" in vname.split("/")[-1]:  # BatchNormalization, Normalization: must be > 0
             w = rng.uniform(0.5, 2.0, shape)
+        elif not shape:  # a scalar (Normalization's count)
+            w = rng.uniform(1.0, 10.0, shape)
         else:
             w = rng.uniform(-1.0, 1.0, shape) * fx.wscale / np.sqrt(max(shape[0], 1))
             if "recurrent_kernel" in vname.split("/")[-1]:
@@ -1443,6 +1457,14 @@ def make_inputs(fx):
     rng = np.random.RandomState(seed_of(fx.name) + 1)
     if fx.inputs is not None:
         cases = fx.inputs.make(fx, rng)
+    elif fx.input_shape is not None:  # None dims of the shape take the case's T
+        cases = []
+        for b, t in fx.case_shapes():
+            shape = (b, *(t if d is None else d for d in fx.input_shape))
+            if fx.vocab is not None:
+                cases.append([rng.randint(0, fx.vocab, size=shape).astype("int32")])
+            else:
+                cases.append([rng.standard_normal(shape).astype("float32")])
     elif fx.vocab is not None:
         cases = [[rng.randint(0, fx.vocab, size=(b, t)).astype("int32")]
                  for b, t in fx.case_shapes()]

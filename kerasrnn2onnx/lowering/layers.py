@@ -28,6 +28,9 @@ from ..spec.layers import (
     ReshapeSpec,
 )
 from .context import LoweringContext
+from .activation_layers import LOWERINGS as ACTIVATION_LOWERINGS
+from .conv import LOWERINGS as CONV_LOWERINGS
+from .wrappers import LOWERINGS as WRAPPER_LOWERINGS
 
 
 def _dense(ctx: LoweringContext, layer: DenseSpec, xs, masks, ranks):
@@ -142,7 +145,7 @@ def _normalization(ctx: LoweringContext, layer: NormalizationSpec, xs, masks, ra
 
 def _flatten(ctx: LoweringContext, layer: FlattenSpec, xs, masks, ranks):
     op = ctx.op
-    batch_major = op.Transpose(xs[0], perm=[1, 0, 2])
+    batch_major = op.Transpose(xs[0], perm=[1, 0, 2]) if ranks[0] == 3 else xs[0]
     return op.Reshape(batch_major, ctx.ints(0, -1))
 
 
@@ -172,6 +175,11 @@ LOWERINGS: dict[type, Callable] = {
     NormalizationSpec: _normalization,
     FlattenSpec: _flatten,
 }
+
+
+LOWERINGS.update(CONV_LOWERINGS)
+LOWERINGS.update(ACTIVATION_LOWERINGS)
+LOWERINGS.update(WRAPPER_LOWERINGS)  # families kept in their own modules
 
 
 def output_mask(ctx: LoweringContext, layer: Any, masks: list[Any]) -> Any:

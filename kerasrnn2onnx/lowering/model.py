@@ -167,6 +167,11 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
         elif inp.kind == "tokens":
             value = ctx.input(inp.name, inp.dtype, [batch_dim, time_dim])
             tensors[TensorSpec(inp.name)] = _Tensor(op.Transpose(value, perm=[1, 0]), None, inp.batch, time_dim, 2)
+        elif inp.kind == "tensor":  # rank 3 stays time-major like every sequence; ranks 4+ keep Keras's layout
+            dims = [d if d is not None else f"{inp.name}_d{k}" for k, d in enumerate(inp.dims[1:], start=2)]
+            value = ctx.input(inp.name, inp.dtype, [batch_dim, time_dim, *dims])
+            inner = op.Transpose(value, perm=[1, 0, 2]) if inp.rank == 3 else value
+            tensors[TensorSpec(inp.name)] = _Tensor(inner, None, inp.batch, time_dim, inp.rank)
         else:
             value = ctx.input(inp.name, inp.dtype, [batch_dim, inp.features])
             tensors[TensorSpec(inp.name)] = _Tensor(value, None, inp.batch, None, 2)
@@ -188,7 +193,7 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
                 mask = output_mask(ctx, layer, [t.mask for t in ins])
                 first = ins[0]
                 rank = _feed_forward_rank(layer, first.rank)
-                time = _feed_forward_time(layer, first.time) if rank == 3 else None
+                time = _feed_forward_time(layer, first.time) if rank >= 3 else None
                 tensors[TensorSpec(layer.name)] = _Tensor(value, mask, first.batch, time, rank)
                 continue
             x = tensors[layer.source]
@@ -227,7 +232,11 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
     for out in spec.outputs:
         tensor = tensors[out.tensor]
         out_batch = tensor.batch if tensor.batch is not None else "batch"
-        if tensor.rank == 3:
+        if tensor.rank > 3:  # kept in Keras's layout
+            out_time = tensor.time if tensor.time is not None else f"{out.name}_time"
+            rest = [d if d is not None else f"{out.name}_d{k}" for k, d in enumerate(out.dims[1:], start=2)]
+            outputs.append((tensor.value, out.name, [out_batch, out_time, *rest]))
+        elif tensor.rank == 3:
             out_time = tensor.time if tensor.time is not None else f"{out.name}_time"
             outputs.append((op.Transpose(tensor.value, perm=[1, 0, 2]), out.name, [out_batch, out_time, out.width]))
         else:
@@ -281,6 +290,8 @@ def recommended_threads(spec: ModelSpec, plans: dict[str, LayerPlan]) -> int | N
 
 
 def _feed_forward_rank(layer: Any, rank: int) -> int:
+    if hasattr(layer, "out_shape"):  # the layers that track every dim (spec/conv.py and kin)
+        return len(layer.out_shape) + 1
     if isinstance(layer, ReshapeSpec):
         return len(layer.target_shape) + 1
     if isinstance(layer, (GlobalPool1DSpec, FlattenSpec)):
@@ -292,10 +303,12 @@ def _feed_forward_rank(layer: Any, rank: int) -> int:
 
 def _feed_forward_time(layer: Any, time: int | str | None) -> int | str | None:
     """Output timesteps of a surrounding layer: a number, a dim name, or None (a new unknown)."""
+    if hasattr(layer, "out_time"):
+        return layer.out_time(time)
     if isinstance(layer, RepeatVectorSpec):
         return layer.n
     if isinstance(layer, ReshapeSpec):
-        return layer.target_shape[0] if len(layer.target_shape) == 2 and layer.target_shape[0] > 0 else None
+        return layer.target_shape[0] if len(layer.target_shape) >= 2 and layer.target_shape[0] > 0 else None
     if isinstance(layer, PermuteSpec):
         return None  # the old feature axis: its size is static, set from the spec's output width
     if isinstance(layer, Conv1DSpec):

@@ -6,6 +6,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .activation_layers import RUNNERS as ACTIVATION_RUNNERS
+from .conv import RUNNERS as CONV_RUNNERS
+from .wrappers import RUNNERS as WRAPPER_RUNNERS
 from ..spec.layers import (
     ActivationLayerSpec,
     Conv1DSpec,
@@ -131,6 +134,11 @@ RUNNERS: dict[type, Callable] = {
     ReshapeSpec: lambda layer, xs, masks: xs[0].reshape(xs[0].shape[0], *layer.target_shape),
     PermuteSpec: lambda layer, xs, masks: np.transpose(xs[0], (0, 2, 1)),
 }
+
+
+RUNNERS.update(CONV_RUNNERS)
+RUNNERS.update(ACTIVATION_RUNNERS)
+RUNNERS.update(WRAPPER_RUNNERS)  # families kept in their own modules
 
 
 def output_mask(layer, masks: list[np.ndarray | None]) -> np.ndarray | None:

@@ -86,9 +86,11 @@ def run_model_with_states(
     final_states: dict[str, list[np.ndarray]] = {}
     for input_spec, array in zip(spec.inputs, _arrays(spec, inputs), strict=True):
         wanted = {"sequence": f"(batch, time, {input_spec.features})", "tokens": "(batch, time)",
-                  "vector": f"(batch, {input_spec.features})"}[input_spec.kind]
-        wrong_width = input_spec.features is not None and array.shape[-1] != input_spec.features
-        if array.ndim != input_spec.rank or wrong_width:
+                  "vector": f"(batch, {input_spec.features})",
+                  "tensor": str(("batch", *input_spec.dims))}[input_spec.kind]
+        fixed = input_spec.shape[1:] if input_spec.kind == "tensor" else (input_spec.features,)
+        wrong = any(d is not None and a != d for d, a in zip(fixed[::-1], array.shape[::-1], strict=False))
+        if array.ndim != input_spec.rank or wrong:
             raise RuntimeInputError(f"input '{input_spec.name}' has shape {array.shape}, expected {wanted}")
         key = TensorSpec(input_spec.name)
         tensors[key] = array if input_spec.dtype != "float32" else array.astype(dtype)

@@ -143,5 +143,15 @@ class TensorInfo:
     masked: bool
     boolean: bool = False
     steps: int | None = None  # static timesteps of a rank-3 tensor, when known
+    shape: tuple[int | None, ...] | None = None  # every non-batch dim (Keras layout), when tracked
+
+    def dims(self) -> tuple[int | None, ...]:
+        """The non-batch dims in Keras's layout; rank-2/3 tensors from layers that do not
+        track ``shape`` give (width,) or (steps, width)."""
+        if self.shape is not None:
+            return self.shape
+        if self.rank == 3:
+            return (self.steps, self.width)
+        return (self.width,)[: self.rank - 1]
 
 

@@ -11,8 +11,11 @@ from typing import TypeGuard, get_args
 
 import numpy as np
 
+from .activation_layers import AffineSpec, ELUSpec, PReLUSpec, ReLUSpec, SoftmaxSpec, UnitNormSpec
 from .activations import ActivationSpec
+from .conv import ConvSpec, GlobalPoolSpec, PadCropSpec, PoolSpec, UpSamplingSpec
 from .types import LayerSpec, TensorSpec
+from .wrappers import TimeDistributedSpec, TokenEmbeddingSpec
 
 
 @dataclass(frozen=True, eq=False)
@@ -196,7 +199,11 @@ class PermuteSpec:
 
 
 FeedForwardSpec = (ReshapeSpec | PermuteSpec | DenseSpec | ActivationLayerSpec | IdentityLayerSpec | MergeSpec
-                   | RepeatVectorSpec | Conv1DSpec | Pool1DSpec | GlobalPool1DSpec | NormalizationSpec | FlattenSpec)
+                   | RepeatVectorSpec | Conv1DSpec | Pool1DSpec | GlobalPool1DSpec | NormalizationSpec | FlattenSpec
+                   # families in their own modules
+                   | ConvSpec | PoolSpec | GlobalPoolSpec | PadCropSpec | UpSamplingSpec
+                   | ReLUSpec | ELUSpec | PReLUSpec | SoftmaxSpec | UnitNormSpec | AffineSpec
+                   | TimeDistributedSpec | TokenEmbeddingSpec)
 """A layer around recurrent layers: it reads ``sources`` (the others read one ``source``)."""
 FEED_FORWARD: tuple[type, ...] = get_args(FeedForwardSpec)
 

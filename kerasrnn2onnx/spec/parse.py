@@ -340,10 +340,16 @@ def _input(raw: RawLayer, feeds_embedding: bool = False) -> InputSpec:
         if shape[1] is None:
             raise LayerError(raw.name, "a (batch, features) input needs a fixed feature size")
         return InputSpec(raw.name, shape[0], None, shape[1], str(dtype), "vector")
+    if len(shape) in (4, 5, 6) or (len(shape) == 3 and dtype != "float32"):
+        # images, video, or token ids per step (batch, time, chars): feed-forward layers first
+        dims = tuple(shape[1:])
+        if not all(d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in dims):
+            raise LayerError(raw.name, f"input shape {tuple(shape)} has a dimension that is not a positive integer")
+        return InputSpec(raw.name, shape[0], dims[0], dims[-1], str(dtype), "tensor", dims)
     if len(shape) != 3:
         raise UnsupportedError(
             raw.name,
-            f"input shape {tuple(shape)} is not (batch, timesteps[, features]): recurrent models need rank 2 or 3",
+            f"input shape {tuple(shape)} is not (batch, timesteps[, features]) or an image/video tensor of rank 4 to 6",
         )
     batch, steps, features = shape
     return InputSpec(raw.name, batch, steps, features if features is not None else -1, str(dtype))
@@ -441,7 +447,8 @@ def parse_model(model: RawModel) -> ModelSpec:
         if raw.class_name == "InputLayer":
             spec_in = _input(raw, raw.name in token_inputs)
             inputs[raw.name] = spec_in
-            tensors[TensorRef(raw.name)] = TensorInfo(spec_in.features, spec_in.rank, False, steps=spec_in.timesteps)
+            tensors[TensorRef(raw.name)] = TensorInfo(spec_in.features, spec_in.rank, False, steps=spec_in.timesteps,
+                                                      shape=spec_in.dims or None)
             continue
         recurrent = raw.class_name in RECURRENT_CLASSES
         kwargs = dict(raw.tensor_kwargs)
@@ -630,6 +637,7 @@ def _outputs(model: RawModel, layers: list[AnyLayerSpec], inputs: dict[str, Inpu
             n += 1
             name = f"{base}_{n}"
         seen.add(name)
-        outputs.append(OutputSpec(name, TensorSpec(layer.name, ref.index), info.width, info.rank))
+        dims = info.dims() if info.rank > 3 else ()
+        outputs.append(OutputSpec(name, TensorSpec(layer.name, ref.index), info.width, info.rank, dims))
     return tuple(outputs)
 

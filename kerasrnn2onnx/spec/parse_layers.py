@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
 from ..errors import LayerError, UnsupportedError
 from ..io.raw import RawLayer, RawModel
 from .checks import (
@@ -37,6 +39,9 @@ from .layers import (
     RepeatVectorSpec,
     ReshapeSpec,
 )
+from .activation_layers import PARSERS as ACTIVATION_PARSERS
+from .conv import PARSERS as CONV_PARSERS
+from .wrappers import parse_time_distributed
 from .types import TensorSpec
 
 IDENTITY_CLASSES = {"Dropout": {"rate", "noise_shape", "seed"}, "SpatialDropout1D": {"rate", "seed", "noise_shape"},
@@ -95,13 +100,10 @@ def _time_distributed(raw: RawLayer, config, sources, infos, model, feed) -> Par
     check_keys(config, BASE_KEYS | {"layer"}, raw.name)
     inner = config.get("layer") or {}
     cls = inner.get("class_name")
-    if infos[0].rank != 3:
-        raise UnsupportedError(raw.name, "TimeDistributed needs a (batch, time, features) input")
-    if cls == "Dense" or cls in IDENTITY_CLASSES or cls == "Activation":
+    if infos[0].rank == 3 and (cls == "Dense" or cls in IDENTITY_CLASSES or cls == "Activation"):
         # the wrapped layer acts on each step's features: parse it as itself, named as the wrapper
         return PARSERS[cls](replace(raw, class_name=cls), inner.get("config") or {}, sources, infos, model, feed)
-    raise UnsupportedError(raw.name, f"TimeDistributed({cls}) is not supported (Dense, Activation and dropouts are)",
-                           "layer")
+    return parse_time_distributed(raw, config, sources, infos, model, feed, PARSERS)
 
 
 def _activation_layer(raw, config, sources, infos, model, feed) -> Parsed:
@@ -227,24 +229,31 @@ def _normalization(raw, config, sources, infos, model, feed) -> Parsed:
 def _reshape(raw, config, sources, infos, model, feed) -> Parsed:
     check_keys(config, BASE_KEYS | {"target_shape"}, raw.name)
     target = tuple(config.get("target_shape") or ())
-    info = infos[0]
-    if len(target) not in (1, 2) or not all(isinstance(d, int) and (d > 0 or d == -1) for d in target):
-        raise UnsupportedError(raw.name, f"Reshape to {target} is not supported (rank 2 or 3 results)", "target_shape")
-    if target.count(-1) > 1 or (len(target) == 2 and target[1] == -1):
-        raise UnsupportedError(raw.name, "the feature size after Reshape must be given", "target_shape")
-    size = info.width * (info.steps if info.rank == 3 else 1) if info.width and (info.rank == 2 or info.steps) else None
-    if target == (-1,) or (len(target) == 1 and size is not None and target[0] != size):
-        if size is None:
-            raise UnsupportedError(raw.name, "Reshape to one axis needs a fixed number of timesteps")
-        if target != (-1,):
+    dims = infos[0].dims()
+    if not 1 <= len(target) <= 5 or not all(isinstance(d, int) and (d > 0 or d == -1) for d in target):
+        raise UnsupportedError(raw.name, f"Reshape to {target} is not supported (results of rank 2 to 6)",
+                               "target_shape")
+    if target.count(-1) > 1:
+        raise LayerError(raw.name, f"Reshape to {target} has more than one -1", "target_shape")
+    size = int(np.prod(dims)) if all(d is not None for d in dims) else None
+    if size is not None:
+        known = int(np.prod([d for d in target if d != -1]))
+        if -1 in target:
+            if known == 0 or size % known:
+                raise LayerError(raw.name, f"cannot reshape {size} values to {target}", "target_shape")
+            target = tuple(size // known if d == -1 else d for d in target)
+        elif known != size:
             raise LayerError(raw.name, f"cannot reshape {size} values to {target}", "target_shape")
-        target = (size,)
-    if len(target) == 2 and target[0] == -1 and size is not None:
-        target = (size // target[1], target[1])
+    elif len(target) == 1 or target[-1] == -1:
+        raise UnsupportedError(raw.name, "the last size after Reshape must be known: the input has dynamic "
+                               f"dimensions {dims}", "target_shape")
     spec = ReshapeSpec(raw.name, sources, target)
     if len(target) == 1:
         return spec, TensorInfo(target[0], 2, False)
-    return spec, TensorInfo(target[1], 3, False, steps=target[0] if target[0] > 0 else None)
+    out = tuple(None if d == -1 else d for d in target)
+    if len(target) == 2:
+        return spec, TensorInfo(target[1], 3, False, steps=out[0])
+    return spec, TensorInfo(target[-1], len(target) + 1, False, steps=out[0], shape=out)
 
 
 def _permute(raw, config, sources, infos, model, feed) -> Parsed:
@@ -265,9 +274,12 @@ def _flatten(raw, config, sources, infos, model, feed) -> Parsed:
     info = infos[0]
     if info.rank == 2:
         return IdentityLayerSpec(raw.name, sources, "Flatten"), TensorInfo(info.width, 2, False)
-    if info.steps is None:
-        raise UnsupportedError(raw.name, "Flatten of a sequence needs a fixed number of timesteps")
-    return FlattenSpec(raw.name, sources), TensorInfo(info.width * info.steps, 2, False)
+    dims = info.dims()
+    if any(d is None for d in dims):
+        raise UnsupportedError(raw.name, f"Flatten needs fixed dimensions, the input has {dims}")
+    if config.get("data_format") == "channels_first" and info.rank > 3:
+        raise UnsupportedError(raw.name, "Flatten with data_format='channels_first' is not supported", "data_format")
+    return FlattenSpec(raw.name, sources), TensorInfo(int(np.prod(dims)), 2, False)
 
 
 PARSERS: dict[str, Callable[..., Parsed]] = {
@@ -290,6 +302,20 @@ PARSERS: dict[str, Callable[..., Parsed]] = {
 }
 
 
+def _global_pool_any(raw, config, sources, infos, model, feed) -> Parsed:
+    """The 1-D channels_last forms keep their mask-aware parser; the others are in spec/conv.py."""
+    if (raw.class_name in ("GlobalAveragePooling1D", "GlobalMaxPooling1D") and not config.get("keepdims")
+            and config.get("data_format", "channels_last") == "channels_last"):
+        return _global_pool(raw, config, sources, infos, model, feed)
+    return CONV_PARSERS[raw.class_name](raw, config, sources, infos, model, feed)
+
+
+# Layer families kept in their own modules register their parsers here.
+PARSERS.update(CONV_PARSERS)
+PARSERS.update(ACTIVATION_PARSERS)
+PARSERS.update({"GlobalAveragePooling1D": _global_pool_any, "GlobalMaxPooling1D": _global_pool_any})
+
+
 def parse_feed_forward(raw: RawLayer, sources: Sequence[TensorSpec], infos: Sequence[TensorInfo], model: RawModel,
                        feed: WeightFeed) -> Parsed:
     """The spec of one surrounding layer and the shape of its output."""
@@ -300,6 +326,6 @@ def parse_feed_forward(raw: RawLayer, sources: Sequence[TensorSpec], infos: Sequ
         raise UnsupportedError(raw.name, f"expected one input tensor, got {len(sources)}")
     spec, out = PARSERS[raw.class_name](raw, raw.config, tuple(sources), list(infos), model, feed)
     if (raw.class_name not in ("Conv1D", "MaxPooling1D", "AveragePooling1D", "Reshape", "Permute")
-            and out.rank == 3 and out.steps is None):
+            and out.rank == 3 and out.steps is None and out.shape is None):
         out = TensorInfo(out.width, out.rank, out.masked, out.boolean, infos[0].steps)
     return spec, out

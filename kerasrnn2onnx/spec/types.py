@@ -107,9 +107,11 @@ CellSpec = BuiltinCellSpec | CustomCellSpec
 @dataclass(frozen=True)
 class InputSpec:
     """A model input: a ``sequence`` (batch, timesteps, features), ``tokens`` (batch,
-    timesteps) of integer ids for an Embedding (``features`` is ``None``), or a ``vector``
-    (batch, features) such as an initial state or side features (``timesteps`` is ``None``).
-    ``None`` batch or timesteps means dynamic."""
+    timesteps) of integer ids for an Embedding (``features`` is ``None``), a ``vector``
+    (batch, features) such as an initial state or side features (``timesteps`` is ``None``),
+    or a ``tensor`` of any other rank (images, video, token ids per step) whose non-batch
+    dims are ``dims`` (``timesteps`` = dims[0], ``features`` = dims[-1]).
+    ``None`` batch, timesteps or dims means dynamic."""
 
     name: str
     batch: int | None
@@ -117,10 +119,20 @@ class InputSpec:
     features: int | None
     dtype: str = "float32"
     kind: str = "sequence"
+    dims: tuple[int | None, ...] = ()
 
     @property
     def rank(self) -> int:
+        if self.kind == "tensor":
+            return len(self.dims) + 1
         return 3 if self.kind == "sequence" else 2
+
+    @property
+    def shape(self) -> tuple[int | None, ...]:
+        """(batch, ...) as the model fixes it (None: dynamic)."""
+        if self.kind == "tensor":
+            return (self.batch, *self.dims)
+        return (self.batch, self.timesteps, self.features)[: self.rank]
 
 
 @dataclass(frozen=True)
@@ -342,6 +354,7 @@ class OutputSpec:
     tensor: TensorSpec
     width: int | None = 0
     rank: int = 2
+    dims: tuple[int | None, ...] = ()  # every non-batch dim, for outputs of rank 4 and more
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,0 +1,36 @@
+"""ONNX forms of TimeDistributed (Reshape time into the batch around the wrapped layer's own
+lowering) and of Embedding over ids of any rank (one Gather)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import onnx_ir as ir
+
+from ..spec.wrappers import TimeDistributedSpec, TokenEmbeddingSpec
+from .context import LoweringContext
+from .conv import keras_layout
+
+
+@keras_layout
+def time_distributed(ctx: LoweringContext, layer: TimeDistributedSpec, xs, masks, ranks):
+    from .layers import lower_feed_forward  # the registry this module is part of
+
+    op = ctx.op
+    x = xs[0]  # (batch, time, ...) in Keras's layout
+    rank = ranks[0]
+    folded = op.Reshape(x, op.Concat(ctx.ints(-1), ctx.dims(x, 2, rank), axis=0))
+    inner_in = op.Transpose(folded, perm=[1, 0, 2]) if layer.inner_in_rank == 3 else folded
+    y = lower_feed_forward(ctx, layer.inner, [inner_in], [None], [layer.inner_in_rank])
+    if layer.inner_out_rank == 3:
+        y = op.Transpose(y, perm=[1, 0, 2])
+    return op.Reshape(y, op.Concat(ctx.dims(x, 0, 2), ctx.dims(y, 1, layer.inner_out_rank), axis=0))
+
+
+@keras_layout
+def token_embedding(ctx: LoweringContext, layer: TokenEmbeddingSpec, xs, masks, ranks):
+    ids = ctx.op.Cast(xs[0], to=ir.DataType.INT64)
+    return ctx.op.Gather(ctx.weight("embeddings", layer.table), ids, axis=0)
+
+
+LOWERINGS: dict[type, Callable] = {TimeDistributedSpec: time_distributed, TokenEmbeddingSpec: token_embedding}

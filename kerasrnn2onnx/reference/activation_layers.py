@@ -1,0 +1,71 @@
+"""NumPy forms of the activation layers and rescalings (spec/activation_layers.py), in
+Keras's own formulas; batch-major Keras layout."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..spec.activation_layers import AffineSpec, ELUSpec, PReLUSpec, ReLUSpec, SoftmaxSpec, UnitNormSpec
+
+
+def _c(x: np.ndarray, value: float) -> np.ndarray:
+    return np.asarray(value, dtype=x.dtype)
+
+
+def relu(spec: ReLUSpec, xs, masks):
+    x = xs[0]
+    zero = _c(x, 0.0)
+    if spec.threshold != 0:
+        y = x * (x > _c(x, spec.threshold)).astype(x.dtype)
+    else:
+        y = np.maximum(x, zero)
+    if spec.max_value is not None:
+        y = np.clip(y, zero, _c(x, spec.max_value))
+    if spec.negative_slope != 0:
+        y = y - _c(x, spec.negative_slope) * np.maximum(_c(x, spec.threshold) - x, zero)
+    return y
+
+
+def elu(spec: ELUSpec, xs, masks):
+    x = xs[0]
+    return np.where(x > 0, x, _c(x, spec.alpha) * np.expm1(np.minimum(x, _c(x, 0.0))))
+
+
+def prelu(spec: PReLUSpec, xs, masks):
+    x = xs[0]
+    return np.where(x > 0, x, spec.alpha.astype(x.dtype) * x)
+
+
+def softmax(spec: SoftmaxSpec, xs, masks):
+    x = xs[0]
+    shifted = x - np.max(x, axis=spec.axes, keepdims=True)
+    e = np.exp(shifted)
+    return e / np.sum(e, axis=spec.axes, keepdims=True)
+
+
+def unit_norm(spec: UnitNormSpec, xs, masks):
+    x = xs[0]
+    norm = np.sqrt(np.sum(x * x, axis=spec.axes, keepdims=True))
+    return x / np.maximum(norm, _c(x, spec.floor))
+
+
+def affine(spec: AffineSpec, xs, masks):
+    x = xs[0]
+    scale, offset = spec.scale.astype(x.dtype), spec.offset.astype(x.dtype)
+    if not spec.normalize:
+        return x * scale + offset
+    if spec.invert:
+        return offset + x * scale
+    return (x - offset) / scale
+
+
+RUNNERS: dict[type, Callable] = {
+    ReLUSpec: relu,
+    ELUSpec: elu,
+    PReLUSpec: prelu,
+    SoftmaxSpec: softmax,
+    UnitNormSpec: unit_norm,
+    AffineSpec: affine,
+}

@@ -1,0 +1,289 @@
+"""Activation layers and elementwise rescalings, parsed from Keras configs: ReLU (with
+max_value / negative_slope / threshold), LeakyReLU, ThresholdedReLU, ELU, PReLU, Softmax,
+UnitNormalization, Rescaling and Normalization (inference form).
+
+One :class:`ReLUSpec` covers ReLU, LeakyReLU and ThresholdedReLU because Keras computes all
+three with one formula (keras/src/layers/activations/relu.py, tf-keras backend.relu)::
+
+    y = (x if x > threshold else 0)  [relu(x) when threshold == 0]
+    y = clip(y, 0, max_value)        [when max_value is set]
+    y = y - negative_slope * relu(threshold - x)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Mapping
+
+import numpy as np
+
+from ..errors import LayerError, UnsupportedError
+from ..io.raw import RawLayer, RawModel
+from .checks import BASE_KEYS, TensorInfo, WeightFeed, check_dtype, check_keys
+from .conv import Dims, info_of
+from .types import TensorSpec
+
+Parsed = tuple[Any, TensorInfo]
+
+
+def _number(config: Mapping[str, Any], key: str, default: float | None, layer: str) -> float | None:
+    value = config.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        raise LayerError(layer, f"must be a finite number, got {value!r}", key)
+    return float(value)
+
+
+def _axes(value: Any, rank: int, layer: str, key: str) -> tuple[int, ...]:
+    """Keras axes (batch = 0) made non-negative; the batch axis is refused."""
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    out = []
+    for axis in items:
+        if not isinstance(axis, int) or isinstance(axis, bool) or not -rank <= axis < rank:
+            raise LayerError(layer, f"axis {value!r} is out of range for a rank-{rank} input", key)
+        axis %= rank
+        if axis == 0:
+            raise UnsupportedError(layer, "an axis over the batch is not supported", key)
+        out.append(axis)
+    return tuple(sorted(set(out)))
+
+
+class _Elementwise:
+    """Keeps every dim and the mask."""
+
+    mask: ClassVar[str] = "pass"
+    feed_forward: ClassVar[bool] = True
+    out_shape: Dims
+
+    def out_time(self, time: Any) -> Any:
+        return time
+
+
+@dataclass(frozen=True, eq=False)
+class ReLUSpec(_Elementwise):
+    name: str
+    sources: tuple[TensorSpec, ...]
+    class_name: str
+    out_shape: Dims
+    max_value: float | None
+    negative_slope: float
+    threshold: float
+
+    def describe(self) -> str:
+        return (f"{self.class_name}(max_value={self.max_value}, negative_slope={self.negative_slope:g}, "
+                f"threshold={self.threshold:g})")
+
+
+@dataclass(frozen=True, eq=False)
+class ELUSpec(_Elementwise):
+    name: str
+    sources: tuple[TensorSpec, ...]
+    out_shape: Dims
+    alpha: float
+
+    def describe(self) -> str:
+        return f"ELU(alpha={self.alpha:g})"
+
+
+@dataclass(frozen=True, eq=False)
+class PReLUSpec(_Elementwise):
+    """``x`` where positive, ``alpha * x`` elsewhere; ``alpha`` has the input's non-batch
+    shape with 1 on the shared axes (Keras layout)."""
+
+    name: str
+    sources: tuple[TensorSpec, ...]
+    out_shape: Dims
+    alpha: np.ndarray
+
+    def describe(self) -> str:
+        return f"PReLU(alpha shape {self.alpha.shape})"
+
+
+@dataclass(frozen=True, eq=False)
+class SoftmaxSpec(_Elementwise):
+    name: str
+    sources: tuple[TensorSpec, ...]
+    out_shape: Dims
+    axes: tuple[int, ...]  # Keras layout, batch = 0
+
+    def describe(self) -> str:
+        return f"Softmax(axis={self.axes})"
+
+
+@dataclass(frozen=True, eq=False)
+class UnitNormSpec(_Elementwise):
+    """``x / max(||x||, floor)`` over ``axes``: Keras 3 passes epsilon 1e-12 as the floor of
+    the norm; tf-keras's l2_normalize floors the squared sum at 1e-12 (norm 1e-6)."""
+
+    name: str
+    sources: tuple[TensorSpec, ...]
+    out_shape: Dims
+    axes: tuple[int, ...]
+    floor: float
+
+    def describe(self) -> str:
+        return f"UnitNormalization(axis={self.axes})"
+
+
+@dataclass(frozen=True, eq=False)
+class AffineSpec(_Elementwise):
+    """``Rescaling`` (``x * scale + offset``) and ``Normalization`` (``(x - mean) / denom``,
+    or ``mean + x * denom`` inverted, ``denom = max(sqrt(variance), 1e-7)``). Arrays are
+    shaped to broadcast against the Keras-layout input without its batch axis."""
+
+    name: str
+    sources: tuple[TensorSpec, ...]
+    class_name: str
+    out_shape: Dims
+    scale: np.ndarray
+    offset: np.ndarray
+    normalize: bool = False  # True: (x - offset) / scale (Normalization), invert: offset + x * scale
+    invert: bool = False
+
+    def describe(self) -> str:
+        return f"{self.class_name}(scale shape {self.scale.shape}, offset shape {self.offset.shape})"
+
+
+def _frozen(array: Any) -> np.ndarray:
+    out = np.ascontiguousarray(np.asarray(array, dtype=np.float32))
+    out.setflags(write=False)
+    return out
+
+
+def _relu(raw: RawLayer, config, sources, infos, model, feed) -> Parsed:
+    name, cls = raw.name, raw.class_name
+    if cls == "ReLU":
+        check_keys(config, BASE_KEYS | {"max_value", "negative_slope", "threshold"}, name)
+        max_value = _number(config, "max_value", None, name)
+        slope = _number(config, "negative_slope", 0.0, name) or 0.0
+        threshold = _number(config, "threshold", 0.0, name) or 0.0
+    elif cls == "LeakyReLU":  # Keras 3 names it negative_slope, Keras 2 alpha; both default 0.3
+        check_keys(config, BASE_KEYS | {"negative_slope", "alpha"}, name)
+        key = "negative_slope" if "negative_slope" in config else "alpha"
+        max_value, slope, threshold = None, _number(config, key, 0.3, name) or 0.0, 0.0
+    else:  # ThresholdedReLU (Keras 2): x * (x > theta)
+        check_keys(config, BASE_KEYS | {"theta"}, name)
+        max_value, slope, threshold = None, 0.0, _number(config, "theta", 1.0, name) or 0.0
+    if max_value is not None and max_value < 0:
+        raise LayerError(name, f"max_value must be >= 0, got {max_value}", "max_value")
+    shape = infos[0].dims()
+    return ReLUSpec(name, sources, cls, shape, max_value, slope, threshold), infos[0]
+
+
+def _elu(raw: RawLayer, config, sources, infos, model, feed) -> Parsed:
+    check_keys(config, BASE_KEYS | {"alpha"}, raw.name)
+    alpha = _number(config, "alpha", 1.0, raw.name)
+    return ELUSpec(raw.name, sources, infos[0].dims(), float(alpha or 0.0)), infos[0]
+
+
+def _prelu(raw: RawLayer, config, sources, infos, model, feed) -> Parsed:
+    name = raw.name
+    check_keys(config, BASE_KEYS | {"alpha_initializer", "alpha_regularizer", "alpha_constraint", "shared_axes"},
+               name)
+    check_dtype(config, name)
+    shape = infos[0].dims()
+    shared = config.get("shared_axes") or []
+    shared = _axes(shared, len(shape) + 1, name, "shared_axes") if shared else ()
+    param = tuple(1 if axis in shared else d for axis, d in enumerate(shape, start=1))
+    if any(d is None for d in param):
+        raise UnsupportedError(name, f"PReLU over a dynamic dimension of {shape} needs that axis in shared_axes",
+                               "shared_axes")
+    it = feed.for_layer(raw)
+    alpha = feed.take(it, name, "alpha")
+    if tuple(alpha.shape) != param or alpha.dtype.kind != "f" or not np.all(np.isfinite(alpha)):
+        raise LayerError(name, f"weight 'alpha' has shape {alpha.shape}, expected {param}")
+    if feed.is_per_layer and next(it, None) is not None:
+        raise LayerError(name, "the file holds more weights than the layer uses")
+    return PReLUSpec(name, sources, shape, _frozen(alpha)), infos[0]
+
+
+def _softmax(raw: RawLayer, config, sources, infos, model, feed) -> Parsed:
+    name = raw.name
+    check_keys(config, BASE_KEYS | {"axis"}, name)
+    if infos[0].masked:
+        raise UnsupportedError(name, "Softmax of a masked tensor is not supported (Keras adds the (batch, time) "
+                               "mask to the scores; pass scores without a mask)", "mask")
+    shape = infos[0].dims()
+    axes = _axes(config.get("axis", -1), len(shape) + 1, name, "axis")
+    return SoftmaxSpec(name, sources, shape, axes), infos[0]
+
+
+def _unit_norm(raw: RawLayer, config, sources, infos, model, feed) -> Parsed:
+    check_keys(config, BASE_KEYS | {"axis"}, raw.name)
+    shape = infos[0].dims()
+    axes = _axes(config.get("axis", -1), len(shape) + 1, raw.name, "axis")
+    floor = 1e-6 if model.keras_major == 2 else 1e-12
+    return UnitNormSpec(raw.name, sources, shape, axes, floor), infos[0]
+
+
+def _vector(value: Any, shape: Dims, layer: str, key: str) -> np.ndarray:
+    """A scalar or a per-last-axis list (Keras reshapes lists to (1, ..., -1))."""
+    array = np.asarray(value, dtype=np.float64)
+    if array.dtype.kind not in "fi" or not np.all(np.isfinite(array)) or array.ndim > 1:
+        raise LayerError(layer, f"must be a number or a list of numbers, got {value!r}", key)
+    if array.ndim == 1 and shape[-1] is not None and array.size not in (1, shape[-1]):
+        raise LayerError(layer, f"has {array.size} values for {shape[-1]} features", key)
+    return _frozen(array if array.ndim == 1 else array.reshape(()))
+
+
+def _rescaling(raw: RawLayer, config, sources, infos, model, feed) -> Parsed:
+    check_keys(config, BASE_KEYS | {"scale", "offset"}, raw.name)
+    shape = infos[0].dims()
+    scale = _vector(config.get("scale", 1.0), shape, raw.name, "scale")
+    offset = _vector(config.get("offset", 0.0), shape, raw.name, "offset")
+    return AffineSpec(raw.name, sources, "Rescaling", shape, scale, offset), infos[0]
+
+
+NORMALIZATION_KEYS = {"axis", "mean", "variance", "invert"}
+KERAS_EPSILON = 1e-7  # keras.backend.epsilon(), the floor of sqrt(variance)
+
+
+def _normalization_layer(raw: RawLayer, config, sources, infos, model, feed) -> Parsed:
+    name = raw.name
+    check_keys(config, BASE_KEYS | NORMALIZATION_KEYS, name)
+    shape = infos[0].dims()
+    rank = len(shape) + 1
+    axis = config.get("axis", -1)
+    kept = () if axis is None else _axes(axis, rank, name, "axis")
+    stat_shape = tuple(shape[a - 1] for a in kept)
+    if any(d is None for d in stat_shape):
+        raise UnsupportedError(name, f"Normalization over a dynamic axis of {shape}", "axis")
+    broadcast = tuple(shape[a - 1] if a in kept else 1 for a in range(1, rank))
+    if config.get("mean") is not None or config.get("variance") is not None:
+        if config.get("mean") is None or config.get("variance") is None:
+            raise LayerError(name, "mean and variance must be given together", "mean")
+        mean = np.broadcast_to(np.asarray(config["mean"], np.float64), stat_shape)
+        variance = np.broadcast_to(np.asarray(config["variance"], np.float64), stat_shape)
+        it = feed.for_layer(raw)
+    else:
+        it = feed.for_layer(raw)
+        mean = np.asarray(feed.take(it, name, "mean"), np.float64)
+        variance = np.asarray(feed.take(it, name, "variance"), np.float64)
+        feed.take(it, name, "count")  # only adapt() reads it
+        for what, array in (("mean", mean), ("variance", variance)):
+            if array.size != int(np.prod(stat_shape)) or not np.all(np.isfinite(array)):
+                raise LayerError(name, f"weight '{what}' has shape {array.shape}, expected {stat_shape}")
+    if feed.is_per_layer and next(it, None) is not None:
+        raise LayerError(name, "the file holds more weights than the layer uses")
+    if np.any(variance < 0):
+        raise LayerError(name, "variance has negative entries", "variance")
+    invert = bool(config.get("invert", False))
+    denom = np.maximum(np.sqrt(variance.astype(np.float32)), np.float32(KERAS_EPSILON)).reshape(broadcast)
+    spec = AffineSpec(name, sources, "Normalization", shape, _frozen(denom), _frozen(mean.reshape(broadcast)),
+                      normalize=True, invert=invert)
+    return spec, infos[0]
+
+
+PARSERS: dict[str, Callable[..., Parsed]] = {
+    "ReLU": _relu,
+    "LeakyReLU": _relu,
+    "ThresholdedReLU": _relu,
+    "ELU": _elu,
+    "PReLU": _prelu,
+    "Softmax": _softmax,
+    "UnitNormalization": _unit_norm,
+    "Rescaling": _rescaling,
+    "Normalization": _normalization_layer,
+}
+__all__ = ["PARSERS", "ReLUSpec", "ELUSpec", "PReLUSpec", "SoftmaxSpec", "UnitNormSpec", "AffineSpec", "info_of"]
