@@ -11,7 +11,8 @@ object-path rule for user-named layers (issue 11).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def _layer(keras: Any, spec: Any) -> Any:

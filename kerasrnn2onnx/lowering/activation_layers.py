@@ -5,11 +5,18 @@ axis or carry per-position parameters run on Keras's layout (:func:`keras_layout
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-from ..spec.activation_layers import AffineSpec, ELUSpec, PReLUSpec, ReLUSpec, SoftmaxSpec, UnitNormSpec
+from ..spec.activation_layers import (
+    AffineSpec,
+    ELUSpec,
+    PReLUSpec,
+    ReLUSpec,
+    SoftmaxSpec,
+    UnitNormSpec,
+)
 from .context import LoweringContext
 from .conv import keras_layout
 

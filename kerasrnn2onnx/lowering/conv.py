@@ -9,14 +9,22 @@ rule) where it is dynamic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import onnx_ir as ir
 
 from ..errors import UnsupportedError
-from ..spec.conv import ConvSpec, GlobalPoolSpec, PadCropSpec, PoolSpec, UpSamplingSpec, same_pads
+from ..spec.conv import (
+    ConvSpec,
+    GlobalPoolSpec,
+    PadCropSpec,
+    PoolSpec,
+    UpSamplingSpec,
+    same_pads,
+)
 from .context import LoweringContext
 
 INT64_MAX = np.iinfo(np.int64).max

@@ -3,7 +3,7 @@ lowering) and of Embedding over ids of any rank (one Gather)."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import onnx_ir as ir
 

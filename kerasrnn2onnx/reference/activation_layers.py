@@ -3,11 +3,18 @@ Keras's own formulas; batch-major Keras layout."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-from ..spec.activation_layers import AffineSpec, ELUSpec, PReLUSpec, ReLUSpec, SoftmaxSpec, UnitNormSpec
+from ..spec.activation_layers import (
+    AffineSpec,
+    ELUSpec,
+    PReLUSpec,
+    ReLUSpec,
+    SoftmaxSpec,
+    UnitNormSpec,
+)
 
 
 def _c(x: np.ndarray, value: float) -> np.ndarray:

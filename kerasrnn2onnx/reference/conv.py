@@ -5,11 +5,18 @@ not from ONNX's, so ``verify`` checks one against the other. Batch-major Keras l
 from __future__ import annotations
 
 import itertools
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-from ..spec.conv import ConvSpec, GlobalPoolSpec, PadCropSpec, PoolSpec, UpSamplingSpec, same_pads
+from ..spec.conv import (
+    ConvSpec,
+    GlobalPoolSpec,
+    PadCropSpec,
+    PoolSpec,
+    UpSamplingSpec,
+    same_pads,
+)
 
 
 def _last(x: np.ndarray, first: bool) -> np.ndarray:

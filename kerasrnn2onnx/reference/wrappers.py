@@ -3,7 +3,7 @@ and of Embedding over ids of any rank."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -12,14 +12,15 @@ three with one formula (keras/src/layers/activations/relu.py, tf-keras backend.r
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..errors import LayerError, UnsupportedError
-from ..io.raw import RawLayer, RawModel
-from .checks import BASE_KEYS, TensorInfo, WeightFeed, check_dtype, check_keys
+from ..io.raw import RawLayer
+from .checks import BASE_KEYS, TensorInfo, check_dtype, check_keys
 from .conv import Dims, info_of
 from .types import TensorSpec
 
@@ -286,4 +287,4 @@ PARSERS: dict[str, Callable[..., Parsed]] = {
     "Rescaling": _rescaling,
     "Normalization": _normalization_layer,
 }
-__all__ = ["PARSERS", "ReLUSpec", "ELUSpec", "PReLUSpec", "SoftmaxSpec", "UnitNormSpec", "AffineSpec", "info_of"]
+__all__ = ["PARSERS", "AffineSpec", "ELUSpec", "PReLUSpec", "ReLUSpec", "SoftmaxSpec", "UnitNormSpec", "info_of"]

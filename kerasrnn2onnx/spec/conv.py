@@ -14,15 +14,26 @@ the transposed one's input size, and its output length follows ``deconv_output_l
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..errors import LayerError, UnsupportedError
 from ..io.raw import RawLayer, RawModel
 from .activations import ActivationSpec
-from .checks import BASE_KEYS, TRAINING_ONLY, TensorInfo, WeightFeed, check_dtype, check_keys, flag, read_activation, read_weight
+from .checks import (
+    BASE_KEYS,
+    TRAINING_ONLY,
+    TensorInfo,
+    WeightFeed,
+    check_dtype,
+    check_keys,
+    flag,
+    read_activation,
+    read_weight,
+)
 from .types import TensorSpec
 
 Dims = tuple[int | None, ...]

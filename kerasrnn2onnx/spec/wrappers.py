@@ -8,14 +8,23 @@ the spec records the wrapped layer's own spec, parsed as that layer over one ste
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..errors import LayerError, UnsupportedError
 from ..io.raw import RawLayer, RawModel
-from .checks import BASE_KEYS, TensorInfo, WeightFeed, check_dtype, check_keys, flag, read_weight
+from .checks import (
+    BASE_KEYS,
+    TensorInfo,
+    WeightFeed,
+    check_dtype,
+    check_keys,
+    flag,
+    read_weight,
+)
 from .conv import Dims, info_of
 from .types import TensorSpec
 
