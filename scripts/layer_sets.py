@@ -207,7 +207,8 @@ def activation_sets(prefix: str, fmt: str, Fx: Any, lay: Callable) -> list:
         [lay("ReLU", max_value=1.0, **named("relu1"))],
     ]
     img_desc = ("parallel branches on x (3, 4, 2): PReLU(shared_axes=[1, 2]); PReLU(); Softmax(axis=[1, 2]); "
-                "UnitNormalization(axis=[1, 2]); Normalization(axis=-1, mean=[1, -0.5], variance=[0.5, 3], invert=True); Rescaling([0.5, 2], "
+                "UnitNormalization(axis=[1, 2]); Normalization(axis=-1, mean=[1, -0.5], variance=[0.5, 3], "
+                "invert=True); Rescaling([0.5, 2], "
                 "offset=0.1); ReLU(max_value=1); tail Reshape((3, 8)) of the first -> LSTM(2)")
     return [
         Fx(f"{prefix}_activation_layers", [], seq_desc, fmt=fmt, api="functional",

@@ -34,7 +34,7 @@ def keras_layout(fn: Callable) -> Callable:
     """Run ``fn`` on Keras's batch-major layout: rank-3 graph values are time-major."""
     @wraps(fn)
     def run(ctx: LoweringContext, layer: Any, xs: list[Any], masks: list[Any], ranks: list[int]) -> Any:
-        ins = [ctx.op.Transpose(x, perm=[1, 0, 2]) if r == 3 else x for x, r in zip(xs, ranks)]
+        ins = [ctx.op.Transpose(x, perm=[1, 0, 2]) if r == 3 else x for x, r in zip(xs, ranks, strict=False)]
         y = fn(ctx, layer, ins, masks, ranks)
         return ctx.op.Transpose(y, perm=[1, 0, 2]) if len(layer.out_shape) == 2 else y
     return run
@@ -61,7 +61,7 @@ def _pad_attrs(padding: str, space: tuple, spans: tuple[int, ...], strides: tupl
         return {"pads": [span - 1 for span in spans] + [0] * n}
     if any(L is None for L in space):
         return {"auto_pad": "SAME_UPPER"}
-    pairs = [same_pads(L, span, s) for L, span, s in zip(space, spans, strides)]
+    pairs = [same_pads(L, span, s) for L, span, s in zip(space, spans, strides, strict=False)]
     return {"pads": [a for a, _ in pairs] + [b for _, b in pairs]}
 
 
@@ -69,7 +69,7 @@ def _pad_attrs(padding: str, space: tuple, spans: tuple[int, ...], strides: tupl
 def conv(ctx: LoweringContext, layer: ConvSpec, xs, masks, ranks):
     op, n, first = ctx.op, layer.n, layer.channels_first
     x = to_onnx_layout(ctx, xs[0], n, first)
-    spans = tuple(d * (k - 1) + 1 for k, d in zip(layer.kernel_size, layer.dilation))
+    spans = tuple(d * (k - 1) + 1 for k, d in zip(layer.kernel_size, layer.dilation, strict=False))
     space = _space(layer.in_shape, first)
     spatial_axes = tuple(range(n))
     attrs: dict[str, Any] = {"kernel_shape": list(layer.kernel_size), "strides": list(layer.strides),
@@ -104,14 +104,14 @@ def _conv_transpose(ctx: LoweringContext, layer: ConvSpec, x: Any, attrs: dict[s
     n = layer.n
     out_space = _space(layer.out_shape, layer.channels_first)
     begins, ends, extra = [], [], []
-    for L_in, L_out, span, s in zip(space, out_space, spans, layer.strides):
+    for L_in, L_out, span, s in zip(space, out_space, spans, layer.strides, strict=False):
         full = (L_in - 1) * s + span
         before = max(full - L_out, 0) // 2 if layer.padding == "same" else 0
         after = full - before - L_out
         begins.append(before)
         ends.append(max(after, 0))
         extra.append(max(-after, 0))
-    if any(e >= max(s, d) for e, s, d in zip(extra, layer.strides, layer.dilation)):
+    if any(e >= max(s, d) for e, s, d in zip(extra, layer.strides, layer.dilation, strict=False)):
         raise UnsupportedError(layer.name, f"{layer.class_name}: output_padding {layer.output_padding} cannot be "
                                "expressed with ONNX ConvTranspose", "output_padding")
     weight = np.transpose(layer.kernel, (n + 1, n, *range(n)))  # (k..., out, in) -> (in, out, k...)

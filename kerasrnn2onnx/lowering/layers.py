@@ -27,8 +27,8 @@ from ..spec.layers import (
     RepeatVectorSpec,
     ReshapeSpec,
 )
-from .context import LoweringContext
 from .activation_layers import LOWERINGS as ACTIVATION_LOWERINGS
+from .context import LoweringContext
 from .conv import LOWERINGS as CONV_LOWERINGS
 from .wrappers import LOWERINGS as WRAPPER_LOWERINGS
 

@@ -228,7 +228,7 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
                     tensors[TensorSpec(layer.name, index)] = _Tensor(
                         value, x.mask if is_sequence else None, x.batch, x.time if is_sequence else None,
                         3 if is_sequence else 2)
-    outputs = []
+    outputs: list[tuple[Any, str, list[Any]]] = []
     for out in spec.outputs:
         tensor = tensors[out.tensor]
         out_batch = tensor.batch if tensor.batch is not None else "batch"

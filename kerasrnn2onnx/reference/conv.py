@@ -33,7 +33,7 @@ def _pads(spec: ConvSpec | PoolSpec, space: tuple[int, ...], spans: tuple[int, .
         return [(0, 0)] * len(space)
     if spec.padding == "causal":
         return [(span - 1, 0) for span in spans]
-    return [same_pads(L, span, s) for L, span, s in zip(space, spans, spec.strides)]
+    return [same_pads(L, span, s) for L, span, s in zip(space, spans, spec.strides, strict=False)]
 
 
 def _windows(x: np.ndarray, out: tuple[int, ...], size: tuple[int, ...], strides: tuple[int, ...],
@@ -41,7 +41,7 @@ def _windows(x: np.ndarray, out: tuple[int, ...], size: tuple[int, ...], strides
     """(kernel offset, strided slice of x (batch, *out, channels)) for every kernel position."""
     for offset in itertools.product(*(range(k) for k in size)):
         index = (slice(None),) + tuple(slice(o * d, o * d + (n - 1) * s + 1, s)
-                                       for o, d, n, s in zip(offset, dilation, out, strides))
+                                       for o, d, n, s in zip(offset, dilation, out, strides, strict=False))
         yield offset, x[index]
 
 
@@ -51,10 +51,11 @@ def conv(spec: ConvSpec, xs, masks):
     space = x.shape[1:-1]
     if spec.kind == "transpose":
         return _back(_transpose(spec, x), spec.channels_first)
-    spans = tuple(d * (k - 1) + 1 for k, d in zip(spec.kernel_size, spec.dilation))
+    spans = tuple(d * (k - 1) + 1 for k, d in zip(spec.kernel_size, spec.dilation, strict=False))
     pads = _pads(spec, space, spans)
     x = np.pad(x, [(0, 0), *pads, (0, 0)])
-    out = tuple((L + a + b - span) // s + 1 for L, (a, b), span, s in zip(space, pads, spans, spec.strides))
+    out = tuple((L + a + b - span) // s + 1
+                for L, (a, b), span, s in zip(space, pads, spans, spec.strides, strict=True))
     kernel = spec.kernel.astype(dtype)
     batch, channels = x.shape[0], x.shape[-1]
     if spec.kind == "conv":
@@ -85,19 +86,20 @@ def _transpose(spec: ConvSpec, x: np.ndarray) -> np.ndarray:
     input step scatters ``x[j] . kernel[k]`` to position ``j*s + k*d - before``."""
     dtype = x.dtype
     space = x.shape[1:-1]
-    out_space = tuple(spec.out_shape[1:] if spec.channels_first else spec.out_shape[:-1])
-    spans = tuple(d * (k - 1) + 1 for k, d in zip(spec.kernel_size, spec.dilation))
+    out_space = tuple(int(d or 0) for d in (spec.out_shape[1:] if spec.channels_first else spec.out_shape[:-1]))
+    spans = tuple(d * (k - 1) + 1 for k, d in zip(spec.kernel_size, spec.dilation, strict=False))
     befores = []
-    for L_in, L_out, span, s in zip(space, out_space, spans, spec.strides):
+    for L_in, L_out, span, s in zip(space, out_space, spans, spec.strides, strict=False):
         befores.append(max((L_in - 1) * s + span - L_out, 0) // 2 if spec.padding == "same" else 0)
-    full = tuple((L - 1) * s + span + L_out for L, s, span, L_out in zip(space, spec.strides, spans, out_space))
+    full = tuple((L - 1) * s + span + L_out
+                 for L, s, span, L_out in zip(space, spec.strides, spans, out_space, strict=True))
     buffer = np.zeros((x.shape[0], *full, spec.filters), dtype)
     kernel = spec.kernel.astype(dtype)  # (k..., filters, in)
     for offset in itertools.product(*(range(k) for k in spec.kernel_size)):
         index = (slice(None),) + tuple(slice(o * d, o * d + (L - 1) * s + 1, s)
-                                       for o, d, L, s in zip(offset, spec.dilation, space, spec.strides))
+                                       for o, d, L, s in zip(offset, spec.dilation, space, spec.strides, strict=False))
         buffer[index] += x @ kernel[offset].T
-    crop = (slice(None),) + tuple(slice(b, b + L) for b, L in zip(befores, out_space))
+    crop = (slice(None),) + tuple(slice(b, b + L) for b, L in zip(befores, out_space, strict=False))
     y = buffer[crop]
     if spec.bias is not None:
         y = y + spec.bias.astype(dtype)
@@ -108,7 +110,8 @@ def pool(spec: PoolSpec, xs, masks):
     x = _last(xs[0], spec.channels_first)
     space = x.shape[1:-1]
     pads = _pads(spec, space, spec.pool_size)
-    out = tuple((L + a + b - k) // s + 1 for L, (a, b), k, s in zip(space, pads, spec.pool_size, spec.strides))
+    out = tuple((L + a + b - k) // s + 1
+                for L, (a, b), k, s in zip(space, pads, spec.pool_size, spec.strides, strict=True))
     width = [(0, 0), *pads, (0, 0)]
     ones = (1,) * len(space)
     if spec.op == "max":
@@ -122,7 +125,7 @@ def pool(spec: PoolSpec, xs, masks):
         y = np.zeros((x.shape[0], *out, x.shape[-1]), x.dtype)
         count = np.zeros((1, *out, 1), x.dtype)
         for (_, window), (_, real) in zip(_windows(padded, out, spec.pool_size, spec.strides, ones),
-                                          _windows(count_in, out, spec.pool_size, spec.strides, ones)):
+                                          _windows(count_in, out, spec.pool_size, spec.strides, ones), strict=False):
             y += window
             count += real
         y = y / count

@@ -6,9 +6,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .activation_layers import RUNNERS as ACTIVATION_RUNNERS
-from .conv import RUNNERS as CONV_RUNNERS
-from .wrappers import RUNNERS as WRAPPER_RUNNERS
 from ..spec.layers import (
     ActivationLayerSpec,
     Conv1DSpec,
@@ -23,6 +20,9 @@ from ..spec.layers import (
     RepeatVectorSpec,
     ReshapeSpec,
 )
+from .activation_layers import RUNNERS as ACTIVATION_RUNNERS
+from .conv import RUNNERS as CONV_RUNNERS
+from .wrappers import RUNNERS as WRAPPER_RUNNERS
 
 
 def _dense(layer: DenseSpec, xs, masks):

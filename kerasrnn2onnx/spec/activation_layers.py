@@ -54,7 +54,6 @@ class _Elementwise:
     """Keeps every dim and the mask."""
 
     mask: ClassVar[str] = "pass"
-    feed_forward: ClassVar[bool] = True
     out_shape: Dims
 
     def out_time(self, time: Any) -> Any:

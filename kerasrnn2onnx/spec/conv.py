@@ -140,7 +140,6 @@ class ConvSpec:
     pointwise: np.ndarray | None = None
     output_padding: tuple[int, ...] | None = None
     mask: ClassVar[str] = "drop"
-    feed_forward: ClassVar[bool] = True
 
     def out_time(self, time: Any) -> Any:
         return self.out_shape[0]
@@ -168,7 +167,6 @@ class PoolSpec:
     strides: tuple[int, ...]
     padding: str
     mask: ClassVar[str] = "drop"
-    feed_forward: ClassVar[bool] = True
 
     def out_time(self, time: Any) -> Any:
         return self.out_shape[0]
@@ -189,7 +187,6 @@ class GlobalPoolSpec:
     keepdims: bool
     out_shape: Dims
     mask: ClassVar[str] = "drop"
-    feed_forward: ClassVar[bool] = True
 
     def out_time(self, time: Any) -> Any:
         return self.out_shape[0] if len(self.out_shape) > 1 else None
@@ -210,7 +207,6 @@ class PadCropSpec:
     amounts: tuple[tuple[int, int], ...]
     out_shape: Dims
     mask: ClassVar[str] = "drop"
-    feed_forward: ClassVar[bool] = True
 
     def out_time(self, time: Any) -> Any:
         before, after = self.amounts[0]
@@ -233,7 +229,6 @@ class UpSamplingSpec:
     channels_first: bool
     out_shape: Dims
     mask: ClassVar[str] = "drop"
-    feed_forward: ClassVar[bool] = True
 
     def out_time(self, time: Any) -> Any:
         return time if self.factors[0] == 1 else self.out_shape[0]
@@ -305,7 +300,7 @@ def parse_conv(raw: RawLayer, config: Mapping[str, Any], sources: tuple[TensorSp
         filters = ints(config.get("filters"), 1, name, "filters")[0]
         if config.get("output_padding") is not None:
             output_padding = ints(config.get("output_padding"), n, name, "output_padding", minimum=0)
-            for p, s, d in zip(output_padding, strides, dilation):
+            for p, s, d in zip(output_padding, strides, dilation, strict=False):
                 if p >= s and p >= d:
                     raise LayerError(name, f"output_padding {output_padding} must be below strides or dilation",
                                      "output_padding")
@@ -319,11 +314,13 @@ def parse_conv(raw: RawLayer, config: Mapping[str, Any], sources: tuple[TensorSp
     space = spatial(shape, first)
     if kind == "transpose":
         out_space = tuple(deconv_length(L, k, s, padding, d, None if output_padding is None else p)
-                          for L, k, s, d, p in zip(space, size, strides, dilation, output_padding or (0,) * n))
+                          for L, k, s, d, p in zip(space, size, strides, dilation, output_padding or (0,) * n,
+                                                   strict=True))
         if any(L is None for L in space):
             raise UnsupportedError(name, f"{raw.class_name} needs fixed spatial dimensions (the input has {shape})")
     else:
-        out_space = tuple(conv_length(L, d * (k - 1) + 1, s, padding) for L, k, s, d in zip(space, size, strides, dilation))
+        out_space = tuple(conv_length(L, d * (k - 1) + 1, s, padding)
+                          for L, k, s, d in zip(space, size, strides, dilation, strict=True))
     if any(L is not None and L < 1 for L in out_space):
         raise LayerError(name, f"the input {shape} is too small for kernel {size} (output {out_space})", "kernel_size")
     out_shape = with_channels(out_space, filters, first)
@@ -352,12 +349,14 @@ def parse_pool(raw: RawLayer, config: Mapping[str, Any], sources: tuple[TensorSp
         raise LayerError(name, f"unknown padding {padding!r}", "padding")
     size = ints(config.get("pool_size", 2), n, name, "pool_size")
     strides = ints(config.get("strides") or size, n, name, "strides")
-    out_space = tuple(conv_length(L, k, s, padding) for L, k, s in zip(spatial(shape, first), size, strides))
+    space = spatial(shape, first)
+    out_space = tuple(conv_length(L, k, s, padding) for L, k, s in zip(space, size, strides, strict=True))
     if any(L is not None and L < 1 for L in out_space):
         raise LayerError(name, f"the input {shape} is smaller than pool_size {size}", "pool_size")
     channels = shape[0] if first else shape[-1]
     out_shape = with_channels(out_space, channels, first)
-    return PoolSpec(name, sources, raw.class_name, op, n, first, shape, out_shape, size, strides, padding), info_of(out_shape)
+    spec = PoolSpec(name, sources, raw.class_name, op, n, first, shape, out_shape, size, strides, padding)
+    return spec, info_of(out_shape)
 
 
 GLOBAL_CLASSES = {"GlobalMaxPooling1D": ("max", 1), "GlobalMaxPooling2D": ("max", 2), "GlobalMaxPooling3D": ("max", 3),
@@ -418,7 +417,7 @@ def parse_pad_crop(raw: RawLayer, config: Mapping[str, Any], sources: tuple[Tens
     space_amounts = _amounts(config.get(key, default), n, name, key)
     amounts = ((0, 0), *space_amounts) if first else (*space_amounts, (0, 0))
     out: list[int | None] = []
-    for length, (a, b) in zip(shape, amounts):
+    for length, (a, b) in zip(shape, amounts, strict=False):
         if length is None:
             out.append(None)
             continue
@@ -446,7 +445,7 @@ def parse_upsampling(raw: RawLayer, config: Mapping[str, Any], sources: tuple[Te
         raise UnsupportedError(name, f"interpolation {interpolation!r} is not supported (nearest; bilinear for "
                                "UpSampling2D)", "interpolation")
     factors = ((1, *size) if first else (*size, 1))
-    out = tuple(None if d is None else d * f for d, f in zip(shape, factors))
+    out = tuple(None if d is None else d * f for d, f in zip(shape, factors, strict=False))
     return UpSamplingSpec(name, sources, raw.class_name, factors, interpolation, first, out), info_of(out)
 
 

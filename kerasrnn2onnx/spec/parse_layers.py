@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import LayerError, UnsupportedError
 from ..io.raw import RawLayer, RawModel
+from .activation_layers import PARSERS as ACTIVATION_PARSERS
 from .checks import (
     BASE_KEYS,
     TRAINING_ONLY,
@@ -25,6 +26,7 @@ from .checks import (
     read_activation,
     read_weight,
 )
+from .conv import PARSERS as CONV_PARSERS
 from .layers import (
     ActivationLayerSpec,
     Conv1DSpec,
@@ -39,10 +41,8 @@ from .layers import (
     RepeatVectorSpec,
     ReshapeSpec,
 )
-from .activation_layers import PARSERS as ACTIVATION_PARSERS
-from .conv import PARSERS as CONV_PARSERS
-from .wrappers import parse_time_distributed
 from .types import TensorSpec
+from .wrappers import parse_time_distributed
 
 IDENTITY_CLASSES = {"Dropout": {"rate", "noise_shape", "seed"}, "SpatialDropout1D": {"rate", "seed", "noise_shape"},
                     "GaussianNoise": {"stddev", "seed"}, "GaussianDropout": {"rate", "seed"},

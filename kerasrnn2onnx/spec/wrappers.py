@@ -42,7 +42,6 @@ class TimeDistributedSpec:
     inner_out_rank: int
     out_shape: Dims
     mask: ClassVar[str] = "pass"
-    feed_forward: ClassVar[bool] = True
 
     def out_time(self, time: Any) -> Any:
         return time
@@ -61,7 +60,6 @@ class TokenEmbeddingSpec:
     table: np.ndarray
     out_shape: Dims
     mask: ClassVar[str] = "drop"
-    feed_forward: ClassVar[bool] = True
 
     def out_time(self, time: Any) -> Any:
         return time
@@ -107,7 +105,9 @@ def parse_time_distributed(raw: RawLayer, config: Mapping[str, Any], sources: tu
     name = raw.name
     check_keys(config, BASE_KEYS | {"layer"}, name)
     inner = config.get("layer")
-    cls = inner.get("class_name") if isinstance(inner, Mapping) else None
+    if not isinstance(inner, Mapping):
+        raise LayerError(name, "TimeDistributed has no wrapped layer config", "layer")
+    cls = str(inner.get("class_name"))
     dims = infos[0].dims()
     if infos[0].rank < 3:
         raise LayerError(name, "TimeDistributed needs an input with a time axis (batch, time, ...)")
