@@ -7,10 +7,12 @@ Fixtures under tests/fixtures were made by scripts/make_fixtures.py with real Ke
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -18,10 +20,34 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = Path(__file__).parent.parent / "samples"
+SCRIPTS = Path(__file__).parent.parent / "scripts"
 
-# The custom-cell fixtures need their converters registered: the samples' worked example.
-sys.path.insert(0, str(SAMPLES))
-import custom_cells  # noqa: E402,F401
+
+def load_file_module(path: Path, name: str) -> ModuleType:
+    """Import one file as module ``name`` (no ``sys.path`` change): the samples and scripts
+    are files for users to run, not packages. Loaded once; later calls return the module."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and `import <name>` in a sibling look it up here
+    spec.loader.exec_module(module)
+    return module
+
+
+def script(name: str) -> ModuleType:
+    """``scripts/<name>.py`` as module ``name`` (bench_isolated imports bench by that name)."""
+    if name == "bench_isolated":
+        script("bench")
+    return load_file_module(SCRIPTS / f"{name}.py", name)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def custom_cell_converters() -> ModuleType:
+    """The custom-cell fixtures need converters registered: the samples' worked example
+    registers them on import. Loaded when the first test runs, not at collection."""
+    return load_file_module(SAMPLES / "custom_cells.py", "custom_cells")
 
 # float32 parity tolerances (Keras float32 vs onnxruntime float32 / NumPy reference).
 ATOL = 1e-5
@@ -46,8 +72,13 @@ class Fixture:
     tags: tuple[str, ...]
     layers: tuple[str, ...]
     keras_version: str
-    cases: list[tuple[list[np.ndarray], list[np.ndarray]]]
+    io_file: Path
     description: str = ""
+
+    @property
+    def cases(self) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
+        """``(inputs, Keras's outputs)`` per case, read on first use (not at collection)."""
+        return _cases(self.io_file)
 
     @property
     def sequential(self) -> bool:
@@ -97,6 +128,7 @@ class Fixture:
         return {"atol": ATOL, "rtol": RTOL}
 
 
+@functools.cache
 def _cases(io_path: Path) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
     with np.load(io_path) as data:
         stored = {k: data[k] for k in data.keys()}
@@ -124,7 +156,7 @@ def load_manifest() -> list[Fixture]:
                 tags=tuple(entry.get("tags", ())),
                 layers=tuple(entry.get("layers", ())),
                 keras_version=entry["keras_version"],
-                cases=_cases(FIXTURES / f"{entry['name']}.io.npz"),
+                io_file=FIXTURES / f"{entry['name']}.io.npz",
                 description=entry.get("description", ""),
             )
         )

@@ -6,29 +6,16 @@ Nothing here is timed: the check runs before any model is converted.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
-
-
-def _script(name: str) -> ModuleType:
-    sys.path.insert(0, str(SCRIPTS))  # bench_isolated imports bench by name
-    spec = importlib.util.spec_from_file_location(f"_bench_script_{name}", SCRIPTS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+from .conftest import script
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    return _script("bench")
+    return script("bench")
 
 
 @pytest.mark.parametrize("peer", ["PyTorch", "Keras-JAX"])
@@ -59,7 +46,7 @@ def test_bench_main_exits_before_any_ratio(bench: ModuleType, monkeypatch: pytes
 
 def test_bench_isolated_refuses_without_onnxruntime(monkeypatch: pytest.MonkeyPatch,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    isolated = _script("bench_isolated")
+    isolated = script("bench_isolated")
     monkeypatch.setitem(isolated.bench.RUNTIME_MODULES, "onnxruntime", ("kerasrnn2onnx_no_such_module",))
     with pytest.raises(SystemExit) as raised:
         isolated.main([])

@@ -11,7 +11,7 @@ import pytest
 
 import kerasrnn2onnx
 
-from .conftest import MANIFEST, fixture_params
+from .conftest import MANIFEST, converted, fixture_params
 
 
 def test_fixture_set_is_sound():
@@ -44,7 +44,7 @@ def test_reference_matches_keras(fixture, dtype):
 
 @pytest.mark.parametrize("fixture", fixture_params())
 def test_onnxruntime_matches_keras(fixture):
-    proto = kerasrnn2onnx.convert(fixture.model, **fixture.load_kwargs())
+    proto = converted(fixture)
     for actual, (_, expected) in zip(fixture.run_session(proto), fixture.cases, strict=True):
         assert len(actual) == len(expected)
         for a, e in zip(actual, expected, strict=True):

@@ -11,7 +11,7 @@ import pytest
 from onnx import shape_inference
 
 import kerasrnn2onnx
-from kerasrnn2onnx.lowering import plan_layers
+from kerasrnn2onnx.lowering import STRATEGIES, plan_layers
 from kerasrnn2onnx.lowering.strategy import BY_BATCH
 from kerasrnn2onnx.lowering.weights import onnx_weights
 
@@ -47,7 +47,7 @@ def test_graph_is_valid_and_shapes_infer(fixture):
     assert props["converter"].startswith("kerasrnn2onnx ")
     lowering = json.loads(props["lowering"])
     plans = {p.layer: p.strategy for p in plan_layers(kerasrnn2onnx.load(fixture.model, **fixture.load_kwargs()))}
-    assert lowering == plans and set(plans.values()) <= {"native", "scan", "unroll", BY_BATCH}
+    assert lowering == plans and set(plans.values()) <= {*STRATEGIES, BY_BATCH} - {"auto"}
 
 
 def test_dims_are_named_and_dynamic():

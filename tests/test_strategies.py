@@ -12,22 +12,18 @@ import pytest
 import kerasrnn2onnx
 from kerasrnn2onnx.errors import UnsupportedError
 from kerasrnn2onnx.lowering import plan_layers
-from kerasrnn2onnx.lowering.options import DEFAULT_OPSET, MIN_OPSET
+from kerasrnn2onnx.lowering.options import DEFAULT_OPSET, MIN_OPSET, STRATEGIES
 from kerasrnn2onnx.lowering.strategy import BY_BATCH, SCAN_FROM_BATCH
 
-from .conftest import FIXTURES, MANIFEST, converted, fixture_params
+from .conftest import FIXTURES, MANIFEST, converted, fixture_params, script
+
+FORCED = [s for s in STRATEGIES if s != "auto"]  # every strategy --strategy can force
 
 
 def _strategy_params():
     for fixture in MANIFEST:
-        spec = kerasrnn2onnx.load(fixture.model, **fixture.load_kwargs())
-        for strategy in ("native", "scan", "unroll"):
-            try:
-                plan_layers(spec, strategy)
-            except UnsupportedError as exc:  # recorded, and asserted below to be a real limit
-                yield pytest.param(fixture, strategy, str(exc), id=f"{fixture.name}-{strategy}-refused")
-                continue
-            yield pytest.param(fixture, strategy, None, id=f"{fixture.name}-{strategy}")
+        for strategy in FORCED:
+            yield pytest.param(fixture, strategy, id=f"{fixture.name}-{strategy}")
 
 
 def _run(proto, fixture):
@@ -37,11 +33,15 @@ def _run(proto, fixture):
             np.testing.assert_allclose(a, e, **fixture.tolerance(np.float32))
 
 
-@pytest.mark.parametrize("fixture,strategy,refusal", list(_strategy_params()))
-def test_strategy_matches_keras(fixture, strategy, refusal):
-    if refusal is not None:
+@pytest.mark.parametrize("fixture,strategy", list(_strategy_params()))
+def test_strategy_matches_keras(fixture, strategy):
+    spec = kerasrnn2onnx.load(fixture.model, **fixture.load_kwargs())
+    try:
+        plan_layers(spec, strategy)
+    except UnsupportedError as exc:
         # the only legitimate refusals: unroll without a static time axis, native without
         # an attribute form for an activation, a custom cell on native
+        refusal = str(exc)
         assert ("unroll" in refusal and "fixed number of timesteps" in refusal) or (
             strategy == "native" and ("attribute form" in refusal or "custom cell" in refusal)), refusal
         return
@@ -117,11 +117,7 @@ BENCHMARK_WINNERS = {"SimpleRNN": "scan", "LSTM": "native", "Bidirectional(LSTM)
 
 @pytest.mark.parametrize("label,expected", sorted(BENCHMARK_WINNERS.items()))
 def test_auto_picks_the_benchmarks_fastest_lowering(tmp_path, label, expected):
-    import sys
-
-    sys.path.insert(0, str(FIXTURES.parent.parent / "scripts"))
-    import bench
-
+    bench = script("bench")
     layer = next(entry for entry in bench.LAYERS if entry.label == label)
     for shape in bench.SHAPES:
         path, _ = bench.write_model(tmp_path, layer, shape, np.random.default_rng(0))
@@ -157,18 +153,24 @@ def _lowerings(proto) -> set[str]:
     return set(json.loads({p.key: p.value for p in proto.metadata_props}["lowering"]).values())
 
 
-BY_BATCH_FIXTURES = [f for f in MANIFEST if not f.sequential and BY_BATCH in _lowerings(
-    kerasrnn2onnx.convert(f.model, **f.load_kwargs()))]
+@pytest.mark.parametrize("fixture", [pytest.param(f, id=f.name) for f in MANIFEST if not f.sequential])
+def test_batch_switch_exactly_where_planned(fixture):
+    """The auto lowering's batch switch (an If) is in the graph exactly when a layer is
+    planned on it; where it is, both branches match Keras at both ends of the opset range."""
+    proto = onnx.load_from_string(converted(fixture))
+    switched = BY_BATCH in _lowerings(proto)
+    assert switched == any(n.op_type == "If" for n in proto.graph.node), _lowerings(proto)
+    if switched:
+        assert {o.domain: o.version for o in proto.opset_import}[""] == DEFAULT_OPSET
+        _check_batch_switch(fixture, proto)
+        _check_batch_switch(fixture, kerasrnn2onnx.convert(fixture.model, opset=MIN_OPSET, **fixture.load_kwargs()))
 
 
-@pytest.mark.parametrize("opset", [DEFAULT_OPSET, MIN_OPSET])
-@pytest.mark.parametrize("fixture", BY_BATCH_FIXTURES, ids=lambda f: f.name)
-def test_batch_switch_runs_both_branches_exactly(fixture, opset):
+def _check_batch_switch(fixture, proto):
     """A GRU (or masked SimpleRNN) switched on the batch size: the native branch serves the fixture's own batch,
     the Scan branch the same rows repeated up to SCAN_FROM_BATCH + 1; both match Keras."""
     import onnxruntime as ort
 
-    proto = kerasrnn2onnx.convert(fixture.model, opset=opset, **fixture.load_kwargs())
     (switch, *_) = [n for n in proto.graph.node if n.op_type == "If"]
     branches = {a.name: {n.op_type for n in a.g.node} for a in switch.attribute}
     assert "Scan" in branches["then_branch"] and branches["else_branch"] & {"GRU", "RNN"}, branches

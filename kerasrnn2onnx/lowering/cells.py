@@ -49,12 +49,11 @@ class CellLowering:
     Why blocks: each block has its own input projection (computed outside the loop, so the
     loop gets one step input per block) and its own recurrent Gemm, which onnxruntime fuses
     with the activation that follows. A step then never Splits a projection, a copy of the
-    whole gate pre-activation per step: GRU Scan 32x50x32x64 went from 1.48 to 1.11 ms, GRU
-    32x200x128x256 from 31.3 to 27.9 ms. Blocks: SimpleRNN one; GRU ``(z,r)`` and ``h``; LSTM
-    ``(i,f,o)`` and ``c`` (the sigmoid gates adjacent: one activation node), one block
-    ``i,f,o,c`` from ``WIDE_LSTM_UNITS`` (there one Gemm + Split measured as fast as two
-    Gemms at 512 units and 6% faster at 256 units, batch 1), or i, f, c, o when the recurrent
-    activation normalises across units.
+    whole gate pre-activation per step (measurably slower for GRU Scan). Blocks: SimpleRNN
+    one; GRU ``(z,r)`` and ``h``; LSTM ``(i,f,o)`` and ``c`` (the sigmoid gates adjacent: one
+    activation node), one block ``i,f,o,c`` from ``WIDE_LSTM_UNITS`` (there one Gemm + Split
+    was as fast as two Gemms or faster), or i, f, c, o when the recurrent activation
+    normalises across units. Current timings: docs/performance.md.
     """
 
     cell: BuiltinCellSpec
@@ -117,8 +116,7 @@ class CellLowering:
         """Per-step inputs of the loop, computed for all steps at once: ``x·kernel + b`` per
         block. With a bias, x gets a column of ones and the kernel the bias as its last
         row, so one MatMul adds it: a separate Add over the whole (time, batch, gates*units)
-        result cost 15 ms of a 37 ms projection at 100x64x256 -> 2048 (measured), the extra
-        column 3.5 ms."""
+        result cost several times what the extra column costs."""
         op = ctx.op
         if not self.has_bias:
             return [op.MatMul(x_seq, kernel) for kernel in self.kernels]

@@ -185,7 +185,7 @@ def _cell_configs(raw: RawLayer) -> list[tuple[str, Mapping[str, Any], str | Non
                 raw.name,
                 f"cell class {shown!r} has no registered converter: nothing named in a model file is imported; "
                 f"register one with kerasrnn2onnx.register_cell(CustomCell(keras_name={shown!r}, ...)) "
-                "(README: Custom cells)",
+                "(docs/custom-cells.md)",
                 "cell",
             )
         result.append((str(cls), entry.get("config") or {}, registered))
