@@ -15,7 +15,7 @@ from .spec import ModelSpec
 def __getattr__(name: str):
     # Session needs onnxruntime: import it only when asked for, so converting never does.
     if name == "Session":
-        from .runtime.stateful import Session
+        from .runtime.session import Session
 
         return Session
     raise AttributeError(name)

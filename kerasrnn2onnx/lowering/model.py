@@ -9,15 +9,18 @@ and named (``batch``, ``time``); dimensions it fixes stay fixed.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from contextlib import nullcontext as _no_scope
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import onnx
 import onnx_ir as ir
 
 from ..errors import ConversionError
+from ..registry import Registry
 from ..spec.layers import (
+    FEED_FORWARD,
     Conv1DSpec,
     FeedForwardSpec,
     FlattenSpec,
@@ -144,6 +147,26 @@ def state_io(spec: ModelSpec, expose_states: bool) -> list[StateIO]:
     return result
 
 
+@dataclass
+class _Build:
+    """What lowering one layer reads and writes: the graph values of every Keras tensor so
+    far, the graph inputs (``constants=`` read them batch-major), carried state inputs, and
+    each recurrent layer's values (its final states feed the state outputs)."""
+
+    ctx: LoweringContext
+    spec: ModelSpec
+    plans: dict[str, LayerPlan]
+    tensors: dict[TensorSpec, _Tensor] = field(default_factory=dict)
+    graph_inputs: dict[str, Any] = field(default_factory=dict)
+    state_inputs: dict[str, list[Any]] = field(default_factory=dict)
+    layer_values: dict[str, LayerValues] = field(default_factory=dict)
+
+
+LayerLowering = Callable[[_Build, Any], None]
+LAYER_LOWERINGS: Registry[type, LayerLowering] = Registry("layer lowering")
+"""How each kind of layer spec is lowered (feed-forward kinds: ``lowering/layers.py``)."""
+
+
 def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: str = "0",
                 strategy: str = "auto", target: str = "cpu", expose_states: bool = False) -> onnx.ModelProto:
     """Lower ``spec`` to an ONNX model with named dims and provenance metadata; stateful
@@ -152,85 +175,59 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
     if not MIN_OPSET <= opset <= max_opset():
         raise ConversionError(f"--opset must be between {MIN_OPSET} and {max_opset()}, got {opset}")
     plans = {p.layer: p for p in plan_layers(spec, strategy, target)}
-    ctx = LoweringContext(spec.name or "model", opset)
-    op = ctx.op
-    tensors: dict[TensorSpec, _Tensor] = {}
-    graph_inputs: dict[str, Any] = {}
-    time_dims = spec.time_dims()
-    for inp in spec.inputs:
+    build = _Build(LoweringContext(spec.name or "model", opset), spec, plans)
+    _add_inputs(build)
+    carried = state_io(spec, expose_states)
+    for io in carried:
+        value = build.ctx.input(io.input, "float32", [_batch_dim(spec, io.layer), io.width])
+        build.state_inputs.setdefault(io.layer, []).append(value)
+    for layer in spec.layers:
+        with build.ctx.scope(layer.name):
+            LAYER_LOWERINGS[type(layer)](build, layer)
+    outputs = _outputs(build)
+    halves_by_name = {half.name: half for half in spec.recurrent_layers}
+    for io in carried:
+        index = halves_by_name[io.layer].state_names.index(io.state)
+        outputs.append((build.layer_values[io.layer].states[index], io.output, [_batch_dim(spec, io.layer), io.width]))
+    return build.ctx.finish(outputs, converter_version, _metadata(spec, plans, carried, converter_version, target))
+
+
+def _add_inputs(build: _Build) -> None:
+    """Graph inputs with the Keras names; sequences are made time-major at once."""
+    ctx, op = build.ctx, build.ctx.op
+    time_dims = build.spec.time_dims()
+    for inp in build.spec.inputs:
         batch_dim = inp.batch if inp.batch is not None else "batch"
         time_dim = time_dims[inp.name]
         if inp.kind == "sequence":
             value = ctx.input(inp.name, inp.dtype, [batch_dim, time_dim, inp.features])
-            tensors[TensorSpec(inp.name)] = _Tensor(op.Transpose(value, perm=[1, 0, 2]), None, inp.batch,
-                                                    time_dim, 3)
+            tensor = _Tensor(op.Transpose(value, perm=[1, 0, 2]), None, inp.batch, time_dim, 3)
         elif inp.kind == "tokens":
             value = ctx.input(inp.name, inp.dtype, [batch_dim, time_dim])
-            tensors[TensorSpec(inp.name)] = _Tensor(op.Transpose(value, perm=[1, 0]), None, inp.batch, time_dim, 2)
+            tensor = _Tensor(op.Transpose(value, perm=[1, 0]), None, inp.batch, time_dim, 2)
         elif inp.kind == "tensor":  # rank 3 stays time-major like every sequence; ranks 4+ keep Keras's layout
             dims = [d if d is not None else f"{inp.name}_d{k}" for k, d in enumerate(inp.dims[1:], start=2)]
             value = ctx.input(inp.name, inp.dtype, [batch_dim, time_dim, *dims])
             inner = op.Transpose(value, perm=[1, 0, 2]) if inp.rank == 3 else value
-            tensors[TensorSpec(inp.name)] = _Tensor(inner, None, inp.batch, time_dim, inp.rank)
+            tensor = _Tensor(inner, None, inp.batch, time_dim, inp.rank)
         else:
             value = ctx.input(inp.name, inp.dtype, [batch_dim, inp.features])
-            tensors[TensorSpec(inp.name)] = _Tensor(value, None, inp.batch, None, 2)
-        graph_inputs[inp.name] = value  # batch-major, as constants= tensors are used
-    carried = state_io(spec, expose_states)
-    state_inputs: dict[str, list[Any]] = {}
-    batch_of = {inp.name: inp.batch for inp in spec.inputs}
-    for io in carried:
-        batch = batch_of.get(_root_input(spec, io.layer))
-        value = ctx.input(io.input, "float32", [batch if batch is not None else "batch", io.width])
-        state_inputs.setdefault(io.layer, []).append(value)
-    layer_values: dict[str, LayerValues] = {}
-    for layer in spec.layers:
-        with ctx.scope(layer.name):
-            if isinstance(layer, FeedForwardSpec):
-                ins = [tensors[s] for s in layer.sources]
-                value = lower_feed_forward(ctx, layer, [t.value for t in ins], [t.mask for t in ins],
-                                           [t.rank for t in ins])
-                mask = output_mask(ctx, layer, [t.mask for t in ins])
-                first = ins[0]
-                rank = _feed_forward_rank(layer, first.rank)
-                time = _feed_forward_time(layer, first.time) if rank >= 3 else None
-                tensors[TensorSpec(layer.name)] = _Tensor(value, mask, first.batch, time, rank)
-                continue
-            x = tensors[layer.source]
-            if isinstance(layer, MaskingSpec):
-                differs = op.Not(op.Equal(x.value, ctx.scalar_like(layer.mask_value, x.value)))
-                keep = ctx.reduce("Max", op.Cast(differs, to=ir.DataType.FLOAT), -1, 1)
-                tensors[TensorSpec(layer.name)] = _Tensor(x.value, op.Greater(keep, 0.0), x.batch, x.time, 3)
-            elif isinstance(layer, EmbeddingSpec):
-                ids = op.Cast(x.value, to=ir.DataType.INT64)
-                mask = ctx.unsqueeze(op.Not(op.Equal(ids, ctx.ints(0))), 2) if layer.mask_zero else None
-                rows = op.Gather(ctx.weight("embeddings", layer.embeddings), ids, axis=0)
-                tensors[TensorSpec(layer.name)] = _Tensor(rows, mask, x.batch, x.time, 3)
-            elif isinstance(layer, MaskOpSpec):
-                out_rank = 2 if layer.op in ("any", "all") else x.rank
-                tensors[TensorSpec(layer.name)] = _Tensor(_mask_op(ctx, layer, x.value), None, x.batch, x.time,
-                                                          out_rank)
-            else:
-                if layer.mask_source is not None:  # an explicit mask= (batch, time) boolean
-                    x = _Tensor(x.value, ctx.unsqueeze(tensors[layer.mask_source].value, 2), x.batch, x.time)
-                elif not layer.masked:  # e.g. Keras 3 drops the mask when initial_state= is given
-                    x = _Tensor(x.value, None, x.batch, x.time)
-                halves = [layer] if isinstance(layer, RecurrentLayerSpec) else [layer.forward, layer.backward]
-                results = []
-                for half in halves:
-                    initial = state_inputs.get(half.name)
-                    if half.initial_state:  # an explicit initial_state= wins, as in Keras
-                        initial = [tensors[s].value for s in half.initial_state]
-                    values = _lower_recurrent(ctx, spec, half, x, plans[half.name], initial, graph_inputs)
-                    layer_values[half.name] = values
-                    results.append(values)
-                for index, (value, is_sequence) in enumerate(_layer_outputs(ctx, layer, results)):
-                    tensors[TensorSpec(layer.name, index)] = _Tensor(
-                        value, x.mask if is_sequence else None, x.batch, x.time if is_sequence else None,
-                        3 if is_sequence else 2)
+            tensor = _Tensor(value, None, inp.batch, None, 2)
+        build.tensors[TensorSpec(inp.name)] = tensor
+        build.graph_inputs[inp.name] = value  # batch-major, as constants= tensors are used
+
+
+def _batch_dim(spec: ModelSpec, layer_name: str) -> int | str:
+    """A layer's static batch size (from the model input its data comes from), or ``batch``."""
+    batch = {inp.name: inp.batch for inp in spec.inputs}.get(_root_input(spec, layer_name))
+    return batch if batch is not None else "batch"
+
+
+def _outputs(build: _Build) -> list[tuple[Any, str, list[Any]]]:
+    """The model outputs, batch-major again, with named dims where the file leaves them open."""
     outputs: list[tuple[Any, str, list[Any]]] = []
-    for out in spec.outputs:
-        tensor = tensors[out.tensor]
+    for out in build.spec.outputs:
+        tensor = build.tensors[out.tensor]
         out_batch = tensor.batch if tensor.batch is not None else "batch"
         if tensor.rank > 3:  # kept in Keras's layout
             out_time = tensor.time if tensor.time is not None else f"{out.name}_time"
@@ -238,15 +235,15 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
             outputs.append((tensor.value, out.name, [out_batch, out_time, *rest]))
         elif tensor.rank == 3:
             out_time = tensor.time if tensor.time is not None else f"{out.name}_time"
-            outputs.append((op.Transpose(tensor.value, perm=[1, 0, 2]), out.name, [out_batch, out_time, out.width]))
+            value = build.ctx.op.Transpose(tensor.value, perm=[1, 0, 2])
+            outputs.append((value, out.name, [out_batch, out_time, out.width]))
         else:
             outputs.append((tensor.value, out.name, [out_batch, out.width]))
-    halves_by_name = {half.name: half for half in spec.recurrent_layers}
-    for io in carried:
-        values = layer_values[io.layer]
-        index = halves_by_name[io.layer].state_names.index(io.state)
-        batch = batch_of.get(_root_input(spec, io.layer))
-        outputs.append((values.states[index], io.output, [batch if batch is not None else "batch", io.width]))
+    return outputs
+
+
+def _metadata(spec: ModelSpec, plans: dict[str, LayerPlan], carried: list[StateIO], converter_version: str,
+              target: str) -> dict[str, str]:
     metadata = {
         "keras_version": spec.keras_version or "unknown",
         "keras_major": str(spec.keras_major) if spec.keras_major is not None else "unknown",
@@ -260,7 +257,71 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
     threads = recommended_threads(spec, plans)
     if threads is not None:
         metadata["recommended_intra_op_threads"] = str(threads)
-    return ctx.finish(outputs, converter_version, metadata)
+    return metadata
+
+
+def _lower_feed_forward_layer(build: _Build, layer: FeedForwardSpec) -> None:
+    ins = [build.tensors[s] for s in layer.sources]
+    value = lower_feed_forward(build.ctx, layer, [t.value for t in ins], [t.mask for t in ins], [t.rank for t in ins])
+    mask = output_mask(build.ctx, layer, [t.mask for t in ins])
+    first = ins[0]
+    rank = _feed_forward_rank(layer, first.rank)
+    time = _feed_forward_time(layer, first.time) if rank >= 3 else None
+    build.tensors[TensorSpec(layer.name)] = _Tensor(value, mask, first.batch, time, rank)
+
+
+for _kind in FEED_FORWARD:
+    LAYER_LOWERINGS.add(_kind, _lower_feed_forward_layer)
+
+
+@LAYER_LOWERINGS.register(MaskingSpec)
+def _lower_masking(build: _Build, layer: MaskingSpec) -> None:
+    ctx, op = build.ctx, build.ctx.op
+    x = build.tensors[layer.source]
+    differs = op.Not(op.Equal(x.value, ctx.scalar_like(layer.mask_value, x.value)))
+    keep = ctx.reduce("Max", op.Cast(differs, to=ir.DataType.FLOAT), -1, 1)
+    build.tensors[TensorSpec(layer.name)] = _Tensor(x.value, op.Greater(keep, 0.0), x.batch, x.time, 3)
+
+
+@LAYER_LOWERINGS.register(EmbeddingSpec)
+def _lower_embedding(build: _Build, layer: EmbeddingSpec) -> None:
+    ctx, op = build.ctx, build.ctx.op
+    x = build.tensors[layer.source]
+    ids = op.Cast(x.value, to=ir.DataType.INT64)
+    mask = ctx.unsqueeze(op.Not(op.Equal(ids, ctx.ints(0))), 2) if layer.mask_zero else None
+    rows = op.Gather(ctx.weight("embeddings", layer.embeddings), ids, axis=0)
+    build.tensors[TensorSpec(layer.name)] = _Tensor(rows, mask, x.batch, x.time, 3)
+
+
+@LAYER_LOWERINGS.register(MaskOpSpec)
+def _lower_mask_op_layer(build: _Build, layer: MaskOpSpec) -> None:
+    x = build.tensors[layer.source]
+    out_rank = 2 if layer.op in ("any", "all") else x.rank
+    build.tensors[TensorSpec(layer.name)] = _Tensor(_mask_op(build.ctx, layer, x.value), None, x.batch, x.time,
+                                                    out_rank)
+
+
+@LAYER_LOWERINGS.register(RecurrentLayerSpec, BidirectionalSpec)
+def _lower_recurrent_layer(build: _Build, layer: RecurrentLayerSpec | BidirectionalSpec) -> None:
+    ctx, tensors = build.ctx, build.tensors
+    x = tensors[layer.source]
+    if layer.mask_source is not None:  # an explicit mask= (batch, time) boolean
+        x = _Tensor(x.value, ctx.unsqueeze(tensors[layer.mask_source].value, 2), x.batch, x.time)
+    elif not layer.masked:  # e.g. Keras 3 drops the mask when initial_state= is given
+        x = _Tensor(x.value, None, x.batch, x.time)
+    halves = [layer] if isinstance(layer, RecurrentLayerSpec) else [layer.forward, layer.backward]
+    results = []
+    for half in halves:
+        initial = build.state_inputs.get(half.name)
+        if half.initial_state:  # an explicit initial_state= wins, as in Keras
+            initial = [tensors[s].value for s in half.initial_state]
+        values = _lower_recurrent(ctx, build.spec, half, x, build.plans[half.name], initial, build.graph_inputs)
+        build.layer_values[half.name] = values
+        results.append(values)
+    for index, (value, is_sequence) in enumerate(_layer_outputs(ctx, layer, results)):
+        tensors[TensorSpec(layer.name, index)] = _Tensor(
+            value, x.mask if is_sequence else None, x.batch, x.time if is_sequence else None,
+            3 if is_sequence else 2)
 
 
 ONE_THREAD_UNITS = 64  # see recommended_threads
@@ -268,12 +329,11 @@ ONE_THREAD_SIMPLE_RNN_UNITS = 256
 
 
 def recommended_threads(spec: ModelSpec, plans: dict[str, LayerPlan]) -> int | None:
-    """One intra-op thread where a second one only adds synchronisation. Measured on 2 cores
-    (scripts/bench_isolated.py, onnxruntime alone in the process): a 64-unit GRU (native)
-    runs 27-36% faster on one thread; a SimpleRNN (scan) up to 256 units runs 18% faster
-    on one thread at batch 1 (1x200x128x256) and 12% slower at batch 32, where it still
-    beats PyTorch and Keras-JAX; LSTM's native kernel and wider layers gain from two.
-    ``None``: keep onnxruntime's default."""
+    """One intra-op thread where a second one only adds synchronisation: GRUs up to
+    ``ONE_THREAD_UNITS`` and SimpleRNNs on Scan up to ``ONE_THREAD_SIMPLE_RNN_UNITS`` (faster
+    on one thread at batch 1, a little slower at batch 32); LSTM's native kernel and wider
+    layers gain from two. Measured with scripts/bench_isolated.py: the numbers, machine and
+    date are in docs/performance.md. ``None``: keep onnxruntime's default."""
     layers = spec.recurrent_layers
     if not layers:
         return None

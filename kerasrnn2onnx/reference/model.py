@@ -6,12 +6,15 @@ recurrent layer consumes it and passes it on only with ``return_sequences``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ..errors import RuntimeInputError
-from ..spec.layers import FeedForwardSpec
+from ..registry import Registry
+from ..spec.layers import FEED_FORWARD, FeedForwardSpec
 from ..spec.types import (
     BidirectionalSpec,
     EmbeddingSpec,
@@ -73,6 +76,28 @@ def run_model(
     return run_model_with_states(spec, inputs, dtype)[0]
 
 
+@dataclass
+class _Run:
+    """What running one layer reads and writes: every Keras tensor computed so far, its mask,
+    and the recurrent layers' final states."""
+
+    spec: ModelSpec
+    dtype: type
+    initial_states: Mapping[str, Sequence[np.ndarray]]
+    tensors: dict[TensorSpec, np.ndarray] = field(default_factory=dict)
+    masks: dict[TensorSpec, np.ndarray | None] = field(default_factory=dict)
+    final_states: dict[str, list[np.ndarray]] = field(default_factory=dict)
+
+    def put(self, layer: str, value: np.ndarray, mask: np.ndarray | None, index: int = 0) -> None:
+        self.tensors[TensorSpec(layer, index)] = value
+        self.masks[TensorSpec(layer, index)] = mask
+
+
+LayerRunner = Callable[[_Run, Any], None]
+LAYER_RUNNERS: Registry[type, LayerRunner] = Registry("reference layer runner")
+"""How the reference runs each kind of layer spec (feed-forward kinds: ``reference/layers.py``)."""
+
+
 def run_model_with_states(
     spec: ModelSpec,
     inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray],
@@ -81,9 +106,7 @@ def run_model_with_states(
 ) -> tuple[list[np.ndarray], dict[str, list[np.ndarray]]]:
     """Outputs and every recurrent layer's final states (by layer name, flat, cell by cell),
     starting from ``initial_states`` where given (zeros elsewhere): one streaming step."""
-    tensors: dict[TensorSpec, np.ndarray] = {}
-    masks: dict[TensorSpec, np.ndarray | None] = {}
-    final_states: dict[str, list[np.ndarray]] = {}
+    run = _Run(spec, dtype, initial_states or {})
     for input_spec, array in zip(spec.inputs, _arrays(spec, inputs), strict=True):
         wanted = {"sequence": f"(batch, time, {input_spec.features})", "tokens": "(batch, time)",
                   "vector": f"(batch, {input_spec.features})",
@@ -92,55 +115,69 @@ def run_model_with_states(
         wrong = any(d is not None and a != d for d, a in zip(fixed[::-1], array.shape[::-1], strict=False))
         if array.ndim != input_spec.rank or wrong:
             raise RuntimeInputError(f"input '{input_spec.name}' has shape {array.shape}, expected {wanted}")
-        key = TensorSpec(input_spec.name)
-        tensors[key] = array if input_spec.dtype != "float32" else array.astype(dtype)
-        masks[key] = None
+        run.put(input_spec.name, array if input_spec.dtype != "float32" else array.astype(dtype), None)
     for layer in spec.layers:
-        out = TensorSpec(layer.name)
-        if isinstance(layer, FeedForwardSpec):
-            sources = layer.sources
-            value, mask = run_feed_forward(layer, [tensors[s] for s in sources], [masks[s] for s in sources])
-            tensors[out], masks[out] = value, mask
-            continue
-        x, mask = tensors[layer.source], masks[layer.source]
-        if isinstance(layer, MaskingSpec):
-            keep = np.any(x != np.asarray(layer.mask_value, dtype=x.dtype), axis=-1)
-            tensors[out], masks[out] = x * keep[..., None].astype(x.dtype), keep
-        elif isinstance(layer, EmbeddingSpec):
-            ids = np.asarray(x).astype(np.int64)
-            if ids.size and (ids.min() < 0 or ids.max() >= layer.input_dim):
-                raise RuntimeInputError(f"layer '{layer.name}': token ids must be in [0, {layer.input_dim})")
-            tensors[out] = layer.embeddings.astype(dtype)[ids]
-            masks[out] = ids != 0 if layer.mask_zero else None
-        elif isinstance(layer, MaskOpSpec):
-            tensors[out], masks[out] = _mask_op(layer, x), None
-        elif isinstance(layer, BidirectionalSpec):
-            if layer.mask_source is not None:
-                mask = tensors[layer.mask_source]
-            elif not layer.masked:
-                mask = None
-            halves = []
-            for half in (layer.forward, layer.backward):
-                initial = (initial_states or {}).get(half.name)
-                results, final_states[half.name] = run_layer(half, x, mask, (), initial, spec.keras_major)
-                halves.append(results)
-            for index, value in enumerate(_merge_bidirectional(layer, *halves)):
-                tensors[TensorSpec(layer.name, index)] = value
-                is_sequence = value.ndim == 3
-                masks[TensorSpec(layer.name, index)] = mask if is_sequence else None
-        elif isinstance(layer, RecurrentLayerSpec):
-            if layer.mask_source is not None:
-                mask = tensors[layer.mask_source]
-            elif not layer.masked:  # e.g. Keras 3 drops the mask when initial_state= is given
-                mask = None
-            constants = [tensors[c] for c in layer.constants]
-            initial = (initial_states or {}).get(layer.name)
-            if layer.initial_state:  # an explicit initial_state= wins over a carried state, as in Keras
-                initial = [tensors[s] for s in layer.initial_state]
-            results, final_states[layer.name] = run_layer(layer, x, mask, constants, initial, spec.keras_major)
-            for index, value in enumerate(results):
-                tensors[TensorSpec(layer.name, index)] = value
-                masks[TensorSpec(layer.name, index)] = mask if (index == 0 and layer.return_sequences) else None
-        else:  # pragma: no cover - parse_model only produces the kinds above
-            raise TypeError(type(layer).__name__)
-    return [tensors[out.tensor] for out in spec.outputs], final_states
+        LAYER_RUNNERS[type(layer)](run, layer)
+    return [run.tensors[out.tensor] for out in spec.outputs], run.final_states
+
+
+def _feed_forward(run: _Run, layer: FeedForwardSpec) -> None:
+    sources = layer.sources
+    value, mask = run_feed_forward(layer, [run.tensors[s] for s in sources], [run.masks[s] for s in sources])
+    run.put(layer.name, value, mask)
+
+
+for _kind in FEED_FORWARD:
+    LAYER_RUNNERS.add(_kind, _feed_forward)
+
+
+@LAYER_RUNNERS.register(MaskingSpec)
+def _masking(run: _Run, layer: MaskingSpec) -> None:
+    x = run.tensors[layer.source]
+    keep = np.any(x != np.asarray(layer.mask_value, dtype=x.dtype), axis=-1)
+    run.put(layer.name, x * keep[..., None].astype(x.dtype), keep)
+
+
+@LAYER_RUNNERS.register(EmbeddingSpec)
+def _embedding(run: _Run, layer: EmbeddingSpec) -> None:
+    ids = np.asarray(run.tensors[layer.source]).astype(np.int64)
+    if ids.size and (ids.min() < 0 or ids.max() >= layer.input_dim):
+        raise RuntimeInputError(f"layer '{layer.name}': token ids must be in [0, {layer.input_dim})")
+    run.put(layer.name, layer.embeddings.astype(run.dtype)[ids], ids != 0 if layer.mask_zero else None)
+
+
+@LAYER_RUNNERS.register(MaskOpSpec)
+def _mask_op_layer(run: _Run, layer: MaskOpSpec) -> None:
+    run.put(layer.name, _mask_op(layer, run.tensors[layer.source]), None)
+
+
+def _layer_mask(run: _Run, layer: RecurrentLayerSpec | BidirectionalSpec) -> np.ndarray | None:
+    """The mask a recurrent layer applies: an explicit ``mask=``, else its input's (unless
+    Keras drops it, e.g. Keras 3 with ``initial_state=``)."""
+    if layer.mask_source is not None:
+        return run.tensors[layer.mask_source]
+    return run.masks[layer.source] if layer.masked else None
+
+
+@LAYER_RUNNERS.register(BidirectionalSpec)
+def _bidirectional(run: _Run, layer: BidirectionalSpec) -> None:
+    x, mask = run.tensors[layer.source], _layer_mask(run, layer)
+    halves = []
+    for half in (layer.forward, layer.backward):
+        initial = run.initial_states.get(half.name)
+        results, run.final_states[half.name] = run_layer(half, x, mask, (), initial, run.spec.keras_major)
+        halves.append(results)
+    for index, value in enumerate(_merge_bidirectional(layer, *halves)):
+        run.put(layer.name, value, mask if value.ndim == 3 else None, index)
+
+
+@LAYER_RUNNERS.register(RecurrentLayerSpec)
+def _recurrent(run: _Run, layer: RecurrentLayerSpec) -> None:
+    x, mask = run.tensors[layer.source], _layer_mask(run, layer)
+    constants = [run.tensors[c] for c in layer.constants]
+    initial = run.initial_states.get(layer.name)
+    if layer.initial_state:  # an explicit initial_state= wins over a carried state, as in Keras
+        initial = [run.tensors[s] for s in layer.initial_state]
+    results, run.final_states[layer.name] = run_layer(layer, x, mask, constants, initial, run.spec.keras_major)
+    for index, value in enumerate(results):
+        run.put(layer.name, value, mask if (index == 0 and layer.return_sequences) else None, index)

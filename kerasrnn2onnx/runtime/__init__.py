@@ -1,6 +1,6 @@
 """Running converted models with onnxruntime (imported lazily)."""
 
-from .session import import_onnxruntime, resolve_providers
-from .stateful import Session
+from .providers import import_onnxruntime, resolve_providers
+from .session import Session
 
 __all__ = ["Session", "import_onnxruntime", "resolve_providers"]

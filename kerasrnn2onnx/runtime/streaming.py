@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import RuntimeInputError
 from ..npz_inputs import load_npz_inputs
-from .stateful import Session
+from .session import Session
 
 
 def run_chunked(model: str | Path, inputs: str | Path, provider: str = "cpu", chunks: int = 1) -> dict[str, np.ndarray]:
