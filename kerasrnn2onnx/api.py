@@ -3,29 +3,31 @@
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnx
 
 from . import lowering
 from ._version import __version__
-from .errors import ConversionError, ModelFileError, RuntimeInputError
+from .errors import ModelFileError, RuntimeInputError
+from .inputs import check_inputs, make_inputs, read_inputs
 from .io import load_raw_model
+from .io.atomic import save_atomically, save_npz_atomically
 from .io.guard import Limits, current_limits, use_limits
 from .lowering import DEFAULT_OPSET
-from .npz_inputs import load_npz_inputs
 from .parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityReport, compare_all
 from .reference import run_model
 from .spec import ModelSpec, parse_model
 from .spec.layers import layer_inputs
-from .spec.types import BidirectionalSpec, EmbeddingSpec, RecurrentLayerSpec
+from .spec.types import BidirectionalSpec, RecurrentLayerSpec
 
 PathLike = str | os.PathLike
 ModelSource = PathLike | ModelSpec
+
+__all__ = ["convert", "describe", "load", "make_inputs", "read_inputs", "run_onnx", "save_atomically",
+           "save_npz_atomically", "verify"]
 
 
 def load(model: ModelSource, weights: PathLike | None = None, keras_version: int | None = None,
@@ -69,77 +71,6 @@ def convert(
     return proto
 
 
-def save_atomically(proto: onnx.ModelProto, path: Path) -> None:
-    """The model written beside ``path`` and renamed into place when complete."""
-    _write_atomically(Path(path), lambda handle: handle.write(proto.SerializeToString()))
-
-
-def _write_atomically(path: Path, write: Callable[[Any], object]) -> None:
-    """Write through a temporary file in the same folder, renamed into place when complete,
-    so a failure never leaves a half-written output."""
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise ConversionError(f"{path}: output directory does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def make_inputs(spec: ModelSpec, batch: int = 2, timesteps: int = 7, seed: int = 0) -> list[np.ndarray]:
-    """Seeded inputs; dimensions the model fixes are respected. Float inputs are standard
-    normal; token inputs are uniform ids of the Embedding they feed (0 included, so
-    ``mask_zero`` masks some steps)."""
-    rng = np.random.default_rng(seed)
-    vocab = {layer.source.layer: layer.input_dim for layer in spec.layers if isinstance(layer, EmbeddingSpec)}
-    arrays = []
-    for inp in spec.inputs:
-        b = inp.batch if inp.batch is not None else batch
-        t = inp.timesteps if inp.timesteps is not None else timesteps
-        if inp.kind == "tensor":
-            shape = (b, t, *(d if d is not None else 5 for d in inp.dims[1:]))
-            if inp.dtype == "float32":
-                arrays.append(rng.standard_normal(shape).astype(np.float32))
-            else:
-                arrays.append(rng.integers(0, _tensor_vocab(spec, inp.name), size=shape).astype(inp.dtype))
-        elif inp.features is None:
-            arrays.append(rng.integers(0, vocab.get(inp.name, 2), size=(b, t)).astype(inp.dtype))
-        else:
-            arrays.append(rng.standard_normal((b, t, inp.features)).astype(np.float32))
-    return arrays
-
-
-def _tensor_vocab(spec: ModelSpec, name: str) -> int:
-    """Token ids for an input read by TimeDistributed(Embedding): below its vocabulary."""
-    for layer in spec.layers:
-        vocab = getattr(layer, "vocabulary", None)
-        if vocab is not None and any(s.layer == name for s in getattr(layer, "sources", ())):
-            return int(vocab)
-    return 2
-
-
-def read_inputs(spec: ModelSpec, path: PathLike) -> list[np.ndarray]:
-    """Inputs from an ``.npz``: keyed by input name, or positional (``arr_0``...)."""
-    arrays = load_npz_inputs(path, [inp.name for inp in spec.inputs])
-    return [_as_input_dtype(array, inp.dtype, inp.name, path) for array, inp in zip(arrays, spec.inputs, strict=True)]
-
-
-def _as_input_dtype(array: np.ndarray, dtype: Any, name: str, source: object) -> np.ndarray:
-    """Cast to the input's dtype; token ids must be whole finite numbers (a NaN id has no meaning)."""
-    if np.dtype(dtype).kind in "iu" and array.dtype.kind == "f":
-        with np.errstate(invalid="ignore"):
-            whole = np.isfinite(array) & (array == np.round(array))
-        if not bool(whole.all()):
-            raise RuntimeInputError(f"{source}: input '{name}' holds token ids, but has {int((~whole).sum())} "
-                                    "non-integer or non-finite value(s)")
-    return array.astype(dtype)
-
-
 def _check_verify_size(spec: ModelSpec, batch: int, timesteps: int, arrays: Sequence[np.ndarray] | None) -> None:
     """Refuse inputs the float64 reference cannot run in reasonable time and memory, before
     any array is made (or, for given arrays, before the reference runs): it loops over time
@@ -160,14 +91,6 @@ def _check_verify_size(spec: ModelSpec, batch: int, timesteps: int, arrays: Sequ
             raise RuntimeInputError(f"verify: input '{inp.name}' of batch {b:,} x {t:,} timesteps x "
                                     f"{inp.features or 1} features is {values:,} values, over the limit "
                                     f"{limits.max_verify_values:,} (raise it with --max-verify-values)")
-
-
-def _check_inputs(spec: ModelSpec, arrays: Sequence[np.ndarray]) -> None:
-    for inp, array in zip(spec.inputs, arrays, strict=True):
-        expected = inp.shape
-        if array.ndim != inp.rank or any(e is not None and e != a for e, a in zip(expected, array.shape, strict=True)):
-            shown = "(" + ", ".join("?" if e is None else str(e) for e in expected) + ")"
-            raise RuntimeInputError(f"input '{inp.name}' has shape {array.shape}, the model expects {shown}")
 
 
 def run_onnx(proto: onnx.ModelProto, arrays: Sequence[np.ndarray], provider: str = "cpu") -> list[np.ndarray]:
@@ -237,7 +160,7 @@ def _verify(model: ModelSource, onnx_model: onnx.ModelProto | PathLike | None, w
             raise RuntimeInputError(f"expected {len(spec.inputs)} input(s), got {len(given)}")
         arrays = [np.asarray(a, dtype=i.dtype) for a, i in zip(given, spec.inputs, strict=True)]
         cases = "given"
-    _check_inputs(spec, arrays)
+    check_inputs(spec, arrays)
     _check_verify_size(spec, batch, timesteps, arrays)
     shapes = ", ".join(f"{i.name} {a.shape}" for i, a in zip(spec.inputs, arrays, strict=True))
     with np.errstate(all="ignore"):  # NaN/inf inputs propagate as in Keras; no warnings on stderr
@@ -292,9 +215,3 @@ def describe(model: ModelSource, weights: PathLike | None = None, keras_version:
     for out in spec.outputs:
         lines.append(f"  {out.name}")
     return "\n".join(lines)
-
-
-def save_npz_atomically(arrays: Mapping[str, np.ndarray], path: PathLike) -> None:
-    """``np.savez`` of ``arrays``, written atomically."""
-    named: dict[str, Any] = dict(arrays)  # Any: numpy's stub would match a key to savez's allow_pickle flag
-    _write_atomically(Path(path), lambda handle: np.savez(handle, **named))

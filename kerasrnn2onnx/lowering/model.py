@@ -45,9 +45,10 @@ from .cells import CellLowering, CellStep, CustomCellLowering
 from .context import LoweringContext
 from .layers import lower_feed_forward, output_mask
 from .loops import run_scan, run_unrolled
-from .native import LayerValues, lower_native
+from .native import lower_native
 from .options import DEFAULT_OPSET, MIN_OPSET
 from .strategy import BY_BATCH, SCAN_FROM_BATCH, LayerPlan, plan_layer
+from .values import LayerValues
 
 
 @dataclass(frozen=True)

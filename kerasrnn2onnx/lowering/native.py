@@ -11,7 +11,6 @@ unmasked one, exactly Keras's rule. ``go_backwards`` flips input and mask first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import onnx_ir as ir
@@ -19,26 +18,12 @@ import onnx_ir as ir
 from ..errors import UnsupportedError
 from ..spec.types import BuiltinCellSpec, CustomCellSpec, GRUCellSpec, LSTMCellSpec, RecurrentLayerSpec
 from .context import LoweringContext
+from .values import LayerValues
 from .weights import onnx_weights
 
 OP_FOR_CELL = {"SimpleRNNCell": "RNN", "GRUCell": "GRU", "LSTMCell": "LSTM"}
 DEFAULT_ACTIVATIONS = {"RNN": ["Tanh"], "GRU": ["Sigmoid", "Tanh"], "LSTM": ["Sigmoid", "Tanh", "Tanh"]}
 BIG_KEY = 1 << 40  # larger than any sequence length; sorts masked steps after unmasked ones
-
-
-@dataclass(frozen=True)
-class LayerValues:
-    """What a lowered recurrent layer produces.
-
-    ``sequence``: the Keras output sequence, time-major (time, batch, units), in Keras's
-    processing order, or ``None`` without ``return_sequences``; ``last``: (batch, units)
-    without ``return_sequences``; ``states``: every final state, (batch, width) each, in
-    Keras's order (unused ones are pruned from the graph).
-    """
-
-    sequence: Any | None
-    last: Any | None
-    states: tuple[Any, ...]
 
 
 def activation_attributes(cell: BuiltinCellSpec) -> dict[str, object] | None:

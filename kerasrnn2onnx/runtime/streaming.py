@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import RuntimeInputError
-from ..npz_inputs import load_npz_inputs
+from ..inputs import load_npz_inputs
 from .session import Session
 
 

@@ -1,0 +1,95 @@
+"""Model inputs: seeded ones for ``verify``, ones read from an ``.npz`` (``verify --inputs``,
+``run --inputs``), and the shape check against what the model declares."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ModelFileError, RuntimeInputError
+from .io import guard
+from .spec import ModelSpec
+from .spec.types import EmbeddingSpec
+
+
+def make_inputs(spec: ModelSpec, batch: int = 2, timesteps: int = 7, seed: int = 0) -> list[np.ndarray]:
+    """Seeded inputs; dimensions the model fixes are respected. Float inputs are standard
+    normal; token inputs are uniform ids of the Embedding they feed (0 included, so
+    ``mask_zero`` masks some steps)."""
+    rng = np.random.default_rng(seed)
+    vocab = {layer.source.layer: layer.input_dim for layer in spec.layers if isinstance(layer, EmbeddingSpec)}
+    arrays = []
+    for inp in spec.inputs:
+        b = inp.batch if inp.batch is not None else batch
+        t = inp.timesteps if inp.timesteps is not None else timesteps
+        if inp.kind == "tensor":
+            shape = (b, t, *(d if d is not None else 5 for d in inp.dims[1:]))
+            if inp.dtype == "float32":
+                arrays.append(rng.standard_normal(shape).astype(np.float32))
+            else:
+                arrays.append(rng.integers(0, _tensor_vocab(spec, inp.name), size=shape).astype(inp.dtype))
+        elif inp.features is None:
+            arrays.append(rng.integers(0, vocab.get(inp.name, 2), size=(b, t)).astype(inp.dtype))
+        else:
+            arrays.append(rng.standard_normal((b, t, inp.features)).astype(np.float32))
+    return arrays
+
+
+def _tensor_vocab(spec: ModelSpec, name: str) -> int:
+    """Token ids for an input read by TimeDistributed(Embedding): below its vocabulary."""
+    for layer in spec.layers:
+        vocab = getattr(layer, "vocabulary", None)
+        if vocab is not None and any(s.layer == name for s in getattr(layer, "sources", ())):
+            return int(vocab)
+    return 2
+
+
+def read_inputs(spec: ModelSpec, path: str | os.PathLike) -> list[np.ndarray]:
+    """Inputs from an ``.npz``: keyed by input name, or positional (``arr_0``...)."""
+    arrays = load_npz_inputs(path, [inp.name for inp in spec.inputs])
+    return [_as_input_dtype(array, inp.dtype, inp.name, path) for array, inp in zip(arrays, spec.inputs, strict=True)]
+
+
+def _as_input_dtype(array: np.ndarray, dtype: Any, name: str, source: object) -> np.ndarray:
+    """Cast to the input's dtype; token ids must be whole finite numbers (a NaN id has no meaning)."""
+    if np.dtype(dtype).kind in "iu" and array.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            whole = np.isfinite(array) & (array == np.round(array))
+        if not bool(whole.all()):
+            raise RuntimeInputError(f"{source}: input '{name}' holds token ids, but has {int((~whole).sum())} "
+                                    "non-integer or non-finite value(s)")
+    return array.astype(dtype)
+
+
+def load_npz_inputs(path: str | os.PathLike, names: Sequence[str]) -> list[np.ndarray]:
+    """One array per input, found by input name, ``arr_<i>`` (``np.savez`` positional) or
+    ``c0_in<i>`` (the fixtures' first case)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(path, "inputs file not found")
+    with path.open("rb") as handle:
+        if handle.read(4) != b"PK\x03\x04":
+            raise ModelFileError(path, "inputs must be an .npz (np.savez of the input arrays)")
+    stored = guard.read_npz(path, path, "inputs .npz")
+    arrays = []
+    for i, name in enumerate(names):
+        for key in (name, f"arr_{i}", f"c0_in{i}"):
+            if key in stored:
+                arrays.append(stored[key])
+                break
+        else:
+            raise RuntimeInputError(f"{path}: no array for input '{name}' (keys: {', '.join(stored)})")
+    return arrays
+
+
+def check_inputs(spec: ModelSpec, arrays: Sequence[np.ndarray]) -> None:
+    """Each array has the rank and the fixed dims of its model input."""
+    for inp, array in zip(spec.inputs, arrays, strict=True):
+        expected = inp.shape
+        if array.ndim != inp.rank or any(e is not None and e != a for e, a in zip(expected, array.shape, strict=True)):
+            shown = "(" + ", ".join("?" if e is None else str(e) for e in expected) + ")"
+            raise RuntimeInputError(f"input '{inp.name}' has shape {array.shape}, the model expects {shown}")
