@@ -7,8 +7,10 @@ from typing import get_args
 
 import pytest
 
+from kerasrnn2onnx.lowering import STRATEGIES
 from kerasrnn2onnx.lowering import layers as lowering_layers
-from kerasrnn2onnx.lowering.model import LAYER_LOWERINGS
+from kerasrnn2onnx.lowering.model import LAYER_LOWERINGS, STRATEGY_LOWERINGS
+from kerasrnn2onnx.lowering.strategy import BY_BATCH
 from kerasrnn2onnx.reference import layers as reference_layers
 from kerasrnn2onnx.reference.model import LAYER_RUNNERS
 from kerasrnn2onnx.registry import Registry
@@ -25,6 +27,10 @@ def test_every_layer_kind_has_exactly_one_handler(table):
 @pytest.mark.parametrize("table", [reference_layers.RUNNERS, lowering_layers.LOWERINGS], ids=["reference", "lowering"])
 def test_every_feed_forward_kind_has_its_computation(table):
     assert set(table) == set(FEED_FORWARD)
+
+
+def test_every_strategy_a_plan_can_name_has_a_lowering():
+    assert set(STRATEGY_LOWERINGS) == (set(STRATEGIES) - {"auto"}) | {BY_BATCH}
 
 
 def test_a_second_registration_is_refused():

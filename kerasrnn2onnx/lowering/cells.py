@@ -20,8 +20,7 @@ from ..errors import UnsupportedError
 from ..spec.activations import ActivationSpec
 from ..spec.types import BuiltinCellSpec, CustomCellSpec, GRUCellSpec, LSTMCellSpec, SimpleRNNCellSpec
 from .context import LoweringContext
-
-WIDE_LSTM_UNITS = 256  # see CellLowering.build
+from .tuning import WIDE_LSTM_UNITS
 
 
 class CellStep(Protocol):

@@ -47,7 +47,8 @@ from .layers import lower_feed_forward, output_mask
 from .loops import run_scan, run_unrolled
 from .native import lower_native
 from .options import DEFAULT_OPSET, MIN_OPSET
-from .strategy import BY_BATCH, SCAN_FROM_BATCH, LayerPlan, plan_layer
+from .strategy import BY_BATCH, LayerPlan, plan_layer
+from .tuning import ONE_THREAD_SIMPLE_RNN_UNITS, ONE_THREAD_UNITS, SCAN_FROM_BATCH
 from .values import LayerValues
 
 
@@ -325,8 +326,6 @@ def _lower_recurrent_layer(build: _Build, layer: RecurrentLayerSpec | Bidirectio
             3 if is_sequence else 2)
 
 
-ONE_THREAD_UNITS = 64  # see recommended_threads
-ONE_THREAD_SIMPLE_RNN_UNITS = 256
 
 
 def recommended_threads(spec: ModelSpec, plans: dict[str, LayerPlan]) -> int | None:
@@ -426,23 +425,43 @@ def _root_input(spec: ModelSpec, layer_name: str) -> str:
     return layer_name
 
 
+RecurrentLowering = Callable[[LoweringContext, RecurrentLayerSpec, _Tensor, list[Any], list[Any] | None], LayerValues]
+STRATEGY_LOWERINGS: Registry[str, RecurrentLowering] = Registry("strategy lowering")
+"""Each strategy a plan can name (``lowering/strategy.py``) -> its lowering of one recurrent
+layer: ``(ctx, layer, x, constants, initial states) -> LayerValues``."""
+
+
+@STRATEGY_LOWERINGS.register("native")
+def _lower_native(ctx: LoweringContext, layer: RecurrentLayerSpec, x: _Tensor, constants: list[Any],
+                  initial: list[Any] | None) -> LayerValues:
+    return lower_native(ctx, layer, x.value, x.mask, initial)
+
+
+@STRATEGY_LOWERINGS.register("scan")
+def _lower_scan(ctx: LoweringContext, layer: RecurrentLayerSpec, x: _Tensor, constants: list[Any],
+                initial: list[Any] | None) -> LayerValues:
+    return _lower_loop(ctx, layer, x, "scan", constants, initial)
+
+
+@STRATEGY_LOWERINGS.register("unroll")
+def _lower_unroll(ctx: LoweringContext, layer: RecurrentLayerSpec, x: _Tensor, constants: list[Any],
+                  initial: list[Any] | None) -> LayerValues:
+    return _lower_loop(ctx, layer, x, "unroll", constants, initial)
+
+
 def _lower_recurrent(ctx: LoweringContext, spec: ModelSpec, layer: RecurrentLayerSpec, x: _Tensor, plan: LayerPlan,
                      initial: list[Any] | None, graph_inputs: dict[str, Any]) -> LayerValues:
     """One recurrent layer under its planned strategy, with Keras's masked-output rules."""
     with ctx.scope(layer.name.split("/")[-1]) if "/" in layer.name else _no_scope():
-        if plan.strategy == "native":
-            values = lower_native(ctx, layer, x.value, x.mask, initial)
-        elif plan.strategy == BY_BATCH:
-            values = _lower_by_batch(ctx, layer, x, initial)
-        else:
-            constants = [graph_inputs[c.layer] for c in layer.constants]
-            values = _lower_loop(ctx, layer, x, plan.strategy, constants, initial)
+        constants = [graph_inputs[c.layer] for c in layer.constants]
+        values = STRATEGY_LOWERINGS[plan.strategy](ctx, layer, x, constants, initial)
         if initial is not None and x.mask is not None:
             values = _leading_masked_rule(ctx, layer, values, x.mask, initial, spec.keras_major)
         return _zero_masked_last_output(ctx, layer, values, x.mask)
 
 
-def _lower_by_batch(ctx: LoweringContext, layer: RecurrentLayerSpec, x: _Tensor,
+@STRATEGY_LOWERINGS.register(BY_BATCH)
+def _lower_by_batch(ctx: LoweringContext, layer: RecurrentLayerSpec, x: _Tensor, constants: list[Any],
                     initial: list[Any] | None) -> LayerValues:
     """Both lowerings, one If on the batch size: native below ``SCAN_FROM_BATCH`` rows, Scan
     from there (see strategy.py for the measurements). onnxruntime runs one branch per call."""

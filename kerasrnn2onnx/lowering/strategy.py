@@ -18,6 +18,7 @@ from ..io.guard import current_limits
 from ..spec.types import RecurrentLayerSpec
 from .native import OP_FOR_CELL, cuda_blocker, native_blocker
 from .options import STRATEGIES, TARGETS
+from .tuning import SCAN_FROM_BATCH
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,6 @@ def _ops(layer: RecurrentLayerSpec) -> str:
 
 
 BY_BATCH = "native+scan"  # one If on the batch size picks the lowering per call
-SCAN_FROM_BATCH = 16
 
 
 def plan_layer(layer: RecurrentLayerSpec, strategy: str, target: str, timesteps: int | None,
