@@ -4,7 +4,7 @@ Importing this package never imports onnxruntime; only ``verify`` needs it.
 """
 
 from ._version import __version__
-from .api import convert, describe, load, make_inputs, verify
+from .api import convert, describe, load, make_inputs, tune, verify
 from .custom import CustomCell, register_cell, registered_cells, unregister_cell
 from .errors import ConversionError, LayerError, ModelFileError, UnsupportedError
 from .io.guard import Limits, use_limits
@@ -24,5 +24,5 @@ __all__ = [
     "ConversionError", "CustomCell", "LayerError", "Limits", "ModelFileError", "ModelSpec", "ParityReport", "Session",
     "UnsupportedError",
     "__version__", "convert", "describe", "load", "make_inputs", "register_cell", "registered_cells",
-    "unregister_cell", "use_limits", "verify",
+    "tune", "unregister_cell", "use_limits", "verify",
 ]

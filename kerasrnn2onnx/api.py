@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
 
 from . import lowering
 from ._version import __version__
-from .errors import ModelFileError, RuntimeInputError
+from .errors import ConversionError, ModelFileError, RuntimeInputError
 from .inputs import check_inputs, make_inputs, read_inputs
 from .io import load_raw_model
 from .io.atomic import save_atomically, save_npz_atomically
@@ -27,7 +28,7 @@ PathLike = str | os.PathLike
 ModelSource = PathLike | ModelSpec
 
 __all__ = ["convert", "describe", "load", "make_inputs", "read_inputs", "run_onnx", "save_atomically",
-           "save_npz_atomically", "verify"]
+           "save_npz_atomically", "tune", "verify"]
 
 
 def load(model: ModelSource, weights: PathLike | None = None, keras_version: int | None = None,
@@ -53,22 +54,75 @@ def convert(
     target: str = "cpu",
     expose_states: bool = False,
     limits: Limits | None = None,
+    layer_strategies: Mapping[str, str] | None = None,
+    quantize: str | None = None,
 ) -> onnx.ModelProto:
     """Convert to ONNX; with ``output``, write it atomically (never a half-written file).
 
     ``strategy`` (auto, native, scan, unroll) and ``target`` (cpu, cuda) choose how each
-    recurrent layer is lowered; see :func:`describe` for the choice and its reason.
+    recurrent layer is lowered; see :func:`describe` for the choice and its reason;
+    ``layer_strategies`` overrides it per layer name (what :func:`tune` measured).
+    ``quantize="int8"`` (opt-in, never the default) applies onnxruntime's dynamic int8
+    quantization afterwards (needs onnxruntime; see :mod:`kerasrnn2onnx.runtime.quantize`).
     Stateful layers always get state inputs/outputs; ``expose_states`` gives them to every
     recurrent layer, so a long sequence can be streamed in chunks (see :class:`Session`).
     """
     with use_limits(limits):
         spec = load(model, weights, keras_version)
         proto = lowering.build_model(spec, opset=opset, converter_version=__version__, strategy=strategy,
-                                     target=target, expose_states=expose_states)
+                                     target=target, expose_states=expose_states, layer_strategies=layer_strategies)
     onnx.checker.check_model(proto, full_check=True)
+    if quantize is not None:
+        from .runtime.quantize import quantize as quantize_model
+
+        proto = quantize_model(proto, quantize)
     if output is not None:
         save_atomically(proto, Path(output))
     return proto
+
+
+def tune(
+    model: ModelSource,
+    output: PathLike | None = None,
+    *,
+    weights: PathLike | None = None,
+    keras_version: int | None = None,
+    batch: int = 1,
+    timesteps: int | None = None,
+    opset: int = DEFAULT_OPSET,
+    target: str = "cpu",
+    expose_states: bool = False,
+    rounds: int | None = None,
+    margin: float | None = None,
+    threads: Sequence[int] | None = None,
+    seed: int = 0,
+    timer: Any = None,
+) -> Any:
+    """Convert, then time every legal lowering of each recurrent layer and every intra-op
+    thread count with onnxruntime on this machine at ``batch`` x ``timesteps``, and keep
+    the fastest (see :mod:`kerasrnn2onnx.runtime.tune`). Returns a ``TuneResult`` whose
+    ``proto`` carries the choice (``recommended_intra_op_threads``, read by
+    :class:`Session`) and the measurements (metadata ``tuning``); with ``output``, the
+    model is written atomically. Needs onnxruntime; ``convert`` does not."""
+    from .runtime import tune as tuning
+
+    if batch < 1 or (timesteps is not None and timesteps < 1):
+        raise ConversionError("--batch and --timesteps must be at least 1")
+    spec = load(model, weights, keras_version)
+    arrays = make_inputs(spec, batch, timesteps or tuning.DEFAULT_TIMESTEPS, seed)
+    plans = {p.layer: p for p in lowering.plan_layers(spec, "auto", target)}
+    from .lowering.model import recommended_threads
+
+    def build(overrides: dict[str, str]) -> onnx.ModelProto:
+        return convert(spec, opset=opset, target=target, expose_states=expose_states, layer_strategies=overrides)
+
+    result = tuning.tune(spec, build, arrays, target=target, threads=threads,
+                         default_threads=recommended_threads(spec, plans),
+                         rounds=rounds or tuning.DEFAULT_ROUNDS,
+                         margin=tuning.DEFAULT_MARGIN if margin is None else margin, timer=timer)
+    if output is not None:
+        save_atomically(result.proto, Path(output))
+    return result
 
 
 def _check_verify_size(spec: ModelSpec, batch: int, timesteps: int, arrays: Sequence[np.ndarray] | None) -> None:
@@ -112,25 +166,30 @@ def verify(
     batch: int = 2,
     timesteps: int = 7,
     seed: int = 0,
-    atol: float = DEFAULT_ATOL,
-    rtol: float = DEFAULT_RTOL,
+    atol: float | None = None,
+    rtol: float | None = None,
     strategy: str = "auto",
     limits: Limits | None = None,
+    quantize: str | None = None,
 ) -> ParityReport:
     """Run the ONNX model (converted now, for the provider's target, if not given) and the
-    float64 NumPy reference on the same inputs and compare every output."""
+    float64 NumPy reference on the same inputs and compare every output.
+
+    For a quantized model (``quantize`` here, or a file ``convert --quantize`` wrote) the
+    report also gives its speed against the float conversion, and the tolerance defaults
+    to the int8 one (``QUANTIZED_ATOL``/``RTOL``) instead of float32's."""
     with use_limits(limits):
         return _verify(model, onnx_model, weights, keras_version, provider, inputs, batch, timesteps, seed, atol,
-                       rtol, strategy)
+                       rtol, strategy, quantize)
 
 
 def _verify(model: ModelSource, onnx_model: onnx.ModelProto | PathLike | None, weights: PathLike | None,
             keras_version: int | None, provider: str,
             inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray] | PathLike | None, batch: int, timesteps: int,
-            seed: int, atol: float, rtol: float, strategy: str) -> ParityReport:
+            seed: int, atol: float | None, rtol: float | None, strategy: str, quantize: str | None) -> ParityReport:
     spec = load(model, weights, keras_version)
     if onnx_model is None:
-        proto = convert(spec, strategy=strategy, target=provider)
+        proto = convert(spec, strategy=strategy, target=provider, quantize=quantize)
     elif isinstance(onnx_model, onnx.ModelProto):
         proto = onnx_model
     else:
@@ -169,8 +228,23 @@ def _verify(model: ModelSource, onnx_model: onnx.ModelProto | PathLike | None, w
     names = [o.name for o in spec.outputs]
     if len(actual) != len(expected):
         raise RuntimeInputError(f"the ONNX model has {len(actual)} outputs, the Keras model {len(expected)}")
-    rows = compare_all(names, actual, expected, atol, rtol)
-    return ParityReport(tuple(rows), provider, f"{cases}: {shapes}")
+    from .runtime.quantize import QUANTIZED_ATOL, QUANTIZED_RTOL, quantization_of
+
+    quantized = quantization_of(proto)
+    floor = (QUANTIZED_ATOL, QUANTIZED_RTOL) if quantized else (DEFAULT_ATOL, DEFAULT_RTOL)
+    rows = compare_all(names, actual, expected, floor[0] if atol is None else atol, floor[1] if rtol is None else rtol)
+    notes: tuple[str, ...] = ()
+    if quantized:
+        from .runtime.quantize import time_against
+
+        reference = convert(spec, strategy=strategy, target=provider)
+        mine, base = time_against(proto, reference, arrays, provider)
+        notes = (f"quantized {quantized['mode']} ({quantized['scheme']}); quantized ops "
+                 f"{quantized['quantized_ops'] or 'none'}, "
+                 f"float recurrent ops {quantized['float_recurrent_ops'] or 'none'}",
+                 f"speed: {mine * 1e3:.3f} ms per call quantized vs {base * 1e3:.3f} ms float ({base / mine:.2f}x), "
+                 "medians of 5 interleaved rounds")
+    return ParityReport(tuple(rows), provider, f"{cases}: {shapes}", notes)
 
 
 def describe(model: ModelSource, weights: PathLike | None = None, keras_version: int | None = None,

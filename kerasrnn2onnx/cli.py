@@ -1,4 +1,4 @@
-"""Command line: ``convert``, ``verify``, ``inspect``. Thin: every step lives in ``api``.
+"""Command line: ``convert``, ``tune``, ``verify``, ``inspect``, ``run``. Thin: every step lives in ``api``.
 
 Exit codes: 0 success / parity, 1 parity mismatch, 2 bad input (one line on stderr, no
 traceback, no output file), 3 an internal error (a bug: set KERASRNN2ONNX_DEBUG=1 for the
@@ -19,6 +19,7 @@ from .errors import ConversionError
 from .io.guard import Limits, current_limits, parse_size, use_limits
 from .lowering import DEFAULT_OPSET, STRATEGIES, TARGETS
 from .parity import DEFAULT_ATOL, DEFAULT_RTOL
+from .runtime.quantize import QUANTIZE_MODES, QUANTIZED_ATOL, QUANTIZED_RTOL
 
 
 def _model_args(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +53,16 @@ def _lowering_args(parser: argparse.ArgumentParser, target: bool) -> None:
                             help="runtime the graph is made for (cuda: only cuDNN-capable native ops)")
 
 
+def _tune_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch", type=int, default=1, help="batch size to tune for (default 1)")
+    parser.add_argument("--timesteps", type=int,
+                        help="timesteps to tune for (default: the model's, else 50)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds (default 5)")
+    parser.add_argument("--margin", type=float, default=0.05,
+                        help="leave the default only for a candidate this much faster by median (default 0.05)")
+    parser.add_argument("--threads", type=int, nargs="*", help="intra-op thread counts to try (default 1..nproc)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kerasrnn2onnx", description="Convert Keras recurrent models to ONNX.")
     parser.add_argument("--version", action="version", version=f"kerasrnn2onnx {__version__}")
@@ -65,6 +76,21 @@ def build_parser() -> argparse.ArgumentParser:
                          help="give every recurrent layer state inputs/outputs (stream long sequences in chunks)")
     _lowering_args(convert, target=True)
     _limit_args(convert)
+    convert.add_argument("--quantize", choices=QUANTIZE_MODES,
+                         help="opt-in: onnxruntime dynamic int8 quantization (native LSTM -> DynamicQuantizeLSTM; "
+                         "changes the numbers, see verify; needs onnxruntime)")
+    convert.add_argument("--tune", action="store_true",
+                         help="time the legal lowerings and thread counts here with onnxruntime (see 'tune')")
+    _tune_args(convert)
+
+    tune = commands.add_parser("tune", help="convert, then keep the fastest lowering and thread count on this machine")
+    _model_args(tune)
+    tune.add_argument("-o", "--output", help="output .onnx path (default: the model's name with .onnx)")
+    tune.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
+    tune.add_argument("--expose-states", action="store_true", help="as for convert")
+    tune.add_argument("--target", choices=TARGETS, default="cpu", help="as for convert")
+    _tune_args(tune)
+    _limit_args(tune)
 
     verify = commands.add_parser("verify", help="check an ONNX model against the NumPy reference of the Keras model")
     _model_args(verify)
@@ -74,10 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--batch", type=int, default=2, help="batch size of generated inputs (default 2)")
     verify.add_argument("--timesteps", type=int, default=7, help="timesteps of generated inputs (default 7)")
     verify.add_argument("--seed", type=int, default=0, help="seed of generated inputs (default 0)")
-    verify.add_argument("--atol", type=float, default=DEFAULT_ATOL,
-                        help=f"absolute tolerance (default {DEFAULT_ATOL:g})")
-    verify.add_argument("--rtol", type=float, default=DEFAULT_RTOL,
-                        help=f"relative tolerance (default {DEFAULT_RTOL:g})")
+    verify.add_argument("--atol", type=float, help=f"absolute tolerance (default {DEFAULT_ATOL:g}; "
+                        f"{QUANTIZED_ATOL:g} for a quantized model)")
+    verify.add_argument("--rtol", type=float, help=f"relative tolerance (default {DEFAULT_RTOL:g}; "
+                        f"{QUANTIZED_RTOL:g} for a quantized model)")
+    verify.add_argument("--quantize", choices=QUANTIZE_MODES,
+                        help="verify the quantized conversion (in memory) and report its speed against the float one")
 
     _lowering_args(verify, target=False)
     _limit_args(verify)
@@ -111,10 +139,22 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "run":
         return _run_model(args)
     common = {"weights": args.weights, "keras_version": args.keras_version}
+    if args.command == "tune" or (args.command == "convert" and args.tune):
+        output = args.output or _default_output(args.model)
+        if args.command == "convert" and args.strategy != "auto":
+            raise ConversionError("--tune chooses the strategy itself; drop --strategy")
+        if getattr(args, "quantize", None):
+            raise ConversionError("--tune times the float model; quantize the tuned model's source separately")
+        result = api.tune(args.model, output, opset=args.opset, target=args.target, expose_states=args.expose_states,
+                          batch=args.batch, timesteps=args.timesteps, rounds=args.rounds, margin=args.margin,
+                          threads=args.threads, **common)
+        print(result.table())
+        print(f"wrote {output}")
+        return 0
     if args.command == "convert":
         output = args.output or _default_output(args.model)
         api.convert(args.model, output, opset=args.opset, strategy=args.strategy, target=args.target,
-                    expose_states=args.expose_states, **common)
+                    expose_states=args.expose_states, quantize=args.quantize, **common)
         print(f"wrote {output}")
         return 0
     if args.command == "verify":
@@ -122,7 +162,8 @@ def _run(args: argparse.Namespace) -> int:
             raise ConversionError("--batch and --timesteps must be at least 1")
         report = api.verify(
             args.model, args.onnx, provider=args.provider, inputs=args.inputs, batch=args.batch,
-            timesteps=args.timesteps, seed=args.seed, atol=args.atol, rtol=args.rtol, strategy=args.strategy, **common,
+            timesteps=args.timesteps, seed=args.seed, atol=args.atol, rtol=args.rtol, strategy=args.strategy,
+            quantize=args.quantize, **common,
         )
         print(report.table())
         return 0 if report.passed else 1

@@ -18,6 +18,13 @@ Candidates: the converted layer in onnxruntime CPU under each applicable strateg
 (``pip install ".[bench]"``; a missing peer is reported as missing). The floor is the
 layer's GEMM FLOPs over this machine's measured float32 GEMM rate.
 
+OpenVINO runs ``auto``'s ONNX (a column to tell users which runtime serves their model
+fastest, not a peer). ``auto GFLOP/s (of GEMM)`` is the layer's GEMM FLOPs over ``auto``'s
+time, and that as a share of the measured GEMM rate: how close to the limit it runs.
+
+A peer asked for (not left out with ``--no-...``) that is not installed stops the run
+before anything is timed (exit 2): no ratio is printed against an absent peer.
+
 The ratio column is ``auto`` over the fastest peer, paired within each round (both timed
 back to back), as the median over rounds with the rounds' range; the last line printed,
 ``worst ratio to best peer: X``, is the largest of those medians over the rows.
@@ -130,6 +137,8 @@ class RowJob:
     lengths: np.ndarray
     models: dict  # candidate name -> (serialized ONNX, intra-op threads)
     threads: int
+    auto_key: str = "ours:auto"  # the candidate that times auto (other runtimes run its graph)
+    tflite_python: str | None = None  # a Python with TensorFlow, for the LiteRT peer's conversion
 
 
 def onnxruntime_candidates(job: RowJob) -> tuple[dict[str, Callable], dict[str, str]]:
@@ -151,10 +160,91 @@ def keras_candidates(job: RowJob) -> tuple[dict[str, Callable], dict[str, str]]:
     return ({"Keras-JAX": run}, {}) if run is not None else ({}, {"Keras-JAX": why})
 
 
-RUNTIMES = {"onnxruntime": onnxruntime_candidates, "PyTorch": pytorch_candidates, "Keras-JAX": keras_candidates}
+def openvino_candidates(job: RowJob) -> tuple[dict[str, Callable], dict[str, str]]:
+    """This project's ``auto`` ONNX run by OpenVINO's CPU plugin (a column, not a peer:
+    it tells a user which runtime serves the converted model fastest)."""
+    payload, _ = job.models[job.auto_key]
+    run, why = openvino_run(payload, job.threads, job.x)
+    return ({"OpenVINO": run}, {}) if run is not None else ({}, {"OpenVINO": why})
+
+
+def litert_candidates(job: RowJob) -> tuple[dict[str, Callable], dict[str, str]]:
+    run, why = litert_peer(job)
+    return ({"LiteRT": run}, {}) if run is not None else ({}, {"LiteRT": why})
+
+
+RUNTIMES = {"onnxruntime": onnxruntime_candidates, "PyTorch": pytorch_candidates, "Keras-JAX": keras_candidates,
+            "OpenVINO": openvino_candidates, "LiteRT": litert_candidates}
+PEERS = ("PyTorch", "Keras-JAX", "LiteRT")  # the runtimes auto's ratio is taken against
 
 
 UNAVAILABLE = "unavailable:"  # a peer that cannot run at all (vs. one that does not apply to a row)
+
+
+def openvino_run(payload: bytes, threads: int, x: np.ndarray):
+    try:
+        import openvino as ov
+    except ImportError:
+        return None, f"{UNAVAILABLE} OpenVINO not installed"
+    core = ov.Core()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "model.onnx"
+            path.write_bytes(payload)
+            compiled = core.compile_model(core.read_model(str(path)), "CPU",
+                                          {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
+                                           "INFERENCE_PRECISION_HINT": "f32"})
+    except Exception as error:  # an op or attribute OpenVINO's ONNX frontend lacks: that row has no column
+        return None, f"OpenVINO cannot run it ({type(error).__name__}: {str(error).splitlines()[0][:80]})"
+    request = compiled.create_infer_request()
+    output = compiled.output(0)
+
+    def run():
+        return np.asarray(request.infer([x])[output])
+
+    return run, None
+
+
+def litert_peer(job: RowJob):
+    """The layer converted by TensorFlow's own TFLite converter (scripts/tflite_convert.py,
+    run under ``--litert-tf-python``) and run by LiteRT's interpreter; batch-1 rows only
+    (LiteRT is an on-device runtime: one stream at a time)."""
+    import subprocess
+
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        return None, f"{UNAVAILABLE} ai-edge-litert not installed"
+    if job.shape[0] != 1:
+        return None, "LiteRT peer at batch 1 only"
+    if job.tflite_python is None:
+        return None, f"{UNAVAILABLE} LiteRT needs --litert-tf-python"
+    batch, steps, features, units = job.shape
+    with tempfile.TemporaryDirectory() as tmp:
+        np.savez(Path(tmp) / "w.npz", *job.weights)
+        row = {"kind": job.layer.kind, "options": job.layer.options, "batch": batch, "steps": steps,
+               "features": features, "units": units, "masked": job.layer.masked,
+               "bidirectional": job.layer.bidirectional, "weights": str(Path(tmp) / "w.npz"),
+               "out": str(Path(tmp) / "m.tflite")}
+        (Path(tmp) / "row.json").write_text(json.dumps(row))
+        done = subprocess.run([job.tflite_python, str(ROOT / "scripts" / "tflite_convert.py"),
+                               str(Path(tmp) / "row.json")], capture_output=True, text=True)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["?"])[-1][:100]
+            return None, f"TFLite converter failed ({last})"
+        payload = (Path(tmp) / "m.tflite").read_bytes()
+    interpreter = Interpreter(model_content=payload, num_threads=job.threads)
+    interpreter.allocate_tensors()
+    source = interpreter.get_input_details()[0]["index"]
+    target = interpreter.get_output_details()[0]["index"]
+    x = job.x
+
+    def run():
+        interpreter.set_tensor(source, x)
+        interpreter.invoke()
+        return interpreter.get_tensor(target)
+
+    return run, None
 
 
 # ---- peers ----------------------------------------------------------------------------------
@@ -345,7 +435,8 @@ class WorkerHost:
         self.process.join(timeout=10)
 
 
-RUNTIME_MODULES = {"onnxruntime": ("onnxruntime",), "PyTorch": ("torch",), "Keras-JAX": ("jax", "keras")}
+RUNTIME_MODULES = {"onnxruntime": ("onnxruntime",), "PyTorch": ("torch",), "Keras-JAX": ("jax", "keras"),
+                   "OpenVINO": ("openvino",), "LiteRT": ("ai_edge_litert",)}
 
 
 class MissingPeer(SystemExit):
@@ -400,7 +491,7 @@ def _versions(runtime: str) -> dict[str, str]:
 
 
 # ---- the driver -----------------------------------------------------------------------------------
-def row_job(tmp: Path, layer: Layer, shape, threads: int, max_unroll: int, rng):
+def row_job(tmp: Path, layer: Layer, shape, threads: int, max_unroll: int, rng, tflite_python: str | None = None):
     """Converts the row's layer under every applicable strategy; returns the job, the
     float64 reference output, what ``auto`` picks, and the candidate that times it."""
     path, weights = write_model(tmp, layer, shape, rng)
@@ -419,7 +510,7 @@ def row_job(tmp: Path, layer: Layer, shape, threads: int, max_unroll: int, rng):
         # a graph or thread count of its own; otherwise the same candidate is not timed twice
         auto_key = "ours:auto"
         models[auto_key] = (auto_model.SerializeToString(), auto_threads)
-    job = RowJob(layer, tuple(shape), weights, x, lengths, models, threads)
+    job = RowJob(layer, tuple(shape), weights, x, lengths, models, threads, auto_key, tflite_python)
     return job, expected, f"{'+'.join(sorted(auto))} {auto_threads}t", auto_key
 
 
@@ -451,7 +542,7 @@ def bench_row(hosts: dict, job: RowJob, expected, args) -> tuple[dict[str, list[
 def paired_ratios(samples: dict[str, list[float]], ours: str) -> list[float]:
     """Per round, ``ours`` over the fastest peer of that same round. Why paired: the machine's
     speed drifts between rounds (5-10% here), and a ratio within one round cancels it."""
-    peers = [name for name in samples if name.startswith(("PyTorch ", "Keras-JAX"))]
+    peers = [name for name in samples if name.startswith(("PyTorch ", "Keras-JAX", "LiteRT"))]  # see PEERS
     if not peers:
         return []
     return [mine / min(samples[p][r] for p in peers) for r, mine in enumerate(samples[ours])]
@@ -467,6 +558,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--layers", nargs="*", default=[entry.label for entry in LAYERS])
     parser.add_argument("--no-keras", action="store_true", help="skip the Keras-JAX peer")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch peer")
+    parser.add_argument("--no-openvino", action="store_true", help="skip the OpenVINO column")
+    parser.add_argument("--litert-tf-python", metavar="PY",
+                        help="a Python with TensorFlow (e.g. a tensorflow-cpu venv) to convert each batch-1 row to "
+                        ".tflite: adds the LiteRT peer (ai-edge-litert, in the bench extra)")
     parser.add_argument("--one-process", action="store_true",
                         help="run every runtime in this process (exposes them to each other's thread pools)")
     parser.add_argument("--out", help="folder for bench.md and bench.png")
@@ -479,8 +574,12 @@ def main(argv: list[str] | None = None) -> None:
         # PyTorch's OpenMP workers spin between calls by default and would starve the other
         # runtimes' threads in this process; ask them to sleep (set before torch is imported)
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    runtimes = ["onnxruntime"] + ([] if args.no_torch else ["PyTorch"]) + ([] if args.no_keras else ["Keras-JAX"])
+    runtimes = (["onnxruntime"] + ([] if args.no_torch else ["PyTorch"]) + ([] if args.no_keras else ["Keras-JAX"])
+                + ([] if args.no_openvino else ["OpenVINO"]) + (["LiteRT"] if args.litert_tf_python else []))
     require_peers(runtimes)
+    if args.litert_tf_python and not os.access(args.litert_tf_python, os.X_OK):
+        print(f"bench: --litert-tf-python {args.litert_tf_python} is not an executable Python", file=sys.stderr)
+        raise SystemExit(2)
     hosts = {name: RuntimeHost(name) if args.one_process else WorkerHost(name) for name in runtimes}
     try:
         lines, results, worst = run_grid(hosts, args)
@@ -494,7 +593,7 @@ def main(argv: list[str] | None = None) -> None:
         (out / "bench.md").write_text("\n".join(lines) + "\n")
         _plot(results, out / "bench.png")
     if worst is None:
-        if len(runtimes) > 1:
+        if any(runtime in PEERS for runtime in runtimes):
             print("bench: no requested peer applied to any row, so there is no ratio to report", file=sys.stderr)
             raise SystemExit(2)
         print("no peer compared (--no-torch --no-keras): no ratio")
@@ -513,16 +612,18 @@ def run_grid(hosts: dict, args):
     lines = [f"{platform.machine()} with {os.cpu_count()} cores, float32 GEMM {rate / 1e9:.1f} GFLOP/s; "
              f"{', '.join(f'{k} {v}' for k, v in sorted(versions.items()))}; {args.threads} threads; {layout}; "
              f"medians of {args.rounds} interleaved rounds; times in ms", "",
-             "| layer | B×T×I×H | auto | auto (ms) | native | scan | unroll | PyTorch | Keras-JAX | floor | "
-             "auto / best peer (rounds' range) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| layer | B×T×I×H | auto | auto (ms) | native | scan | unroll | PyTorch | Keras-JAX "
+             "| LiteRT | OpenVINO (auto's ONNX) "
+             "| floor | auto GFLOP/s (of GEMM) | auto / best peer (rounds' range) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     print("\n".join(lines), flush=True)
     worst: float | None = None
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for layer in [entry for entry in LAYERS if entry.label in args.layers]:
             for shape in shapes:
-                job, expected, auto, auto_key = row_job(Path(tmp), layer, shape, args.threads, args.max_unroll, rng)
+                job, expected, auto, auto_key = row_job(Path(tmp), layer, shape, args.threads, args.max_unroll, rng,
+                                                        args.litert_tf_python)
                 samples, missing = bench_row(hosts, job, expected, args)
                 times = {name: statistics.median(v) for name, v in samples.items()}
                 times["ours:auto"] = times[auto_key]
@@ -534,6 +635,9 @@ def run_grid(hosts: dict, args):
                 if ratios:
                     worst = ratio if worst is None else max(worst, ratio)
                 spread = f" ({min(ratios):.2f}-{max(ratios):.2f})" if ratios else ""
+                floor = floor_seconds(layer, shape, rate)
+                efficiency = f"{floor * rate / times['ours:auto'] / 1e9:.1f} ({floor / times['ours:auto']:.0%})"
+
                 def ms(key: str, times: dict = times) -> str:
                     return f"{times[key] * 1e3:.3f}" if key in times else "–"
 
@@ -542,7 +646,8 @@ def run_grid(hosts: dict, args):
 
                 row = (f"| {layer.label} | {'×'.join(map(str, shape))} | {auto} | {ms('ours:auto')} | "
                        f"{ms('ours:native')} | {ms('ours:scan')} | {ms('ours:unroll')} | {peer('PyTorch')} | "
-                       f"{peer('Keras-JAX')} | {floor_seconds(layer, shape, rate) * 1e3:.3f} | "
+                       f"{peer('Keras-JAX')} | {peer('LiteRT')} | {peer('OpenVINO')} | {floor * 1e3:.3f} | "
+                       f"{efficiency} | "
                        f"{f'{ratio:.2f}' if ratios else '–'}{spread} |")
                 lines.append(row)
                 results.append((layer.label, shape, {k: v for k, v in times.items() if not k.startswith("PyTorch ")}))

@@ -7,6 +7,7 @@ runs at each shape and how far it is from the fastest of the four.
 
     python scripts/bench_isolated.py            # lowerings x threads per layer and shape
     python scripts/bench_isolated.py --masked   # the cost of a mask, per layer and shape
+    python scripts/bench_isolated.py --tune     # also what `kerasrnn2onnx tune` keeps per row
 """
 
 from __future__ import annotations
@@ -88,8 +89,10 @@ def main(argv: list[str] | None = None) -> None:
     if "--masked" in argv:
         masked_vs_unmasked(rng)
         return
-    print("| layer | B×T×I×H | native 1t | native 2t | scan 1t | scan 2t | auto runs (/ fastest) | fastest |")
-    print("|---|---|---|---|---|---|---|---|")
+    tune = "--tune" in argv
+    print("| layer | B×T×I×H | native 1t | native 2t | scan 1t | scan 2t | auto runs (/ fastest) | fastest |"
+          + (" tune picks (/ fastest) |" if tune else ""))
+    print("|---|---|---|---|---|---|---|---|" + ("---|" if tune else ""))
     for layer in [entry for entry in bench.LAYERS if not entry.bidirectional and not entry.masked]:
         for shape in bench.SHAPES:
             with tempfile.TemporaryDirectory() as tmp:
@@ -107,8 +110,15 @@ def main(argv: list[str] | None = None) -> None:
             runs = auto_candidate(spec, shape[0])
             fastest = min(times, key=times.get)
             cells = " | ".join(f"{times[k]:.3f}" for k in ("native 1t", "native 2t", "scan 1t", "scan 2t"))
+            tuned = ""
+            if tune:  # what `kerasrnn2onnx tune` keeps at this shape, timed like the others
+                result = kerasrnn2onnx.tune(spec, batch=shape[0], timesteps=shape[1], threads=[1, 2])
+                session = kerasrnn2onnx.Session(result.proto).onnxruntime_session
+                chosen = "+".join(sorted(set(result.chosen.lowering.values())))
+                tuned = (f" {chosen} {result.chosen.candidate.threads}t "
+                         f"({median_ms(session, x) / times[fastest]:.2f}x) |")
             print(f"| {layer.label} | {'×'.join(map(str, shape))} | {cells} | {runs} "
-                  f"({times[runs] / times[fastest]:.2f}x) | {fastest} |", flush=True)
+                  f"({times[runs] / times[fastest]:.2f}x) | {fastest} |{tuned}", flush=True)
 
 
 if __name__ == "__main__":

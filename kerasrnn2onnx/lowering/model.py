@@ -9,7 +9,7 @@ and named (``batch``, ``time``); dimensions it fixes stay fixed.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext as _no_scope
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,7 +48,7 @@ from .loops import run_scan, run_unrolled
 from .native import lower_native
 from .options import DEFAULT_OPSET, MIN_OPSET
 from .strategy import BY_BATCH, LayerPlan, plan_layer
-from .tuning import ONE_THREAD_SIMPLE_RNN_UNITS, ONE_THREAD_UNITS, SCAN_FROM_BATCH
+from .tuning import ONE_THREAD_UNITS, SCAN_FROM_BATCH
 from .values import LayerValues
 
 
@@ -68,8 +68,15 @@ def max_opset() -> int:
     return onnx.defs.onnx_opset_version()
 
 
-def plan_layers(spec: ModelSpec, strategy: str = "auto", target: str = "cpu") -> list[LayerPlan]:
-    """The lowering of every recurrent layer (raises for a forced strategy that cannot be exact)."""
+def plan_layers(spec: ModelSpec, strategy: str = "auto", target: str = "cpu",
+                layer_strategies: Mapping[str, str] | None = None) -> list[LayerPlan]:
+    """The lowering of every recurrent layer (raises for a forced strategy that cannot be exact).
+    ``layer_strategies`` overrides ``strategy`` per layer (a Bidirectional half by its own
+    name), which is how ``tune`` applies what it measured."""
+    chosen = dict(layer_strategies or {})
+    unknown = sorted(set(chosen) - {half.name for half in spec.recurrent_layers})
+    if unknown:
+        raise ConversionError(f"no recurrent layer named {', '.join(map(repr, unknown))}")
     times = {i.name: i.timesteps for i in spec.inputs}
     batches = {i.name: i.batch for i in spec.inputs}
     plans = []
@@ -82,9 +89,9 @@ def plan_layers(spec: ModelSpec, strategy: str = "auto", target: str = "cpu") ->
         times[layer.name] = time
         batches[layer.name] = batch
         if isinstance(layer, RecurrentLayerSpec):
-            plans.append(plan_layer(layer, strategy, target, times[layer.name], batch))
+            plans.append(plan_layer(layer, chosen.get(layer.name, strategy), target, times[layer.name], batch))
         elif isinstance(layer, BidirectionalSpec):
-            plans += [plan_layer(half, strategy, target, times[layer.name], batch)
+            plans += [plan_layer(half, chosen.get(half.name, strategy), target, times[layer.name], batch)
                       for half in (layer.forward, layer.backward)]
     return plans
 
@@ -170,13 +177,14 @@ LAYER_LOWERINGS: Registry[type, LayerLowering] = Registry("layer lowering")
 
 
 def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: str = "0",
-                strategy: str = "auto", target: str = "cpu", expose_states: bool = False) -> onnx.ModelProto:
+                strategy: str = "auto", target: str = "cpu", expose_states: bool = False,
+                layer_strategies: Mapping[str, str] | None = None) -> onnx.ModelProto:
     """Lower ``spec`` to an ONNX model with named dims and provenance metadata; stateful
     layers (every layer with ``expose_states``) take their initial states as inputs and
     return their final states as outputs."""
     if not MIN_OPSET <= opset <= max_opset():
         raise ConversionError(f"--opset must be between {MIN_OPSET} and {max_opset()}, got {opset}")
-    plans = {p.layer: p for p in plan_layers(spec, strategy, target)}
+    plans = {p.layer: p for p in plan_layers(spec, strategy, target, layer_strategies)}
     build = _Build(LoweringContext(spec.name or "model", opset), spec, plans)
     _add_inputs(build)
     carried = state_io(spec, expose_states)
@@ -329,11 +337,12 @@ def _lower_recurrent_layer(build: _Build, layer: RecurrentLayerSpec | Bidirectio
 
 
 def recommended_threads(spec: ModelSpec, plans: dict[str, LayerPlan]) -> int | None:
-    """One intra-op thread where a second one only adds synchronisation: GRUs up to
-    ``ONE_THREAD_UNITS`` and SimpleRNNs on Scan up to ``ONE_THREAD_SIMPLE_RNN_UNITS`` (faster
-    on one thread at batch 1, a little slower at batch 32); LSTM's native kernel and wider
-    layers gain from two. Measured with scripts/bench_isolated.py: the numbers, machine and
-    date are in docs/performance.md. ``None``: keep onnxruntime's default."""
+    """One intra-op thread where a second one only adds synchronisation: every recurrent
+    layer at most ``ONE_THREAD_UNITS`` wide, none an LSTM (its native kernel gains from two)
+    or unrolled. The evidence on each machine is in lowering/tuning.py (``one_thread_units``:
+    a 256-unit SimpleRNN on one thread was 1.26x faster at batch 1 on one machine and 2.00x
+    slower at batch 32 on another, so it gets two; the runs are in docs/performance.md).
+    ``None``: onnxruntime's default."""
     layers = spec.recurrent_layers
     if not layers:
         return None
@@ -342,9 +351,7 @@ def recommended_threads(spec: ModelSpec, plans: dict[str, LayerPlan]) -> int | N
         kinds = {c.kind for c in layer.cells}
         if plan.strategy == "unroll" or "LSTMCell" in kinds:
             return None
-        simple_on_scan = kinds == {"SimpleRNNCell"} and plan.strategy in ("scan", BY_BATCH)
-        limit = ONE_THREAD_SIMPLE_RNN_UNITS if simple_on_scan else ONE_THREAD_UNITS
-        if layer.units > limit:
+        if layer.units > ONE_THREAD_UNITS:
             return None
     return 1
 

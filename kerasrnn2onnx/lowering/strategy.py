@@ -2,11 +2,13 @@
 
 ``auto``: ``unroll`` where Keras says ``unroll=True``; else ``native`` where the ONNX op
 expresses the layer exactly (and, for ``--target cuda``, where cuDNN would run it);
-else ``scan``. On the CPU, measured choices override that: Scan for SimpleRNN, and
-``native+scan`` (one If on the batch size) for unmasked GRU and masked SimpleRNN, whose
-fastest lowering flips with the batch. A forced strategy that cannot be exact is refused
-with the reason. Unrolling is capped (``Limits.max_unroll_steps``): a file declaring
-``unroll=True`` over 100,000 fixed steps would otherwise build a graph for minutes.
+else ``scan``. On the CPU, measured choices override that (lowering/tuning.py holds the
+constants with their evidence per machine): Scan for SimpleRNN, ``native+scan`` (one If on
+the batch size) for masked SimpleRNN, whose fastest lowering flips with the batch, and the
+native op at every batch for GRU (the smallest worst case over two machines). A forced
+strategy that cannot be exact is refused with the reason. Unrolling is capped
+(``Limits.max_unroll_steps``): a file declaring ``unroll=True`` over 100,000 fixed steps
+would otherwise build a graph for minutes.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from ..io.guard import current_limits
 from ..spec.types import RecurrentLayerSpec
 from .native import OP_FOR_CELL, cuda_blocker, native_blocker
 from .options import STRATEGIES, TARGETS
-from .tuning import SCAN_FROM_BATCH
+from .tuning import GRU_NATIVE_ON_CPU, SCAN_FROM_BATCH
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,8 @@ def plan_layer(layer: RecurrentLayerSpec, strategy: str, target: str, timesteps:
     if target == "cpu" and all(c.kind == "SimpleRNNCell" for c in layer.cells):
         switch = ("measured (scripts/bench_isolated.py, masked): the native RNN op with compaction is 2x faster "
                   "than a Scan loop applying the mask at batch 1, and 2.3-2.7x slower at batch 32+")
-    elif target == "cpu" and all(c.kind == "GRUCell" for c in layer.cells) and not layer.masked:
+    elif (target == "cpu" and all(c.kind == "GRUCell" for c in layer.cells) and not layer.masked
+          and not GRU_NATIVE_ON_CPU):
         switch = ("measured (scripts/bench_isolated.py): onnxruntime's CPU GRU op is up to 4x faster than a Scan "
                   f"loop at batch 1 and 7-16% slower from batch {SCAN_FROM_BATCH}-32 on")
     if switch is not None:
@@ -89,4 +92,8 @@ def plan_layer(layer: RecurrentLayerSpec, strategy: str, target: str, timesteps:
         return LayerPlan(layer.name, BY_BATCH, f"{switch}; the batch is dynamic, so one If on it runs the native "
                          f"op below batch {SCAN_FROM_BATCH} and Scan from there (both weight layouts are stored)"
                          f"{mask_note}")
+    if target == "cpu" and all(c.kind == "GRUCell" for c in layer.cells) and not layer.masked:
+        return LayerPlan(layer.name, "native", "measured on two machines (lowering/tuning.py, gru_native_on_cpu): "
+                         "the native GRU op is up to 4x faster than Scan at batch 1, and at batch 32+ at most 1.20x "
+                         "slower on one machine while Scan was up to 1.71x slower on the other")
     return LayerPlan(layer.name, "native", f"the ONNX {_ops(layer)} op expresses every argument exactly{mask_note}")

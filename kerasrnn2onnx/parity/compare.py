@@ -39,6 +39,7 @@ class ParityReport:
     outputs: tuple[OutputParity, ...]
     provider: str
     cases: str
+    notes: tuple[str, ...] = ()  # e.g. a quantized model's speed against the float one
 
     @property
     def passed(self) -> bool:
@@ -56,6 +57,7 @@ class ParityReport:
                 f"{o.name:<28} {str(o.shape):<16} {o.max_abs:>12.3e} {o.max_rel:>12.3e} {tol:>20} {counts:>20}  "
                 f"{verdict}"
             )
+        lines.extend(self.notes)
         lines.append("parity: PASS" if self.passed else "parity: FAIL")
         return "\n".join(lines)
 

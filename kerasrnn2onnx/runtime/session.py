@@ -88,6 +88,8 @@ class Session:
         self._states: dict[str, np.ndarray] | None = None
         if self._fixed_batch is not None:
             self.reset_states()
+        self._call = _fast_run(self._session)
+        self._count = len(self.output_names)
 
     # -- states ----------------------------------------------------------------------
     @property
@@ -172,23 +174,32 @@ class Session:
 
     # -- running ---------------------------------------------------------------------
     def _arrays(self, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray] | np.ndarray) -> dict[str, np.ndarray]:
-        arrays: list[np.ndarray]
-        if isinstance(inputs, Mapping):
+        # the common streaming call (one array, or a list) is tested first: this runs per step
+        if isinstance(inputs, np.ndarray):
+            arrays: list[Any] = [inputs]
+        elif isinstance(inputs, (list, tuple)):
+            arrays = list(inputs)
+        elif isinstance(inputs, Mapping):
             missing = [n for n in self.input_names if n not in inputs]
             if missing:
                 raise RuntimeInputError(f"missing input(s): {', '.join(missing)}")
             arrays = [inputs[n] for n in self.input_names]
         else:
-            arrays = list(inputs) if isinstance(inputs, (list, tuple)) else [np.asarray(inputs)]
-            if len(arrays) != len(self.input_names):
-                raise RuntimeInputError(f"expected {len(self.input_names)} input(s) ({', '.join(self.input_names)}), "
-                                        f"got {len(arrays)}")
+            arrays = [np.asarray(inputs)]
+        if len(arrays) != len(self.input_names):
+            raise RuntimeInputError(f"expected {len(self.input_names)} input(s) ({', '.join(self.input_names)}), "
+                                    f"got {len(arrays)}")
         feeds = {}
         for (name, dtype, rank, fixed), meta, array in zip(self._checks, self._inputs, arrays, strict=True):
             if not (isinstance(array, np.ndarray) and array.dtype == dtype and array.flags.c_contiguous):
                 array = np.ascontiguousarray(array, dtype=dtype)
             shape = array.shape
-            if len(shape) != rank or any(shape[k] != d for k, d in fixed):
+            bad = len(shape) != rank
+            for axis, size in fixed:  # a loop, not any(genexpr): a generator costs ~1 us per call
+                if bad or shape[axis] != size:
+                    bad = True
+                    break
+            if bad:
                 shown = "(" + ", ".join(str(e) if isinstance(e, int) else "?" for e in meta.shape) + ")"
                 raise RuntimeInputError(f"input '{name}' has shape {shape}, the model expects {shown}")
             feeds[name] = array
@@ -198,7 +209,7 @@ class Session:
         """One call: the model's outputs, in order; carried states advance."""
         feeds = self._arrays(inputs)
         if not self._io:
-            return self._session.run(self.output_names, feeds)
+            return self._call(self.output_names, feeds, None)
         states = self._states
         batch = feeds[self.input_names[0]].shape[0]
         if states is None:
@@ -208,7 +219,20 @@ class Session:
             raise RuntimeInputError(f"input batch {batch} but the carried states have batch {carried}"
                                     + ("" if self._fixed_batch else "; call reset_states() to change it"))
         feeds.update(states)
-        results = self._session.run(self._fetch, feeds)
-        count = len(self.output_names)
+        results = self._call(self._fetch, feeds, None)
+        count = self._count
         self._states = dict(zip(self._state_inputs, results[count:], strict=True))
         return results[:count]
+
+
+def _fast_run(session: Any) -> Any:
+    """The run call for the Session's hot path. On a CPU-only session it is the binding's
+    own ``run``, skipping ``InferenceSession.run``'s per-call Python checks (input names,
+    OrtValue ownership, graph capture), which the Session has already made or which cannot
+    apply (it feeds NumPy arrays by the model's own names): that is what keeps a one-step
+    streaming call as cheap as a bare ``InferenceSession.run`` (scripts/bench_session.py).
+    Elsewhere (CUDA, whose provider fallback lives in that wrapper) the public ``run``."""
+    raw = getattr(session, "_sess", None)
+    if raw is not None and callable(getattr(raw, "run", None)) and session.get_providers() == ["CPUExecutionProvider"]:
+        return raw.run
+    return session.run
