@@ -1000,6 +1000,174 @@ def graph_set(prefix, fmt):
     ]
 
 
+def g_siamese_dot(keras):
+    """One functional embedding model called on two inputs (a Siamese encoder)."""
+    L = keras.layers
+    i = keras.Input((None, 3), name="tokens-in")
+    h = L.LSTM(4, return_sequences=True, name="encoder")(i)
+    h = L.LSTM(3, name="encoder-2")(h)
+    embed = keras.Model(i, L.Dense(3, activation="tanh", name="dense")(h), name="embed-net")
+    left = keras.Input((None, 3), name="left")
+    right = keras.Input((None, 3), name="right")
+    a, b = embed(left), embed(right)
+    diff = L.Subtract(name="diff")([a, b])
+    cosine = L.Dot(axes=-1, normalize=True, name="cosine")([a, b])
+    score = L.Dense(1, activation="sigmoid", name="dense")(L.Concatenate(name="join")([diff, cosine]))
+    return [left, right], [score, L.Dot(axes=1, name="raw-dot")([a, b])]
+
+
+def g_siamese_sequential(keras):
+    """A Sequential tower called on two inputs; Dot over a tuple of axes (1, -1)."""
+    L = keras.layers
+    tower = keras.Sequential([keras.Input((None, 3)), L.GRU(3, return_sequences=True, name="gru-a"),
+                              L.GRU(2, name="gru-b"), L.Dense(2, name="proj")], name="tower-net")
+    left = keras.Input((None, 3), name="left-seq")
+    right = keras.Input((None, 3), name="right-seq")
+    a, b = tower(left), tower(right)
+    return [left, right], [L.Dot(axes=(1, -1), name="match")([a, b]), L.Add(name="sum")([a, b])]
+
+
+def g_dot_attention(keras):
+    """Dot-product attention between two fixed-length LSTM sequences (3-D Dot axes)."""
+    L = keras.layers
+    enc = keras.Input((5, 3), name="enc-in")
+    dec = keras.Input((4, 3), name="dec-in")
+    k = L.LSTM(4, return_sequences=True, name="key-lstm")(enc)
+    q = L.LSTM(4, return_sequences=True, name="query-lstm")(dec)
+    scores = L.Dot(axes=(2, 2), name="scores")([q, k])  # (batch, 4, 5)
+    attn = L.Activation("softmax", name="attn")(scores)
+    context = L.Dot(axes=(-1, 1), name="context")([attn, k])  # (batch, 4, 4)
+    out = L.GRU(2, name="gru-out")(context)
+    gram = L.Dot(axes=(-2, -2), normalize=True, name="gram")([q, q])  # (batch, 4, 4)
+    pooled = L.Dot(axes=(2, 1), name="pool")([q, L.Dense(4, name="dense")(L.Flatten()(enc))])  # (batch, 4)
+    return [enc, dec], [out, gram, pooled]
+
+
+def g_no_rnn_dense(keras):
+    L = keras.layers
+    x = keras.Input((5,), name="features-in")
+    h = L.Dense(8, activation="relu", name="hidden-1")(x)
+    return [x], L.Dense(2, name="hidden-2")(h)
+
+
+def g_tf_time_major(keras):
+    """tf.transpose to time-major -> LSTM(time_major=True) -> tf.transpose back (Keras 2)."""
+    import tensorflow as tf
+
+    L = keras.layers
+    x = keras.Input((None, 3), name="frames")
+    t = tf.transpose(x, [1, 0, 2])
+    y = L.LSTM(4, time_major=True, return_sequences=True, name="tm-lstm")(t)
+    g = L.GRU(3, time_major=True, name="tm-gru")(y)  # last output: (batch, 3)
+    z = L.SimpleRNN(2, time_major=True, return_sequences=True, return_state=True, name="tm-rnn")(y)
+    back = tf.transpose(z[0], perm=[1, 0, 2])
+    return [x], [L.Dense(2, name="head")(back), g, z[1]]
+
+
+def g_tf_ops(keras):
+    """Every whitelisted TensorFlow function, as tf-keras records them (TFOpLambda)."""
+    import tensorflow as tf
+
+    L = keras.layers
+    x = keras.Input((5, 3), name="x-in")
+    y = L.LSTM(4, return_sequences=True, name="lstm")(x)
+    last = tf.expand_dims(y[:, -1, :], axis=1)  # (b, 1, 4)
+    c = tf.concat([y, last], axis=1)  # (b, 6, 4)
+    m = tf.math.multiply(c, 2.0)
+    a = m + y[:, :1]  # broadcast over time
+    r = tf.reduce_mean(a, axis=1)  # (b, 4)
+    s = tf.squeeze(last, axis=1)
+    st = tf.stack([r, s], axis=1)  # (b, 2, 4)
+    flat = tf.reshape(st, [-1, 8]) / 3.0
+    rev = y[:, ::-1, 1:3]  # (b, 5, 2)
+    p = tf.transpose(y, [0, 2, 1])  # (b, 4, 5)
+    q = tf.reduce_max(p, 2, True) - tf.reduce_sum(p, axis=-1, keepdims=True)  # (b, 4, 1)
+    k = 0.5 * tf.math.subtract(x, tf.reshape(tf.transpose(x, [0, 2, 1]), (-1, 5, 3)))
+    e = x[..., 0]  # (b, 5)
+    g = L.GRU(2, name="lstm-2")(tf.concat([rev, k[:, :, 1:]], axis=-1))
+    return [x], [flat, q, tf.math.add(g, 1.0), e, L.Dense(2, name="dense")(p[:, 2])]
+
+
+def g_tf_unknown(keras):
+    """A TFOpLambda naming a function off the whitelist (tf.math.cumsum)."""
+    import tensorflow as tf
+
+    L = keras.layers
+    x = keras.Input((None, 3), name="x-in")
+    return [x], L.LSTM(2, name="lstm")(tf.math.cumsum(x, axis=1))
+
+
+def issue11_tf_set():
+    """Issue 11 (Keras 2 only): time_major=True and TensorFlow functions called in a model."""
+    tag = ("model", "user_names", "tf_op")
+    return [
+        Fx("k2_tf_time_major", [],
+           "frames (None, 3) -> tf.transpose([1, 0, 2]) -> LSTM(4, time_major=True, seq, name='tm-lstm') "
+           "-> [GRU(3, time_major=True, name='tm-gru') (last), SimpleRNN(2, time_major=True, seq, "
+           "return_state=True, name='tm-rnn')]; outputs [Dense(2)(tf.transpose(rnn_seq, [1, 0, 2])), "
+           "gru_last, rnn_h]", fmt="h5", api="functional", build=g_tf_time_major,
+           cases=((3, 5), (2, 7)), tags=tag + ("time_major",)),
+        Fx("k2_tf_ops", [],
+           "x-in (5, 3) -> LSTM(4, seq, name='lstm') y; tf.expand_dims(y[:, -1, :], 1), tf.concat "
+           "(axis 1 and -1), tf.math.multiply by 2.0, + y[:, :1], tf.reduce_mean/_max/_sum (axis, "
+           "keepdims), tf.squeeze, tf.stack, tf.reshape, / 3.0, y[:, ::-1, 1:3], tf.transpose([0, 2, 1]), "
+           "2.0-first constant (0.5 * ...), tf.math.subtract, x[..., 0], p[:, 2], GRU(2, name='lstm-2') "
+           "over a concat; outputs [flat, q, tf.math.add(gru, 1.0), x[..., 0], Dense(2)(p[:, 2])]",
+           fmt="h5", api="functional", build=g_tf_ops, cases=((3, 5), (2, 5)), tags=tag),
+    ]
+
+
+def issue11_graph_set(prefix, fmt):
+    """Issue 11: nested models called twice with Dot, models without a recurrent layer, fixed
+    dimensions propagated through Flatten / RepeatVector / Permute / Conv1D / pooling."""
+    tag = ("model", "user_names")
+    pair = random_inputs(("f", 3, 0), ("f", 3, -1), cases=GRAPH_CASES)
+    return [
+        Fx(f"{prefix}_siamese_dot", [],
+           "Siamese: embed-net = Model(tokens-in (None, 3) -> LSTM(4, seq, name='encoder') -> "
+           "LSTM(3, name='encoder-2') -> Dense(3, tanh, name='dense')) called on left and right "
+           "(one copy of the weights); outputs [Dense(1, sigmoid, name='dense')(Concatenate("
+           "[Subtract(a, b), Dot(axes=-1, normalize=True)(a, b)])), Dot(axes=1)(a, b)]; "
+           "c{k}_in0 = left, c{k}_in1 = right (one step shorter)", fmt=fmt, api="functional",
+           build=g_siamese_dot, inputs=pair, tags=tag + ("nested_model", "shared_model", "layer:Dot")),
+        Fx(f"{prefix}_siamese_sequential", [],
+           "tower-net = Sequential([GRU(3, seq, name='gru-a'), GRU(2, name='gru-b'), "
+           "Dense(2, name='proj')]) called on left-seq and right-seq; outputs [Dot(axes=(1, -1))"
+           "(a, b), Add(a, b)]", fmt=fmt, api="functional", build=g_siamese_sequential,
+           inputs=pair, tags=tag + ("nested_model", "shared_model", "layer:Dot")),
+        Fx(f"{prefix}_dot_attention", [],
+           "enc-in (5, 3), dec-in (4, 3): k = LSTM(4, seq, name='key-lstm')(enc), q = LSTM(4, "
+           "seq, name='query-lstm')(dec); outputs [GRU(2)(Dot(axes=(-1, 1))([softmax(Dot(axes="
+           "(2, 2))([q, k])), k])), Dot(axes=(-2, -2), normalize=True)([q, q]), Dot(axes=(2, 1))"
+           "([q, Dense(4)(Flatten(enc))])]", fmt=fmt, api="functional", build=g_dot_attention,
+           inputs=random_inputs(("f", 3, 0), ("f", 3, -1), cases=((3, 5), (2, 5))),
+           tags=tag + ("layer:Dot", "multi_input")),
+        Fx(f"{prefix}_no_rnn_time_distributed",
+           [lay("TimeDistributed", lay("Dense", 4, activation="relu"), name="td-proj"),
+            lay("TimeDistributed", lay("Dense", 2), name="td-out")],
+           "no recurrent layer: Input((None, 3)) -> TimeDistributed(Dense(4, relu), name='td-proj') "
+           "-> TimeDistributed(Dense(2), name='td-out')", fmt=fmt, cases=NEW_CASES,
+           tags=tag + ("no_recurrent",)),
+        Fx(f"{prefix}_no_rnn_dense", [],
+           "no recurrent layer: features-in (5,) -> Dense(8, relu, name='hidden-1') -> "
+           "Dense(2, name='hidden-2')", fmt=fmt, api="functional", build=g_no_rnn_dense,
+           inputs=random_inputs(("v", 5), cases=NEW_CASES), tags=tag + ("no_recurrent",)),
+        Fx(f"{prefix}_fixed_time_permute",
+           [lay("Dense", 5, name="proj-in"), lay("Flatten", name="flat"),
+            lay("RepeatVector", 3, name="repeat-3"), lay("Permute", (2, 1), name="swap-axes"),
+            lay("GRU", 2, name="gru-out")],
+           "Input((4, 3)) -> Dense(5) -> Flatten (20) -> RepeatVector(3) -> Permute((2, 1)) "
+           "(batch, 20, 3) -> GRU(2): the fixed time of RepeatVector reaches Permute",
+           fmt=fmt, timesteps=4, cases=((3, 4), (2, 4)), tags=tag + ("permute", "fixed_dims")),
+        Fx(f"{prefix}_fixed_time_conv_permute",
+           [lay("Conv1D", 4, 3, name="conv-a"), lay("MaxPooling1D", 2, name="pool-a"),
+            lay("Permute", (2, 1), name="swap-axes"), lay("SimpleRNN", 3, name="rnn-out")],
+           "Input((8, 3)) -> Conv1D(4, 3) (6 steps) -> MaxPooling1D(2) (3 steps) -> Permute((2, 1)) "
+           "(batch, 4, 3) -> SimpleRNN(3)", fmt=fmt, timesteps=8, cases=((3, 8), (2, 8)),
+           tags=tag + ("permute", "fixed_dims")),
+    ]
+
+
 def cudnn_save(cls_name):
     """save_model hook: the real tf-keras CuDNNLSTM / CuDNNGRU twin of the plain model.
 
@@ -1241,6 +1409,7 @@ K3_FIXTURES = [
     *layer_sets.activation_sets("k3", "keras", Fx, lay),
     *layer_sets.model_sets("k3", "keras", Fx, lay),
     *graph_set("k3", "keras"),
+    *issue11_graph_set("k3", "keras"),
 ]
 
 # --------------------------------------------------------------------------
@@ -1326,6 +1495,8 @@ K2_FIXTURES = [
     *layer_sets.activation_sets("k2", "h5", Fx, lay),
     *layer_sets.model_sets("k2", "h5", Fx, lay),
     *graph_set("k2", "h5"),
+    *issue11_graph_set("k2", "h5"),
+    *issue11_tf_set(),
     # Legacy CuDNNLSTM / CuDNNGRU (Keras 2 only)
     *cudnn_set(),
 ]

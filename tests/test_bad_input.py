@@ -289,7 +289,9 @@ def test_unsupported_layer_inside_a_nested_model_is_named(capsys, tmp_path):
     _convert_fails(capsys, tmp_path, [model, "--weights", npz, "--keras-version", "3"], "'inner/code' (Lambda)")
 
 
-def test_nested_model_called_twice_is_refused(capsys, tmp_path):
+def test_nested_model_call_that_does_not_exist_is_refused(capsys, tmp_path):
+    """A nested model called twice is inlined per call (tf-keras numbers the calls 1 and 2
+    when the model starts with an InputLayer): a reference to call 3 is one line, exit 2."""
     inner = {"name": "inner", "layers": [
         {"class_name": "InputLayer", "config": {"name": "i", "batch_shape": [None, 4, 2]}},
         {"class_name": "LSTM", "config": {"name": "l", "units": 3, "return_sequences": True}}]}
@@ -297,5 +299,5 @@ def test_nested_model_called_twice_is_refused(capsys, tmp_path):
                "inbound_nodes": []},
               {"class_name": "Sequential", "name": "inner", "config": inner,
                "inbound_nodes": [[["x", 0, 0, {}]], [["x", 0, 0, {}]]]}]
-    model, npz = _functional(tmp_path, layers, [["x", 0, 0]], [["inner", 0, 0]])
-    _convert_fails(capsys, tmp_path, [model, "--weights", npz, "--keras-version", "3"], "'inner'", "called 2 times")
+    model, npz = _functional(tmp_path, layers, [["x", 0, 0]], [["inner", 3, 0]])
+    _convert_fails(capsys, tmp_path, [model, "--weights", npz, "--keras-version", "3"], "'inner'", "has no call 3")

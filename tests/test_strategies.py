@@ -47,7 +47,8 @@ def test_strategy_matches_keras(fixture, strategy):
         return
     proto = kerasrnn2onnx.convert(fixture.model, strategy=strategy, **fixture.load_kwargs())
     lowering = json.loads({p.key: p.value for p in proto.metadata_props}["lowering"])
-    assert set(lowering.values()) == {strategy}
+    # a model without recurrent layers has nothing to lower by strategy (and still matches Keras)
+    assert set(lowering.values()) == ({strategy} if spec.recurrent_layers else set())
     _run(proto, fixture)
 
 

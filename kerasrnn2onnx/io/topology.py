@@ -16,6 +16,53 @@ from ..errors import ModelFileError
 from .raw import RawLayer, TensorRef
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
+OP_LAMBDA_CLASSES = ("TFOpLambda", "SlicingOpLambda")
+CONSTANT_VALUE = "_CONSTANT_VALUE"  # tf-keras's marker for a constant where a tensor could be
+
+
+def _is_ref(value: Any) -> bool:
+    return (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
+            and value[0] != CONSTANT_VALUE and all(isinstance(v, int) and not isinstance(v, bool) for v in value[1:]))
+
+
+def _as_refs(value: Any) -> Any:
+    """Keras 2 call data with every ``[layer, node, index]`` triple made a TensorRef."""
+    if _is_ref(value):
+        return TensorRef(value[0], value[1], value[2])
+    if isinstance(value, list):
+        return [_as_refs(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _as_refs(v) for k, v in value.items()}
+    return value
+
+
+def map_refs(value: Any, fn: Any) -> Any:
+    """``value`` with ``fn`` applied to every TensorRef inside (lists, tuples, dicts)."""
+    if isinstance(value, TensorRef):
+        return fn(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(map_refs(v, fn) for v in value)
+    if isinstance(value, Mapping):
+        return {k: map_refs(v, fn) for k, v in value.items()}
+    return value
+
+
+def _op_lambda_call(node: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """A Keras 2 TFOpLambda call as data: one operand per inbound entry (a TensorRef, or the
+    value of a ``_CONSTANT_VALUE`` entry), and the keywords tf-keras repeats on every entry."""
+    if not isinstance(node, list) or not node:
+        return (), {}
+    if isinstance(node[0], str):
+        node = [node]  # a call on one tensor: a single entry
+    operands: list[Any] = []
+    for item in node:
+        if isinstance(item, list) and len(item) >= 3 and item[0] == CONSTANT_VALUE:
+            operands.append(item[2])
+        else:
+            operands.append(_ref(item[0], item[1], item[2], "inbound node"))
+    first = node[0]
+    kwargs = first[3] if len(first) > 3 and isinstance(first[3], Mapping) else {}
+    return tuple(operands), _as_refs(dict(kwargs))
 
 
 def _ref(layer: Any, node: Any, index: Any, where: str) -> TensorRef:
@@ -59,6 +106,7 @@ def _keras2_refs(value: Any) -> Iterator[TensorRef]:
         isinstance(value, list)
         and len(value) >= 3
         and isinstance(value[0], str)
+        and value[0] != CONSTANT_VALUE
         and isinstance(value[1], int)
         and isinstance(value[2], int)
     ):
@@ -76,12 +124,16 @@ def _parse_node(node: Any) -> tuple[tuple[TensorRef, ...], dict[str, tuple[Tenso
     if isinstance(node, Mapping):  # Keras 3
         called = {k: tuple(_tensor_refs(v)) for k, v in (node.get("kwargs") or {}).items()}
         return tuple(_tensor_refs(node.get("args", []))), {k: v for k, v in called.items() if v}
+    if isinstance(node, list) and node and isinstance(node[0], str):
+        node = [node]  # tf-keras writes a TFOpLambda call on one tensor as a single entry
     if isinstance(node, list):  # Keras 2: [[name, node, index, kwargs], ...]
         args: list[TensorRef] = []
         kwargs: dict[str, tuple[TensorRef, ...]] = {}
         for item in node:
             if not (isinstance(item, list) and len(item) >= 3):
                 raise ModelFileError("<config>", f"malformed inbound node {item!r}")
+            if item[0] == CONSTANT_VALUE:  # a TFOpLambda's constant operand, not a tensor
+                continue
             args.append(_ref(item[0], item[1], item[2], "inbound node"))
             if len(item) > 3 and isinstance(item[3], Mapping):
                 for key, val in item[3].items():
@@ -180,11 +232,16 @@ def _rename(ref: TensorRef) -> TensorRef:
     return TensorRef(call_name(ref.layer, ref.node), 0, ref.index)
 
 
-def _inline_model(entry: Mapping[str, Any], source: Path, args: tuple[TensorRef, ...]
+def _inline_model(entry: Mapping[str, Any], source: Path, args: tuple[TensorRef, ...], call: int = 0
                   ) -> tuple[list[RawLayer], tuple[TensorRef, ...]]:
     """A model used as a layer, inlined: its layers renamed ``outer/inner``, its inputs
-    aliased to the tensors the outer graph feeds it; returns the layers and its outputs."""
+    aliased to the tensors the outer graph feeds it; returns the layers and its outputs.
+
+    A model called more than once (a Siamese encoder) is inlined once per call: call ``k``
+    is named ``outer#k/inner`` and each of its layers takes the weights of the first call's
+    copy (``weights_from``), so the file's one set of weights is read once."""
     outer = _layer_name(entry)
+    prefix = call_name(outer, call)
     _, _, inner_layers, inner_inputs, inner_outputs = parse_topology(
         {"class_name": entry.get("class_name"), "config": entry.get("config")}, source)
     if len(args) != len(inner_inputs):
@@ -192,35 +249,59 @@ def _inline_model(entry: Mapping[str, Any], source: Path, args: tuple[TensorRef,
     alias = {ref.layer: arg for ref, arg in zip(inner_inputs, args, strict=True)}
 
     def rename(ref: TensorRef) -> TensorRef:
-        return alias.get(ref.layer) or TensorRef(f"{outer}/{ref.layer}", ref.node, ref.index)
+        return alias.get(ref.layer) or TensorRef(f"{prefix}/{ref.layer}", ref.node, ref.index)
 
     result = []
     for layer in inner_layers:
         if layer.class_name == "InputLayer" and layer.name in alias:
             continue
+        if call:  # a later call: the first call's copy of this layer owns the weights
+            weights_from: str | None = f"{outer}/{layer.weights_from or layer.name}"
+        else:
+            weights_from = f"{outer}/{layer.weights_from}" if layer.weights_from else None
         result.append(replace(
             layer,
-            name=f"{outer}/{layer.name}",
+            name=f"{prefix}/{layer.name}",
             inbound=tuple(rename(r) for r in layer.inbound),
             tensor_kwargs={k: tuple(rename(r) for r in refs) for k, refs in layer.tensor_kwargs.items()},
-            weights_from=f"{outer}/{layer.weights_from}" if layer.weights_from else None,
+            call_args=map_refs(layer.call_args, rename),
+            call_kwargs=map_refs(layer.call_kwargs, rename),
+            weights_from=weights_from,
             nested_in=(outer, *layer.nested_in),
             inner_name=layer.inner_name or layer.name,
         ))
     return result, tuple(rename(r) for r in inner_outputs)
 
 
+def _first_node_skipped(entry: Mapping[str, Any], node: Any) -> int:
+    """1 when the file numbers a nested model's calls from 1: Keras 2 keeps node 0 for the
+    model's own construction when its first layer is an InputLayer (tf-keras
+    ``_should_skip_first_node``); Keras 3 (dict-shaped nodes) numbers calls from 0."""
+    if isinstance(node, Mapping):
+        return 0
+    config = entry.get("config")
+    inner = config.get("layers") if isinstance(config, Mapping) else config
+    if isinstance(inner, list) and inner and isinstance(inner[0], Mapping):
+        return 1 if inner[0].get("class_name") == "InputLayer" else 0
+    return 0
+
+
 def _functional(config: Any, source: Path):
     if not isinstance(config, Mapping) or not isinstance(config.get("layers"), list):
         raise ModelFileError(source, "Functional config has no 'layers' list")
     layers: list[RawLayer] = []
-    nested_outputs: dict[str, tuple[TensorRef, ...]] = {}
+    nested_outputs: dict[str, list[tuple[TensorRef, ...]]] = {}  # per call of a nested model
+    node_offset: dict[str, int] = {}
 
     def resolve(ref: TensorRef) -> TensorRef:
-        # a reference to a nested model's output (Keras versions disagree on its node index:
-        # a nested model is called once here, so the index is not needed)
+        # a reference to a nested model's output: node k + offset is its k-th call here
+        # (a model called once is its only call, whatever index a version gives it)
         if ref.layer in nested_outputs:
-            outputs = nested_outputs[ref.layer]
+            calls = nested_outputs[ref.layer]
+            call = ref.node - node_offset[ref.layer] if len(calls) > 1 else 0
+            if not 0 <= call < len(calls):
+                raise ModelFileError(source, f"nested model '{ref.layer}' has no call {ref.node}")
+            outputs = calls[call]
             if ref.index >= len(outputs):
                 raise ModelFileError(source, f"nested model '{ref.layer}' has no output {ref.index}")
             return outputs[ref.index]
@@ -230,22 +311,29 @@ def _functional(config: Any, source: Path):
         lname = _layer_name(entry)
         nodes = entry.get("inbound_nodes") or [None]
         if entry.get("class_name") in MODEL_CLASSES:
-            if len(nodes) != 1 or nodes[0] is None:
-                raise ModelFileError(source, f"nested model '{lname}' called {len(nodes)} times: a nested model "
-                                             "is supported when called once")
-            model_args, _ = _parse_node(nodes[0])
-            inner, outputs = _inline_model(entry, source, tuple(resolve(r) for r in model_args))
-            layers.extend(inner)
-            nested_outputs[lname] = outputs
+            if nodes[0] is None:
+                raise ModelFileError(source, f"nested model '{lname}' is never called")
+            nested_outputs[lname] = []
+            node_offset[lname] = _first_node_skipped(entry, nodes[0])
+            for k, node in enumerate(nodes):
+                model_args, _ = _parse_node(node)
+                inner, outputs = _inline_model(entry, source, tuple(resolve(r) for r in model_args), k)
+                layers.extend(inner)
+                nested_outputs[lname].append(outputs)
             continue
         for k, node in enumerate(nodes):
             args: tuple[TensorRef, ...] = ()
             kwargs: dict[str, tuple[TensorRef, ...]] = {}
             call_args: tuple = ()
+            call_kwargs: dict[str, Any] = {}
             if node is not None:
                 args, kwargs = _parse_node(node)
                 if isinstance(node, Mapping):
                     call_args = tuple(node.get("args") or ())
+                elif entry.get("class_name") in OP_LAMBDA_CLASSES:
+                    call_args, call_kwargs = _op_lambda_call(node)
+                    call_args = map_refs(call_args, resolve)
+                    call_kwargs = map_refs(call_kwargs, resolve)
             layers.append(
                 RawLayer(
                     str(entry.get("class_name")),
@@ -254,6 +342,7 @@ def _functional(config: Any, source: Path):
                     inbound=tuple(resolve(r) for r in args),
                     tensor_kwargs={key: tuple(resolve(r) for r in refs) for key, refs in kwargs.items()},
                     call_args=call_args,
+                    call_kwargs=call_kwargs,
                     weights_from=lname if k else None,
                 )
             )

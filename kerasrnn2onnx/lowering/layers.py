@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnsupportedError
+from ..spec.dot import DotSpec
 from ..spec.layers import (
     ActivationLayerSpec,
     Conv1DSpec,
@@ -27,9 +28,12 @@ from ..spec.layers import (
     RepeatVectorSpec,
     ReshapeSpec,
 )
+from ..spec.tfops import TFOpSpec
 from .activation_layers import LOWERINGS as ACTIVATION_LOWERINGS
 from .context import LoweringContext
 from .conv import LOWERINGS as CONV_LOWERINGS
+from .dot import lower_dot
+from .tfops import lower_tfop
 from .wrappers import LOWERINGS as WRAPPER_LOWERINGS
 
 
@@ -175,6 +179,9 @@ LOWERINGS: dict[type, Callable] = {
     NormalizationSpec: _normalization,
     FlattenSpec: _flatten,
 }
+
+LOWERINGS[DotSpec] = lower_dot
+LOWERINGS[TFOpSpec] = lower_tfop
 
 
 LOWERINGS.update(CONV_LOWERINGS)

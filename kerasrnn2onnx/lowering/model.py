@@ -19,6 +19,7 @@ import onnx_ir as ir
 
 from ..errors import ConversionError
 from ..registry import Registry
+from ..spec.dot import DotSpec
 from ..spec.layers import (
     FEED_FORWARD,
     Conv1DSpec,
@@ -31,6 +32,7 @@ from ..spec.layers import (
     ReshapeSpec,
     layer_inputs,
 )
+from ..spec.tfops import TFOpSpec
 from ..spec.types import (
     BidirectionalSpec,
     CustomCellSpec,
@@ -357,6 +359,8 @@ def recommended_threads(spec: ModelSpec, plans: dict[str, LayerPlan]) -> int | N
 
 
 def _feed_forward_rank(layer: Any, rank: int) -> int:
+    if isinstance(layer, (DotSpec, TFOpSpec)):
+        return layer.out_rank
     if hasattr(layer, "out_shape"):  # the layers that track every dim (spec/conv.py and kin)
         return len(layer.out_shape) + 1
     if isinstance(layer, ReshapeSpec):
@@ -374,6 +378,12 @@ def _feed_forward_time(layer: Any, time: int | str | None) -> int | str | None:
         return layer.out_time(time)
     if isinstance(layer, RepeatVectorSpec):
         return layer.n
+    if isinstance(layer, DotSpec):  # the first input's kept axis: its time, or its fixed features
+        return time if layer.axes[0] == 2 else layer.steps
+    if isinstance(layer, TFOpSpec):
+        if layer.out_rank == 3 and isinstance(layer.result_shape[1], int):
+            return layer.result_shape[1]
+        return time if layer.keeps_time else None
     if isinstance(layer, ReshapeSpec):
         return layer.target_shape[0] if len(layer.target_shape) >= 2 and layer.target_shape[0] > 0 else None
     if isinstance(layer, PermuteSpec):

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..spec.dot import DotSpec
 from ..spec.layers import (
     ActivationLayerSpec,
     Conv1DSpec,
@@ -20,8 +21,11 @@ from ..spec.layers import (
     RepeatVectorSpec,
     ReshapeSpec,
 )
+from ..spec.tfops import TFOpSpec
 from .activation_layers import RUNNERS as ACTIVATION_RUNNERS
 from .conv import RUNNERS as CONV_RUNNERS
+from .dot import run_dot
+from .tfops import run_tfop
 from .wrappers import RUNNERS as WRAPPER_RUNNERS
 
 
@@ -134,6 +138,9 @@ RUNNERS: dict[type, Callable] = {
     ReshapeSpec: lambda layer, xs, masks: xs[0].reshape(xs[0].shape[0], *layer.target_shape),
     PermuteSpec: lambda layer, xs, masks: np.transpose(xs[0], (0, 2, 1)),
 }
+
+RUNNERS[DotSpec] = run_dot
+RUNNERS[TFOpSpec] = run_tfop
 
 
 RUNNERS.update(CONV_RUNNERS)

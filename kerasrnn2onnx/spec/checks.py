@@ -144,6 +144,7 @@ class TensorInfo:
     boolean: bool = False
     steps: int | None = None  # static timesteps of a rank-3 tensor, when known
     shape: tuple[int | None, ...] | None = None  # every non-batch dim (Keras layout), when tracked
+    time_major: bool = False  # Keras sees it as (time, batch, features): see spec/tfops.py
 
     def dims(self) -> tuple[int | None, ...]:
         """The non-batch dims in Keras's layout; rank-2/3 tensors from layers that do not

@@ -14,6 +14,8 @@ import numpy as np
 from .activation_layers import AffineSpec, ELUSpec, PReLUSpec, ReLUSpec, SoftmaxSpec, UnitNormSpec
 from .activations import ActivationSpec
 from .conv import ConvSpec, GlobalPoolSpec, PadCropSpec, PoolSpec, UpSamplingSpec
+from .dot import DotSpec
+from .tfops import TFOpSpec
 from .types import LayerSpec, TensorSpec
 from .wrappers import TimeDistributedSpec, TokenEmbeddingSpec
 
@@ -203,7 +205,7 @@ FeedForwardSpec = (ReshapeSpec | PermuteSpec | DenseSpec | ActivationLayerSpec |
                    # families in their own modules
                    | ConvSpec | PoolSpec | GlobalPoolSpec | PadCropSpec | UpSamplingSpec
                    | ReLUSpec | ELUSpec | PReLUSpec | SoftmaxSpec | UnitNormSpec | AffineSpec
-                   | TimeDistributedSpec | TokenEmbeddingSpec)
+                   | TimeDistributedSpec | TokenEmbeddingSpec | DotSpec | TFOpSpec)
 """A layer around recurrent layers: it reads ``sources`` (the others read one ``source``)."""
 FEED_FORWARD: tuple[type, ...] = get_args(FeedForwardSpec)
 

@@ -29,8 +29,10 @@ from .checks import (
     read_activation,
     read_weight,
 )
+from .dot import parse_dot
 from .layers import AnyLayerSpec, layer_inputs
 from .parse_layers import PARSERS, parse_feed_forward
+from .tfops import TFOP_CLASSES, parse_tfop
 from .types import (
     BidirectionalSpec,
     CellSpec,
@@ -267,7 +269,11 @@ def _recurrent_layer(
     raw: RawLayer, source: TensorSpec, input_size: int, model: RawModel, feed: WeightFeed, masked: bool,
     constants: tuple[TensorSpec, ...] = (), mask_source: TensorSpec | None = None,
     weights_iter: Iterator[np.ndarray] | None = None, force_zero_output: bool | None = None,
+    allow_time_major: bool = False,
 ) -> RecurrentLayerSpec:
+    """One recurrent layer. ``time_major=True`` (Keras 2) only changes which axes Keras reads
+    as time and batch; the caller checks that the input is a time-major tensor (see
+    spec/tfops.py), so the spec itself is the same as for batch-major data."""
     layer = raw.name
     check_dtype(raw.config, layer)
     if raw.class_name == "RNN":
@@ -314,8 +320,8 @@ def _recurrent_layer(
                          f"{expected_constants}", "num_constants")
     if masked and any(isinstance(c, CustomCellSpec) for c in cells):
         raise UnsupportedError(layer, "masks with custom cells are not supported yet")
-    if flag(config, "time_major", False, layer):
-        raise UnsupportedError(layer, "time_major=True is not supported yet", "time_major")
+    if flag(config, "time_major", False, layer) and not allow_time_major:
+        raise UnsupportedError(layer, "time_major=True inside a wrapper is not supported", "time_major")
     return spec
 
 
@@ -406,7 +412,10 @@ def _embedding(
 RECURRENT_CLASSES = frozenset({"SimpleRNN", "GRU", "LSTM", "RNN", "Bidirectional", "CuDNNLSTM", "CuDNNGRU"})
 MASK_OPS = {"NotEqual": "not_equal", "Equal": "equal", "Any": "any", "All": "all", "LogicalNot": "logical_not"}
 FEED_FORWARD_CLASSES = frozenset(PARSERS)
-SUPPORTED_CLASSES = RECURRENT_CLASSES | {"InputLayer", "Masking", "Embedding"} | set(MASK_OPS) | FEED_FORWARD_CLASSES
+# layers whose parser takes several inputs and sets its own output shape
+GRAPH_PARSERS = {"Dot": parse_dot}
+SUPPORTED_CLASSES = (RECURRENT_CLASSES | {"InputLayer", "Masking", "Embedding"} | set(MASK_OPS) | FEED_FORWARD_CLASSES
+                     | set(GRAPH_PARSERS) | set(TFOP_CLASSES))
 
 
 def _mask_op(raw: RawLayer, source: TensorSpec, info: TensorInfo) -> tuple[MaskOpSpec, TensorInfo]:
@@ -437,7 +446,7 @@ def parse_model(model: RawModel) -> ModelSpec:
         raise UnsupportedError(
             first,
             f"unsupported layer(s): {', '.join(unsupported)}; supported: recurrent layers (SimpleRNN, GRU, LSTM, "
-            "RNN, Bidirectional), InputLayer, Masking, Embedding and " + ", ".join(sorted(PARSERS)),
+            "RNN, Bidirectional), InputLayer, Masking, Embedding and " + ", ".join(sorted({*PARSERS, *GRAPH_PARSERS})),
         )
     inputs: dict[str, InputSpec] = {}
     tensors: dict[TensorRef, TensorInfo] = {}
@@ -449,6 +458,11 @@ def parse_model(model: RawModel) -> ModelSpec:
             inputs[raw.name] = spec_in
             tensors[TensorRef(raw.name)] = TensorInfo(spec_in.features, spec_in.rank, False, steps=spec_in.timesteps,
                                                       shape=spec_in.dims or None)
+            continue
+        if raw.class_name in TFOP_CLASSES:  # a TensorFlow function call recorded by tf-keras
+            spec_op, out = parse_tfop(raw, tensors)
+            layers.append(spec_op)
+            tensors[TensorRef(raw.name)] = out
             continue
         recurrent = raw.class_name in RECURRENT_CLASSES
         kwargs = dict(raw.tensor_kwargs)
@@ -480,11 +494,21 @@ def parse_model(model: RawModel) -> ModelSpec:
         infos = [tensors[TensorRef(r.layer, 0, r.index)] for r in refs]
         sources = tuple(TensorSpec(r.layer, r.index) for r in refs)
         ref, info, source = refs[0], infos[0], sources[0]
+        time_major = recurrent and raw.class_name != "Bidirectional" and flag(raw.config, "time_major", False,
+                                                                                  raw.name)
+        if time_major != info.time_major or any(i.time_major for i in infos[1:]):
+            raise UnsupportedError(raw.name, _time_major_message(raw, ref, time_major), "time_major" if time_major
+                                   else None)
         if ref.layer in inputs and info.width == -1 and recurrent:
             width = _infer_input_size(raw, feed, model)
             old = inputs[ref.layer]
             inputs[ref.layer] = InputSpec(old.name, old.batch, old.timesteps, width, old.dtype, old.kind)
             info = TensorInfo(width, 3, False, steps=old.timesteps)
+        if raw.class_name in GRAPH_PARSERS:
+            graph_spec, out = GRAPH_PARSERS[raw.class_name](raw, sources, infos, model, feed)
+            layers.append(graph_spec)
+            tensors[TensorRef(raw.name)] = out
+            continue
         if raw.class_name in FEED_FORWARD_CLASSES:
             spec, out = parse_feed_forward(raw, sources, infos, model, feed)
             layers.append(spec)
@@ -528,19 +552,21 @@ def parse_model(model: RawModel) -> ModelSpec:
                 raise UnsupportedError(raw.name, "constants or initial_state with Bidirectional are not supported yet")
             layer = _bidirectional(raw, source, info.width, model, feed, masked, explicit_mask)
         else:
-            layer = _recurrent_layer(raw, source, info.width, model, feed, masked, tuple(constants), explicit_mask)
+            layer = _recurrent_layer(raw, source, info.width, model, feed, masked, tuple(constants), explicit_mask,
+                                     allow_time_major=True)
             if initial:
                 layer = _with_initial_state(layer, initial, tensors)
         layers.append(layer)
         tensors[TensorRef(layer.name)] = TensorInfo(layer.units, 3 if layer.return_sequences else 2,
-                                                    masked and layer.return_sequences, steps=info.steps)
+                                                    masked and layer.return_sequences, steps=info.steps,
+                                                    time_major=time_major and layer.return_sequences)
         for index, width in enumerate(layer.output_widths[1:], start=1):
             is_sequence = isinstance(layer, BidirectionalSpec) and layer.merge_mode is None and index == 1
             rank = 3 if (is_sequence and layer.return_sequences) else 2
             tensors[TensorRef(layer.name, 0, index)] = TensorInfo(width, rank, masked and rank == 3, steps=info.steps)
     feed.finish(model.source)
-    if not any(isinstance(layer, (RecurrentLayerSpec, BidirectionalSpec)) for layer in layers):
-        raise ModelFileError(model.source, "the model has no recurrent layer to convert")
+    # A model without any recurrent layer (Dense alone, TimeDistributed(Dense)) converts too:
+    # users convert a whole model zoo with one tool.
     outputs = _outputs(model, layers, inputs, tensors)
     input_specs = tuple(inputs[r.layer] for r in model.inputs if r.layer in inputs)
     used = {source.layer for layer in layers for source in _layer_sources(layer)}
@@ -559,6 +585,15 @@ def parse_model(model: RawModel) -> ModelSpec:
         layers=tuple(layers),
         outputs=outputs,
     )
+
+
+def _time_major_message(raw: RawLayer, ref: TensorRef, time_major: bool) -> str:
+    if time_major:
+        return (f"time_major=True reads '{ref.layer}' as (time, batch, features), but it is (batch, time, "
+                "features): transpose it first (tf.transpose(x, [1, 0, 2])), as Keras would otherwise run over "
+                "the batch axis")
+    return (f"'{ref.layer}' is a time-major (time, batch, features) tensor: only a time_major=True recurrent "
+            "layer or tf.transpose(x, [1, 0, 2]) may read it")
 
 
 def _infer_input_size(raw: RawLayer, feed: WeightFeed, model: RawModel) -> int:
@@ -631,6 +666,9 @@ def _outputs(model: RawModel, layers: list[AnyLayerSpec], inputs: dict[str, Inpu
         info = tensors.get(TensorRef(ref.layer, 0, ref.index))
         if info is None or info.boolean:
             raise LayerError(layer.name, f"model output index {ref.index} is not an output of this layer")
+        if info.time_major:
+            raise UnsupportedError(layer.name, "a time-major (time, batch, features) model output is not supported: "
+                                   "transpose it back with tf.transpose(x, [1, 0, 2])")
         name = layer.name if ref.index == 0 else f"{layer.name}/{_output_suffixes(layer)[ref.index]}"
         base, n = name, 0
         while name in seen:

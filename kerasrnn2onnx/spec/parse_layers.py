@@ -132,25 +132,33 @@ def _merge(raw, config, sources, infos, model, feed) -> Parsed:
         if not isinstance(axis, int) or not -rank <= axis < rank or axis % rank == 0:
             raise UnsupportedError(raw.name, f"Concatenate axis {axis!r} is not supported (time or features)", "axis")
         axis = axis % rank
+        steps = _known_steps(infos)
         if axis == rank - 1:
             width = sum(i.width for i in infos)
         else:
             width = infos[0].width
-        return MergeSpec(raw.name, sources, op, axis), TensorInfo(width, rank, masked)
+            all_steps = [i.steps for i in infos]
+            steps = sum(s for s in all_steps if s is not None) if None not in all_steps else None
+        return MergeSpec(raw.name, sources, op, axis), TensorInfo(width, rank, masked, steps=steps)
     widths = {i.width for i in infos}
     if len(widths) != 1:
         raise LayerError(raw.name, f"{raw.class_name} inputs have different widths {sorted(widths)}")
     if op == "subtract" and len(sources) != 2:
         raise LayerError(raw.name, "Subtract takes exactly two inputs")
-    return MergeSpec(raw.name, sources, op), TensorInfo(infos[0].width, rank, masked)
+    return MergeSpec(raw.name, sources, op), TensorInfo(infos[0].width, rank, masked, steps=_known_steps(infos))
+
+
+def _known_steps(infos: Sequence[TensorInfo]) -> int | None:
+    """The fixed timesteps of inputs that share their time axis, when any of them knows it."""
+    return next((i.steps for i in infos if i.steps is not None), None)
 
 
 def _repeat_vector(raw, config, sources, infos, model, feed) -> Parsed:
     check_keys(config, BASE_KEYS | {"n"}, raw.name)
     if infos[0].rank != 2:
         raise LayerError(raw.name, "RepeatVector needs a (batch, features) input")
-    spec = RepeatVectorSpec(raw.name, sources, _one(config.get("n"), raw.name, "n"))
-    return spec, TensorInfo(infos[0].width, 3, False)
+    n = _one(config.get("n"), raw.name, "n")
+    return RepeatVectorSpec(raw.name, sources, n), TensorInfo(infos[0].width, 3, False, steps=n)
 
 
 def _conv1d(raw, config, sources, infos, model, feed) -> Parsed:
@@ -176,7 +184,17 @@ def _conv1d(raw, config, sources, infos, model, feed) -> Parsed:
     _no_extra_weights(feed, it, raw.name)
     act = read_activation(config, "activation", None, model.keras_major, raw.name)
     spec = Conv1DSpec(raw.name, sources, filters, size, strides, padding, dilation, act, kernel, bias)
-    return spec, TensorInfo(filters, 3, False)
+    span = dilation * (size - 1) + 1
+    return spec, TensorInfo(filters, 3, False, steps=_out_steps(infos[0].steps, span, strides, padding))
+
+
+def _out_steps(steps: int | None, span: int, strides: int, padding: str) -> int | None:
+    """Output timesteps of a window over time (Keras's conv_output_length), when fixed."""
+    if steps is None:
+        return None
+    if padding == "valid":
+        return (steps - span) // strides + 1
+    return -(-steps // strides)  # same and causal keep ceil(steps / strides)
 
 
 def _pool1d(raw, config, sources, infos, model, feed) -> Parsed:
@@ -189,7 +207,8 @@ def _pool1d(raw, config, sources, infos, model, feed) -> Parsed:
     size = _one(config.get("pool_size", 2), raw.name, "pool_size")
     strides = _one(config.get("strides") or size, raw.name, "strides")
     op = "max" if raw.class_name == "MaxPooling1D" else "average"
-    return Pool1DSpec(raw.name, sources, op, size, strides, padding), TensorInfo(infos[0].width, 3, False)
+    steps = _out_steps(infos[0].steps, size, strides, padding)
+    return Pool1DSpec(raw.name, sources, op, size, strides, padding), TensorInfo(infos[0].width, 3, False, steps=steps)
 
 
 def _global_pool(raw, config, sources, infos, model, feed) -> Parsed:
@@ -325,7 +344,7 @@ def parse_feed_forward(raw: RawLayer, sources: Sequence[TensorSpec], infos: Sequ
     if raw.class_name not in MERGE_CLASSES and len(sources) != 1:
         raise UnsupportedError(raw.name, f"expected one input tensor, got {len(sources)}")
     spec, out = PARSERS[raw.class_name](raw, raw.config, tuple(sources), list(infos), model, feed)
-    if (raw.class_name not in ("Conv1D", "MaxPooling1D", "AveragePooling1D", "Reshape", "Permute")
+    if (raw.class_name not in ("Conv1D", "MaxPooling1D", "AveragePooling1D", "Reshape", "Permute", "Concatenate")
             and out.rank == 3 and out.steps is None and out.shape is None):
         out = TensorInfo(out.width, out.rank, out.masked, out.boolean, infos[0].steps)
     return spec, out
