@@ -1097,6 +1097,48 @@ def g_tf_unknown(keras):
     return [x], L.LSTM(2, name="lstm")(tf.math.cumsum(x, axis=1))
 
 
+def float_ids(vocab: int, cases=((3, 6), (2, 8))) -> Inputs:
+    """Float32 token ids (batch, T) for an Embedding behind Input(dtype="float32"): whole
+    numbers, fractions (Keras truncates them) and, in row 0, 0.0 and 0.4 (both look up row 0;
+    only 0.0 is masked by mask_zero, which compares the float ids with 0)."""
+    def make(fx, rng):
+        import numpy as np
+
+        out = []
+        for b, t in cases:
+            ids = rng.uniform(0, vocab, size=(b, t))
+            ids[:, ::2] = np.floor(ids[:, ::2])
+            ids[0, :2] = (0.0, 0.4)
+            out.append([ids.astype("float32")])
+        return out
+
+    return Inputs(make, ("float_ids",))
+
+
+def g_float_ids(mask_zero):
+    def build(keras):
+        L = keras.layers
+        ids = keras.Input((None,), dtype="float32", name="token-ids")
+        e = L.Embedding(12, 4, mask_zero=mask_zero, name="embed")(ids)
+        y = L.LSTM(3, return_sequences=True, name="lstm-a")(e)
+        return [ids], L.LSTM(2, name="lstm-b")(y)
+    return build
+
+
+def issue11_embedding_set(prefix, fmt):
+    """Issue 11 item 6: an Embedding fed float32 ids (Keras casts them to int32)."""
+    tag = ("model", "user_names", "embedding")
+    return [
+        Fx(f"{prefix}_embedding_float_ids{suffix}", [],
+           f"token-ids Input((None,), dtype='float32') -> Embedding(12, 4, mask_zero={mask_zero}, "
+           "name='embed') -> LSTM(3, seq, name='lstm-a') -> LSTM(2, name='lstm-b'); the float ids are "
+           "truncated to integers by Keras (0.4 -> row 0, 5.7 -> row 5)"
+           + ("; the mask compares the float ids with 0, so 0.4 is NOT masked" if mask_zero else ""),
+           fmt=fmt, api="functional", build=g_float_ids(mask_zero), inputs=float_ids(12), tags=tag)
+        for suffix, mask_zero in (("", False), ("_mask", True))
+    ]
+
+
 def issue11_tf_set():
     """Issue 11 (Keras 2 only): time_major=True and TensorFlow functions called in a model."""
     tag = ("model", "user_names", "tf_op")
@@ -1410,6 +1452,7 @@ K3_FIXTURES = [
     *layer_sets.model_sets("k3", "keras", Fx, lay),
     *graph_set("k3", "keras"),
     *issue11_graph_set("k3", "keras"),
+    *issue11_embedding_set("k3", "keras"),
 ]
 
 # --------------------------------------------------------------------------
@@ -1496,6 +1539,7 @@ K2_FIXTURES = [
     *layer_sets.model_sets("k2", "h5", Fx, lay),
     *graph_set("k2", "h5"),
     *issue11_graph_set("k2", "h5"),
+    *issue11_embedding_set("k2", "h5"),
     *issue11_tf_set(),
     # Legacy CuDNNLSTM / CuDNNGRU (Keras 2 only)
     *cudnn_set(),

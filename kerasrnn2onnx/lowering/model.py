@@ -299,8 +299,12 @@ def _lower_masking(build: _Build, layer: MaskingSpec) -> None:
 def _lower_embedding(build: _Build, layer: EmbeddingSpec) -> None:
     ctx, op = build.ctx, build.ctx.op
     x = build.tensors[layer.source]
+    # float ids: Cast truncates toward zero as Keras's cast to int32 does; the mask compares
+    # the ids as given (Keras: not_equal(inputs, 0)), so 0.4 reads row 0 but is not masked
     ids = op.Cast(x.value, to=ir.DataType.INT64)
-    mask = ctx.unsqueeze(op.Not(op.Equal(ids, ctx.ints(0))), 2) if layer.mask_zero else None
+    is_float = x.value.dtype == ir.DataType.FLOAT
+    zero = ctx.scalar_like(0, x.value) if is_float else ctx.ints(0)
+    mask = ctx.unsqueeze(op.Not(op.Equal(x.value if is_float else ids, zero)), 2) if layer.mask_zero else None
     rows = op.Gather(ctx.weight("embeddings", layer.embeddings), ids, axis=0)
     build.tensors[TensorSpec(layer.name)] = _Tensor(rows, mask, x.batch, x.time, 3)
 

@@ -143,7 +143,10 @@ def _embedding(run: _Run, layer: EmbeddingSpec) -> None:
     ids = np.asarray(run.tensors[layer.source]).astype(np.int64)
     if ids.size and (ids.min() < 0 or ids.max() >= layer.input_dim):
         raise RuntimeInputError(f"layer '{layer.name}': token ids must be in [0, {layer.input_dim})")
-    run.put(layer.name, layer.embeddings.astype(run.dtype)[ids], ids != 0 if layer.mask_zero else None)
+    # Keras casts float ids to int32 (truncation toward zero) for the lookup, while mask_zero
+    # compares the ids as given: 0.4 reads row 0 but is not masked
+    mask = np.asarray(run.tensors[layer.source]) != 0 if layer.mask_zero else None
+    run.put(layer.name, layer.embeddings.astype(run.dtype)[ids], mask)
 
 
 @LAYER_RUNNERS.register(MaskOpSpec)
