@@ -1139,6 +1139,65 @@ def issue11_embedding_set(prefix, fmt):
     ]
 
 
+def g_bidi_enc_dec_states(keras):
+    """Bidirectional GRU encoder states (forward, backward) -> Bidirectional GRU decoder."""
+    L = keras.layers
+    src = keras.Input((None, 3), name="src-seq")
+    tgt = keras.Input((None, 2), name="tgt-seq")
+    _, h_fwd, h_bwd = L.Bidirectional(L.GRU(3, return_state=True, name="gru"), name="bi-enc")(src)
+    y = L.Bidirectional(L.GRU(3, return_sequences=True, name="gru"), name="bi-dec")(
+        tgt, initial_state=[h_fwd, h_bwd])
+    return [src, tgt], L.Dense(2, name="dense")(y)
+
+
+def g_bidi_simple_init(keras):
+    """Initial states computed from a side input; SimpleRNN halves merged by sum."""
+    L = keras.layers
+    x = keras.Input((None, 3), name="x-seq")
+    side = keras.Input((4,), name="side-info")
+    h_fwd = L.Dense(2, activation="tanh", name="init-fwd")(side)
+    h_bwd = L.Dense(2, activation="tanh", name="init-bwd")(side)
+    y = L.Bidirectional(L.SimpleRNN(2, return_sequences=True, name="rnn"), merge_mode="sum",
+                        name="bi-rnn")(x, initial_state=[h_fwd, h_bwd])
+    return [x, side], y
+
+
+def issue11_bidi_set(prefix, fmt):
+    """Issue 11 item 4: Bidirectional with initial_state (forward states, then backward) and
+    stateful=True inside Bidirectional."""
+    tag = ("model", "user_names", "initial_state", "bidirectional")
+    return [
+        Fx(f"{prefix}_bidi_init_state_lstm",
+           [lay("Bidirectional", lay("LSTM", 3, return_sequences=True, name="lstm"), name="bi-enc",
+                call_kwargs={"initial_state": [ref("h-fwd"), ref("c-fwd"), ref("h-bwd"), ref("c-bwd")]})],
+           "x (None, 3), h-fwd, c-fwd, h-bwd, c-bwd (3,): Bidirectional(LSTM(3, seq), name='bi-enc')"
+           "(x, initial_state=[h-fwd, c-fwd, h-bwd, c-bwd]) (forward states then backward); "
+           "c{k}_in1..4 = the states", fmt=fmt, api="functional", input_name="x",
+           extra_inputs=(inp("h-fwd", (3,)), inp("c-fwd", (3,)), inp("h-bwd", (3,)), inp("c-bwd", (3,))),
+           cases=NEW_CASES, tags=tag + ("multi_input",)),
+        Fx(f"{prefix}_bidi_init_state_enc_dec", [],
+           "src-seq (None, 3) -> Bidirectional(GRU(3, return_state=True), name='bi-enc') -> [_, h_fwd, "
+           "h_bwd]; tgt-seq (None, 2) -> Bidirectional(GRU(3, seq), name='bi-dec')(tgt, initial_state="
+           "[h_fwd, h_bwd]) -> Dense(2); inner layers all named 'gru'; c{k}_in1 = tgt (one step shorter)",
+           fmt=fmt, api="functional", build=g_bidi_enc_dec_states,
+           inputs=random_inputs(("f", 3, 0), ("f", 2, -1)), tags=tag + ("encoder_decoder", "multi_input")),
+        Fx(f"{prefix}_bidi_init_state_simple_sum", [],
+           "x-seq (None, 3), side-info (4,): Bidirectional(SimpleRNN(2, seq), merge_mode='sum', "
+           "name='bi-rnn')(x, initial_state=[Dense(2, tanh, name='init-fwd')(side), Dense(2, tanh, "
+           "name='init-bwd')(side)])", fmt=fmt, api="functional", build=g_bidi_simple_init,
+           inputs=random_inputs(("f", 3, 0), ("v", 4)), tags=tag + ("multi_input", "merge:sum")),
+        *[Fx(f"{prefix}_bidi_stateful_{kind}",
+             [lay("Bidirectional", lay(cls, 3, stateful=True, return_sequences=True, name=f"{kind}-inner"),
+                  name="bi-state")],
+             f"Bidirectional({cls}(3, stateful=True, return_sequences=True), name='bi-state'){STATEFUL_DESC}"
+             "; both halves carry their own states (the backward half walks each chunk backwards from "
+             "the state it ended the previous chunk with, so the chunks do not equal one pass); c0, c1, c2 "
+             "chunks T=3, 2, 4, then reset_states, then c3", fmt=fmt, batch_size=2, inputs=chunks(),
+             reset_before=(3,), twin_must_match=False, tags=("stateful", "bidirectional", "user_names"))
+           for kind, cls in (("lstm", "LSTM"), ("gru", "GRU"), ("simple", "SimpleRNN"))],
+    ]
+
+
 def issue11_tf_set():
     """Issue 11 (Keras 2 only): time_major=True and TensorFlow functions called in a model."""
     tag = ("model", "user_names", "tf_op")
@@ -1453,6 +1512,7 @@ K3_FIXTURES = [
     *graph_set("k3", "keras"),
     *issue11_graph_set("k3", "keras"),
     *issue11_embedding_set("k3", "keras"),
+    *issue11_bidi_set("k3", "keras"),
 ]
 
 # --------------------------------------------------------------------------
@@ -1540,6 +1600,7 @@ K2_FIXTURES = [
     *graph_set("k2", "h5"),
     *issue11_graph_set("k2", "h5"),
     *issue11_embedding_set("k2", "h5"),
+    *issue11_bidi_set("k2", "h5"),
     *issue11_tf_set(),
     # Legacy CuDNNLSTM / CuDNNGRU (Keras 2 only)
     *cudnn_set(),

@@ -59,3 +59,19 @@ CASES = [
     "unknown_function", "import_named", "slice_batch", "perm_batch", "time_major_on_batch_major", "dot_axes"])
 def test_graph_variant_refused(capsys, tmp_path, fixture, edit, needles):
     _convert_fails(capsys, tmp_path, [_edit_config(tmp_path, fixture, edit)], *needles)
+
+
+def _drop_state(layers):
+    layers["bi-enc"]["inbound_nodes"][0].pop()  # c-bwd: three states for two LSTM halves
+
+
+def _odd_state(layers):
+    layers["bi-enc"]["inbound_nodes"][0].pop()
+    layers["bi-enc"]["inbound_nodes"][0].pop()
+    layers["bi-enc"]["inbound_nodes"][0].pop()  # one state for two LSTM halves of two each
+
+
+@pytest.mark.parametrize("edit,count", [(_drop_state, 3), (_odd_state, 1)], ids=["three", "one"])
+def test_bidirectional_initial_state_count_refused(capsys, tmp_path, edit, count):
+    path = _edit_config(tmp_path, "k2_bidi_init_state_lstm.h5", edit)
+    _convert_fails(capsys, tmp_path, [path], "'bi-enc'", f"initial_state has {count} tensor(s)", "takes 4")

@@ -168,6 +168,8 @@ def _bidirectional(run: _Run, layer: BidirectionalSpec) -> None:
     halves = []
     for half in (layer.forward, layer.backward):
         initial = run.initial_states.get(half.name)
+        if half.initial_state:  # initial_state= (forward's states, then backward's) wins, as in Keras
+            initial = [run.tensors[s] for s in half.initial_state]
         results, run.final_states[half.name] = run_layer(half, x, mask, (), initial, run.spec.keras_major)
         halves.append(results)
     for index, value in enumerate(_merge_bidirectional(layer, *halves)):

@@ -548,9 +548,11 @@ def parse_model(model: RawModel) -> ModelSpec:
             raise LayerError(raw.name, f"its input '{ref.layer}' has no known feature width")
         layer: RecurrentLayerSpec | BidirectionalSpec
         if raw.class_name == "Bidirectional":
-            if constants or initial:
-                raise UnsupportedError(raw.name, "constants or initial_state with Bidirectional are not supported yet")
+            if constants:
+                raise UnsupportedError(raw.name, "constants with Bidirectional are not supported yet")
             layer = _bidirectional(raw, source, info.width, model, feed, masked, explicit_mask)
+            if initial:
+                layer = _bidirectional_initial_state(layer, initial, tensors)
         else:
             layer = _recurrent_layer(raw, source, info.width, model, feed, masked, tuple(constants), explicit_mask,
                                      allow_time_major=True)
@@ -609,6 +611,9 @@ def _layer_sources(layer: AnyLayerSpec) -> tuple[TensorSpec, ...]:
     extra: tuple[TensorSpec, ...] = ()
     if isinstance(layer, RecurrentLayerSpec):
         extra = layer.constants + layer.initial_state + ((layer.mask_source,) if layer.mask_source else ())
+    elif isinstance(layer, BidirectionalSpec):
+        extra = layer.forward.initial_state + layer.backward.initial_state + (
+            (layer.mask_source,) if layer.mask_source else ())
     return layer_inputs(layer) + extra
 
 
@@ -646,6 +651,20 @@ def _output_suffixes(layer: AnyLayerSpec) -> tuple[str, ...]:
     if isinstance(layer, (RecurrentLayerSpec, BidirectionalSpec)):
         return layer.output_names
     return ("",)
+
+
+def _bidirectional_initial_state(layer: BidirectionalSpec, initial: tuple[TensorSpec, ...],
+                                 tensors: dict[TensorRef, TensorInfo]) -> BidirectionalSpec:
+    """Keras hands the first half of ``initial_state`` to the forward layer and the second
+    half to the backward layer (Bidirectional.call in Keras 3 and tf-keras alike; tf-keras
+    refuses an odd count, Keras 3 would give the halves counts they cannot take)."""
+    forward, backward = len(layer.forward.state_widths), len(layer.backward.state_widths)
+    if len(initial) != forward + backward:
+        raise LayerError(layer.name, f"initial_state has {len(initial)} tensor(s), Bidirectional takes "
+                         f"{forward + backward}: the forward layer's {forward} state(s), then the backward "
+                         f"layer's {backward}", "initial_state")
+    return replace(layer, forward=_with_initial_state(layer.forward, initial[:forward], tensors),
+                   backward=_with_initial_state(layer.backward, initial[forward:], tensors))
 
 
 def _outputs(model: RawModel, layers: list[AnyLayerSpec], inputs: dict[str, InputSpec],
