@@ -437,7 +437,7 @@ class Fx:
     features: int = 3
     timesteps: int | None = None  # None = dynamic time dimension
     api: str = "sequential"  # "sequential" | "functional"
-    fmt: str = "keras"  # "keras" | "h5" | "json+npz" | "json+weights_h5"
+    fmt: str = "keras"  # "keras" | "h5" | "json+npz" | "json+weights_h5" | "json+weights_v3" (tf-keras)
     json_of: str = "model"  # for json formats: "model" or "layer" (bare layer config)
     cases: tuple | None = None  # ((batch, T), ...); default from timesteps
     tags: tuple = ()  # extra tags on top of the derived ones
@@ -1362,6 +1362,105 @@ CUDNN_DESC = (" built with the real tf-keras 2.21 class (tf_keras.api._v1.keras.
               "(not rewritten by hand: the real classes exist)")
 
 
+# --------------------------------------------------------------------------
+# Real files as people save them (issue 11): user-chosen names everywhere
+# --------------------------------------------------------------------------
+# Keras 3's weights file stores a layer at a class-based object path, never under its
+# name (layers/lstm, layers/lstm_1, ..., in model.layers order). These graphs give the
+# layers names that collide with those paths the wrong way round, so any lookup by name
+# reads the wrong layer's weights.
+def g_named_chain(keras):
+    """Embedding 'word-emb' -> LSTM 'lstm_1' -> Bidirectional(GRU 'encoder') 'bi' -> LSTM
+    'lstm' -> Dense 'head-out'. The first LSTM is stored at layers/lstm, the second at
+    layers/lstm_1: the reverse of their names."""
+    L = keras.layers
+    x = keras.Input((None,), dtype="int32", name="token-ids")
+    y = L.Embedding(7, 4, name="word-emb")(x)
+    y = L.LSTM(5, return_sequences=True, name="lstm_1")(y)
+    y = L.Bidirectional(L.GRU(3, return_sequences=True, name="encoder"), name="bi")(y)
+    y = L.LSTM(4, name="lstm")(y)
+    return [x], L.Dense(2, name="head-out")(y)
+
+
+def g_named_nested(keras):
+    """Two nested models that reuse inner names ('rnn', 'proj'), and an outer 'rnn' too:
+    enc = Sequential([LSTM 'rnn', Dense 'proj']), dec = Model(GRU 'rnn' -> Dense 'proj'),
+    then SimpleRNN 'rnn'."""
+    L = keras.layers
+    enc = keras.Sequential([keras.Input((None, 3)), L.LSTM(4, return_sequences=True, name="rnn"),
+                            L.Dense(3, name="proj")], name="enc")
+    i = keras.Input((None, 3))
+    dec = keras.Model(i, L.Dense(2, name="proj")(L.GRU(3, return_sequences=True, name="rnn")(i)),
+                      name="dec")
+    x = keras.Input((None, 3), name="x")
+    return [x], L.SimpleRNN(2, name="rnn")(dec(enc(x)))
+
+
+def g_named_wrappers(keras):
+    """TimeDistributed(Dense 'td-inner') 'per-step' -> RNN([LSTMCell 'cell-a', GRUCell
+    'cell-b', LSTMCell 'cell-c']) 'stack' (paths cells/lstm_cell, cells/gru_cell,
+    cells/lstm_cell_1) -> RNN(MinimalRNNCell 'mini') 'custom-rnn'."""
+    L = keras.layers
+    cell = custom_classes(keras)["MinimalRNNCell"]
+    x = keras.Input((None, 3), name="frames")
+    y = L.TimeDistributed(L.Dense(4, name="td-inner"), name="per-step")(x)
+    y = L.RNN([L.LSTMCell(3, name="cell-a"), L.GRUCell(2, name="cell-b"), L.LSTMCell(3, name="cell-c")],
+              return_sequences=True, name="stack")(y)
+    return [x], L.RNN(cell(2, name="mini"), return_sequences=True, name="custom-rnn")(y)
+
+
+def g_named_shared(keras):
+    """GRU 'gru_1' called on two inputs (stored once), then a GRU named 'gru' over the
+    joined sequences: the shared one is layers/gru, the one named 'gru' is layers/gru_1."""
+    L = keras.layers
+    a = keras.Input((None, 3), name="left")
+    b = keras.Input((None, 3), name="right")
+    shared = L.GRU(3, return_sequences=True, name="gru_1")
+    joined = L.Concatenate(axis=1, name="join")([shared(a), shared(b)])
+    return [a, b], L.GRU(2, name="gru")(joined)
+
+
+NAMED_DESC = (" (user-chosen names; Keras 3 stores weights by class-based object path, "
+              "so names and paths disagree on purpose)")
+
+
+def named_set(prefix, fmt, weights_fmt=None, legacy_fmt=None):
+    """The user-named graphs in ``fmt``; the chain also as JSON + weights file and as the
+    legacy .h5 when those formats are given."""
+    tag = ("named_layers",)
+    chain = dict(api="functional", build=g_named_chain,
+                 inputs=random_inputs(("i", 7, 0), cases=GRAPH_CASES))
+    out = [
+        Fx(f"{prefix}_named_chain", [], "functional token-ids (None,) int32 -> Embedding(7, 4) "
+           "'word-emb' -> LSTM(5, seq) 'lstm_1' -> Bidirectional(GRU(3, seq) 'encoder') 'bi' -> "
+           "LSTM(4) 'lstm' -> Dense(2) 'head-out'" + NAMED_DESC, fmt=fmt, tags=tag, **chain),
+        Fx(f"{prefix}_named_nested", [], "functional x (None, 3) -> enc = Sequential([LSTM(4, seq) "
+           "'rnn', Dense(3) 'proj'], name='enc') -> dec = Model(GRU(3, seq) 'rnn' -> Dense(2) "
+           "'proj', name='dec') -> SimpleRNN(2) 'rnn' (inner names reused)" + NAMED_DESC,
+           fmt=fmt, api="functional", build=g_named_nested, cases=GRAPH_CASES,
+           tags=tag + ("nested_model",)),
+        Fx(f"{prefix}_named_wrappers", [], "functional frames (None, 3) -> TimeDistributed(Dense(4) "
+           "'td-inner') 'per-step' -> RNN([LSTMCell(3) 'cell-a', GRUCell(2) 'cell-b', LSTMCell(3) "
+           "'cell-c'], seq) 'stack' -> RNN(MinimalRNNCell(2) 'mini', seq) 'custom-rnn'" + NAMED_DESC,
+           fmt=fmt, api="functional", build=g_named_wrappers, cases=GRAPH_CASES, wscale=0.8,
+           tags=tag + ("time_distributed", "custom_cell", "stacked_cells")),
+        Fx(f"{prefix}_named_shared", [], "functional left, right (None, 3): GRU(3, seq) 'gru_1' "
+           "called on both -> Concatenate(axis=1) 'join' -> GRU(2) 'gru'; c{k}_in0 = left, "
+           "c{k}_in1 = right (one step shorter)" + NAMED_DESC, fmt=fmt, api="functional",
+           build=g_named_shared, inputs=random_inputs(("f", 3, 0), ("f", 3, -1), cases=GRAPH_CASES),
+           tags=tag + ("shared_layer", "multi_input")),
+    ]
+    if weights_fmt is not None:
+        out.append(Fx(f"{prefix}_named_chain_weights", [], "the named chain (see *_named_chain) as "
+                      "model.to_json() + model.save_weights('*.weights.h5') (object-path layout)",
+                      fmt=weights_fmt, tags=tag, **chain))
+    if legacy_fmt is not None:
+        out.append(Fx(f"{prefix}_named_chain_h5", [], "the named chain (see *_named_chain) saved "
+                      "with model.save('*.h5'): the legacy HDF5 layout (layer_names / weight_names "
+                      "without ':0')", fmt=legacy_fmt, tags=tag, **chain))
+    return out
+
+
 def cudnn_set():
     return [
         Fx("k2_cudnn_lstm", [lay("LSTM", 3)],
@@ -1513,6 +1612,7 @@ K3_FIXTURES = [
     *issue11_graph_set("k3", "keras"),
     *issue11_embedding_set("k3", "keras"),
     *issue11_bidi_set("k3", "keras"),
+    *named_set("k3", "keras", weights_fmt="json+weights_h5", legacy_fmt="h5"),
 ]
 
 # --------------------------------------------------------------------------
@@ -1602,6 +1702,8 @@ K2_FIXTURES = [
     *issue11_embedding_set("k2", "h5"),
     *issue11_bidi_set("k2", "h5"),
     *issue11_tf_set(),
+    *named_set("k2", "h5"),
+    *named_set("k2_v3", "keras", weights_fmt="json+weights_v3"),
     # Legacy CuDNNLSTM / CuDNNGRU (Keras 2 only)
     *cudnn_set(),
 ]
@@ -1984,7 +2086,10 @@ def save_fixture(keras, which, fx, model):
         return fname, None, None
     if fx.fmt == "h5":
         fname = fx.name + ".h5"
-        model.save(str(FIXTURES / fname), save_format="h5")
+        if which == "k3":  # Keras 3 picks the legacy HDF5 format from the suffix
+            model.save(str(FIXTURES / fname))
+        else:
+            model.save(str(FIXTURES / fname), save_format="h5")
         return fname, None, None
     # JSON config + separate weights
     jname = fx.name + ".json"
@@ -2001,6 +2106,9 @@ def save_fixture(keras, which, fx, model):
     if fx.fmt == "json+npz":
         wname = fx.name + ".npz"
         np.savez(str(FIXTURES / wname), *weights)
+    elif fx.fmt == "json+weights_v3":  # tf-keras: the Keras-3-style object-path layout
+        wname = fx.name + ".weights.h5"
+        model.save_weights(str(FIXTURES / wname))
     elif fx.fmt == "json+weights_h5":
         wname = fx.name + ".weights.h5"
         if which == "k2":
@@ -2036,7 +2144,7 @@ def reload_fixture(keras, which, fx, model_file, weights_file):
     if fx.fmt == "json+npz":
         with np.load(str(FIXTURES / weights_file)) as z:
             model.set_weights([z[f"arr_{i}"] for i in range(len(z.files))])
-    elif which == "k2":  # legacy HDF5 layout under a .weights.h5 name (see save_fixture)
+    elif which == "k2" and fx.fmt == "json+weights_h5":  # legacy layout under a .weights.h5 name
         with tempfile.TemporaryDirectory() as tmp:
             legacy = os.path.join(tmp, "weights.h5")
             shutil.copyfile(FIXTURES / weights_file, legacy)

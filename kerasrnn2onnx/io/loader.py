@@ -15,12 +15,12 @@ from typing import Any
 
 from ..errors import ConversionError, ModelFileError
 from . import guard
+from .keras3_weights import attach_keras3_weights
 from .raw import RawLayer, RawModel
 from .topology import parse_topology
 from .versions import resolve_version
 from .weights import (
     keras2_weights_by_layer,
-    keras3_group_weights,
     read_npz_weights,
 )
 
@@ -51,52 +51,6 @@ def _json(data: bytes | str, source: object, what: str) -> Any:
     return guard.load_json(data, source, what)
 
 
-def _order_hints(config: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Child-object order for Keras 3 weight groups: stacked cells follow the config."""
-    cell = config.get("cell")
-    if isinstance(cell, Mapping) and cell.get("class_name") == "StackedRNNCells":
-        cells = (cell.get("config") or {}).get("cells") or []
-        names: list[str] = []
-        for entry in cells:
-            base = str((entry.get("config") or {}).get("name", ""))
-            name, n = base, 0
-            while name in names:
-                n += 1
-                name = f"{base}_{n}"
-            names.append(name)
-        return {"cells": names}
-    return {}
-
-
-def _nested_group(groups: Any, model_name: str) -> Any:
-    """A nested model's weight group: named after its class (``sequential``, ``functional``),
-    recognised by the model name recorded on its ``vars`` group."""
-    for key in groups.keys():
-        group = groups[key]
-        if "layers" in group and "vars" in group and group["vars"].attrs.get("name") in (model_name,
-                                                                                       model_name.encode()):
-            return group["layers"]
-    return groups.get(model_name, {}).get("layers") if model_name in groups else None
-
-
-def _attach_keras3_weights(layers: tuple[RawLayer, ...], root: Any, source: object) -> tuple[RawLayer, ...]:
-    top = root["layers"] if "layers" in root else None
-    result = []
-    for layer in layers:
-        groups = top
-        for model_name in layer.nested_in:
-            groups = _nested_group(groups, model_name) if groups is not None else None
-        key = layer.weights_from or layer.name
-        if layer.nested_in:
-            # inner_name is set with nested_in (see topology._inline_model)
-            key = layer.weights_from.rsplit("/", 1)[-1] if layer.weights_from else (layer.inner_name or layer.name)
-        if groups is not None and key in groups:
-            arrays = keras3_group_weights(groups[key], _order_hints(layer.config), source)
-            layer = replace(layer, weights=tuple(arrays))
-        result.append(layer)
-    return tuple(result)
-
-
 def _attach_keras2_weights(layers: tuple[RawLayer, ...], root: Any, source: object) -> tuple[RawLayer, ...]:
     by_layer = keras2_weights_by_layer(root, source)
     result = []
@@ -115,14 +69,15 @@ def _attach_keras2_weights(layers: tuple[RawLayer, ...], root: Any, source: obje
     return tuple(result)
 
 
-def _attach_h5_weights(layers: tuple[RawLayer, ...], handle: Any, source: object) -> tuple[RawLayer, ...]:
+def _attach_h5_weights(layers: tuple[RawLayer, ...], config: Mapping[str, Any], handle: Any,
+                       source: object) -> tuple[RawLayer, ...]:
     """Weights from any Keras weights HDF5 layout (full model, Keras 2 or Keras 3 weights file)."""
     if "model_weights" in handle:
         return _attach_keras2_weights(layers, handle["model_weights"], source)
     if "layer_names" in handle.attrs:
         return _attach_keras2_weights(layers, handle, source)
     if "layers" in handle:
-        return _attach_keras3_weights(layers, handle, source)
+        return attach_keras3_weights(layers, config, handle, source, check_names=False)
     raise ModelFileError(source, "no Keras weights found in this HDF5 file")
 
 
@@ -145,7 +100,7 @@ def _read_keras_archive(path: Path) -> tuple[dict, str | None, tuple[RawLayer, .
     model_class, name, layers, inputs, outputs = parse_topology(config, path)
     where = f"{path}: model.weights.h5"
     with guard.open_h5(io.BytesIO(weights_bytes), where) as handle, guard.reading(where, "weights"):
-        layers = _attach_keras3_weights(layers, handle, where)
+        layers = attach_keras3_weights(layers, config, handle, where, check_names=True)
     return {"model_class": model_class, "name": name, "inputs": inputs, "outputs": outputs}, version, layers
 
 
@@ -181,7 +136,7 @@ def _read_json_model(path: Path, weights: Path | None) -> tuple[dict, str | None
         flat = tuple(read_npz_weights(weights))
     else:
         with guard.open_h5(weights, weights) as handle, guard.reading(weights, "HDF5 weights"):
-            layers = _attach_h5_weights(layers, handle, weights)
+            layers = _attach_h5_weights(layers, config, handle, weights)
     info = {"model_class": model_class, "name": name, "inputs": inputs, "outputs": outputs}
     return info, version, layers, flat
 

@@ -8,7 +8,6 @@ files hold ``get_weights()`` positionally. Readers return plain float arrays onl
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,43 +17,13 @@ from ..errors import ModelFileError
 from . import guard
 
 try:  # h5py is a base dependency; the guard only gives a clearer message when it is broken.
-    import h5py
+    import h5py  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised only on broken installs
     raise ImportError("kerasrnn2onnx needs h5py: pip install h5py") from exc
 
 
 def _read_dataset(dataset: Any, source: object) -> np.ndarray:
     return guard.read_h5_array(dataset, source)
-
-
-def _numeric_key(name: str) -> tuple[int, str]:
-    return (int(name), name) if name.isdigit() else (1 << 30, name)
-
-
-def keras3_group_weights(group: Any, order_hints: Mapping[str, list[str]], source: object) -> list[np.ndarray]:
-    """Flatten a Keras 3 object group into ``get_weights()`` order.
-
-    Variables of an object (``vars/0..n``) come first, then its child objects. Children
-    whose order is not alphabetical are ordered by ``order_hints[child_group_name]``
-    (for stacked cells: the cells' names as listed in the config; for wrappers:
-    ``forward_layer`` before ``backward_layer``).
-    """
-    arrays: list[np.ndarray] = []
-    if "vars" in group:
-        for key in sorted(group["vars"].keys(), key=_numeric_key):
-            arrays.append(_read_dataset(group["vars"][key], source))
-    children = [k for k in group.keys() if k != "vars" and isinstance(group[k], h5py.Group)]
-    base = group.name.rsplit("/", 1)[-1]
-    hint = order_hints.get(base)
-    if hint is not None:
-        rank = {name: i for i, name in enumerate(hint)}
-        children.sort(key=lambda k: (rank.get(k, len(rank)), k))
-    else:
-        preferred = ["cell", "forward_layer", "backward_layer"]
-        children.sort(key=lambda k: (preferred.index(k) if k in preferred else len(preferred), k))
-    for child in children:
-        arrays.extend(keras3_group_weights(group[child], order_hints, source))
-    return arrays
 
 
 def keras2_group_weights(group: Any, source: object) -> tuple[list[np.ndarray], list[str]]:
