@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import onnx
@@ -17,6 +17,7 @@ from .inputs import check_inputs, make_inputs, read_inputs
 from .io import load_raw_model
 from .io.atomic import save_atomically, save_npz_atomically
 from .io.guard import Limits, current_limits, use_limits
+from .io.live import LiveModel, is_live_model, saved_model_file
 from .lowering import DEFAULT_OPSET
 from .parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityReport, compare_all
 from .reference import run_model
@@ -25,22 +26,33 @@ from .spec.layers import layer_inputs
 from .spec.types import BidirectionalSpec, RecurrentLayerSpec
 
 PathLike = str | os.PathLike
-ModelSource = PathLike | ModelSpec
+ModelSource = PathLike | ModelSpec | LiveModel
 
 __all__ = ["convert", "describe", "load", "make_inputs", "read_inputs", "run_onnx", "save_atomically",
            "save_npz_atomically", "tune", "verify"]
 
 
 def load(model: ModelSource, weights: PathLike | None = None, keras_version: int | None = None,
-         limits: Limits | None = None) -> ModelSpec:
+         limits: Limits | None = None, weights_match: str | None = None) -> ModelSpec:
     """Read a Keras file (``.keras``, ``.h5``, or JSON config + ``weights``) into a spec.
+
+    ``model`` may also be a live ``keras.Model`` of the caller's process (Keras 3 or
+    tf-keras): it is saved with the caller's Keras to a temporary file, read, and the file
+    removed (see ``io/live.py``). ``weights_match`` (``"order"`` or ``"name"``) overrides how
+    a Keras 2 HDF5 weights layout is paired with the config's layers (default: Keras's own
+    rule for the file kind, see ``io/keras2_weights.py``).
 
     The file is untrusted: ``limits`` (default: :class:`Limits` from the environment)
     bounds what it may make the reader spend (see ``io/guard.py``)."""
     if isinstance(model, ModelSpec):
         return model
+    if is_live_model(model):
+        if weights is not None:
+            raise ConversionError("a live model carries its own weights: leave weights= out")
+        with saved_model_file(model) as path, use_limits(limits):
+            return parse_model(load_raw_model(path, None, keras_version, weights_match))
     with use_limits(limits):
-        return parse_model(load_raw_model(model, weights, keras_version))
+        return parse_model(load_raw_model(cast(PathLike, model), weights, keras_version, weights_match))
 
 
 def convert(
@@ -56,6 +68,7 @@ def convert(
     limits: Limits | None = None,
     layer_strategies: Mapping[str, str] | None = None,
     quantize: str | None = None,
+    weights_match: str | None = None,
 ) -> onnx.ModelProto:
     """Convert to ONNX; with ``output``, write it atomically (never a half-written file).
 
@@ -68,7 +81,7 @@ def convert(
     recurrent layer, so a long sequence can be streamed in chunks (see :class:`Session`).
     """
     with use_limits(limits):
-        spec = load(model, weights, keras_version)
+        spec = load(model, weights, keras_version, weights_match=weights_match)
         proto = lowering.build_model(spec, opset=opset, converter_version=__version__, strategy=strategy,
                                      target=target, expose_states=expose_states, layer_strategies=layer_strategies)
     onnx.checker.check_model(proto, full_check=True)
@@ -97,6 +110,7 @@ def tune(
     threads: Sequence[int] | None = None,
     seed: int = 0,
     timer: Any = None,
+    weights_match: str | None = None,
 ) -> Any:
     """Convert, then time every legal lowering of each recurrent layer and every intra-op
     thread count with onnxruntime on this machine at ``batch`` x ``timesteps``, and keep
@@ -108,7 +122,7 @@ def tune(
 
     if batch < 1 or (timesteps is not None and timesteps < 1):
         raise ConversionError("--batch and --timesteps must be at least 1")
-    spec = load(model, weights, keras_version)
+    spec = load(model, weights, keras_version, weights_match=weights_match)
     arrays = make_inputs(spec, batch, timesteps or tuning.DEFAULT_TIMESTEPS, seed)
     plans = {p.layer: p for p in lowering.plan_layers(spec, "auto", target)}
     from .lowering.model import recommended_threads
@@ -171,6 +185,7 @@ def verify(
     strategy: str = "auto",
     limits: Limits | None = None,
     quantize: str | None = None,
+    weights_match: str | None = None,
 ) -> ParityReport:
     """Run the ONNX model (converted now, for the provider's target, if not given) and the
     float64 NumPy reference on the same inputs and compare every output.
@@ -179,15 +194,13 @@ def verify(
     report also gives its speed against the float conversion, and the tolerance defaults
     to the int8 one (``QUANTIZED_ATOL``/``RTOL``) instead of float32's."""
     with use_limits(limits):
-        return _verify(model, onnx_model, weights, keras_version, provider, inputs, batch, timesteps, seed, atol,
-                       rtol, strategy, quantize)
+        spec = load(model, weights, keras_version, weights_match=weights_match)
+        return _verify(spec, onnx_model, provider, inputs, batch, timesteps, seed, atol, rtol, strategy, quantize)
 
 
-def _verify(model: ModelSource, onnx_model: onnx.ModelProto | PathLike | None, weights: PathLike | None,
-            keras_version: int | None, provider: str,
+def _verify(spec: ModelSpec, onnx_model: onnx.ModelProto | PathLike | None, provider: str,
             inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray] | PathLike | None, batch: int, timesteps: int,
             seed: int, atol: float | None, rtol: float | None, strategy: str, quantize: str | None) -> ParityReport:
-    spec = load(model, weights, keras_version)
     if onnx_model is None:
         proto = convert(spec, strategy=strategy, target=provider, quantize=quantize)
     elif isinstance(onnx_model, onnx.ModelProto):
@@ -248,10 +261,11 @@ def _verify(model: ModelSource, onnx_model: onnx.ModelProto | PathLike | None, w
 
 
 def describe(model: ModelSource, weights: PathLike | None = None, keras_version: int | None = None,
-             strategy: str = "auto", target: str = "cpu", limits: Limits | None = None) -> str:
+             strategy: str = "auto", target: str = "cpu", limits: Limits | None = None,
+             weights_match: str | None = None) -> str:
     """A human-readable account of the model: inputs, layers with specs and lowering, outputs."""
     with use_limits(limits):
-        spec = load(model, weights, keras_version)
+        spec = load(model, weights, keras_version, weights_match=weights_match)
         plans = {p.layer: p for p in lowering.plan_layers(spec, strategy, target)}
     lines = [
         f"model: {spec.name}  ({spec.format}, Keras {spec.keras_version or 'version unknown'})",

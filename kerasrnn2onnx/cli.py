@@ -27,6 +27,10 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", help="weights for a JSON config: .npz (get_weights() order) or Keras .h5")
     parser.add_argument("--keras-version", type=int, choices=(2, 3),
                         help="Keras major version, for files that do not record it")
+    parser.add_argument("--weights-match", choices=("order", "name"), default=None,
+                        help="how a Keras 2 HDF5 weights layout is paired with the config's layers (default: "
+                             "Keras's own rule: by order, as model.load_weights does; name: as "
+                             "load_weights(by_name=True)); Keras 3 weights are always matched by object path")
 
 
 def _limit_args(parser: argparse.ArgumentParser) -> None:
@@ -138,7 +142,7 @@ def _default_output(model: str) -> str:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "run":
         return _run_model(args)
-    common = {"weights": args.weights, "keras_version": args.keras_version}
+    common = {"weights": args.weights, "keras_version": args.keras_version, "weights_match": args.weights_match}
     if args.command == "tune" or (args.command == "convert" and args.tune):
         output = args.output or _default_output(args.model)
         if args.command == "convert" and args.strategy != "auto":

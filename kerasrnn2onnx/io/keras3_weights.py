@@ -109,7 +109,7 @@ def attach_keras3_weights(layers: tuple[RawLayer, ...], model_config: Mapping[st
                 raise ModelFileError(source, f"layer '{shown}': no weights group '{full}' in the file")
             arrays.extend(_own_vars(root[full], source))
             claimed.add(full)
-        result.append(replace(layer, weights=tuple(arrays)))
+        result.append(replace(layer, weights=tuple(arrays), weights_origin=f"from the file's group '{path}'"))
     unclaimed = [p for p in _weighted_objects(root) if p not in claimed]
     if unclaimed:
         extra = _outermost_unclaimed(unclaimed[0], claimed)

@@ -9,20 +9,17 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConversionError, ModelFileError
 from . import guard
+from .keras2_weights import MATCH_RULES, attach_keras2_weights
 from .keras3_weights import attach_keras3_weights
 from .raw import RawLayer, RawModel
 from .topology import parse_topology
 from .versions import resolve_version
-from .weights import (
-    keras2_weights_by_layer,
-    read_npz_weights,
-)
+from .weights import read_npz_weights
 
 ZIP_MAGIC = b"PK\x03\x04"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -51,32 +48,23 @@ def _json(data: bytes | str, source: object, what: str) -> Any:
     return guard.load_json(data, source, what)
 
 
-def _attach_keras2_weights(layers: tuple[RawLayer, ...], root: Any, source: object) -> tuple[RawLayer, ...]:
-    by_layer = keras2_weights_by_layer(root, source)
-    result = []
-    for layer in layers:
-        key = layer.weights_from or layer.name
-        if layer.nested_in and layer.nested_in[0] in by_layer:
-            # a nested model's weights sit in its own group, named "<inner layer>/..."
-            arrays, names = by_layer[layer.nested_in[0]]
-            prefix = "/".join([*layer.nested_in[1:], (layer.weights_from or layer.name).rsplit("/", 1)[-1]]) + "/"
-            picked = [(a, n) for a, n in zip(arrays, names, strict=True) if n.startswith(prefix)]
-            layer = replace(layer, weights=tuple(a for a, _ in picked), weight_names=tuple(n for _, n in picked))
-        elif key in by_layer:
-            arrays, names = by_layer[key]
-            layer = replace(layer, weights=tuple(arrays), weight_names=tuple(names))
-        result.append(layer)
-    return tuple(result)
+def _keras3_rule(match: str | None, source: object) -> None:
+    """Keras 3 layouts have one rule, Keras's own: the object path."""
+    if match is not None:
+        raise ConversionError(f"{source}: --weights-match applies to Keras 2 HDF5 weights (layer_names / "
+                              "weight_names); this file stores Keras 3 object paths, matched by path as Keras does")
 
 
 def _attach_h5_weights(layers: tuple[RawLayer, ...], config: Mapping[str, Any], handle: Any,
-                       source: object) -> tuple[RawLayer, ...]:
-    """Weights from any Keras weights HDF5 layout (full model, Keras 2 or Keras 3 weights file)."""
+                       source: object, match: str | None) -> tuple[RawLayer, ...]:
+    """Weights from any Keras weights HDF5 layout (full model, Keras 2 or Keras 3 weights file),
+    matched by Keras's rule for that layout unless ``match`` says otherwise."""
     if "model_weights" in handle:
-        return _attach_keras2_weights(layers, handle["model_weights"], source)
+        return attach_keras2_weights(layers, config, handle["model_weights"], source, match or "order")
     if "layer_names" in handle.attrs:
-        return _attach_keras2_weights(layers, handle, source)
+        return attach_keras2_weights(layers, config, handle, source, match or "order")
     if "layers" in handle:
+        _keras3_rule(match, source)
         return attach_keras3_weights(layers, config, handle, source, check_names=False)
     raise ModelFileError(source, "no Keras weights found in this HDF5 file")
 
@@ -104,7 +92,7 @@ def _read_keras_archive(path: Path) -> tuple[dict, str | None, tuple[RawLayer, .
     return {"model_class": model_class, "name": name, "inputs": inputs, "outputs": outputs}, version, layers
 
 
-def _read_h5_model(path: Path) -> tuple[dict, str | None, tuple[RawLayer, ...]]:
+def _read_h5_model(path: Path, match: str | None) -> tuple[dict, str | None, tuple[RawLayer, ...]]:
     with guard.open_h5(path, path) as handle:
         raw_config = guard.h5_attr(handle, "model_config", path)
         if raw_config is None:
@@ -120,11 +108,12 @@ def _read_h5_model(path: Path) -> tuple[dict, str | None, tuple[RawLayer, ...]]:
         if "model_weights" not in handle:
             raise ModelFileError(path, "the file has a model config but no 'model_weights' group")
         with guard.reading(path, "model_weights"):
-            layers = _attach_keras2_weights(layers, handle["model_weights"], path)
+            layers = attach_keras2_weights(layers, config, handle["model_weights"], path, match or "order")
     return {"model_class": model_class, "name": name, "inputs": inputs, "outputs": outputs}, version, layers
 
 
-def _read_json_model(path: Path, weights: Path | None) -> tuple[dict, str | None, tuple[RawLayer, ...], tuple | None]:
+def _read_json_model(path: Path, weights: Path | None, match: str | None
+                     ) -> tuple[dict, str | None, tuple[RawLayer, ...], tuple | None]:
     config = _json(guard.read_file(path, "max_config_bytes", path, "the config file"), path, "the config file")
     version = config.get("keras_version") if isinstance(config, Mapping) else None
     model_class, name, layers, inputs, outputs = parse_topology(config, path)
@@ -133,10 +122,12 @@ def _read_json_model(path: Path, weights: Path | None) -> tuple[dict, str | None
     kind = detect_weights_format(weights)
     flat = None
     if kind == "npz":
+        if match is not None:
+            raise ConversionError(f"{weights}: --weights-match applies to HDF5 weights; an .npz is positional")
         flat = tuple(read_npz_weights(weights))
     else:
         with guard.open_h5(weights, weights) as handle, guard.reading(weights, "HDF5 weights"):
-            layers = _attach_h5_weights(layers, config, handle, weights)
+            layers = _attach_h5_weights(layers, config, handle, weights, match)
     info = {"model_class": model_class, "name": name, "inputs": inputs, "outputs": outputs}
     return info, version, layers, flat
 
@@ -157,8 +148,14 @@ def detect_weights_format(path: Path) -> str:
 
 
 def load_raw_model(path: str | os.PathLike, weights: str | os.PathLike | None = None,
-                   keras_version: int | None = None) -> RawModel:
-    """Read ``path`` (and ``weights`` for a JSON config) without importing Keras."""
+                   keras_version: int | None = None, weights_match: str | None = None) -> RawModel:
+    """Read ``path`` (and ``weights`` for a JSON config) without importing Keras.
+
+    ``weights_match`` (``"order"`` or ``"name"``) overrides how a Keras 2 HDF5 weights layout
+    is paired with the config's layers; by default Keras's own rule for the file kind applies
+    (by order for HDF5 ``layer_names`` layouts, by object path for Keras 3 layouts)."""
+    if weights_match is not None and weights_match not in MATCH_RULES:
+        raise ConversionError(f"weights_match must be one of {', '.join(MATCH_RULES)}, not {weights_match!r}")
     path = Path(path)
     weights_path = Path(weights) if weights is not None else None
     fmt = detect_format(path)
@@ -166,11 +163,12 @@ def load_raw_model(path: str | os.PathLike, weights: str | os.PathLike | None = 
     if fmt != "json" and weights_path is not None:
         raise ConversionError(f"{path}: --weights is only for JSON configs; this file carries its own weights")
     if fmt == "keras":
+        _keras3_rule(weights_match, path)
         info, version, layers = _read_keras_archive(path)
     elif fmt == "h5":
-        info, version, layers = _read_h5_model(path)
+        info, version, layers = _read_h5_model(path, weights_match)
     else:
-        info, version, layers, flat = _read_json_model(path, weights_path)
+        info, version, layers, flat = _read_json_model(path, weights_path, weights_match)
         fmt = f"json+{detect_weights_format(weights_path)}" if weights_path else "json"
     if version is not None and not isinstance(version, str):
         raise ModelFileError(path, f"keras_version must be a string, got {type(version).__name__}")

@@ -40,6 +40,7 @@ class RawLayer:
     inner_name: str | None = None  # its name inside that model (weights are stored under it)
     weights: tuple[np.ndarray, ...] = ()
     weight_names: tuple[str, ...] = ()
+    weights_origin: str | None = None  # where in the file the weights came from, for messages
 
 
 @dataclass(frozen=True, eq=False)

@@ -34,9 +34,17 @@ class WeightFeed:
         self._flat = list(model.flat_weights) if model.flat_weights is not None else None
         self._pos = 0
         self._taken: dict[str, list[np.ndarray]] = {}  # per layer, what it took from the flat list
+        self._origin: str | None = None  # where the arrays being handed out came from
+
+    @property
+    def origin_note(self) -> str:
+        """`` (from <where>)`` for messages about the arrays being handed out, so a
+        mismatch names both sides: the config's layer and the file's."""
+        return f" ({self._origin})" if self._origin else ""
 
     def for_layer(self, raw: RawLayer) -> Iterator[np.ndarray]:
         if self._flat is None:
+            self._origin = raw.weights_origin
             yield from raw.weights
             return
         if raw.weights_from is not None:  # a shared layer's later call reuses the first call's arrays
@@ -52,7 +60,7 @@ class WeightFeed:
         try:
             return next(iterator)
         except StopIteration:
-            raise LayerError(layer, f"missing weight: {what}") from None
+            raise LayerError(layer, f"missing weight: {what}{self.origin_note}") from None
 
     def finish(self, source: object) -> None:
         if self._flat is not None and self._pos != len(self._flat):
@@ -122,7 +130,8 @@ def read_weight(
 ) -> np.ndarray:
     array = feed.take(it, layer, f"{what} of cell '{cell}'")
     if array.shape != shape:
-        raise LayerError(layer, f"weight '{what}' of cell '{cell}' has shape {array.shape}, expected {shape}")
+        raise LayerError(layer, f"weight '{what}' of cell '{cell}' has shape {array.shape}, expected {shape}"
+                         f"{feed.origin_note}")
     if array.dtype.kind != "f":
         raise LayerError(layer, f"weight '{what}' of cell '{cell}' is not floating point ({array.dtype})")
     frozen = np.ascontiguousarray(array, dtype=np.float32)

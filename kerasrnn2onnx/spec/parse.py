@@ -232,7 +232,7 @@ def _bidirectional(raw: RawLayer, source: TensorSpec, input_size: int, model: Ra
                                        weights_iter=weights, force_zero_output=return_sequences))
     forward, backward = halves
     if model.flat_weights is None and next(weights, None) is not None:
-        raise LayerError(raw.name, "the file holds more weights than the two halves use")
+        raise LayerError(raw.name, f"the file holds more weights than the two halves use{feed.origin_note}")
     for key in ("return_sequences", "return_state"):
         if getattr(forward, key) != getattr(backward, key):
             raise LayerError(raw.name, f"forward and backward layers disagree on {key}")
@@ -295,7 +295,7 @@ def _recurrent_layer(
         size = cell.units
     # A flat get_weights() list continues into the next layer; the feed checks its end.
     if weights_iter is None and model.flat_weights is None and next(weights, None) is not None:
-        raise LayerError(layer, "the file holds more weights than the layer's cells use")
+        raise LayerError(layer, f"the file holds more weights than the layer's cells use{feed.origin_note}")
     config = raw.config
     spec = RecurrentLayerSpec(
         name=layer,

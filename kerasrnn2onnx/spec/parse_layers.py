@@ -76,7 +76,7 @@ def _one(value: Any, layer: str, key: str) -> int:
 
 def _no_extra_weights(feed: WeightFeed, it, layer: str) -> None:
     if feed.is_per_layer and next(it, None) is not None:
-        raise LayerError(layer, "the file holds more weights than the layer uses")
+        raise LayerError(layer, f"the file holds more weights than the layer uses{feed.origin_note}")
 
 
 def _dense(raw: RawLayer, config: Mapping[str, Any], sources, infos, model: RawModel, feed: WeightFeed) -> Parsed:
