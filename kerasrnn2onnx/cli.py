@@ -189,22 +189,29 @@ def _run_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line(message: str) -> str:
+    """A message naming values from a file stays one printable line: control characters
+    (a layer named "a\nb") are escaped, and so are lone surrogates stderr cannot encode."""
+    escaped = "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in message)
+    return escaped.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         with use_limits(_limits(args)):
             return _run(args)
     except ConversionError as exc:
-        print(f"kerasrnn2onnx: error: {exc}", file=sys.stderr)
+        print(f"kerasrnn2onnx: error: {_one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except OSError as exc:
-        print(f"kerasrnn2onnx: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        print(_one_line(f"kerasrnn2onnx: error: {exc.filename or ''}: {exc.strerror or exc}"), file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - the CLI promises one line, never a traceback
         if os.environ.get("KERASRNN2ONNX_DEBUG"):
             raise
-        print(f"kerasrnn2onnx: internal error ({type(exc).__name__}: {exc}); "
-              "please report it (KERASRNN2ONNX_DEBUG=1 shows the traceback)", file=sys.stderr)
+        print(_one_line(f"kerasrnn2onnx: internal error ({type(exc).__name__}: {exc}); "
+                        "please report it (KERASRNN2ONNX_DEBUG=1 shows the traceback)"), file=sys.stderr)
         return 3
 
 

@@ -18,6 +18,20 @@ from typing import Any
 import numpy as np
 import pytest
 
+try:  # the mutation property test's profiles: "ci" (about a minute, derandomized) and "long"
+    from hypothesis import HealthCheck, settings
+except ImportError:  # pragma: no cover - hypothesis is in the test extra
+    pass
+else:
+    _SLOW = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture]
+    settings.register_profile("ci", max_examples=20, deadline=None, derandomize=True, database=None,
+                              suppress_health_check=_SLOW, print_blob=True)
+    settings.register_profile("long", max_examples=400, deadline=None, suppress_health_check=_SLOW,
+                              print_blob=True)
+    import os as _os
+
+    settings.load_profile(_os.environ.get("KERASRNN2ONNX_HYPOTHESIS_PROFILE", "ci"))
+
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = Path(__file__).parent.parent / "samples"
 SCRIPTS = Path(__file__).parent.parent / "scripts"

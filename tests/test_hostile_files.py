@@ -254,6 +254,26 @@ def test_huge_declared_dataset_is_refused_before_reading(capsys, tmp_path, kind)
     _refused(capsys, tmp_path, args, "max-weights-bytes", "4,398,046,511,104")
 
 
+@pytest.mark.parametrize("kind", ["h5", "keras", "json"])
+def test_unwritten_gigabyte_under_the_size_limit_is_refused_by_inflation(capsys, tmp_path, kind):
+    """1 GiB declared (under max_weights_bytes) in a few KB: the file does not hold its data."""
+    def edit(handle: h5py.File) -> None:
+        path = WEIGHT_PATH[kind]
+        parent, name = path.rsplit("/", 1)
+        del handle[path]
+        handle[parent].create_dataset(name, (1 << 14, 1 << 14), np.float32, chunks=(64, 64))
+    args, _ = _crafted(kind, tmp_path, edit)
+    _refused(capsys, tmp_path, args, "1,073,74", "bytes declared", "inflation", "--max-inflation")
+
+
+def test_deflate_bomb_under_the_size_limit_is_refused_by_inflation(capsys, tmp_path):
+    members = _archive_members(FIXTURES / "k3_lstm.keras")
+    members["config.json"] = members["config.json"] + b" " * (40 << 20)  # 40 MiB < 64 MiB, deflates to ~40 KB
+    bomb = tmp_path / "bomb.keras"
+    _write_archive(bomb, members)
+    _refused(capsys, tmp_path, [bomb], "config.json", "inflation")
+
+
 def test_weight_over_a_lowered_limit_is_refused(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("KERASRNN2ONNX_MAX_WEIGHTS_BYTES", "256")
     _refused(capsys, tmp_path, [FIXTURES / "k2_lstm.h5"], "over the limit 256")

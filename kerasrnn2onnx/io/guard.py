@@ -54,6 +54,9 @@ class Limits:
 
     max_weights_bytes: int = dataclasses.field(default=2 * GiB, metadata={
         "help": "declared bytes of all arrays in one weights/inputs file (HDF5 or .npz) or one .keras archive entry"})
+    max_inflation: int = dataclasses.field(default=100, metadata={
+        "help": "declared bytes per stored byte (a compression ratio) of a file's arrays or an archive entry, "
+                "beyond the first 16 MiB: a small file cannot declare gigabytes"})
     max_config_bytes: int = dataclasses.field(default=64 * MiB, metadata={
         "help": "bytes of one JSON document (config.json, metadata.json, model_config, a JSON config)"})
     max_json_depth: int = dataclasses.field(default=100, metadata={"help": "nesting depth of a JSON document"})
@@ -113,6 +116,18 @@ def use_limits(limits: Limits | None) -> Iterator[Limits]:
         yield limits
     finally:
         _LIMITS.reset(token)
+
+
+INFLATION_SLACK = 16 * MiB  # arrays this small may compress any amount (zero biases deflate 1000:1)
+
+
+def refuse_inflated(declared: int, stored: int, what: str, source: object) -> None:
+    """Refuse data that declares far more bytes than the file stores (a compression bomb or
+    unwritten chunked storage): memory stays proportional to the file's size."""
+    ratio = current_limits().max_inflation
+    if declared > INFLATION_SLACK + ratio * stored:
+        raise ModelFileError(source, f"{what}: {declared:,} bytes declared but {stored:,} stored, over "
+                                     f"{ratio}x inflation (raise it with --max-inflation if the file is trusted)")
 
 
 def refuse_over(value: int, limit_name: str, what: str, source: object) -> None:
@@ -209,6 +224,7 @@ def vet_zip_entry(info: zipfile.ZipInfo, limit_name: str, source: object) -> Non
         raise ModelFileError(source, f"archive entry '{info.filename}' uses unsupported compression method "
                                      f"{info.compress_type}")
     refuse_over(info.file_size, limit_name, f"archive entry '{info.filename}' declared size in bytes", source)
+    refuse_inflated(info.file_size, info.compress_size, f"archive entry '{info.filename}'", source)
 
 
 def read_zip_entry(archive: zipfile.ZipFile, name: str, limit_name: str, source: object) -> bytes:
@@ -325,7 +341,7 @@ def vet_h5(root: h5py.Group, source: object) -> None:
     limits = current_limits()
     seen: set[int] = set()
     objects = 0
-    declared = 0
+    declared = stored = 0
     stack: list[tuple[h5py.Group, str, int]] = [(root, "", 0)]
     with reading(source, "HDF5 structure"):
         seen.add(h5py.h5o.get_info(root.id).addr)
@@ -359,9 +375,11 @@ def vet_h5(root: h5py.Group, source: object) -> None:
                     size = _vet_dataset(h5py.Dataset(oid), where, source)
                     refuse_over(size, "max_weights_bytes", f"dataset '{where}' declared size in bytes", source)
                     declared += size
+                    stored += h5py.Dataset(oid).id.get_storage_size()
                     refuse_over(declared, "max_weights_bytes", "declared size of the HDF5 datasets in bytes", source)
                 else:
                     raise ModelFileError(source, f"'{where}' is an HDF5 object of unexpected type {info.type}")
+        refuse_inflated(declared, stored, "the HDF5 datasets", source)
 
 
 def _vet_dataset(dataset: h5py.Dataset, where: str, source: object) -> int:

@@ -76,6 +76,24 @@ def _ref(layer: Any, node: Any, index: Any, where: str) -> TensorRef:
     return TensorRef(layer, node, index)
 
 
+def _entry(entry: Any, source: object) -> Mapping[str, Any]:
+    """A layer entry of a config, its shape checked where it enters: an object with a string
+    ``class_name`` and an object (or, for old Sequential models, list) ``config``."""
+    if not isinstance(entry, Mapping):
+        raise ModelFileError(source, f"a layer entry must be an object, got {type(entry).__name__}")
+    if not isinstance(entry.get("class_name"), str):
+        raise ModelFileError(source, f"a layer entry has no string 'class_name' (got {entry.get('class_name')!r})")
+    config = entry.get("config")
+    if config is not None and not isinstance(config, Mapping) and not (
+            isinstance(config, list) and entry["class_name"] in MODEL_CLASSES):
+        raise ModelFileError(source, f"the config of a {entry['class_name']!r} layer must be an object, "
+                                     f"got {type(config).__name__}")
+    nodes = entry.get("inbound_nodes")
+    if nodes is not None and not isinstance(nodes, list):
+        raise ModelFileError(source, f"'inbound_nodes' of a {entry['class_name']!r} layer must be a list")
+    return entry
+
+
 def _layer_name(entry: Mapping[str, Any]) -> str:
     config = entry.get("config") or {}
     name = entry.get("name") or (config.get("name") if isinstance(config, Mapping) else None)
@@ -88,7 +106,8 @@ def _tensor_refs(value: Any) -> Iterator[TensorRef]:
     """Every tensor reference in a Keras 3 call-argument structure, in order."""
     if isinstance(value, Mapping):
         if value.get("class_name") == "__keras_tensor__":
-            history = value.get("config", {}).get("keras_history")
+            config = value.get("config")
+            history = config.get("keras_history") if isinstance(config, Mapping) else None
             if not (isinstance(history, list) and len(history) == 3):
                 raise ModelFileError("<config>", f"malformed keras_history {history!r}")
             yield _ref(history[0], history[1], history[2], "keras_history")
@@ -191,12 +210,14 @@ def _sequential(config: Any, source: Path):
     if not layers_cfg:
         raise ModelFileError(source, "Sequential model has no layers")
     layers: list[RawLayer] = []
-    entries = list(layers_cfg)
+    entries = [_entry(e, source) for e in layers_cfg]
     if entries[0].get("class_name") != "InputLayer":
         first = _layer_name(entries[0])
         cfg = entries[0].get("config") or {}
+        if not isinstance(cfg, Mapping):
+            raise ModelFileError(source, f"the config of layer '{first}' must be an object")
         shape = cfg.get("batch_input_shape") or cfg.get("batch_shape")
-        if shape is None and cfg.get("input_shape") is not None:
+        if shape is None and isinstance(cfg.get("input_shape"), list):
             shape = [None, *cfg["input_shape"]]
         if shape is None and cfg.get("input_dim") is not None:
             shape = [None, cfg.get("input_length"), cfg["input_dim"]]
@@ -307,7 +328,7 @@ def _functional(config: Any, source: Path):
             return outputs[ref.index]
         return _rename(ref)
 
-    for entry in config["layers"]:
+    for entry in map(lambda e: _entry(e, source), config["layers"]):
         lname = _layer_name(entry)
         nodes = entry.get("inbound_nodes") or [None]
         if entry.get("class_name") in MODEL_CLASSES:
@@ -347,5 +368,10 @@ def _functional(config: Any, source: Path):
                 )
             )
     inputs = tuple(_rename(r) for r in _refs_list(config.get("input_layers", [])))
+    declared = {r.layer for r in inputs}
+    placeholders = {layer.name for layer in layers if layer.class_name == "InputLayer"}
+    for name in sorted(placeholders ^ declared):
+        where = "is not in the model's input_layers" if name in placeholders else "is not an InputLayer of the model"
+        raise ModelFileError(source, f"input '{name}' {where}")
     outputs = tuple(resolve(r) for r in _refs_list(config.get("output_layers", [])))
     return "Functional", str(config.get("name", "model")), tuple(layers), inputs, outputs

@@ -99,11 +99,21 @@ def read_activation(config: Mapping[str, Any], key: str, default: Any, major: in
         raise UnsupportedError(layer, str(exc), key) from None
 
 
+def as_object(value: Any, layer: str, key: str) -> Mapping[str, Any]:
+    """A nested config value that must be a JSON object (``None`` reads as empty): a file may
+    hold any JSON type there, and a wrong one is the file's error, not ours."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise LayerError(layer, f"must be an object, got {type(value).__name__} {str(value)[:60]!r}", key)
+    return value
+
+
 def check_dtype(config: Mapping[str, Any], layer: str) -> None:
     dtype = config.get("dtype")
     if isinstance(dtype, Mapping):  # a DTypePolicy / Policy record
-        dtype = (dtype.get("config") or {}).get("name")
-    if dtype not in (None, "float32"):
+        dtype = as_object(dtype.get("config"), layer, "dtype").get("name")
+    if not isinstance(dtype, (str, type(None))) or dtype not in (None, "float32"):
         raise UnsupportedError(layer, f"dtype policy {dtype!r} is not supported (float32 only)", "dtype")
 
 

@@ -28,6 +28,7 @@ from .checks import (
     flag,
     read_activation,
     read_weight,
+    as_object,
 )
 from .dot import parse_dot
 from .layers import AnyLayerSpec, layer_inputs
@@ -176,7 +177,10 @@ def _cell_configs(raw: RawLayer) -> list[tuple[str, Mapping[str, Any], str | Non
     cell = raw.config.get("cell")
     if not isinstance(cell, Mapping):
         raise LayerError(raw.name, "RNN layer has no cell config", "cell")
-    entries = cell.get("config", {}).get("cells") if cell.get("class_name") == "StackedRNNCells" else [cell]
+    entries = (as_object(cell.get("config"), raw.name, "cell").get("cells")
+               if cell.get("class_name") == "StackedRNNCells" else [cell])
+    if entries is not None and not isinstance(entries, list):
+        raise LayerError(raw.name, "the stacked cells must be a list", "cell")
     result = []
     for entry in entries or []:
         cls = entry.get("class_name") if isinstance(entry, Mapping) else None
@@ -190,7 +194,7 @@ def _cell_configs(raw: RawLayer) -> list[tuple[str, Mapping[str, Any], str | Non
                 "(docs/custom-cells.md)",
                 "cell",
             )
-        result.append((str(cls), entry.get("config") or {}, registered))
+        result.append((str(cls), as_object(entry.get("config"), raw.name, "cell"), registered))
     if not result:
         raise LayerError(raw.name, "RNN layer has an empty cell list", "cell")
     return result
@@ -218,14 +222,14 @@ def _bidirectional(raw: RawLayer, source: TensorSpec, input_size: int, model: Ra
                                "layer")
     backward_cfg = config.get("backward_layer")
     if backward_cfg is None:  # Keras builds it from the forward config with go_backwards flipped
-        inner_cfg = dict(inner.get("config") or {})
+        inner_cfg = dict(as_object(inner.get("config"), raw.name, "layer"))
         backward_cfg = {"class_name": inner["class_name"],
                         "config": {**inner_cfg, "go_backwards": not inner_cfg.get("go_backwards", False),
                                    "name": f"backward_{inner_cfg.get('name', 'layer')}"}}
     weights = feed.for_layer(raw)
     halves = []
-    for part in (inner, backward_cfg):
-        cfg = dict(part.get("config") or {})
+    for part in (inner, as_object(backward_cfg, raw.name, "backward_layer")):
+        cfg = dict(as_object(part.get("config"), raw.name, "layer"))
         half_raw = RawLayer(str(part.get("class_name")), f"{raw.name}/{cfg.get('name', 'half')}", cfg)
         return_sequences = flag(cfg, "return_sequences", False, half_raw.name)
         halves.append(_recurrent_layer(half_raw, source, input_size, model, feed, masked, (), mask_source,
@@ -330,16 +334,20 @@ def _input(raw: RawLayer, feeds_embedding: bool = False) -> InputSpec:
     check_keys(config, INPUT_KEYS | {"input_shape"}, raw.name)
     dtype = config.get("dtype", "float32")
     if isinstance(dtype, Mapping):
-        dtype = (dtype.get("config") or {}).get("name", "float32")
-    if dtype not in INPUT_DTYPES:
+        dtype = as_object(dtype.get("config"), raw.name, "dtype").get("name", "float32")
+    if not isinstance(dtype, str) or dtype not in INPUT_DTYPES:
         raise UnsupportedError(raw.name, f"input dtype {dtype!r} is not supported ({', '.join(INPUT_DTYPES)})", "dtype")
     if config.get("sparse") or config.get("ragged"):
         raise UnsupportedError(raw.name, "sparse or ragged inputs are not supported")
     shape = config.get("batch_shape") or config.get("batch_input_shape")
-    if shape is None and config.get("shape") is not None:
+    if shape is None and isinstance(config.get("shape"), (list, tuple)):
         shape = [config.get("batch_size"), *config["shape"]]
     if shape is None:
         return InputSpec(raw.name, None, None, -1, str(dtype))
+    if not isinstance(shape, (list, tuple)) or not all(
+            d is None or (isinstance(d, int) and not isinstance(d, bool) and d >= 1) for d in shape):
+        raise LayerError(raw.name, f"input shape must be a list of positive integers or nulls, got {shape!r}",
+                         "batch_shape")
     if len(shape) == 2:
         if feeds_embedding or dtype != "float32":
             return InputSpec(raw.name, shape[0], shape[1], None, str(dtype), "tokens")

@@ -20,6 +20,7 @@ from .checks import (
     TRAINING_ONLY,
     TensorInfo,
     WeightFeed,
+    as_object,
     check_dtype,
     check_keys,
     flag,
@@ -98,11 +99,12 @@ def _dense(raw: RawLayer, config: Mapping[str, Any], sources, infos, model: RawM
 
 def _time_distributed(raw: RawLayer, config, sources, infos, model, feed) -> Parsed:
     check_keys(config, BASE_KEYS | {"layer"}, raw.name)
-    inner = config.get("layer") or {}
+    inner = as_object(config.get("layer"), raw.name, "layer")
     cls = inner.get("class_name")
     if infos[0].rank == 3 and (cls == "Dense" or cls in IDENTITY_CLASSES or cls == "Activation"):
         # the wrapped layer acts on each step's features: parse it as itself, named as the wrapper
-        return PARSERS[cls](replace(raw, class_name=cls), inner.get("config") or {}, sources, infos, model, feed)
+        return PARSERS[cls](replace(raw, class_name=cls), as_object(inner.get("config"), raw.name, "layer"),
+                            sources, infos, model, feed)
     return parse_time_distributed(raw, config, sources, infos, model, feed, PARSERS)
 
 
