@@ -23,12 +23,12 @@ from .checks import (
     TRAINING_ONLY,
     TensorInfo,
     WeightFeed,
+    as_object,
     check_dtype,
     check_keys,
     flag,
     read_activation,
     read_weight,
-    as_object,
 )
 from .dot import parse_dot
 from .layers import AnyLayerSpec, layer_inputs
