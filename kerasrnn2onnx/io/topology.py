@@ -141,6 +141,8 @@ def _keras2_refs(value: Any) -> Iterator[TensorRef]:
 def _parse_node(node: Any) -> tuple[tuple[TensorRef, ...], dict[str, tuple[TensorRef, ...]]]:
     """One call of a layer: positional tensor inputs and tensor-valued keyword arguments."""
     if isinstance(node, Mapping):  # Keras 3
+        if not isinstance(node.get("args", []), list) or not isinstance(node.get("kwargs") or {}, Mapping):
+            raise ModelFileError("<config>", "malformed inbound node: 'args' must be a list and 'kwargs' an object")
         called = {k: tuple(_tensor_refs(v)) for k, v in (node.get("kwargs") or {}).items()}
         return tuple(_tensor_refs(node.get("args", []))), {k: v for k, v in called.items() if v}
     if isinstance(node, list) and node and isinstance(node[0], str):
