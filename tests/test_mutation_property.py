@@ -21,6 +21,7 @@ import resource
 import shutil
 import signal
 import sys
+import warnings
 import zipfile
 from collections import Counter
 from collections.abc import Callable
@@ -143,7 +144,8 @@ def _zip_entries(data: bytes, draw: Callable) -> bytes | None:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
         for entry, payload in members:
-            with contextlib.suppress(ValueError):  # a duplicated name warns, a bad one may not be writable
+            with contextlib.suppress(ValueError), warnings.catch_warnings():  # a duplicated name warns
+                warnings.simplefilter("ignore")
                 archive.writestr(entry, payload)
     return out.getvalue()
 
