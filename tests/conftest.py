@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - hypothesis is in the test extra
     pass
 else:
     _SLOW = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture]
-    settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True, database=None,
+    settings.register_profile("ci", max_examples=30, deadline=None, derandomize=True, database=None,
                               suppress_health_check=_SLOW, print_blob=True)
     settings.register_profile("long", max_examples=400, deadline=None, suppress_health_check=_SLOW,
                               print_blob=True)

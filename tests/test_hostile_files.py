@@ -572,3 +572,22 @@ def test_non_finite_on_one_side_only_is_a_mismatch():
     assert not differ.passed and differ.nonfinite == (1, 2) and "1 position" in differ.problem
     flipped = compare_output("y", np.array([1.0, np.nan, -np.inf, 2.0]), expected, 1e-5, 1e-4)
     assert not flipped.passed
+
+
+def test_api_limits_argument(tmp_path):
+    import kerasrnn2onnx
+
+    with pytest.raises(kerasrnn2onnx.ModelFileError, match="over the limit 256"):
+        kerasrnn2onnx.convert(FIXTURES / "k2_lstm.h5", limits=kerasrnn2onnx.Limits(max_weights_bytes=256))
+    with kerasrnn2onnx.use_limits(kerasrnn2onnx.Limits(max_unroll_steps=2)):
+        assert "over the unroll cap 2" in kerasrnn2onnx.describe(FIXTURES / "k3_gru_unroll.keras")
+
+
+def test_npy_header_that_is_not_a_literal_is_refused(capsys, tmp_path):
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f4", "fortran_order": False, "shape": (2,)})
+    header = buffer.getvalue().replace(b"(2,)", b"(2,(")
+    weights = tmp_path / "w.npz"
+    with zipfile.ZipFile(weights, "w") as archive:
+        archive.writestr("arr_0.npy", header + b"\0" * 8)
+    _refused(capsys, tmp_path, [FIXTURES / "k2_json_npz.json", "--weights", weights], "arr_0")

@@ -367,6 +367,7 @@ def test_mutated_file_keeps_the_contract(tmp_path_factory, mutation, data):
     args = ["convert", str(folder / seed.model), "-o", str(out)]
     if seed.weights:
         args += ["--weights", str(folder / seed.weights)]
+    peak_before = _peak_rss()
     code, err = _convert(args)
     OUTCOMES[f"{mutation} exit {code}"] += 1
     assert code in (0, 2), err
@@ -378,4 +379,5 @@ def test_mutated_file_keeps_the_contract(tmp_path_factory, mutation, data):
         lines = err.strip().splitlines()
         assert len(lines) == 1 and "Traceback" not in err, err
         assert not out.exists()
-    assert _peak_rss() < MEMORY, f"peak resident memory {_peak_rss():,} bytes"
+    # the process's peak may come from earlier tests: this example must not raise it past 3 GiB
+    assert _peak_rss() <= max(peak_before, MEMORY), f"peak resident memory {_peak_rss():,} bytes"

@@ -30,6 +30,7 @@ import io
 import json
 import os
 import re
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
@@ -146,6 +147,7 @@ def refuse_over(value: int, limit_name: str, what: str, source: object) -> None:
 DATA_ERRORS: tuple[type[BaseException], ...] = (
     OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, OverflowError, EOFError,
     UnicodeDecodeError, zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError,
+    SyntaxError, tokenize.TokenError,  # numpy parses a .npy header as a Python literal
 )
 
 
