@@ -439,9 +439,31 @@ class Trained:
     member: str  # path inside the sdist / wheel
     license: str
     note: str  # what the model is, in the package's own terms
+    keep: tuple = ()  # only these layer groups (the model is too big to ship whole); () = all
 
     def cite(self):
         return f"{self.dist} {self.version} (PyPI), file {self.member}, license {self.license}: {self.note}"
+
+
+def trained_weights(trained):
+    """The weights file a fixture uses: the package's file, or a copy holding only the
+    ``keep`` layer groups (each copied byte for byte, with the file's attributes)."""
+    import h5py
+
+    source = trained_file(trained)
+    if not trained.keep:
+        return source
+    subset = source.with_name(source.stem + "-" + "-".join(trained.keep) + ".h5")
+    if not subset.exists():
+        with h5py.File(source, "r") as src, h5py.File(subset, "w") as dst:
+            root = src["model_weights"] if "model_weights" in src else src
+            for key, value in root.attrs.items():
+                if key != "layer_names":
+                    dst.attrs[key] = value
+            for name in trained.keep:
+                root.copy(root[name], dst, name=name)
+            dst.attrs["layer_names"] = [n.encode("utf8") for n in trained.keep]
+    return subset
 
 
 def trained_file(trained):
@@ -1643,6 +1665,36 @@ def g_chars2vec(keras):
     return [x], L.LSTM(50, recurrent_activation="hard_sigmoid", name="lstm_1")(y)
 
 
+TEXTGENRNN_RNN1 = Trained(
+    "textgenrnn", "2.0.0", "textgenrnn/textgenrnn_weights.hdf5", "MIT",
+    "textgenrnn's pretrained character model (Keras 2.1.5; trained with CuDNNLSTM, so each LSTM's "
+    "bias holds separate input and recurrent halves: (1024,) for 128 units, which Keras's loader "
+    "converts for a plain LSTM); only its first recurrent layer rnn_1, LSTM(128, return_sequences="
+    "True) over the 100-dim character embeddings, is kept: the rnn_1 group byte for byte",
+    keep=("rnn_1",))
+
+
+def textgenrnn_embedded(cases=((2, 6), (1, 9))):
+    """Inputs of rnn_1 as the model feeds it: rows of textgenrnn's own trained character
+    embedding matrix (embedding/embeddings, 465 x 100) for random character ids."""
+    def make(fx, rng):
+        import h5py
+        import numpy as np
+
+        with h5py.File(trained_file(TEXTGENRNN_RNN1), "r") as f:
+            table = np.asarray(f["embedding/embedding/embeddings:0"], dtype="float32")
+        return [[table[rng.randint(0, table.shape[0], size=(b, t))]] for b, t in cases]
+
+    return Inputs(make, ("trained_embeddings",))
+
+
+def g_textgenrnn_rnn1(keras):
+    """textgenrnn's rnn_1 as its model.py builds it (sigmoid gates, for parity with CuDNNLSTM)."""
+    L = keras.layers
+    x = keras.Input((None, 100), name="embedded")
+    return [x], L.LSTM(128, return_sequences=True, recurrent_activation="sigmoid", name="rnn_1")(x)
+
+
 def trained_set():
     return [
         Fx("k2_trained_chars2vec_eng50", [], "model.to_json() (tf-keras) of chars2vec's embedding model "
@@ -1652,6 +1704,12 @@ def trained_set():
            "left-padded with zero vectors", fmt="json+weights_h5", api="functional", build=g_chars2vec,
            inputs=one_hot_words(59), trained=CHARS2VEC_ENG50,
            tags=("trained", "weights_by_order", "keras22_defaults")),
+        Fx("k2_trained_textgenrnn_rnn1", [], "model.to_json() (tf-keras) of Input 'embedded' (None, 100) -> "
+           "LSTM(128, return_sequences=True, sigmoid gates) 'rnn_1' + textgenrnn's trained rnn_1 weights "
+           "in their CuDNNLSTM layout (kernel (100, 512), recurrent (128, 512), bias (1024,) = input and "
+           "recurrent halves), converted on load as Keras's loader does; inputs are rows of the package's "
+           "trained character embeddings", fmt="json+weights_h5", api="functional", build=g_textgenrnn_rnn1,
+           inputs=textgenrnn_embedded(), trained=TEXTGENRNN_RNN1, tags=("trained", "cudnn_weights")),
     ]
 
 
@@ -2331,7 +2389,7 @@ def save_fixture(keras, which, fx, model):
         model.save_weights(str(FIXTURES / wname))
     elif fx.fmt == "json+weights_h5" and fx.trained is not None:  # the package's file, verbatim
         wname = fx.name + ".weights.h5"
-        shutil.copyfile(trained_file(fx.trained), FIXTURES / wname)
+        shutil.copyfile(trained_weights(fx.trained), FIXTURES / wname)
     elif fx.fmt == "json+weights_h5":
         wname = fx.name + ".weights.h5"
         if which == "k2":
@@ -2383,7 +2441,7 @@ def make_one(keras, which, fx):
     keras.backend.clear_session()
     model, nesting = build_model(keras, fx)
     if fx.trained is not None:  # Keras's own load_weights (by order, converting as it does)
-        model.load_weights(str(trained_file(fx.trained)))
+        model.load_weights(str(trained_weights(fx.trained)))
     else:
         set_random_weights(model, fx)
     inputs = make_inputs(fx)

@@ -140,3 +140,25 @@ def test_every_supported_layer_class_is_classified():
         "SeparableConv2D", "SeparableConvolution1D", "SeparableConvolution2D", "TimeDistributed"}
     assert not has_weights({"class_name": "TimeDistributed", "config": {"layer": {"class_name": "Dropout"}}})
     assert not has_weights({"class_name": "LayerNormalization", "config": {"center": False, "scale": False}})
+
+
+def test_cudnn_layout_bias_of_a_wrong_size_names_both_sides(capsys, tmp_path):
+    """textgenrnn's trained rnn_1 stores CuDNNLSTM weights (bias 8u) that Keras 2's loader
+    converts for an LSTM; a bias that is neither 4u nor 8u is refused with both sides named."""
+    model, weights = _pair(tmp_path, "k2_trained_textgenrnn_rnn1")
+    with h5py.File(weights, "r+") as handle:
+        group = handle["rnn_1/rnn_1"]
+        data = group["bias:0"][()]
+        del group["bias:0"]
+        group["bias:0"] = data[:-24]
+    _convert_fails(capsys, tmp_path, [model, "--weights", weights], "layer 'rnn_1'", "bias", "(1000,)", "(512,)",
+                   "the weights file's layer 'rnn_1'")
+
+
+def test_cudnn_layout_is_converted_as_keras_2_does():
+    files = FIXTURES / "k2_trained_textgenrnn_rnn1.json", FIXTURES / "k2_trained_textgenrnn_rnn1.weights.h5"
+    raw = load_raw_model(*files)
+    assert raw.layer("rnn_1").weights[2].shape == (1024,) and raw.layer("rnn_1").keras2_layout
+    spec = kerasrnn2onnx.load(*files)
+    cell = spec.recurrent_layers[0].cells[0]
+    assert cell.bias.shape == (512,)

@@ -176,5 +176,5 @@ def attach_keras2_weights(layers: tuple[RawLayer, ...], model_config: Mapping[st
             prefix, picked = nested[top].get(inner, ("", []))
             origin = f"from the weights file's layer '{file_group}/{prefix}'"
             arrays = picked
-        result.append(replace(layer, weights=tuple(arrays), weights_origin=origin))
+        result.append(replace(layer, weights=tuple(arrays), weights_origin=origin, keras2_layout=True))
     return tuple(result)

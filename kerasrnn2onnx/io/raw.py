@@ -41,6 +41,7 @@ class RawLayer:
     weights: tuple[np.ndarray, ...] = ()
     weight_names: tuple[str, ...] = ()
     weights_origin: str | None = None  # where in the file the weights came from, for messages
+    keras2_layout: bool = False  # read from a Keras 2 HDF5 layout (its loader converts CuDNN-layout RNN weights)
 
 
 @dataclass(frozen=True, eq=False)

@@ -35,6 +35,15 @@ class WeightFeed:
         self._pos = 0
         self._taken: dict[str, list[np.ndarray]] = {}  # per layer, what it took from the flat list
         self._origin: str | None = None  # where the arrays being handed out came from
+        self._keras2_layout = False
+        self._major = model.keras_major
+
+    @property
+    def converts_cudnn_layout(self) -> bool:
+        """The arrays being handed out come from a Keras 2 HDF5 layout, whose loader
+        (tf-keras ``hdf5_format._convert_rnn_weights``) turns CuDNNLSTM / CuDNNGRU weights
+        into LSTM / GRU weights when their bias shape says so; Keras 3 does not."""
+        return self._keras2_layout and self._major == 2
 
     @property
     def origin_note(self) -> str:
@@ -45,6 +54,7 @@ class WeightFeed:
     def for_layer(self, raw: RawLayer) -> Iterator[np.ndarray]:
         if self._flat is None:
             self._origin = raw.weights_origin
+            self._keras2_layout = raw.keras2_layout
             yield from raw.weights
             return
         if raw.weights_from is not None:  # a shared layer's later call reuses the first call's arrays
@@ -138,7 +148,12 @@ def _is_set(key: str, value: Any) -> bool:
 def read_weight(
     feed: WeightFeed, it: Iterator[np.ndarray], layer: str, cell: str, what: str, shape: tuple[int, ...]
 ) -> np.ndarray:
-    array = feed.take(it, layer, f"{what} of cell '{cell}'")
+    return check_weight(feed, feed.take(it, layer, f"{what} of cell '{cell}'"), layer, cell, what, shape)
+
+
+def check_weight(feed: WeightFeed, array: np.ndarray, layer: str, cell: str, what: str,
+                 shape: tuple[int, ...]) -> np.ndarray:
+    """A taken array checked (shape, floating point, finite) and frozen as float32."""
     if array.shape != shape:
         raise LayerError(layer, f"weight '{what}' of cell '{cell}' has shape {array.shape}, expected {shape}"
                          f"{feed.origin_note}")

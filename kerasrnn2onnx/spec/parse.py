@@ -26,6 +26,7 @@ from .checks import (
     as_object,
     check_dtype,
     check_keys,
+    check_weight,
     flag,
     read_activation,
     read_weight,
@@ -142,8 +143,16 @@ def _cell(
         bias_shape = (2, 3 * units) if reset_after else (3 * units,)
         if cudnn:  # [input bias, recurrent bias] stored flat
             bias = read_weight(feed, weights, layer, name, "bias", (6 * units,)).reshape(2, 3 * units)
+        elif use_bias:
+            taken = feed.take(weights, layer, f"bias of cell '{name}'")
+            if reset_after and feed.converts_cudnn_layout and taken.shape == (6 * units,):
+                # CuDNNGRU weights in a GRU(reset_after=True): Keras 2's loader converts them
+                kernel, recurrent = _from_cudnn_layout(kernel, recurrent, gates)
+                bias = check_weight(feed, taken, layer, name, "bias", (6 * units,)).reshape(2, 3 * units)
+            else:
+                bias = check_weight(feed, taken, layer, name, "bias", bias_shape)
         else:
-            bias = read_weight(feed, weights, layer, name, "bias", bias_shape) if use_bias else None
+            bias = None
         gru = GRUCellSpec(name, units, input_size, activation, recurrent_activation, use_bias, reset_after,
                           kernel, recurrent, bias)
         return gru, ignored
@@ -151,8 +160,19 @@ def _cell(
         pair = read_weight(feed, weights, layer, name, "bias", (8 * units,))
         bias = np.ascontiguousarray(pair[: 4 * units] + pair[4 * units :])
         bias.setflags(write=False)
+    elif use_bias:
+        taken = feed.take(weights, layer, f"bias of cell '{name}'")
+        if feed.converts_cudnn_layout and taken.shape == (8 * units,):
+            # CuDNNLSTM weights in an LSTM (a model trained on a GPU, run on a CPU): Keras 2's
+            # loader undoes the cuDNN kernel layout and sums the input and recurrent biases
+            kernel, recurrent = _from_cudnn_layout(kernel, recurrent, gates)
+            pair = check_weight(feed, taken, layer, name, "bias", (8 * units,))
+            bias = np.ascontiguousarray(pair[: 4 * units] + pair[4 * units :])
+            bias.setflags(write=False)
+        else:
+            bias = check_weight(feed, taken, layer, name, "bias", (4 * units,))
     else:
-        bias = read_weight(feed, weights, layer, name, "bias", (4 * units,)) if use_bias else None
+        bias = None
     spec = LSTMCellSpec(name, units, input_size, activation, recurrent_activation, use_bias, kernel, recurrent, bias)
     return spec, ignored
 
