@@ -123,6 +123,7 @@ def tune(
     if batch < 1 or (timesteps is not None and timesteps < 1):
         raise ConversionError("--batch and --timesteps must be at least 1")
     spec = load(model, weights, keras_version, weights_match=weights_match)
+    _check_verify_size(spec, batch, timesteps or tuning.DEFAULT_TIMESTEPS, None, "tune")
     arrays = make_inputs(spec, batch, timesteps or tuning.DEFAULT_TIMESTEPS, seed)
     plans = {p.layer: p for p in lowering.plan_layers(spec, "auto", target)}
     from .lowering.model import recommended_threads
@@ -139,7 +140,8 @@ def tune(
     return result
 
 
-def _check_verify_size(spec: ModelSpec, batch: int, timesteps: int, arrays: Sequence[np.ndarray] | None) -> None:
+def _check_verify_size(spec: ModelSpec, batch: int, timesteps: int, arrays: Sequence[np.ndarray] | None,
+                       command: str = "verify") -> None:
     """Refuse inputs the float64 reference cannot run in reasonable time and memory, before
     any array is made (or, for given arrays, before the reference runs): it loops over time
     in Python and holds every layer's sequence."""
@@ -152,11 +154,11 @@ def _check_verify_size(spec: ModelSpec, batch: int, timesteps: int, arrays: Sequ
             b = inp.batch if inp.batch is not None else batch
             t = 1 if inp.kind == "vector" else (inp.timesteps if inp.timesteps is not None else timesteps)
         if t > limits.max_verify_timesteps:
-            raise RuntimeInputError(f"verify: {t:,} timesteps for input '{inp.name}' is over the limit "
+            raise RuntimeInputError(f"{command}: {t:,} timesteps for input '{inp.name}' is over the limit "
                                     f"{limits.max_verify_timesteps:,} (raise it with --max-verify-timesteps)")
         values = b * t * (inp.features or 1)
         if values > limits.max_verify_values:
-            raise RuntimeInputError(f"verify: input '{inp.name}' of batch {b:,} x {t:,} timesteps x "
+            raise RuntimeInputError(f"{command}: input '{inp.name}' of batch {b:,} x {t:,} timesteps x "
                                     f"{inp.features or 1} features is {values:,} values, over the limit "
                                     f"{limits.max_verify_values:,} (raise it with --max-verify-values)")
 

@@ -541,6 +541,13 @@ def test_verify_sizes_are_refused_before_allocating(capsys, flag, value, needle)
     assert time.monotonic() - start < 10
 
 
+def test_tune_sizes_are_refused_before_allocating(capsys, tmp_path):
+    code, _, err = _cli(capsys, ["tune", FIXTURES / "k2_lstm.h5", "-o", tmp_path / "t.onnx", "--batch", "100000000"])
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "tune:" in err and "--max-verify-values" in err
+    assert not (tmp_path / "t.onnx").exists()
+
+
 # ---------------------------------------------------------------- verify on non-finite data
 
 

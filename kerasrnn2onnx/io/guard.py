@@ -67,9 +67,9 @@ class Limits:
     max_unroll_steps: int = dataclasses.field(default=1024, metadata={
         "help": "timesteps an unrolled layer may have (auto uses Scan above it; --strategy unroll is refused)"})
     max_verify_timesteps: int = dataclasses.field(default=100_000, metadata={
-        "help": "timesteps of verify's inputs (the NumPy reference loops over them in Python)"})
+        "help": "timesteps of verify's and tune's inputs (the NumPy reference loops over them in Python)"})
     max_verify_values: int = dataclasses.field(default=1 << 26, metadata={
-        "help": "values (batch x timesteps x features) of one verify input"})
+        "help": "values (batch x timesteps x features) of one verify or tune input"})
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Limits:
