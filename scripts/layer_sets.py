@@ -284,3 +284,41 @@ def model_sets(prefix: str, fmt: str, Fx: Any, lay: Callable) -> list:
            "MaxPooling2D(2)) -> TimeDistributed(Flatten()) -> LSTM(4) -> Dense(2)", fmt=fmt,
            input_shape=(3, 6, 6, 2), cases=((2, 3),), tags=tag + ("rank5", "time_distributed")),
     ]
+
+
+def _video_td_sequential(k3: bool) -> Callable:
+    def build(keras: Any):
+        L = keras.layers
+
+        def named(name: str) -> dict:
+            return {} if k3 else {"name": name}
+
+        frame = keras.Sequential([keras.Input((6, 6, 2)), L.Conv2D(3, 3, activation="relu", **named("conv-a")),
+                                  L.BatchNormalization(**named("bn")), L.Conv2D(4, 2, strides=2, **named("conv-b")),
+                                  L.GlobalAveragePooling2D(**named("gap"))], name="frame_net")
+        x = keras.Input((3, 6, 6, 2))
+        y = L.TimeDistributed(frame, **named("per-frame"))(x)
+        y = L.GRU(3, **named("clip-gru"))(y)
+        return [x], L.Dense(2, **named("classes"))(y)
+    return build
+
+
+def nested_sets(prefix: str, fmt: str, Fx: Any, lay: Callable) -> list:
+    return [
+        Fx(f"{prefix}_video_td_sequential", [],
+           "video classifier with a per-frame CNN model: Input((3, 6, 6, 2)) -> TimeDistributed(Sequential(["
+           "Conv2D(3, 3, relu), BatchNormalization(), Conv2D(4, 2, strides=2), GlobalAveragePooling2D()], "
+           "name='frame_net')) -> GRU(3) -> Dense(2); Keras 2 stores the wrapped model's trainable weights "
+           "before its BatchNormalization moving statistics, Keras 3 names its layers' groups by class",
+           fmt=fmt, api="functional", build=_video_td_sequential(prefix == "k3"), input_shape=(3, 6, 6, 2),
+           cases=((2, 3),), tags=("model", "whole_model", "rank5", "time_distributed", "nested_model")),
+        Fx(f"{prefix}_conv3d_transpose", [],
+           "parallel branches on x (3, 4, 4, 2): Conv3DTranspose(2, 2, strides=2); Conv3DTranspose(2, 3, "
+           "strides=(1, 2, 2), same); tail Reshape((6, 128)) of the first -> LSTM(2)", fmt=fmt, api="functional",
+           build=parallel((3, 4, 4, 2), [
+               [lay("Conv3DTranspose", 2, 2, strides=2, **({} if prefix == "k3" else {"name": "deconv3d"}))],
+               [lay("Conv3DTranspose", 2, 3, strides=(1, 2, 2), padding="same",
+                    **({} if prefix == "k3" else {"name": "deconv3d-same"}))]],
+               [lay("Reshape", (6, 128)), lay("LSTM", 2)]),
+           input_shape=(3, 4, 4, 2), cases=((1, 3),), tags=("layer_family", "rank5")),
+    ]

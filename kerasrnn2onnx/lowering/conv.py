@@ -21,6 +21,7 @@ from ..spec.conv import (
     ConvSpec,
     GlobalPoolSpec,
     PadCropSpec,
+    PermuteNDSpec,
     PoolSpec,
     UpSamplingSpec,
     same_pads,
@@ -180,7 +181,13 @@ def _floats(values: list[float]) -> Any:
     return ir.tensor(np.array(values, dtype=np.float32))
 
 
+@keras_layout
+def permute(ctx: LoweringContext, layer: PermuteNDSpec, xs, masks, ranks):
+    return ctx.op.Transpose(xs[0], perm=[0, *layer.dims])
+
+
 LOWERINGS: dict[type, Callable] = {
+    PermuteNDSpec: permute,
     ConvSpec: conv,
     PoolSpec: pool,
     GlobalPoolSpec: global_pool,

@@ -21,7 +21,13 @@ def time_distributed(ctx: LoweringContext, layer: TimeDistributedSpec, xs, masks
     rank = ranks[0]
     folded = op.Reshape(x, op.Concat(ctx.ints(-1), ctx.dims(x, 2, rank), axis=0))
     inner_in = op.Transpose(folded, perm=[1, 0, 2]) if layer.inner_in_rank == 3 else folded
-    y = lower_feed_forward(ctx, layer.inner, [inner_in], [None], [layer.inner_in_rank])
+    y = inner_in
+    for inner, in_rank, _ in layer.chain:
+        if len(layer.chain) == 1:
+            y = lower_feed_forward(ctx, inner, [y], [None], [in_rank])
+        else:
+            with ctx.scope(inner.name.rsplit("/", 1)[-1]):
+                y = lower_feed_forward(ctx, inner, [y], [None], [in_rank])
     if layer.inner_out_rank == 3:
         y = op.Transpose(y, perm=[1, 0, 2])
     return op.Reshape(y, op.Concat(ctx.dims(x, 0, 2), ctx.dims(y, 1, layer.inner_out_rank), axis=0))

@@ -13,6 +13,7 @@ from ..spec.conv import (
     ConvSpec,
     GlobalPoolSpec,
     PadCropSpec,
+    PermuteNDSpec,
     PoolSpec,
     UpSamplingSpec,
     same_pads,
@@ -173,4 +174,5 @@ RUNNERS: dict[type, Callable] = {
     GlobalPoolSpec: global_pool,
     PadCropSpec: pad_crop,
     UpSamplingSpec: upsampling,
+    PermuteNDSpec: lambda spec, xs, masks: np.transpose(xs[0], (0, *spec.dims)),
 }

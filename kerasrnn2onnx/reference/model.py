@@ -124,6 +124,8 @@ def run_model_with_states(
 def _feed_forward(run: _Run, layer: FeedForwardSpec) -> None:
     sources = layer.sources
     value, mask = run_feed_forward(layer, [run.tensors[s] for s in sources], [run.masks[s] for s in sources])
+    if value.dtype.kind == "f" and value.dtype != run.dtype:  # e.g. an Embedding of integer ids
+        value = value.astype(run.dtype)
     run.put(layer.name, value, mask)
 
 

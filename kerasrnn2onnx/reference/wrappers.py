@@ -16,7 +16,9 @@ def time_distributed(spec: TimeDistributedSpec, xs, masks):
 
     x = xs[0]
     batch, steps = x.shape[:2]
-    y, _ = run_feed_forward(spec.inner, [x.reshape(batch * steps, *x.shape[2:])], [None])
+    y = x.reshape(batch * steps, *x.shape[2:])
+    for inner, _, _ in spec.chain:
+        y, _ = run_feed_forward(inner, [y], [None])
     return y.reshape(batch, steps, *y.shape[1:])
 
 

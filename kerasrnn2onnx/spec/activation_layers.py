@@ -201,9 +201,9 @@ def _prelu(raw: RawLayer, config, sources, infos, model, feed) -> Parsed:
 def _softmax(raw: RawLayer, config, sources, infos, model, feed) -> Parsed:
     name = raw.name
     check_keys(config, BASE_KEYS | {"axis"}, name)
-    if infos[0].masked:
-        raise UnsupportedError(name, "Softmax of a masked tensor is not supported (Keras adds the (batch, time) "
-                               "mask to the scores; pass scores without a mask)", "mask")
+    if infos[0].masked or "mask" in raw.tensor_kwargs:
+        raise UnsupportedError(name, "Softmax with a mask (implicit or mask=) is not supported: Keras adds "
+                               "(1 - mask) * -1e9 to the scores, not reproduced here", "mask")
     shape = infos[0].dims()
     axes = _axes(config.get("axis", -1), len(shape) + 1, name, "axis")
     return SoftmaxSpec(name, sources, shape, axes), infos[0]

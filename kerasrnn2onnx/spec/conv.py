@@ -237,6 +237,34 @@ class UpSamplingSpec:
         return f"{self.class_name}({self.factors}, interpolation={self.interpolation})"
 
 
+@dataclass(frozen=True, eq=False)
+class PermuteNDSpec:
+    """``Permute(dims)`` of a rank 4+ tensor (or one whose result is): Keras-layout axes."""
+
+    name: str
+    sources: tuple[TensorSpec, ...]
+    dims: tuple[int, ...]  # Keras's permutation of the non-batch axes (1-based)
+    out_shape: Dims
+    mask: ClassVar[str] = "drop"
+
+    def out_time(self, time: Any) -> Any:
+        return time if self.dims[0] == 1 else self.out_shape[0]
+
+    def describe(self) -> str:
+        return f"Permute({self.dims})"
+
+
+def parse_permute_nd(raw: RawLayer, config: Mapping[str, Any], sources: tuple[TensorSpec, ...],
+                     infos: list[TensorInfo], model: RawModel, feed: WeightFeed) -> Parsed:
+    check_keys(config, BASE_KEYS | {"dims"}, raw.name)
+    dims = tuple(config.get("dims") or ())
+    shape = infos[0].dims()
+    if sorted(dims) != list(range(1, len(shape) + 1)):
+        raise LayerError(raw.name, f"Permute{dims} is not a permutation of the {len(shape)} non-batch axes", "dims")
+    out = tuple(shape[d - 1] for d in dims)
+    return PermuteNDSpec(raw.name, sources, dims, out), info_of(out)
+
+
 # --- parsers -----------------------------------------------------------------------------
 CONV_KEYS = frozenset({"filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "groups",
                        "activation", "use_bias", "kernel_initializer", "bias_initializer", "kernel_regularizer",

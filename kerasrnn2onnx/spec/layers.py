@@ -13,7 +13,7 @@ import numpy as np
 
 from .activation_layers import AffineSpec, ELUSpec, PReLUSpec, ReLUSpec, SoftmaxSpec, UnitNormSpec
 from .activations import ActivationSpec
-from .conv import ConvSpec, GlobalPoolSpec, PadCropSpec, PoolSpec, UpSamplingSpec
+from .conv import ConvSpec, GlobalPoolSpec, PadCropSpec, PermuteNDSpec, PoolSpec, UpSamplingSpec
 from .dot import DotSpec
 from .tfops import TFOpSpec
 from .types import LayerSpec, TensorSpec
@@ -203,7 +203,7 @@ class PermuteSpec:
 FeedForwardSpec = (ReshapeSpec | PermuteSpec | DenseSpec | ActivationLayerSpec | IdentityLayerSpec | MergeSpec
                    | RepeatVectorSpec | Conv1DSpec | Pool1DSpec | GlobalPool1DSpec | NormalizationSpec | FlattenSpec
                    # families in their own modules
-                   | ConvSpec | PoolSpec | GlobalPoolSpec | PadCropSpec | UpSamplingSpec
+                   | ConvSpec | PoolSpec | GlobalPoolSpec | PadCropSpec | UpSamplingSpec | PermuteNDSpec
                    | ReLUSpec | ELUSpec | PReLUSpec | SoftmaxSpec | UnitNormSpec | AffineSpec
                    | TimeDistributedSpec | TokenEmbeddingSpec | DotSpec | TFOpSpec)
 """A layer around recurrent layers: it reads ``sources`` (the others read one ``source``)."""

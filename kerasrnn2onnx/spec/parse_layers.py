@@ -28,6 +28,7 @@ from .checks import (
     read_weight,
 )
 from .conv import PARSERS as CONV_PARSERS
+from .conv import parse_permute_nd
 from .layers import (
     ActivationLayerSpec,
     Conv1DSpec,
@@ -94,7 +95,8 @@ def _dense(raw: RawLayer, config: Mapping[str, Any], sources, infos, model: RawM
     _no_extra_weights(feed, it, raw.name)
     act = read_activation(config, "activation", None, model.keras_major, raw.name)
     spec = DenseSpec(raw.name, sources, units, act, kernel, bias)
-    return spec, TensorInfo(units, infos[0].rank, infos[0].masked)
+    shape = (*infos[0].shape[:-1], units) if infos[0].shape is not None else None
+    return spec, TensorInfo(units, infos[0].rank, infos[0].masked, steps=infos[0].steps, shape=shape)
 
 
 def _time_distributed(raw: RawLayer, config, sources, infos, model, feed) -> Parsed:
@@ -281,6 +283,8 @@ def _permute(raw, config, sources, infos, model, feed) -> Parsed:
     check_keys(config, BASE_KEYS | {"dims"}, raw.name)
     dims = tuple(config.get("dims") or ())
     info = infos[0]
+    if info.rank > 3:
+        return parse_permute_nd(raw, config, sources, infos, model, feed)
     if info.rank != 3 or sorted(dims) != [1, 2]:
         raise UnsupportedError(raw.name, f"Permute{dims} is supported on (batch, time, features) only", "dims")
     if dims == (1, 2):

@@ -8,7 +8,7 @@ the spec records the wrapped layer's own spec, parsed as that layer over one ste
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -33,21 +33,61 @@ Parsed = tuple[Any, TensorInfo]
 
 @dataclass(frozen=True, eq=False)
 class TimeDistributedSpec:
-    """``inner`` applied to every step of a (batch, time, ...) tensor; passes the mask."""
+    """``chain`` applied to every step of a (batch, time, ...) tensor: one wrapped layer, or
+    the layers of a wrapped Sequential model, each as ``(spec, input rank, output rank)``
+    (ranks of one step, batch included); passes the mask."""
 
     name: str
     sources: tuple[TensorSpec, ...]
-    inner: Any
-    inner_in_rank: int
-    inner_out_rank: int
+    chain: tuple[tuple[Any, int, int], ...]
     out_shape: Dims
     mask: ClassVar[str] = "pass"
+
+    @property
+    def inner_in_rank(self) -> int:
+        return self.chain[0][1]
+
+    @property
+    def inner_out_rank(self) -> int:
+        return self.chain[-1][2]
 
     def out_time(self, time: Any) -> Any:
         return time
 
     def describe(self) -> str:
-        return f"TimeDistributed({self.inner.describe()})"
+        return "TimeDistributed(" + " -> ".join(spec.describe() for spec, _, _ in self.chain) + ")"
+
+
+class _ChainFeed:
+    """The wrapper's arrays handed to the wrapped model's layers one after another (duck-typed
+    :class:`WeightFeed`): every layer draws from one iterator, the total is checked after."""
+
+    def __init__(self, arrays: Iterator[np.ndarray]) -> None:
+        self._it = arrays
+
+    def for_layer(self, raw: RawLayer) -> Iterator[np.ndarray]:
+        return self._it
+
+    def take(self, iterator: Iterator[np.ndarray], layer: str, what: str) -> np.ndarray:
+        try:
+            return next(iterator)
+        except StopIteration:
+            raise LayerError(layer, f"missing weight: {what}") from None
+
+    is_per_layer = False
+
+
+def _by_inner_layer(raw: RawLayer, names: list[str]) -> list[np.ndarray]:
+    """Keras 2 stores a wrapped model's trainable weights before its non-trainable ones
+    (``bn/gamma``, ``conv/kernel``, ..., ``bn/moving_mean``); regroup them layer by layer by
+    their names' first component. Without names the stored order is kept."""
+    arrays = list(raw.weights)
+    if len(raw.weight_names) != len(arrays):
+        return arrays
+    heads = [n.split("/")[0] for n in raw.weight_names]
+    if not set(heads) <= set(names):
+        return arrays
+    return [a for name in names for a, h in zip(arrays, heads, strict=True) if h == name]
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,23 +151,44 @@ def parse_time_distributed(raw: RawLayer, config: Mapping[str, Any], sources: tu
     dims = infos[0].dims()
     if infos[0].rank < 3:
         raise LayerError(name, "TimeDistributed needs an input with a time axis (batch, time, ...)")
-    if cls in ("Sequential", "Functional", "Model"):
-        raise UnsupportedError(name, f"TimeDistributed of a nested {cls} model is not supported yet: wrap each "
-                               "layer in its own TimeDistributed", "layer")
-    if cls == "Embedding":
-        parser: Callable[..., Parsed] = parse_token_embedding
-    elif cls in parsers and cls != "TimeDistributed":
-        parser = parsers[cls]
-    else:
-        raise UnsupportedError(name, f"TimeDistributed({cls}) is not supported", "layer")
-    if infos[0].masked and cls in ("GlobalAveragePooling1D",):
-        raise UnsupportedError(name, f"TimeDistributed({cls}) of a masked input is not supported", "layer")
     step = TensorInfo(dims[-1], len(dims), False, steps=dims[1] if len(dims) >= 3 else None, shape=dims[1:])
-    inner_raw = replace(raw, class_name=str(cls))
-    spec, out = parser(inner_raw, inner.get("config") or {}, sources, [step], model, feed)
-    out_dims = out.dims()
-    if out.rank == 3 and out.shape is None and out.steps is None and dims[1] is not None:
-        out_dims = (dims[1], out.width)  # a per-feature inner layer kept the step's length
-    result = (dims[0], *out_dims)
-    td = TimeDistributedSpec(name, sources, spec, step.rank, out.rank, result)
+    if cls in ("Functional", "Model"):
+        raise UnsupportedError(name, f"TimeDistributed of a nested {cls} model is not supported (a Sequential "
+                               "model is)", "layer")
+    if cls == "Sequential":
+        entries = [e for e in ((inner.get("config") or {}).get("layers") or [])
+                   if isinstance(e, Mapping) and e.get("class_name") != "InputLayer"]
+        names = [str((e.get("config") or {}).get("name", "")) for e in entries]
+        if feed.is_per_layer:
+            sub_feed = _ChainFeed(iter(_by_inner_layer(raw, names)))
+        else:
+            sub_feed = _ChainFeed(feed.for_layer(raw))
+    else:
+        entries, names, sub_feed = [inner], [name], None
+    if not entries:
+        raise LayerError(name, "the wrapped model has no layers", "layer")
+    chain = []
+    info = step
+    for entry, inner_name in zip(entries, names, strict=True):
+        cls = str(entry.get("class_name"))
+        if cls == "Embedding":
+            parser: Callable[..., Parsed] = parse_token_embedding
+        elif cls in parsers and cls != "TimeDistributed":
+            parser = parsers[cls]
+        else:
+            raise UnsupportedError(name, f"TimeDistributed({cls}) is not supported", "layer")
+        if infos[0].masked and cls in ("GlobalAveragePooling1D",):
+            raise UnsupportedError(name, f"TimeDistributed({cls}) of a masked input is not supported", "layer")
+        inner_raw = replace(raw, class_name=cls) if sub_feed is None else replace(
+            raw, class_name=cls, name=f"{name}/{inner_name}", weights=(), weight_names=())
+        spec, out = parser(inner_raw, entry.get("config") or {}, sources, [info], model,
+                           feed if sub_feed is None else sub_feed)
+        if out.rank == 3 and out.shape is None and out.steps is None and info.rank == 3:
+            out = replace(out, steps=info.dims()[0])  # a per-feature layer keeps the step's length
+        chain.append((spec, info.rank, out.rank))
+        info = out
+    if sub_feed is not None and feed.is_per_layer and next(sub_feed.for_layer(raw), None) is not None:
+        raise LayerError(name, "the file holds more weights than the wrapped model uses")
+    result = (dims[0], *info.dims())
+    td = TimeDistributedSpec(name, sources, tuple(chain), result)
     return td, replace(info_of(result), masked=infos[0].masked)

@@ -1,0 +1,73 @@
+"""Feed-forward layers the converter cannot make exact are refused with the layer and the
+argument named (one line, exit 2 from the CLI); the numbers of what it does convert are
+checked against real-Keras fixtures in test_fixtures_parity.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import kerasrnn2onnx
+from kerasrnn2onnx.errors import ConversionError
+
+
+def _model(tmp_path: Path, shape: list, layers: list[tuple[str, dict]], weights: list[tuple[int, ...]],
+           dtype: str = "float32") -> tuple[Path, Path]:
+    """A Keras 2 style Sequential JSON, the layers under test, then GRU(2); flat .npz weights."""
+    entries: list[dict[str, Any]] = [{"class_name": "InputLayer",
+                                      "config": {"batch_input_shape": [None, *shape], "dtype": dtype, "name": "x"}}]
+    entries += [{"class_name": cls, "config": config} for cls, config in layers]
+    doc = {"class_name": "Sequential", "config": {"name": "m", "layers": entries}, "keras_version": "2.21.0"}
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(doc))
+    npz = tmp_path / "m.npz"
+    rng = np.random.default_rng(0)
+    # refusals come before the GRU reads its weights: one placeholder array keeps the file valid
+    np.savez(npz, *[rng.uniform(-0.5, 0.5, s).astype(np.float32) for s in weights or [(1,)]])
+    return path, npz
+
+
+GRU = ("GRU", {"name": "gru", "units": 2, "reset_after": True, "recurrent_activation": "sigmoid"})
+
+CASES = {
+    "strided_dilated_conv": (
+        [6, 6, 2], [("Conv2D", {"name": "front-conv", "filters": 2, "kernel_size": [3, 3], "strides": [2, 2],
+                                "dilation_rate": [2, 2]}), ("Reshape", {"name": "r", "target_shape": [1, 2]}), GRU],
+        [(3, 3, 2, 2), (2,)], "front-conv", "dilation_rate"),
+    "transpose_over_dynamic_axis": (
+        [None, 4, 2], [("Conv2DTranspose", {"name": "up-conv", "filters": 2, "kernel_size": 3, "strides": 2}), GRU],
+        [(3, 3, 2, 2), (2,)], "up-conv", "Conv2DTranspose"),
+    "bicubic_upsampling": (
+        [4, 4, 2], [("UpSampling2D", {"name": "up", "size": [2, 2], "interpolation": "bicubic"}), GRU],
+        [], "up", "interpolation"),
+    "prelu_over_dynamic_time": (
+        [None, 3], [("PReLU", {"name": "act", "shared_axes": None}), GRU], [], "act", "shared_axes"),
+    "time_distributed_functional": (
+        [3, 4], [("TimeDistributed", {"name": "td", "layer": {"class_name": "Functional", "config": {}}}), GRU],
+        [], "td", "layer"),
+    "causal_channels_first": (
+        [6, 3], [("Conv1D", {"name": "c1", "filters": 2, "kernel_size": 2, "padding": "causal",
+                             "data_format": "channels_first"}), GRU], [(2, 6, 2), (2,)], "c1", "padding"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_refusal_names_layer_and_argument(tmp_path, case):
+    shape, layers, weights, layer, argument = CASES[case]
+    path, npz = _model(tmp_path, shape, layers, weights)
+    with pytest.raises(ConversionError) as info:
+        kerasrnn2onnx.load(path, weights=npz)
+    message = str(info.value)
+    assert layer in message and argument in message, message
+
+
+def test_softmax_of_a_masked_tensor_is_refused(tmp_path):
+    layers = [("Embedding", {"name": "emb", "input_dim": 5, "output_dim": 3, "mask_zero": True}),
+              ("Softmax", {"name": "probs", "axis": -1}), GRU]
+    path, npz = _model(tmp_path, [None], layers, [(5, 3)], dtype="int32")
+    with pytest.raises(ConversionError, match="probs.*mask"):
+        kerasrnn2onnx.load(path, weights=npz)
