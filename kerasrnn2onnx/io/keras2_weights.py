@@ -86,6 +86,8 @@ def has_weights(entry: Mapping[str, Any]) -> bool:
         return has_weights(config["layer"])
     if cls == "LayerNormalization":
         return bool(config.get("center", True) or config.get("scale", True))
+    if cls == "Normalization":  # mean and variance given to the constructor live in the config
+        return config.get("mean") is None
     return True
 
 

@@ -156,4 +156,14 @@ def weight_objects(class_name: str, config: Mapping[str, Any]) -> tuple[str, ...
         inner = _sub_config(config.get("layer"), "TimeDistributed's 'layer'")
         inner_objects = weight_objects(str(inner["class_name"]), inner.get("config") or {})
         return ("", *(_join("layer", rel) for rel in inner_objects))
+    if class_name == "Sequential":  # a model wrapped in TimeDistributed: its layers list, InputLayer left out
+        container = _Container()
+        objects: list[str] = [""]
+        for entry in _model_layers({"class_name": class_name, "config": config}):
+            if entry.get("class_name") == "InputLayer":
+                continue
+            name = container.unique(str(entry.get("class_name")))
+            objects.extend(_join("layers", name, rel)
+                           for rel in weight_objects(str(entry.get("class_name")), entry.get("config") or {}))
+        return tuple(objects)
     return ("",)

@@ -60,34 +60,37 @@ class TimeDistributedSpec:
 
 class _ChainFeed:
     """The wrapper's arrays handed to the wrapped model's layers one after another (duck-typed
-    :class:`WeightFeed`): every layer draws from one iterator, the total is checked after."""
+    :class:`WeightFeed`). Keras 2 stores a wrapped model's trainable weights before its
+    non-trainable ones (every BatchNormalization's moving statistics last): with ``moving``
+    set, requests for moving statistics are served from that tail queue."""
 
-    def __init__(self, arrays: Iterator[np.ndarray]) -> None:
+    is_per_layer = False
+    origin_note = ""
+
+    def __init__(self, arrays: Iterator[np.ndarray], moving: list[np.ndarray] | None = None) -> None:
         self._it = arrays
+        self._moving = iter(moving) if moving is not None else None
 
     def for_layer(self, raw: RawLayer) -> Iterator[np.ndarray]:
         return self._it
 
     def take(self, iterator: Iterator[np.ndarray], layer: str, what: str) -> np.ndarray:
+        source = self._moving if self._moving is not None and what.startswith("moving_") else iterator
         try:
-            return next(iterator)
+            return next(source)
         except StopIteration:
             raise LayerError(layer, f"missing weight: {what}") from None
 
-    is_per_layer = False
 
-
-def _by_inner_layer(raw: RawLayer, names: list[str]) -> list[np.ndarray]:
-    """Keras 2 stores a wrapped model's trainable weights before its non-trainable ones
-    (``bn/gamma``, ``conv/kernel``, ..., ``bn/moving_mean``); regroup them layer by layer by
-    their names' first component. Without names the stored order is kept."""
+def _keras2_split(raw: RawLayer, entries: list[Mapping[str, Any]]) -> _ChainFeed:
+    """Keras 2 order: trainable weights layer by layer, then each BatchNormalization's
+    moving_mean and moving_variance."""
     arrays = list(raw.weights)
-    if len(raw.weight_names) != len(arrays):
-        return arrays
-    heads = [n.split("/")[0] for n in raw.weight_names]
-    if not set(heads) <= set(names):
-        return arrays
-    return [a for name in names for a, h in zip(arrays, heads, strict=True) if h == name]
+    moving = 2 * sum(1 for e in entries if e.get("class_name") == "BatchNormalization")
+    if moving > len(arrays):
+        raise LayerError(raw.name, "the wrapped model holds fewer weights than its layers need")
+    cut = len(arrays) - moving
+    return _ChainFeed(iter(arrays[:cut]), arrays[cut:])
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,8 +162,10 @@ def parse_time_distributed(raw: RawLayer, config: Mapping[str, Any], sources: tu
         entries = [e for e in ((inner.get("config") or {}).get("layers") or [])
                    if isinstance(e, Mapping) and e.get("class_name") != "InputLayer"]
         names = [str((e.get("config") or {}).get("name", "")) for e in entries]
-        if feed.is_per_layer:
-            sub_feed = _ChainFeed(iter(_by_inner_layer(raw, names)))
+        if feed.is_per_layer and model.keras_major == 2:
+            sub_feed = _keras2_split(raw, entries)
+        elif feed.is_per_layer:
+            sub_feed = _ChainFeed(iter(raw.weights))
         else:
             sub_feed = _ChainFeed(feed.for_layer(raw))
     else:
