@@ -1338,6 +1338,212 @@ def issue11_graph_set(prefix, fmt):
            "(batch, 4, 3) -> SimpleRNN(3)", fmt=fmt, timesteps=8, cases=((3, 8), (2, 8)),
            tags=tag + ("permute", "fixed_dims")),
     ]
+# --------------------------------------------------------------------------
+# Attention layers (Attention, AdditiveAttention, MultiHeadAttention)
+# --------------------------------------------------------------------------
+# Token rows of case 0 (batch 4): True = token 0 (masked by Embedding(mask_zero=True)).
+ATTN_QUERY_ROWS = ([0, 0, 0, 1, 1], [0, 0, 0, 0, 0], [1, 1, 1, 1, 1], [1, 0, 0, 0, 0])  # right, none, all, left
+# value rows: right, all, holes, none
+ATTN_VALUE_ROWS = ([0, 0, 0, 0, 1, 1], [1, 1, 1, 1, 1, 1], [0, 1, 0, 1, 0, 0], [0, 0, 0, 0, 0, 0])
+
+
+def attn_inputs(*kinds):
+    """Cases for attention models, one ``kinds`` entry per model input.
+
+    ``("q", vocab)`` / ``("v", vocab)``: int32 token ids following ATTN_QUERY_ROWS /
+    ATTN_VALUE_ROWS in case 0 (batch 4, Tq 5, Tv 6; query row 2 and value row 1 fully
+    padded), random ids with some zeros in case 1 (batch 2, Tq 3, Tv 4);
+    ``("f", features, "q"|"v")``: float32 normal of the query's or the value's length;
+    ``("m", "q", "v")``: a float 0/1 (batch, Tq, Tv) attention mask (query row 1 of case 0
+    fully blocked).
+    """
+    def make(fx, rng):
+        import numpy as np
+
+        cases = []
+        for c, (b, tq, tv) in enumerate(((4, 5, 6), (2, 3, 4))):
+            xs = []
+            for kind in kinds:
+                length = tq if kind[-1] == "q" or kind[0] == "q" else tv
+                if kind[0] in ("q", "v"):
+                    t = rng.randint(1, kind[1], size=(b, length)).astype("int32")
+                    if c == 0:
+                        t[np.array(ATTN_QUERY_ROWS if kind[0] == "q" else ATTN_VALUE_ROWS, dtype=bool)] = 0
+                    else:
+                        t[0, -1] = 0
+                    xs.append(t)
+                elif kind[0] == "f":
+                    xs.append(rng.standard_normal((b, length, kind[1])).astype("float32"))
+                else:
+                    m = (rng.uniform(size=(b, tq, tv)) > 0.3).astype("float32")
+                    if c == 0:
+                        m[0, 1] = 0.0
+                    xs.append(m)
+            cases.append(xs)
+        return cases
+
+    tags = ("attention",) + (("int_input", "mask") if any(k[0] in ("q", "v") for k in kinds) else ())
+    return Inputs(make, tags)
+
+
+def _named(prefix, name):
+    """User-chosen layer names in Keras 2 files; Keras 3 .keras archives store weights by class path,
+    which this converter does not map back to user names yet (issue 11): default names there."""
+    return {"name": name} if prefix == "k2" else {}
+
+
+def g_attn_dot(prefix):
+    def build(keras):
+        L = keras.layers
+        tq = keras.Input((None,), dtype="int32", name="query_tokens")
+        tv = keras.Input((None,), dtype="int32", name="value_tokens")
+        q = L.Embedding(12, 4, mask_zero=True, **_named(prefix, "query-emb"))(tq)
+        v = L.Embedding(12, 4, mask_zero=True, **_named(prefix, "value-emb"))(tv)
+        out, scores = L.Attention(use_scale=True, **_named(prefix, "luong-attn"))([q, v], return_attention_scores=True)
+        plain = L.Attention(**_named(prefix, "plain-attn"))([q, v])
+        return [tq, tv], [out, scores, plain]
+    return build
+
+
+def g_attn_concat_causal(prefix):
+    def build(keras):
+        L = keras.layers
+        q = keras.Input((None, 3), name="query")
+        v = keras.Input((None, 2), name="value")
+        k = keras.Input((None, 3), name="key")
+        concat = L.Attention(score_mode="concat", use_scale=True, **_named(prefix, "concat-attn"))
+        a = concat([q, v, k], use_causal_mask=True)
+        b = L.Attention(score_mode="concat", **_named(prefix, "concat-noscale"))([q, q])
+        c = L.Attention(**_named(prefix, "dot-causal"))([q, k], use_causal_mask=True)
+        return [q, v, k], [a, b, c]
+    return build
+
+
+def g_additive(prefix):
+    def build(keras):
+        L = keras.layers
+        tq = keras.Input((None,), dtype="int32", name="query_tokens")
+        tv = keras.Input((None,), dtype="int32", name="value_tokens")
+        q = L.Embedding(12, 4, mask_zero=True, **_named(prefix, "query-emb"))(tq)
+        v = L.Embedding(12, 4, mask_zero=True, **_named(prefix, "value-emb"))(tv)
+        out, scores = L.AdditiveAttention(**_named(prefix, "bahdanau"))([q, v], return_attention_scores=True)
+        plain = L.AdditiveAttention(use_scale=False, **_named(prefix, "bahdanau-noscale"))([q, v, v],
+                                                                                           use_causal_mask=True)
+        return [tq, tv], [out, scores, plain]
+    return build
+
+
+def g_mha_masks(prefix):
+    def build(keras):
+        L = keras.layers
+        tq = keras.Input((None,), dtype="int32", name="query_tokens")
+        tv = keras.Input((None,), dtype="int32", name="value_tokens")
+        q = L.Embedding(12, 4, mask_zero=True, **_named(prefix, "query-emb"))(tq)
+        v = L.Embedding(12, 3, mask_zero=True, **_named(prefix, "value-emb"))(tv)
+        # each MultiHeadAttention gets Embedding outputs of its own: Keras 3's clears its inputs' masks
+        q2 = L.Embedding(12, 4, mask_zero=True, **_named(prefix, "query-emb-2"))(tq)
+        v2 = L.Embedding(12, 3, mask_zero=True, **_named(prefix, "value-emb-2"))(tv)
+        # value_dim != key_dim only where scores are returned: Keras 3.15 on JAX fails to reshape
+        # dot_product_attention's output otherwise (a Keras bug, not a feature to convert)
+        a = L.MultiHeadAttention(2, 3, **_named(prefix, "cross-mha"))(q, v)
+        scored = L.MultiHeadAttention(1, 2, value_dim=3, output_shape=5, use_bias=False, **_named(prefix, "scored-mha"))
+        b, scores = scored(
+            q2, v2, return_attention_scores=True)
+        return [tq, tv], [a, b, scores]
+    return build
+
+
+def g_mha_attention_mask(prefix):
+    def build(keras):
+        L = keras.layers
+        x = keras.Input((5, 4), name="x")
+        m = keras.Input((5, 5), name="attention_mask")
+        y = L.MultiHeadAttention(2, 2, **_named(prefix, "self-mha"))(x, x, attention_mask=m, use_causal_mask=True)
+        k = keras.Input((5, 3), name="key")
+        z = L.MultiHeadAttention(2, 3, **_named(prefix, "keyed-mha"))(x, x, key=k)
+        return [x, m, k], [y, z]
+    return build
+
+
+def g_seq2seq_attention(prefix, cls):
+    """Encoder-decoder with attention over the encoder's sequence (Luong: dot Attention;
+    Bahdanau: AdditiveAttention), the context concatenated to the decoder's outputs."""
+    def build(keras):
+        L = keras.layers
+        src = keras.Input((None,), dtype="int32", name="source_tokens")
+        tgt = keras.Input((None,), dtype="int32", name="target_tokens")
+        enc = L.Embedding(12, 4, mask_zero=True, **_named(prefix, "src-emb"))(src)
+        enc_seq, h, c = L.LSTM(4, return_sequences=True, return_state=True, **_named(prefix, "encoder"))(enc)
+        dec = L.Embedding(12, 4, mask_zero=True, **_named(prefix, "tgt-emb"))(tgt)
+        dec_seq = L.LSTM(4, return_sequences=True, **_named(prefix, "decoder"))(dec, initial_state=[h, c])
+        context = getattr(L, cls)(**_named(prefix, "attention"))([dec_seq, enc_seq])
+        joined = L.Concatenate(**_named(prefix, "join"))([context, dec_seq])
+        return [src, tgt], L.Dense(6, activation="softmax", **_named(prefix, "vocab"))(joined)
+    return build
+
+
+def attention_set(prefix, fmt):
+    tag = ("attention",)
+    mha_rule = ("Keras 3 MultiHeadAttention: without scores it calls dot_product_attention (a fully "
+                "masked query row averages every value), with return_attention_scores its Softmax "
+                "zeroes masked weights (the row outputs the output bias)" if prefix == "k3" else
+                "tf-keras MultiHeadAttention adds -1e9 to masked scores (a fully masked query row "
+                "is uniform)")
+    return [
+        Fx(f"{prefix}_attn_dot_masks", [],
+           "functional query_tokens, value_tokens (None,) int32 -> Embedding(12, 4, mask_zero=True) each -> "
+           "Attention(use_scale=True)([q, v], return_attention_scores=True) -> [out, scores] and "
+           "Attention()([q, v]); masks from both Embeddings (value row 1 and query row 2 of case 0 fully "
+           "padded: uniform weights / zero rows)", fmt=fmt, api="functional", build=g_attn_dot(prefix),
+           inputs=attn_inputs(("q", 12), ("v", 12)), tags=tag + ("multi_input",)),
+        Fx(f"{prefix}_attn_concat_causal", [],
+           "functional query (None, 3), value (None, 2), key (None, 3): Attention(score_mode='concat', "
+           "use_scale=True)([q, v, k], use_causal_mask=True); Attention(score_mode='concat')([q, q]); "
+           "Attention()([q, k], use_causal_mask=True)", fmt=fmt, api="functional",
+           build=g_attn_concat_causal(prefix), inputs=attn_inputs(("f", 3, "q"), ("f", 2, "v"), ("f", 3, "v")),
+           tags=tag + ("multi_input", "causal")),
+        Fx(f"{prefix}_additive_attention", [],
+           "functional token inputs -> Embedding(mask_zero=True) each -> AdditiveAttention()([q, v], "
+           "return_attention_scores=True) (scale vector) and AdditiveAttention(use_scale=False)([q, v, v], "
+           "use_causal_mask=True)", fmt=fmt, api="functional", build=g_additive(prefix),
+           inputs=attn_inputs(("q", 12), ("v", 12)), tags=tag + ("multi_input", "causal")),
+        Fx(f"{prefix}_mha_masks", [],
+           "functional token inputs -> Embedding(12, 4 / 3, mask_zero=True) (two pairs: one per layer, as "
+           "Keras 3's MultiHeadAttention clears its inputs' masks) -> MultiHeadAttention(2, 3)(q, v) and "
+           "MultiHeadAttention(1, 2, value_dim=3, output_shape=5, use_bias=False)(q, v, "
+           "return_attention_scores=True) -> [a, b, scores (batch, heads, Tq, Tv)]; " + mha_rule, fmt=fmt,
+           api="functional", build=g_mha_masks(prefix), inputs=attn_inputs(("q", 12), ("v", 12)),
+           tags=tag + ("multi_input",)),
+        Fx(f"{prefix}_mha_attention_mask", [],
+           "functional x (5, 4), attention_mask (5, 5) float 0/1, key (5, 3): MultiHeadAttention(2, 2)(x, x, "
+           "attention_mask=m, use_causal_mask=True); MultiHeadAttention(2, 3)(x, x, key=k); "
+           "case 0 row 0 query step 1 fully blocked", fmt=fmt, api="functional",
+           build=g_mha_attention_mask(prefix), timesteps=5,
+           inputs=Inputs(lambda fx, rng: _fixed_mha_inputs(rng), ("attention", "attention_mask")),
+           tags=tag + ("multi_input", "causal")),
+        Fx(f"{prefix}_seq2seq_luong", [],
+           "functional encoder-decoder with Luong attention: source tokens -> Embedding(mask_zero) -> "
+           "LSTM(4, seq, state) -> [enc_seq, h, c]; target tokens -> Embedding(mask_zero) -> LSTM(4, seq)"
+           "(initial_state=[h, c]) -> Attention()([dec_seq, enc_seq]) -> Concatenate([context, dec_seq]) -> "
+           "Dense(6, softmax)", fmt=fmt, api="functional", build=g_seq2seq_attention(prefix, "Attention"),
+           inputs=attn_inputs(("v", 12), ("q", 12)), tags=tag + ("multi_input", "encoder_decoder", "model")),
+        Fx(f"{prefix}_seq2seq_bahdanau", [],
+           "as *_seq2seq_luong with AdditiveAttention (Bahdanau) over the encoder's sequence", fmt=fmt,
+           api="functional", build=g_seq2seq_attention(prefix, "AdditiveAttention"),
+           inputs=attn_inputs(("v", 12), ("q", 12)), tags=tag + ("multi_input", "encoder_decoder", "model")),
+    ]
+
+
+def _fixed_mha_inputs(rng):
+    cases = []
+    for c, b in enumerate((3, 2)):
+        x = rng.standard_normal((b, 5, 4)).astype("float32")
+        m = (rng.uniform(size=(b, 5, 5)) > 0.3).astype("float32")
+        if c == 0:
+            m[0, 1] = 0.0
+        k = rng.standard_normal((b, 5, 3)).astype("float32")
+        cases.append([x, m, k])
+    return cases
 
 
 def cudnn_save(cls_name):
@@ -1890,6 +2096,7 @@ K3_FIXTURES = [
     *issue11_embedding_set("k3", "keras"),
     *issue11_bidi_set("k3", "keras"),
     *named_set("k3", "keras", weights_fmt="json+weights_h5", legacy_fmt="h5"),
+    *attention_set("k3", "keras"),
 ]
 
 # --------------------------------------------------------------------------
@@ -1984,6 +2191,7 @@ K2_FIXTURES = [
     *order_set(),
     *trained_set(),
     *named_set("k2_v3", "keras", weights_fmt="json+weights_v3"),
+    *attention_set("k2", "h5"),
     # Legacy CuDNNLSTM / CuDNNGRU (Keras 2 only)
     *cudnn_set(),
 ]
@@ -2094,7 +2302,9 @@ def set_random_weights(model, fx):
     for var in model.weights:
         shape = tuple(var.shape)
         vname = getattr(var, "path", None) or var.name
-        if "bias" in vname.split("/")[-1]:
+        if not shape:  # a scalar (Attention's scale, concat_score_weight)
+            w = rng.uniform(0.5, 1.5, shape)
+        elif "bias" in vname.split("/")[-1]:
             w = rng.uniform(-0.5, 0.5, shape) * fx.wscale / 1.2 + fx.bias_shift
         elif "variance" in vname.split("/")[-1]:  # BatchNormalization, Normalization: must be > 0
             w = rng.uniform(0.5, 2.0, shape)

@@ -34,7 +34,7 @@ from typing import Any
 from ..errors import ModelFileError
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
-CELL_LAYERS = ("LSTM", "GRU", "SimpleRNN")  # layers that build their own cell at ``cell``
+CELL_LAYERS = ("LSTM", "GRU", "SimpleRNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")  # they build a ``cell``
 
 
 def to_snake_case(name: str) -> str:
@@ -141,6 +141,8 @@ def weight_objects(class_name: str, config: Mapping[str, Any]) -> tuple[str, ...
     although the walk visits ``backward_layer`` first)."""
     if class_name in CELL_LAYERS:
         return ("", "cell")
+    if class_name == "MultiHeadAttention":  # its EinsumDense attributes, in get_weights() order
+        return ("", "query_dense", "key_dense", "value_dense", "output_dense")
     if class_name == "RNN":
         cell = _sub_config(config.get("cell"), "the RNN's 'cell'")
         return ("", *(_join("cell", rel) for rel in _cell_objects(cell)))

@@ -34,7 +34,8 @@ class RawLayer:
     tensor_kwargs: Mapping[str, tuple[TensorRef, ...]] = field(default_factory=dict)
     call_args: tuple = ()  # the call's positional arguments as stored (Keras 3 op layers keep scalars here;
     # Keras 2 TFOpLambda calls: each operand, a TensorRef or a constant)
-    call_kwargs: Mapping[str, Any] = field(default_factory=dict)  # Keras 2 TFOpLambda keywords, TensorRefs inside
+    call_kwargs: Mapping[str, Any] = field(default_factory=dict)  # Keras 2 TFOpLambda keywords (TensorRefs
+    # inside); for attention layers their non-tensor flags (return_attention_scores=, use_causal_mask=)
     weights_from: str | None = None  # a shared layer's later call: the layer whose weights it uses
     nested_in: tuple[str, ...] = ()  # the models this layer was inlined from (outermost first)
     inner_name: str | None = None  # its name inside that model (weights are stored under it)

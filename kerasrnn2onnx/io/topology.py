@@ -165,6 +165,30 @@ def _parse_node(node: Any) -> tuple[tuple[TensorRef, ...], dict[str, tuple[Tenso
     raise ModelFileError("<config>", f"malformed inbound node {node!r}")
 
 
+CALL_FLAG_CLASSES = frozenset({"Attention", "AdditiveAttention", "MultiHeadAttention"})
+"""Layers whose non-tensor call arguments change the numbers (return_attention_scores=,
+use_causal_mask=): kept as ``RawLayer.call_kwargs``."""
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def _call_flags(node: Any) -> dict[str, Any]:
+    """The non-tensor keyword arguments of one call (plain JSON scalars only): Keras 3 keeps
+    them in the node's ``kwargs``, Keras 2 repeats them on each inbound item."""
+    items: list[Any] = []
+    if isinstance(node, Mapping):
+        items = [node.get("kwargs") or {}]
+    elif isinstance(node, list):
+        items = [item[3] for item in node if isinstance(item, list) and len(item) > 3]
+    flags: dict[str, Any] = {}
+    for kwargs in items:
+        if isinstance(kwargs, Mapping):
+            flags.update({str(k): v for k, v in kwargs.items() if _is_scalar(v)})
+    return flags
+
+
 def _refs_list(value: Any) -> tuple[TensorRef, ...]:
     """``input_layers`` / ``output_layers``: one ``[name, node, index]`` or a list of them."""
     if isinstance(value, list) and value and isinstance(value[0], str):
@@ -351,6 +375,8 @@ def _functional(config: Any, source: Path):
             call_kwargs: dict[str, Any] = {}
             if node is not None:
                 args, kwargs = _parse_node(node)
+                if entry.get("class_name") in CALL_FLAG_CLASSES:
+                    call_kwargs = _call_flags(node)
                 if isinstance(node, Mapping):
                     call_args = tuple(node.get("args") or ())
                 elif entry.get("class_name") in OP_LAMBDA_CLASSES:

@@ -30,6 +30,7 @@ from ..spec.layers import (
 )
 from ..spec.tfops import TFOpSpec
 from .activation_layers import LOWERINGS as ACTIVATION_LOWERINGS
+from .attention import ATTENTION_LOWERINGS
 from .context import LoweringContext
 from .conv import LOWERINGS as CONV_LOWERINGS
 from .dot import lower_dot
@@ -178,6 +179,7 @@ LOWERINGS: dict[type, Callable] = {
     GlobalPool1DSpec: _global_pool,
     NormalizationSpec: _normalization,
     FlattenSpec: _flatten,
+    **ATTENTION_LOWERINGS,
 }
 
 LOWERINGS[DotSpec] = lower_dot

@@ -19,6 +19,7 @@ import onnx_ir as ir
 
 from ..errors import ConversionError
 from ..registry import Registry
+from ..spec.attention import ATTENTION_SPECS
 from ..spec.dot import DotSpec
 from ..spec.layers import (
     FEED_FORWARD,
@@ -277,6 +278,11 @@ def _lower_feed_forward_layer(build: _Build, layer: FeedForwardSpec) -> None:
     value = lower_feed_forward(build.ctx, layer, [t.value for t in ins], [t.mask for t in ins], [t.rank for t in ins])
     mask = output_mask(build.ctx, layer, [t.mask for t in ins])
     first = ins[0]
+    if isinstance(value, tuple) and isinstance(layer, ATTENTION_SPECS):  # the scores: one more output
+        for index, (item, rank) in enumerate(zip(value, layer.output_ranks, strict=True)):
+            build.tensors[TensorSpec(layer.name, index)] = _Tensor(
+                item, mask if index == 0 else None, first.batch, layer.output_time(index, first.time), rank)
+        return
     rank = _feed_forward_rank(layer, first.rank)
     time = _feed_forward_time(layer, first.time) if rank >= 3 else None
     build.tensors[TensorSpec(layer.name)] = _Tensor(value, mask, first.batch, time, rank)
@@ -321,8 +327,10 @@ def _lower_mask_op_layer(build: _Build, layer: MaskOpSpec) -> None:
 def _lower_recurrent_layer(build: _Build, layer: RecurrentLayerSpec | BidirectionalSpec) -> None:
     ctx, tensors = build.ctx, build.tensors
     x = tensors[layer.source]
+    out_mask = x.mask  # the output carries the input's mask even where the layer ignored it (Keras 3)
     if layer.mask_source is not None:  # an explicit mask= (batch, time) boolean
         x = _Tensor(x.value, ctx.unsqueeze(tensors[layer.mask_source].value, 2), x.batch, x.time)
+        out_mask = x.mask
     elif not layer.masked:  # e.g. Keras 3 drops the mask when initial_state= is given
         x = _Tensor(x.value, None, x.batch, x.time)
     halves = [layer] if isinstance(layer, RecurrentLayerSpec) else [layer.forward, layer.backward]
@@ -336,7 +344,7 @@ def _lower_recurrent_layer(build: _Build, layer: RecurrentLayerSpec | Bidirectio
         results.append(values)
     for index, (value, is_sequence) in enumerate(_layer_outputs(ctx, layer, results)):
         tensors[TensorSpec(layer.name, index)] = _Tensor(
-            value, x.mask if is_sequence else None, x.batch, x.time if is_sequence else None,
+            value, out_mask if is_sequence else None, x.batch, x.time if is_sequence else None,
             3 if is_sequence else 2)
 
 

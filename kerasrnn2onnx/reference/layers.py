@@ -23,6 +23,7 @@ from ..spec.layers import (
 )
 from ..spec.tfops import TFOpSpec
 from .activation_layers import RUNNERS as ACTIVATION_RUNNERS
+from .attention import ATTENTION_RUNNERS
 from .conv import RUNNERS as CONV_RUNNERS
 from .dot import run_dot
 from .tfops import run_tfop
@@ -137,6 +138,7 @@ RUNNERS: dict[type, Callable] = {
     FlattenSpec: lambda layer, xs, masks: xs[0].reshape(xs[0].shape[0], -1),
     ReshapeSpec: lambda layer, xs, masks: xs[0].reshape(xs[0].shape[0], *layer.target_shape),
     PermuteSpec: lambda layer, xs, masks: np.transpose(xs[0], (0, 2, 1)),
+    **ATTENTION_RUNNERS,
 }
 
 RUNNERS[DotSpec] = run_dot

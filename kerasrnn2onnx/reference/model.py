@@ -124,9 +124,11 @@ def run_model_with_states(
 def _feed_forward(run: _Run, layer: FeedForwardSpec) -> None:
     sources = layer.sources
     value, mask = run_feed_forward(layer, [run.tensors[s] for s in sources], [run.masks[s] for s in sources])
-    if value.dtype.kind == "f" and value.dtype != run.dtype:  # e.g. an Embedding of integer ids
-        value = value.astype(run.dtype)
-    run.put(layer.name, value, mask)
+    values = value if isinstance(value, tuple) else (value,)  # attention scores: a second output
+    for index, item in enumerate(values):
+        if item.dtype.kind == "f" and item.dtype != run.dtype:  # e.g. an Embedding of integer ids
+            item = item.astype(run.dtype)
+        run.put(layer.name, item, mask if index == 0 else None, index)
 
 
 for _kind in FEED_FORWARD:
@@ -186,5 +188,8 @@ def _recurrent(run: _Run, layer: RecurrentLayerSpec) -> None:
     if layer.initial_state:  # an explicit initial_state= wins over a carried state, as in Keras
         initial = [run.tensors[s] for s in layer.initial_state]
     results, run.final_states[layer.name] = run_layer(layer, x, mask, constants, initial, run.spec.keras_major)
+    # the output carries the input's mask even where the layer ignored it (Keras 3 with initial_state=
+    # computes the output mask from the first argument's)
+    out_mask = run.tensors[layer.mask_source] if layer.mask_source is not None else run.masks[layer.source]
     for index, value in enumerate(results):
-        run.put(layer.name, value, mask if (index == 0 and layer.return_sequences) else None, index)
+        run.put(layer.name, value, out_mask if (index == 0 and layer.return_sequences) else None, index)

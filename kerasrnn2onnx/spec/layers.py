@@ -13,6 +13,7 @@ import numpy as np
 
 from .activation_layers import AffineSpec, ELUSpec, PReLUSpec, ReLUSpec, SoftmaxSpec, UnitNormSpec
 from .activations import ActivationSpec
+from .attention import AttentionSpec, MultiHeadAttentionSpec
 from .conv import ConvSpec, GlobalPoolSpec, PadCropSpec, PermuteNDSpec, PoolSpec, UpSamplingSpec
 from .dot import DotSpec
 from .tfops import TFOpSpec
@@ -205,7 +206,8 @@ FeedForwardSpec = (ReshapeSpec | PermuteSpec | DenseSpec | ActivationLayerSpec |
                    # families in their own modules
                    | ConvSpec | PoolSpec | GlobalPoolSpec | PadCropSpec | UpSamplingSpec | PermuteNDSpec
                    | ReLUSpec | ELUSpec | PReLUSpec | SoftmaxSpec | UnitNormSpec | AffineSpec
-                   | TimeDistributedSpec | TokenEmbeddingSpec | DotSpec | TFOpSpec)
+                   | TimeDistributedSpec | TokenEmbeddingSpec | DotSpec | TFOpSpec
+                   | AttentionSpec | MultiHeadAttentionSpec)
 """A layer around recurrent layers: it reads ``sources`` (the others read one ``source``)."""
 FEED_FORWARD: tuple[type, ...] = get_args(FeedForwardSpec)
 

@@ -18,6 +18,14 @@ from ..custom import find_cell
 from ..errors import LayerError, ModelFileError, UnsupportedError
 from ..io.raw import RawLayer, RawModel, TensorRef
 from ..io.versions import keras_major
+from .attention import (
+    ATTENTION_PARSERS,
+    ATTENTION_SPECS,
+    TENSOR_KWARGS,
+    call_tensors,
+    check_shared_masked_inputs,
+    parse_attention,
+)
 from .checks import (
     BASE_KEYS,
     TRAINING_ONLY,
@@ -443,7 +451,8 @@ FEED_FORWARD_CLASSES = frozenset(PARSERS)
 # layers whose parser takes several inputs and sets its own output shape
 GRAPH_PARSERS = {"Dot": parse_dot}
 SUPPORTED_CLASSES = (RECURRENT_CLASSES | {"InputLayer", "Masking", "Embedding"} | set(MASK_OPS) | FEED_FORWARD_CLASSES
-                     | set(GRAPH_PARSERS) | set(TFOP_CLASSES))
+                     | set(GRAPH_PARSERS) | set(TFOP_CLASSES)
+                     | set(ATTENTION_PARSERS))
 
 
 def _mask_op(raw: RawLayer, source: TensorSpec, info: TensorInfo) -> tuple[MaskOpSpec, TensorInfo]:
@@ -474,7 +483,8 @@ def parse_model(model: RawModel) -> ModelSpec:
         raise UnsupportedError(
             first,
             f"unsupported layer(s): {', '.join(unsupported)}; supported: recurrent layers (SimpleRNN, GRU, LSTM, "
-            "RNN, Bidirectional), InputLayer, Masking, Embedding and " + ", ".join(sorted({*PARSERS, *GRAPH_PARSERS})),
+            "RNN, Bidirectional), InputLayer, Masking, Embedding and "
+            + ", ".join(sorted({*PARSERS, *GRAPH_PARSERS, *ATTENTION_PARSERS})),
         )
     inputs: dict[str, InputSpec] = {}
     tensors: dict[TensorRef, TensorInfo] = {}
@@ -496,11 +506,14 @@ def parse_model(model: RawModel) -> ModelSpec:
         kwargs = dict(raw.tensor_kwargs)
         explicit_mask = _pop_mask(raw, kwargs, tensors)
         initial_refs = list(kwargs.pop("initial_state", ())) if recurrent else []
+        attention = raw.class_name in ATTENTION_PARSERS
+        if attention:  # its tensors are read by call_tensors (an explicit *_mask= is refused there)
+            kwargs = {k: v for k, v in kwargs.items() if k not in TENSOR_KWARGS}
         if kwargs:
             keys = sorted(kwargs)
             raise UnsupportedError(
                 raw.name, f"tensor call arguments ({', '.join(keys)}) are not supported yet", keys[0])
-        refs = list(raw.inbound)
+        refs = call_tensors(raw) if attention else list(raw.inbound)
         if not refs:
             raise LayerError(raw.name, "the layer has no input")
         constant_refs: list[TensorRef] = []
@@ -532,6 +545,12 @@ def parse_model(model: RawModel) -> ModelSpec:
             old = inputs[ref.layer]
             inputs[ref.layer] = InputSpec(old.name, old.batch, old.timesteps, width, old.dtype, old.kind)
             info = TensorInfo(width, 3, False, steps=old.timesteps)
+        if attention:
+            spec, outs = parse_attention(raw, sources, infos, model, feed)
+            layers.append(spec)
+            for index, out in enumerate(outs):
+                tensors[TensorRef(raw.name, 0, index)] = out
+            continue
         if raw.class_name in GRAPH_PARSERS:
             graph_spec, out = GRAPH_PARSERS[raw.class_name](raw, sources, infos, model, feed)
             layers.append(graph_spec)
@@ -587,14 +606,19 @@ def parse_model(model: RawModel) -> ModelSpec:
             if initial:
                 layer = _with_initial_state(layer, initial, tensors)
         layers.append(layer)
+        # the output's mask is the input's even where the layer ignored it (Keras 3 with initial_state=
+        # computes the output mask from the first argument's)
         tensors[TensorRef(layer.name)] = TensorInfo(layer.units, 3 if layer.return_sequences else 2,
-                                                    masked and layer.return_sequences, steps=info.steps,
+                                                    (masked or info.masked) and layer.return_sequences,
+                                                    steps=info.steps,
                                                     time_major=time_major and layer.return_sequences)
         for index, width in enumerate(layer.output_widths[1:], start=1):
             is_sequence = isinstance(layer, BidirectionalSpec) and layer.merge_mode is None and index == 1
             rank = 3 if (is_sequence and layer.return_sequences) else 2
             tensors[TensorRef(layer.name, 0, index)] = TensorInfo(width, rank, masked and rank == 3, steps=info.steps)
     feed.finish(model.source)
+    check_shared_masked_inputs(layers, lambda s: tensors[TensorRef(s.layer, 0, s.index)].masked, _layer_sources,
+                               model.keras_major)
     # A model without any recurrent layer (Dense alone, TimeDistributed(Dense)) converts too:
     # users convert a whole model zoo with one tool.
     outputs = _outputs(model, layers, inputs, tensors)
