@@ -700,7 +700,7 @@ def _with_initial_state(layer: RecurrentLayerSpec, initial: tuple[TensorSpec, ..
 
 def _output_suffixes(layer: AnyLayerSpec) -> tuple[str, ...]:
     """Each output's name suffix (``""`` for the first): only recurrent layers have several."""
-    if isinstance(layer, (RecurrentLayerSpec, BidirectionalSpec)):
+    if isinstance(layer, (RecurrentLayerSpec, BidirectionalSpec, *ATTENTION_SPECS)):
         return layer.output_names
     return ("",)
 
