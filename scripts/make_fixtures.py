@@ -1546,6 +1546,117 @@ def _fixed_mha_inputs(rng):
     return cases
 
 
+# --------------------------------------------------------------------------
+# ConvLSTM1D / ConvLSTM2D / ConvLSTM3D
+# --------------------------------------------------------------------------
+def frames(*shapes, cases=((2, 4), (1, 3))):
+    """Random float32 video cases: one (batch, T, *frame) array per model input and case;
+    ``shapes`` are the frame shapes (spatial dims and channels)."""
+    def make(fx, rng):
+        return [[rng.standard_normal((b, t, *shape)).astype("float32") for shape in shapes] for b, t in cases]
+
+    return Inputs(make, ("conv_lstm",))
+
+
+def g_convlstm_seq(prefix):
+    def build(keras):
+        L = keras.layers
+        x = keras.Input((None, 5, 6, 2), name="video")
+        y = L.ConvLSTM2D(3, 3, padding="same", return_sequences=True, **_named(prefix, "conv-lstm-a"))(x)
+        z = L.ConvLSTM2D(2, (2, 3), strides=(2, 1), recurrent_activation="hard_sigmoid", go_backwards=True,
+                         **_named(prefix, "conv-lstm-b"))(y)
+        return [x], [y, z]
+    return build
+
+
+def g_convlstm1d_state(prefix):
+    def build(keras):
+        L = keras.layers
+        x = keras.Input((None, 7, 2), name="signal")
+        y, h, c = L.ConvLSTM1D(3, 3, dilation_rate=2, padding="same", use_bias=False, activation="relu",
+                               return_state=True, **_named(prefix, "conv1d-lstm"))(x)
+        return [x], [y, h, c]
+    return build
+
+
+def g_convlstm3d(prefix):
+    def build(keras):
+        L = keras.layers
+        x = keras.Input((None, 3, 4, 4, 1), name="volume")
+        y = L.ConvLSTM3D(2, (2, 2, 2), return_sequences=True, **_named(prefix, "conv3d-lstm"))(x)
+        return [x], [y]
+    return build
+
+
+def g_convlstm_channels_first(keras):
+    L = keras.layers
+    x = keras.Input((None, 2, 5, 4), name="video")
+    y = L.ConvLSTM2D(3, (3, 2), padding="same", data_format="channels_first", return_sequences=True,
+                     recurrent_activation="hard_sigmoid")(x)
+    return [x], [y]
+
+
+def g_next_frame(prefix):
+    """The Keras next-frame prediction example, small: ConvLSTM2D -> BatchNormalization ->
+    ConvLSTM2D -> BatchNormalization (frames in, frames out)."""
+    def build(keras):
+        L = keras.layers
+        x = keras.Input((None, 6, 6, 1), name="frames")
+        y = L.ConvLSTM2D(3, 3, padding="same", return_sequences=True, activation="relu",
+                         **_named(prefix, "encoder-convlstm"))(x)
+        y = L.BatchNormalization(**_named(prefix, "bn-1"))(y)
+        y = L.ConvLSTM2D(2, 3, padding="same", return_sequences=True, **_named(prefix, "decoder-convlstm"))(y)
+        return [x], [L.BatchNormalization(**_named(prefix, "bn-2"))(y)]
+    return build
+
+
+def g_next_frame_conv3d(prefix):
+    """The whole next-frame predictor: ConvLSTM2D -> BatchNormalization -> ConvLSTM2D ->
+    Conv3D(1, (3, 3, 3), sigmoid) over (time, height, width)."""
+    def build(keras):
+        L = keras.layers
+        x = keras.Input((None, 6, 6, 1), name="frames")
+        y = L.ConvLSTM2D(3, 3, padding="same", return_sequences=True, **_named(prefix, "encoder-convlstm"))(x)
+        y = L.BatchNormalization(**_named(prefix, "bn-1"))(y)
+        y = L.ConvLSTM2D(2, 3, padding="same", return_sequences=True, **_named(prefix, "decoder-convlstm"))(y)
+        return [x], [L.Conv3D(1, (3, 3, 3), padding="same", activation="sigmoid", **_named(prefix, "to-frame"))(y)]
+    return build
+
+
+def conv_lstm_set(prefix, fmt):
+    tag = ("conv_lstm",)
+    out = [
+        Fx(f"{prefix}_convlstm2d_seq", [],
+           "functional video (None, 5, 6, 2) -> ConvLSTM2D(3, 3, padding='same', return_sequences=True) -> "
+           "ConvLSTM2D(2, (2, 3), strides=(2, 1), recurrent_activation='hard_sigmoid' (the version's formula), "
+           "go_backwards=True) (last output (3, 4, 2)); outputs [y_seq, z]", fmt=fmt, api="functional",
+           build=g_convlstm_seq(prefix), inputs=frames((5, 6, 2)), wscale=0.8, tags=tag),
+        Fx(f"{prefix}_convlstm1d_state", [],
+           "functional signal (None, 7, 2) -> ConvLSTM1D(3, 3, dilation_rate=2, padding='same', use_bias=False, "
+           "activation='relu', return_state=True) -> [y, h, c]", fmt=fmt, api="functional",
+           build=g_convlstm1d_state(prefix), inputs=frames((7, 2)), wscale=0.8, tags=tag + ("return_state",)),
+        Fx(f"{prefix}_convlstm3d", [],
+           "functional volume (None, 3, 4, 4, 1) -> ConvLSTM3D(2, (2, 2, 2), return_sequences=True)", fmt=fmt,
+           api="functional", build=g_convlstm3d(prefix), inputs=frames((3, 4, 4, 1)), wscale=0.8, tags=tag),
+        Fx(f"{prefix}_next_frame", [],
+           "next-frame predictor: frames (None, 6, 6, 1) -> ConvLSTM2D(3, 3, same, seq, relu) -> "
+           "BatchNormalization -> ConvLSTM2D(2, 3, same, seq) -> BatchNormalization", fmt=fmt, api="functional",
+           build=g_next_frame(prefix), inputs=frames((6, 6, 1)), wscale=0.8, tags=tag + ("model",)),
+        Fx(f"{prefix}_next_frame_conv3d", [],
+           "next-frame predictor: frames (None, 6, 6, 1) -> ConvLSTM2D(3, 3, same, seq) -> BatchNormalization -> "
+           "ConvLSTM2D(2, 3, same, seq) -> Conv3D(1, (3, 3, 3), padding='same', sigmoid)", fmt=fmt,
+           api="functional", build=g_next_frame_conv3d(prefix), inputs=frames((6, 6, 1)), wscale=0.8,
+           tags=tag + ("model",)),
+    ]
+    if prefix == "k3":  # tf-keras's CPU convolution has no channels_first kernel
+        out.append(Fx("k3_convlstm2d_channels_first", [],
+                      "functional video (None, 2, 5, 4) channels_first -> ConvLSTM2D(3, (3, 2), padding='same', "
+                      "data_format='channels_first', return_sequences=True, recurrent_activation='hard_sigmoid')",
+                      api="functional", build=g_convlstm_channels_first, inputs=frames((2, 5, 4)), wscale=0.8,
+                      tags=tag + ("channels_first",)))
+    return out
+
+
 def cudnn_save(cls_name):
     """save_model hook: the real tf-keras CuDNNLSTM / CuDNNGRU twin of the plain model.
 
@@ -2097,6 +2208,7 @@ K3_FIXTURES = [
     *issue11_bidi_set("k3", "keras"),
     *named_set("k3", "keras", weights_fmt="json+weights_h5", legacy_fmt="h5"),
     *attention_set("k3", "keras"),
+    *conv_lstm_set("k3", "keras"),
 ]
 
 # --------------------------------------------------------------------------
@@ -2192,6 +2304,7 @@ K2_FIXTURES = [
     *trained_set(),
     *named_set("k2_v3", "keras", weights_fmt="json+weights_v3"),
     *attention_set("k2", "h5"),
+    *conv_lstm_set("k2", "h5"),
     # Legacy CuDNNLSTM / CuDNNGRU (Keras 2 only)
     *cudnn_set(),
 ]

@@ -33,6 +33,7 @@ from .activation_layers import LOWERINGS as ACTIVATION_LOWERINGS
 from .attention import ATTENTION_LOWERINGS
 from .context import LoweringContext
 from .conv import LOWERINGS as CONV_LOWERINGS
+from .conv_rnn import CONV_RNN_LOWERINGS
 from .dot import lower_dot
 from .tfops import lower_tfop
 from .wrappers import LOWERINGS as WRAPPER_LOWERINGS
@@ -180,6 +181,7 @@ LOWERINGS: dict[type, Callable] = {
     NormalizationSpec: _normalization,
     FlattenSpec: _flatten,
     **ATTENTION_LOWERINGS,
+    **CONV_RNN_LOWERINGS,
 }
 
 LOWERINGS[DotSpec] = lower_dot

@@ -20,6 +20,7 @@ import onnx_ir as ir
 from ..errors import ConversionError
 from ..registry import Registry
 from ..spec.attention import ATTENTION_SPECS
+from ..spec.conv_rnn import ConvUnflattenSpec
 from ..spec.dot import DotSpec
 from ..spec.layers import (
     FEED_FORWARD,
@@ -278,7 +279,7 @@ def _lower_feed_forward_layer(build: _Build, layer: FeedForwardSpec) -> None:
     value = lower_feed_forward(build.ctx, layer, [t.value for t in ins], [t.mask for t in ins], [t.rank for t in ins])
     mask = output_mask(build.ctx, layer, [t.mask for t in ins])
     first = ins[0]
-    if isinstance(value, tuple) and isinstance(layer, ATTENTION_SPECS):  # the scores: one more output
+    if isinstance(value, tuple) and isinstance(layer, (*ATTENTION_SPECS, ConvUnflattenSpec)):  # several outputs
         for index, (item, rank) in enumerate(zip(value, layer.output_ranks, strict=True)):
             build.tensors[TensorSpec(layer.name, index)] = _Tensor(
                 item, mask if index == 0 else None, first.batch, layer.output_time(index, first.time), rank)

@@ -25,6 +25,7 @@ from ..spec.tfops import TFOpSpec
 from .activation_layers import RUNNERS as ACTIVATION_RUNNERS
 from .attention import ATTENTION_RUNNERS
 from .conv import RUNNERS as CONV_RUNNERS
+from .conv_rnn import CONV_RNN_RUNNERS
 from .dot import run_dot
 from .tfops import run_tfop
 from .wrappers import RUNNERS as WRAPPER_RUNNERS
@@ -139,6 +140,7 @@ RUNNERS: dict[type, Callable] = {
     ReshapeSpec: lambda layer, xs, masks: xs[0].reshape(xs[0].shape[0], *layer.target_shape),
     PermuteSpec: lambda layer, xs, masks: np.transpose(xs[0], (0, 2, 1)),
     **ATTENTION_RUNNERS,
+    **CONV_RNN_RUNNERS,
 }
 
 RUNNERS[DotSpec] = run_dot

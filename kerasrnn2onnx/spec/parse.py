@@ -39,6 +39,7 @@ from .checks import (
     read_activation,
     read_weight,
 )
+from .conv_rnn import CONV_RNN_CLASSES, ConvUnflattenSpec, parse_conv_rnn
 from .dot import parse_dot
 from .layers import AnyLayerSpec, layer_inputs
 from .parse_layers import PARSERS, parse_feed_forward
@@ -452,7 +453,7 @@ FEED_FORWARD_CLASSES = frozenset(PARSERS)
 GRAPH_PARSERS = {"Dot": parse_dot}
 SUPPORTED_CLASSES = (RECURRENT_CLASSES | {"InputLayer", "Masking", "Embedding"} | set(MASK_OPS) | FEED_FORWARD_CLASSES
                      | set(GRAPH_PARSERS) | set(TFOP_CLASSES)
-                     | set(ATTENTION_PARSERS))
+                     | set(ATTENTION_PARSERS) | set(CONV_RNN_CLASSES))
 
 
 def _mask_op(raw: RawLayer, source: TensorSpec, info: TensorInfo) -> tuple[MaskOpSpec, TensorInfo]:
@@ -545,6 +546,15 @@ def parse_model(model: RawModel) -> ModelSpec:
             old = inputs[ref.layer]
             inputs[ref.layer] = InputSpec(old.name, old.batch, old.timesteps, width, old.dtype, old.kind)
             info = TensorInfo(width, 3, False, steps=old.timesteps)
+        if raw.class_name in CONV_RNN_CLASSES:  # frames -> loop over the conv cell -> Keras shapes
+            if len(refs) > 1:
+                raise UnsupportedError(raw.name, f"initial_state for {raw.class_name} is not supported yet",
+                                       "initial_state")
+            parts, outs = parse_conv_rnn(raw, source, info, model, feed)
+            layers.extend(parts)
+            for index, out in enumerate(outs):
+                tensors[TensorRef(raw.name, 0, index)] = out
+            continue
         if attention:
             spec, outs = parse_attention(raw, sources, infos, model, feed)
             layers.append(spec)
@@ -700,7 +710,7 @@ def _with_initial_state(layer: RecurrentLayerSpec, initial: tuple[TensorSpec, ..
 
 def _output_suffixes(layer: AnyLayerSpec) -> tuple[str, ...]:
     """Each output's name suffix (``""`` for the first): only recurrent layers have several."""
-    if isinstance(layer, (RecurrentLayerSpec, BidirectionalSpec, *ATTENTION_SPECS)):
+    if isinstance(layer, (RecurrentLayerSpec, BidirectionalSpec, ConvUnflattenSpec, *ATTENTION_SPECS)):
         return layer.output_names
     return ("",)
 

@@ -1,0 +1,334 @@
+"""ConvLSTM1D / ConvLSTM2D / ConvLSTM3D: Keras's convolutional LSTM on the project's own loop.
+
+Why this shape: the recurrent machinery (Scan and unroll, go_backwards, stateful state
+inputs, initial states, the reference time loop) works on (batch, width) states. A
+convolutional state (batch, *spatial, filters) is carried there *flattened* in
+channels-first order (filters, *spatial), so one layer becomes three specs:
+
+1. :class:`ConvFramesSpec` flattens each step's frame (batch, time, *spatial, channels) to
+   (batch, time, channels * prod(spatial));
+2. a :class:`~kerasrnn2onnx.spec.types.RecurrentLayerSpec` named ``<layer>/loop`` over one
+   :class:`~kerasrnn2onnx.spec.types.CustomCellSpec` whose converter is a
+   :class:`ConvLSTMStep` (the convolutional cell, in NumPy and as ONNX Conv nodes);
+3. :class:`ConvUnflattenSpec`, named as the Keras layer, gives its outputs back their
+   Keras shapes (sequence (batch, time, *spatial', filters), states (batch, *spatial', filters)).
+
+The cell: ``x_c = conv(x, kernel, strides, padding, dilation) + bias`` and
+``h_c = conv(h, recurrent_kernel, 'same')`` per gate (i, f, c, o), then LSTM's equations.
+Stateful layers carry the flat state: their state inputs are (batch, filters * prod(spatial')).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from math import prod
+from typing import Any
+
+import numpy as np
+
+from ..custom import CustomCell
+from ..errors import LayerError, UnsupportedError
+from ..io.raw import RawLayer, RawModel
+from .activations import ActivationSpec
+from .checks import (
+    BASE_KEYS,
+    TRAINING_ONLY,
+    TensorInfo,
+    WeightFeed,
+    check_dtype,
+    check_keys,
+    flag,
+    read_activation,
+    read_weight,
+)
+from .types import CustomCellSpec, RecurrentLayerSpec, TensorSpec
+
+CONV_RNN_CLASSES = {"ConvLSTM1D": 1, "ConvLSTM2D": 2, "ConvLSTM3D": 3}
+CONV_LSTM_KEYS = frozenset({"filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate",
+                            "activation", "recurrent_activation", "use_bias", "return_sequences", "return_state",
+                            "go_backwards", "stateful", "unroll", "time_major", "zero_output_for_mask"})
+
+
+def conv_out_size(size: int, kernel: int, stride: int, dilation: int, padding: str) -> int:
+    """One spatial output size (TF's rule: 'same' is ceil(size / stride))."""
+    if padding == "same":
+        return -(-size // stride)
+    return (size - dilation * (kernel - 1) - 1) // stride + 1
+
+
+@dataclass(frozen=True, eq=False)
+class ConvLSTMStep:
+    """One ConvLSTM timestep over flat channels-first vectors, as NumPy and as ONNX ops.
+
+    Used as a :class:`CustomCellSpec` converter: ``step_parameters``/``onnx_step`` for the
+    loop lowerings, ``numpy_step`` for the reference (which works on Keras's own kernel
+    layout, (*kernel_size, in, 4 * filters), not on the ONNX one)."""
+
+    keras_name: str
+    filters: int
+    channels: int
+    kernel_size: tuple[int, ...]
+    strides: tuple[int, ...]
+    dilation: tuple[int, ...]
+    padding: str
+    in_spatial: tuple[int, ...]
+    out_spatial: tuple[int, ...]
+    activation: ActivationSpec
+    recurrent_activation: ActivationSpec
+    use_bias: bool
+
+    # -- ONNX ---------------------------------------------------------------------------
+    def converter(self, state: int) -> CustomCell:
+        """This step as a :class:`CustomCell` (weights bound by name, as for users' cells)."""
+        names = ("kernel", "recurrent_kernel", "onnx_kernel", "onnx_recurrent_kernel")
+        return CustomCell(keras_name=self.keras_name, weights=names + (("bias",) if self.use_bias else ()),
+                          state_sizes=lambda config: [state, state],
+                          onnx_step=self.onnx_step_with_bias if self.use_bias else self.onnx_step_no_bias,
+                          numpy_step=self.numpy_step)
+
+    def onnx_step_no_bias(self, op: Any, x_t: Any, h: Any, c: Any, onnx_kernel: Any,
+                          onnx_recurrent_kernel: Any) -> tuple[Any, Any, Any]:
+        return self.onnx_step(op, x_t, h, c, onnx_kernel, onnx_recurrent_kernel, None)
+
+    def onnx_step_with_bias(self, op: Any, x_t: Any, h: Any, c: Any, onnx_kernel: Any, onnx_recurrent_kernel: Any,
+                            bias: Any) -> tuple[Any, Any, Any]:
+        return self.onnx_step(op, x_t, h, c, onnx_kernel, onnx_recurrent_kernel, bias)
+
+    def onnx_step(self, op: Any, x_t: Any, h: Any, c: Any, onnx_kernel: Any, onnx_recurrent_kernel: Any,
+                  bias: Any | None) -> tuple[Any, Any, Any]:
+        import onnx_ir as ir
+
+        def shape(*dims: int) -> Any:
+            return op.Constant(value=ir.tensor(np.array(dims, dtype=np.int64)))
+
+        rank = len(self.kernel_size)
+        x = op.Reshape(x_t, shape(0, self.channels, *self.in_spatial))
+        pads = self._pads()
+        inputs = [x, onnx_kernel] + ([bias] if bias is not None else [])
+        x_conv = op.Conv(*inputs, kernel_shape=list(self.kernel_size), strides=list(self.strides),
+                         dilations=list(self.dilation), pads=pads)
+        state = op.Reshape(h, shape(0, self.filters, *self.out_spatial))
+        h_conv = op.Conv(state, onnx_recurrent_kernel, kernel_shape=list(self.kernel_size), strides=[1] * rank,
+                         pads=_same_pads(self.kernel_size, [1] * rank, self.out_spatial, self.out_spatial))
+        pre = op.Add(x_conv, h_conv)  # (batch, 4 * filters, *spatial')
+        i, f, g, o = op.Split(pre, shape(*[self.filters] * 4), axis=1, _outputs=4)
+        ra = self.recurrent_activation
+        carry = op.Reshape(c, shape(0, self.filters, *self.out_spatial))
+        new_c = op.Add(op.Mul(ra.emit(op, f), carry), op.Mul(ra.emit(op, i), self.activation.emit(op, g)))
+        new_h = op.Mul(ra.emit(op, o), self.activation.emit(op, new_c))
+        flat_h, flat_c = op.Flatten(new_h, axis=1), op.Flatten(new_c, axis=1)
+        return flat_h, flat_h, flat_c
+
+    def _pads(self) -> list[int]:
+        rank = len(self.kernel_size)
+        if self.padding == "valid":
+            return [0] * (2 * rank)
+        return _same_pads(self.kernel_size, self.strides, self.in_spatial, self.out_spatial, self.dilation)
+
+    # -- NumPy --------------------------------------------------------------------------
+    def numpy_step(self, x_t: np.ndarray, states: Sequence[np.ndarray], constants: Sequence[np.ndarray],
+                   w: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        batch = x_t.shape[0]
+        x = np.moveaxis(x_t.reshape(batch, self.channels, *self.in_spatial), 1, -1)  # channels last
+        h = np.moveaxis(states[0].reshape(batch, self.filters, *self.out_spatial), 1, -1)
+        c = np.moveaxis(states[1].reshape(batch, self.filters, *self.out_spatial), 1, -1)
+        pre = conv_nd(x, w["kernel"], self.strides, self.dilation, self.padding)
+        if self.use_bias:
+            pre = pre + w["bias"]
+        ones = (1,) * len(self.kernel_size)
+        pre = pre + conv_nd(h, w["recurrent_kernel"], ones, ones, "same")
+        f_ = self.filters
+        i, f, g, o = (pre[..., k * f_:(k + 1) * f_] for k in range(4))
+        ra = self.recurrent_activation
+        new_c = ra.numpy(f) * c + ra.numpy(i) * self.activation.numpy(g)
+        new_h = ra.numpy(o) * self.activation.numpy(new_c)
+        flat_h = np.moveaxis(new_h, -1, 1).reshape(batch, -1)
+        flat_c = np.moveaxis(new_c, -1, 1).reshape(batch, -1)
+        return flat_h, flat_h, flat_c
+
+
+def _same_pads(kernel: Sequence[int], strides: Sequence[int], sizes: Sequence[int], outs: Sequence[int],
+               dilation: Sequence[int] | None = None) -> list[int]:
+    """TF's 'same' padding, the odd element at the end: ONNX ``pads`` (begins, then ends)."""
+    dilation = dilation or [1] * len(kernel)
+    totals = [max((o - 1) * s + d * (k - 1) + 1 - n, 0)
+              for k, s, n, o, d in zip(kernel, strides, sizes, outs, dilation, strict=True)]
+    return [t // 2 for t in totals] + [t - t // 2 for t in totals]
+
+
+def conv_nd(x: np.ndarray, kernel: np.ndarray, strides: Sequence[int], dilation: Sequence[int],
+            padding: str) -> np.ndarray:
+    """Keras's channels-last N-d convolution: x (batch, *spatial, in), kernel (*k, in, out)."""
+    rank = kernel.ndim - 2
+    sizes = x.shape[1:-1]
+    outs = [conv_out_size(n, k, s, d, padding)
+            for n, k, s, d in zip(sizes, kernel.shape[:rank], strides, dilation, strict=True)]
+    if padding == "same":
+        pads = _same_pads(kernel.shape[:rank], strides, sizes, outs, dilation)
+        x = np.pad(x, [(0, 0)] + [(pads[a], pads[a + rank]) for a in range(rank)] + [(0, 0)])
+    out = np.zeros((x.shape[0], *outs, kernel.shape[-1]), dtype=x.dtype)
+    for offset in np.ndindex(*kernel.shape[:rank]):
+        index = tuple(slice(o * d, o * d + (n - 1) * s + 1, s)
+                      for o, d, n, s in zip(offset, dilation, outs, strides, strict=True))
+        window = (slice(None), *index, slice(None))
+        out = out + x[window] @ kernel[offset]
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class ConvFramesSpec:
+    """Each step's frame flattened channels-first: (batch, time, *spatial, channels) (or
+    channels_first (batch, time, channels, *spatial)) -> (batch, time, channels * prod(spatial))."""
+
+    name: str
+    sources: tuple[TensorSpec, ...]
+    channels_first: bool
+    out_shape: tuple[int | None, ...]  # (time, width)
+    mask = "drop"
+
+    def out_time(self, time: Any) -> Any:
+        return time
+
+    def describe(self) -> str:
+        return "ConvLSTM frames -> step vectors"
+
+
+@dataclass(frozen=True, eq=False)
+class ConvUnflattenSpec:
+    """The ConvLSTM layer's outputs in Keras's shapes, from the loop's flat ones: the output
+    (a sequence when ``sequence``) and, with ``return_state``, h and c."""
+
+    name: str
+    sources: tuple[TensorSpec, ...]
+    channels_first: bool
+    filters: int
+    out_spatial: tuple[int, ...]
+    sequence: bool
+    class_name: str
+    mask = "drop"
+
+    @property
+    def output_ranks(self) -> tuple[int, ...]:
+        spatial = len(self.out_spatial)
+        return tuple(spatial + (3 if (k == 0 and self.sequence) else 2) for k in range(len(self.sources)))
+
+    @property
+    def output_timed(self) -> tuple[bool, ...]:
+        return tuple(k == 0 and self.sequence for k in range(len(self.sources)))
+
+    def output_time(self, index: int, time: Any) -> Any:
+        """The first non-batch dim of output ``index``: time for the sequence, else the
+        frame's first dim."""
+        return time if self.output_timed[index] else self.frame_shape()[0]
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return ("", "state_h", "state_c")[: len(self.sources)]
+
+    def frame_shape(self) -> tuple[int, ...]:
+        return (self.filters, *self.out_spatial) if self.channels_first else (*self.out_spatial, self.filters)
+
+    @property
+    def out_shape(self) -> tuple[int | None, ...]:
+        return ((None,) if self.sequence else ()) + self.frame_shape()
+
+    def out_time(self, time: Any) -> Any:
+        return time if self.sequence else None
+
+    def describe(self) -> str:
+        return f"{self.class_name} outputs"
+
+
+def _tuple(value: Any, rank: int, layer: str, key: str) -> tuple[int, ...]:
+    items = list(value) if isinstance(value, (list, tuple)) else [value] * rank
+    if len(items) != rank or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in items):
+        raise LayerError(layer, f"must be {rank} positive integer(s), got {value!r}", key)
+    return tuple(items)
+
+
+def parse_conv_rnn(raw: RawLayer, source: TensorSpec, info: TensorInfo, model: RawModel,
+                   feed: WeightFeed) -> tuple[list[Any], list[TensorInfo]]:
+    """The three specs of one ConvLSTM layer and the infos of its Keras outputs."""
+    name, config, rank = raw.name, raw.config, CONV_RNN_CLASSES[raw.class_name]
+    ignored = check_keys(config, BASE_KEYS | TRAINING_ONLY | CONV_LSTM_KEYS, name)
+    check_dtype(config, name)
+    dims = info.shape if getattr(info, "shape", None) else None
+    if info.masked:
+        raise UnsupportedError(name, f"a masked input to {raw.class_name} is not supported", "mask")
+    if dims is None or len(dims) != rank + 2 or info.boolean:
+        raise UnsupportedError(name, f"{raw.class_name} needs a (batch, time, {rank} spatial dims, channels) input")
+    data_format = config.get("data_format") or "channels_last"
+    if data_format not in ("channels_last", "channels_first"):
+        raise LayerError(name, f"unknown data_format {data_format!r}", "data_format")
+    channels_first = data_format == "channels_first"
+    spatial = dims[2:] if channels_first else dims[1:-1]
+    channels = dims[1] if channels_first else dims[-1]
+    if channels is None or any(d is None for d in spatial):
+        raise UnsupportedError(name, f"{raw.class_name} needs fixed spatial and channel sizes (Keras does too)")
+    in_spatial = tuple(int(d) for d in spatial if d is not None)
+    filters = config.get("filters")
+    if not isinstance(filters, int) or isinstance(filters, bool) or filters < 1:
+        raise LayerError(name, f"must be a positive integer, got {filters!r}", "filters")
+    kernel_size = _tuple(config.get("kernel_size"), rank, name, "kernel_size")
+    strides = _tuple(config.get("strides", 1), rank, name, "strides")
+    dilation = _tuple(config.get("dilation_rate", 1), rank, name, "dilation_rate")
+    padding = str(config.get("padding", "valid")).lower()
+    if padding not in ("valid", "same"):
+        raise UnsupportedError(name, f"padding {padding!r} is not supported (valid, same)", "padding")
+    if config.get("time_major"):
+        raise UnsupportedError(name, "time_major=True is not supported", "time_major")
+    out_spatial = tuple(conv_out_size(n, k, s, d, padding)
+                        for n, k, s, d in zip(in_spatial, kernel_size, strides, dilation, strict=True))
+    if min(out_spatial) < 1:
+        raise LayerError(name, f"the kernel is larger than the input {in_spatial}", "kernel_size")
+    activation = read_activation(config, "activation", "tanh", model.keras_major, name)
+    recurrent_activation = read_activation(config, "recurrent_activation",
+                                           "hard_sigmoid" if model.keras_major == 2 else "sigmoid",
+                                           model.keras_major, name)
+    use_bias = flag(config, "use_bias", True, name)
+    it = feed.for_layer(raw)
+    kernel = read_weight(feed, it, name, name, "kernel", (*kernel_size, int(channels), 4 * filters))
+    recurrent = read_weight(feed, it, name, name, "recurrent_kernel", (*kernel_size, filters, 4 * filters))
+    bias = read_weight(feed, it, name, name, "bias", (4 * filters,)) if use_bias else None
+    if feed.is_per_layer and next(it, None) is not None:
+        raise LayerError(name, "the file holds more weights than the layer uses")
+    step = ConvLSTMStep(f"built-in {raw.class_name}", filters, int(channels), kernel_size, strides, dilation, padding,
+                        in_spatial, out_spatial, activation, recurrent_activation, use_bias)
+    weights: dict[str, np.ndarray] = {
+        "kernel": kernel, "recurrent_kernel": recurrent,
+        "onnx_kernel": _onnx_kernel(kernel), "onnx_recurrent_kernel": _onnx_kernel(recurrent)}
+    if bias is not None:
+        weights["bias"] = bias
+    state = filters * prod(out_spatial)
+    width = int(channels) * prod(in_spatial)
+    cell = CustomCellSpec(f"{name}/cell", raw.class_name, step.converter(state), dict(config), width, state,
+                          (state, state), weights)
+    frames = ConvFramesSpec(f"{name}/frames", (source,), channels_first, (info.steps, cell.input_size))
+    return_sequences = flag(config, "return_sequences", False, name)
+    return_state = flag(config, "return_state", False, name)
+    loop = RecurrentLayerSpec(
+        name=f"{name}/loop", class_name=raw.class_name, cells=(cell,), source=TensorSpec(frames.name),
+        return_sequences=return_sequences, return_state=return_state,
+        go_backwards=flag(config, "go_backwards", False, name), stateful=flag(config, "stateful", False, name),
+        unroll=flag(config, "unroll", False, name), zero_output_for_mask=flag(config, "zero_output_for_mask", False,
+                                                                                name),
+        ignored=tuple(ignored))
+    outputs = tuple(TensorSpec(loop.name, k) for k in range(loop.output_count))
+    unflatten = ConvUnflattenSpec(name, outputs, channels_first, filters, out_spatial, return_sequences,
+                                  raw.class_name)
+    frame = unflatten.frame_shape()
+    infos = [TensorInfo(frame[-1], len(frame) + 1 + int(k == 0 and return_sequences), False,
+                        steps=info.steps if (k == 0 and return_sequences) else (frame[0] if len(frame) == 2
+                                                                                  else None),
+                        shape=((info.steps,) if (k == 0 and return_sequences) else ()) + frame)
+             for k in range(len(outputs))]
+    return [frames, loop, unflatten], infos
+
+
+def _onnx_kernel(kernel: np.ndarray) -> np.ndarray:
+    """Keras (*k, in, out) -> ONNX Conv's (out, in, *k)."""
+    rank = kernel.ndim - 2
+    array = np.ascontiguousarray(np.transpose(kernel, (rank + 1, rank, *range(rank))))
+    array.setflags(write=False)
+    return array
