@@ -88,6 +88,10 @@ def has_weights(entry: Mapping[str, Any]) -> bool:
         return bool(config.get("center", True) or config.get("scale", True))
     if cls == "Normalization":  # mean and variance given to the constructor live in the config
         return config.get("mean") is None
+    if cls == "Attention":  # a scale and a concat weight only when asked for
+        return bool(config.get("use_scale", False) or config.get("score_mode", "dot") == "concat")
+    if cls == "AdditiveAttention":
+        return bool(config.get("use_scale", True))
     return True
 
 
