@@ -12,14 +12,16 @@ import onnx
 
 from . import lowering
 from ._version import __version__
-from .errors import ConversionError, ModelFileError, RuntimeInputError
-from .inputs import check_inputs, make_inputs, read_inputs
+from .errors import ConversionError, RuntimeInputError
+from .inputs import check_verify_size, make_inputs, read_inputs, verify_inputs
 from .io import load_raw_model
 from .io.atomic import save_atomically, save_npz_atomically
-from .io.guard import Limits, current_limits, use_limits
+from .io.guard import Limits, use_limits
 from .io.live import LiveModel, is_live_model, saved_model_file
+from .io.onnx_file import load_onnx_model
 from .lowering import DEFAULT_OPSET
 from .parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityReport, compare_all
+from .parity.verify import run_onnx
 from .reference import run_model
 from .spec import ModelSpec, parse_model
 from .spec.layers import layer_inputs
@@ -123,7 +125,7 @@ def tune(
     if batch < 1 or (timesteps is not None and timesteps < 1):
         raise ConversionError("--batch and --timesteps must be at least 1")
     spec = load(model, weights, keras_version, weights_match=weights_match)
-    _check_verify_size(spec, batch, timesteps or tuning.DEFAULT_TIMESTEPS, None, "tune")
+    check_verify_size(spec, batch, timesteps or tuning.DEFAULT_TIMESTEPS, None, "tune")
     arrays = make_inputs(spec, batch, timesteps or tuning.DEFAULT_TIMESTEPS, seed)
     plans = {p.layer: p for p in lowering.plan_layers(spec, "auto", target)}
     from .lowering.model import recommended_threads
@@ -138,37 +140,6 @@ def tune(
     if output is not None:
         save_atomically(result.proto, Path(output))
     return result
-
-
-def _check_verify_size(spec: ModelSpec, batch: int, timesteps: int, arrays: Sequence[np.ndarray] | None,
-                       command: str = "verify") -> None:
-    """Refuse inputs the float64 reference cannot run in reasonable time and memory, before
-    any array is made (or, for given arrays, before the reference runs): it loops over time
-    in Python and holds every layer's sequence."""
-    limits = current_limits()
-    for index, inp in enumerate(spec.inputs):
-        if arrays is not None:
-            shape = arrays[index].shape
-            b, t = (shape[0] if shape else 1), (shape[1] if len(shape) > 1 and inp.kind != "vector" else 1)
-        else:
-            b = inp.batch if inp.batch is not None else batch
-            t = 1 if inp.kind == "vector" else (inp.timesteps if inp.timesteps is not None else timesteps)
-        if t > limits.max_verify_timesteps:
-            raise RuntimeInputError(f"{command}: {t:,} timesteps for input '{inp.name}' is over the limit "
-                                    f"{limits.max_verify_timesteps:,} (raise it with --max-verify-timesteps)")
-        values = b * t * (inp.features or 1)
-        if values > limits.max_verify_values:
-            raise RuntimeInputError(f"{command}: input '{inp.name}' of batch {b:,} x {t:,} timesteps x "
-                                    f"{inp.features or 1} features is {values:,} values, over the limit "
-                                    f"{limits.max_verify_values:,} (raise it with --max-verify-values)")
-
-
-def run_onnx(proto: onnx.ModelProto, arrays: Sequence[np.ndarray], provider: str = "cpu") -> list[np.ndarray]:
-    """The model's outputs from one onnxruntime call (state inputs of a stateful model start
-    from zeros, as in Keras's first call)."""
-    from .runtime import Session
-
-    return Session(proto, provider).run(list(arrays))
 
 
 def verify(
@@ -208,34 +179,8 @@ def _verify(spec: ModelSpec, onnx_model: onnx.ModelProto | PathLike | None, prov
     elif isinstance(onnx_model, onnx.ModelProto):
         proto = onnx_model
     else:
-        path = Path(onnx_model)
-        if not path.is_file():
-            raise ModelFileError(path, "ONNX file not found")
-        try:
-            # never follow external-data paths an ONNX file names: this converter writes none
-            proto = onnx.load(str(path), load_external_data=False)
-        except Exception as exc:  # onnx raises several unrelated types for corrupt files
-            raise ModelFileError(path, f"not a readable ONNX model ({type(exc).__name__})") from None
-        if any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer):
-            raise ModelFileError(path, "the ONNX model keeps tensors in external files: refused")
-    if inputs is None:
-        _check_verify_size(spec, batch, timesteps, None)
-        arrays = make_inputs(spec, batch, timesteps, seed)
-        cases = f"generated (seed {seed})"
-    elif isinstance(inputs, (str, os.PathLike)):
-        arrays = read_inputs(spec, inputs)
-        cases = str(inputs)
-    elif isinstance(inputs, Mapping):
-        arrays = [np.asarray(inputs[i.name], dtype=i.dtype) for i in spec.inputs]
-        cases = "given"
-    else:
-        given = list(inputs)
-        if len(given) != len(spec.inputs):
-            raise RuntimeInputError(f"expected {len(spec.inputs)} input(s), got {len(given)}")
-        arrays = [np.asarray(a, dtype=i.dtype) for a, i in zip(given, spec.inputs, strict=True)]
-        cases = "given"
-    check_inputs(spec, arrays)
-    _check_verify_size(spec, batch, timesteps, arrays)
+        proto = load_onnx_model(onnx_model)
+    arrays, cases = verify_inputs(spec, inputs, batch, timesteps, seed)
     shapes = ", ".join(f"{i.name} {a.shape}" for i, a in zip(spec.inputs, arrays, strict=True))
     with np.errstate(all="ignore"):  # NaN/inf inputs propagate as in Keras; no warnings on stderr
         expected = run_model(spec, arrays, np.float64)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import numpy as np
 
 from .errors import ModelFileError, RuntimeInputError
 from .io import guard
+from .io.guard import current_limits
 from .spec import ModelSpec
 from .spec.types import EmbeddingSpec
 
@@ -93,3 +94,52 @@ def check_inputs(spec: ModelSpec, arrays: Sequence[np.ndarray]) -> None:
         if array.ndim != inp.rank or any(e is not None and e != a for e, a in zip(expected, array.shape, strict=True)):
             shown = "(" + ", ".join("?" if e is None else str(e) for e in expected) + ")"
             raise RuntimeInputError(f"input '{inp.name}' has shape {array.shape}, the model expects {shown}")
+
+
+def verify_inputs(spec: ModelSpec, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray] | str | os.PathLike | None,
+                  batch: int, timesteps: int, seed: int) -> tuple[list[np.ndarray], str]:
+    """The arrays ``verify`` runs (given, read from an ``.npz``, or seeded) and how they were
+    made; shapes and sizes checked before the reference spends anything on them."""
+    arrays: list[np.ndarray]
+    if inputs is None:
+        check_verify_size(spec, batch, timesteps, None)
+        arrays = make_inputs(spec, batch, timesteps, seed)
+        cases = f"generated (seed {seed})"
+    elif isinstance(inputs, (str, os.PathLike)):
+        arrays = read_inputs(spec, inputs)
+        cases = str(inputs)
+    elif isinstance(inputs, Mapping):
+        arrays = [np.asarray(inputs[i.name], dtype=i.dtype) for i in spec.inputs]
+        cases = "given"
+    else:
+        given = list(inputs)
+        if len(given) != len(spec.inputs):
+            raise RuntimeInputError(f"expected {len(spec.inputs)} input(s), got {len(given)}")
+        arrays = [np.asarray(a, dtype=i.dtype) for a, i in zip(given, spec.inputs, strict=True)]
+        cases = "given"
+    check_inputs(spec, arrays)
+    check_verify_size(spec, batch, timesteps, arrays)
+    return arrays, cases
+
+
+def check_verify_size(spec: ModelSpec, batch: int, timesteps: int, arrays: Sequence[np.ndarray] | None,
+                      command: str = "verify") -> None:
+    """Refuse inputs the float64 reference cannot run in reasonable time and memory, before
+    any array is made (or, for given arrays, before the reference runs): it loops over time
+    in Python and holds every layer's sequence."""
+    limits = current_limits()
+    for index, inp in enumerate(spec.inputs):
+        if arrays is not None:
+            shape = arrays[index].shape
+            b, t = (shape[0] if shape else 1), (shape[1] if len(shape) > 1 and inp.kind != "vector" else 1)
+        else:
+            b = inp.batch if inp.batch is not None else batch
+            t = 1 if inp.kind == "vector" else (inp.timesteps if inp.timesteps is not None else timesteps)
+        if t > limits.max_verify_timesteps:
+            raise RuntimeInputError(f"{command}: {t:,} timesteps for input '{inp.name}' is over the limit "
+                                    f"{limits.max_verify_timesteps:,} (raise it with --max-verify-timesteps)")
+        values = b * t * (inp.features or 1)
+        if values > limits.max_verify_values:
+            raise RuntimeInputError(f"{command}: input '{inp.name}' of batch {b:,} x {t:,} timesteps x "
+                                    f"{inp.features or 1} features is {values:,} values, over the limit "
+                                    f"{limits.max_verify_values:,} (raise it with --max-verify-values)")
