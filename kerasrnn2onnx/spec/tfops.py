@@ -113,7 +113,15 @@ class TFOpSpec:
         return len(self.result_shape)
 
     def describe(self) -> str:
-        return f"tf.{self.function} -> {self.op}"
+        """``tf.concat(axis=1) -> (batch, 6, 4)``: the call as read and the result's shape."""
+        if "operands" in self.params:
+            args = ", ".join(f"<{self.sources[o.source].layer}>" if o.source is not None
+                             else str(np.asarray(o.constant).tolist()) for o in self.params["operands"])
+        else:
+            args = ", ".join(f"{key}={value}" for key, value in self.params.items())
+        dims = ", ".join("batch" if k == 0 else ("?" if d is None else str(d)) for k, d in enumerate(self.result_shape))
+        note = " (a time-major view: no values change)" if self.layout_only else ""
+        return f"tf.{self.function}({args}) -> ({dims}){note}"
 
 
 def _shape(info: TensorInfo) -> Shape:
