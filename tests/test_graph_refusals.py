@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 
 import h5py
 import pytest
@@ -75,3 +76,26 @@ def _odd_state(layers):
 def test_bidirectional_initial_state_count_refused(capsys, tmp_path, edit, count):
     path = _edit_config(tmp_path, "k2_bidi_init_state_lstm.h5", edit)
     _convert_fails(capsys, tmp_path, [path], "'bi-enc'", f"initial_state has {count} tensor(s)", "takes 4")
+
+
+def _edit_keras_config(tmp_path, fixture, edit):
+    """Copy a Keras 3 .keras fixture, applying ``edit`` to its config.json layers (by name)."""
+    path = tmp_path / f"bad_{fixture}"
+    with zipfile.ZipFile(FIXTURES / fixture) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(members["config.json"])
+    edit({layer["name"]: layer for layer in config["config"]["layers"]})
+    members["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def _k3_drop_state(layers):
+    layers["bi-enc"]["inbound_nodes"][0]["kwargs"]["initial_state"].pop()
+
+
+def test_keras3_bidirectional_initial_state_count_refused(capsys, tmp_path):
+    path = _edit_keras_config(tmp_path, "k3_bidi_init_state_lstm.keras", _k3_drop_state)
+    _convert_fails(capsys, tmp_path, [path], "'bi-enc'", "initial_state has 3 tensor(s)", "takes 4")
