@@ -159,23 +159,28 @@ def verify(
     limits: Limits | None = None,
     quantize: str | None = None,
     weights_match: str | None = None,
+    runtime: str = "onnxruntime",
 ) -> ParityReport:
-    """Run the ONNX model (converted now, for the provider's target, if not given) and the
-    float64 NumPy reference on the same inputs and compare every output.
+    """Run the ONNX model (converted now, for the runtime's target, if not given) on
+    ``runtime`` (onnxruntime on ``provider``, or openvino, tract, opencv, web) and the float64
+    NumPy reference on the same inputs, and compare every output.
 
     For a quantized model (``quantize`` here, or a file ``convert --quantize`` wrote) the
     report also gives its speed against the float conversion, and the tolerance defaults
     to the int8 one (``QUANTIZED_ATOL``/``RTOL``) instead of float32's."""
     with use_limits(limits):
         spec = load(model, weights, keras_version, weights_match=weights_match)
-        return _verify(spec, onnx_model, provider, inputs, batch, timesteps, seed, atol, rtol, strategy, quantize)
+        return _verify(spec, onnx_model, provider, inputs, batch, timesteps, seed, atol, rtol, strategy, quantize,
+                       runtime)
 
 
 def _verify(spec: ModelSpec, onnx_model: onnx.ModelProto | PathLike | None, provider: str,
             inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray] | PathLike | None, batch: int, timesteps: int,
-            seed: int, atol: float | None, rtol: float | None, strategy: str, quantize: str | None) -> ParityReport:
+            seed: int, atol: float | None, rtol: float | None, strategy: str, quantize: str | None,
+            runtime: str) -> ParityReport:
     if onnx_model is None:
-        proto = convert(spec, strategy=strategy, target=provider, quantize=quantize)
+        target = provider if runtime == "onnxruntime" else runtime
+        proto = convert(spec, strategy=strategy, target=target, quantize=quantize)
     elif isinstance(onnx_model, onnx.ModelProto):
         proto = onnx_model
     else:
@@ -184,7 +189,7 @@ def _verify(spec: ModelSpec, onnx_model: onnx.ModelProto | PathLike | None, prov
     shapes = ", ".join(f"{i.name} {a.shape}" for i, a in zip(spec.inputs, arrays, strict=True))
     with np.errstate(all="ignore"):  # NaN/inf inputs propagate as in Keras; no warnings on stderr
         expected = run_model(spec, arrays, np.float64)
-    actual = run_onnx(proto, arrays, provider)
+    actual = run_onnx(proto, arrays, provider, runtime)
     names = [o.name for o in spec.outputs]
     if len(actual) != len(expected):
         raise RuntimeInputError(f"the ONNX model has {len(actual)} outputs, the Keras model {len(expected)}")
@@ -204,7 +209,10 @@ def _verify(spec: ModelSpec, onnx_model: onnx.ModelProto | PathLike | None, prov
                  f"float recurrent ops {quantized['float_recurrent_ops'] or 'none'}",
                  f"speed: {mine * 1e3:.3f} ms per call quantized vs {base * 1e3:.3f} ms float ({base / mine:.2f}x), "
                  "medians of 5 interleaved rounds")
-    return ParityReport(tuple(rows), provider, f"{cases}: {shapes}", notes)
+    from .runtime.runtimes import runtime_version
+
+    where = provider if runtime == "onnxruntime" else f"{runtime} {runtime_version(runtime)}"
+    return ParityReport(tuple(rows), where, f"{cases}: {shapes}", notes)
 
 
 def describe(model: ModelSource, weights: PathLike | None = None, keras_version: int | None = None,

@@ -20,6 +20,7 @@ from .io.guard import Limits, current_limits, parse_size, use_limits
 from .lowering import DEFAULT_OPSET, STRATEGIES, TARGETS
 from .parity import DEFAULT_ATOL, DEFAULT_RTOL
 from .runtime.quantize import QUANTIZE_MODES, QUANTIZED_ATOL, QUANTIZED_RTOL
+from .runtime.runtimes import RUNTIMES
 
 
 def _model_args(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +55,9 @@ def _lowering_args(parser: argparse.ArgumentParser, target: bool) -> None:
                         "else the native op where exact, else scan)")
     if target:
         parser.add_argument("--target", choices=TARGETS, default="cpu",
-                            help="runtime the graph is made for (cuda: only cuDNN-capable native ops)")
+                            help="runtime the graph is made for: cpu/cuda (onnxruntime; cuda: only cuDNN-capable "
+                            "native ops), openvino, tract, opencv, web (onnxruntime-web), portable (all of them); "
+                            "what a target cannot run exactly is lowered another way or refused")
 
 
 def _tune_args(parser: argparse.ArgumentParser) -> None:
@@ -99,7 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify = commands.add_parser("verify", help="check an ONNX model against the NumPy reference of the Keras model")
     _model_args(verify)
     verify.add_argument("onnx", nargs="?", help="converted .onnx (default: convert in memory)")
-    verify.add_argument("--provider", choices=("cpu", "cuda"), default="cpu")
+    verify.add_argument("--provider", choices=("cpu", "cuda"), default="cpu", help="onnxruntime's provider")
+    verify.add_argument("--runtime", choices=RUNTIMES, default="onnxruntime",
+                        help="runtime to check on (default onnxruntime; others convert for their own --target, "
+                        "and need the extras openvino, tract, opencv, or Node with scripts/install_ort_web.sh for web)")
     verify.add_argument("--inputs", help=".npz with inputs by input name (or arr_0, arr_1 ...)")
     verify.add_argument("--batch", type=int, default=2, help="batch size of generated inputs (default 2)")
     verify.add_argument("--timesteps", type=int, default=7, help="timesteps of generated inputs (default 7)")
@@ -167,7 +173,7 @@ def _run(args: argparse.Namespace) -> int:
         report = api.verify(
             args.model, args.onnx, provider=args.provider, inputs=args.inputs, batch=args.batch,
             timesteps=args.timesteps, seed=args.seed, atol=args.atol, rtol=args.rtol, strategy=args.strategy,
-            quantize=args.quantize, **common,
+            quantize=args.quantize, runtime=args.runtime, **common,
         )
         print(report.table())
         return 0 if report.passed else 1

@@ -17,6 +17,8 @@ import onnx_ir as ir
 import onnx_ir.passes.common as common_passes
 from onnxscript import GraphBuilder
 
+from .targets import TargetProfile, profile
+
 INT64_MIN = np.iinfo(np.int64).min
 DTYPES = {"float32": ir.DataType.FLOAT, "int32": ir.DataType.INT32, "int64": ir.DataType.INT64}
 
@@ -24,8 +26,9 @@ DTYPES = {"float32": ir.DataType.FLOAT, "int32": ir.DataType.INT32, "int64": ir.
 class LoweringContext:
     """One model under construction."""
 
-    def __init__(self, name: str, opset: int) -> None:
+    def __init__(self, name: str, opset: int, target: str = "cpu") -> None:
         self.opset = opset
+        self.target: TargetProfile = profile(target)
         self.graph = ir.Graph(name=name, inputs=[], outputs=[], nodes=[], opset_imports={"": opset})
         self.builder = GraphBuilder(self.graph)
         self._ints: dict[tuple[int, ...], ir.Value] = {}
@@ -133,7 +136,10 @@ class LoweringContext:
         # graph and Scan bodies (ONNX requires SSA over the whole model).
         common_passes.NameFixPass()(model)
         proto = ir.serde.serialize_model(model)
-        _drop_unused_optional_outputs(proto.graph)
+        if self.target.blank_unused_outputs:
+            _drop_unused_optional_outputs(proto.graph)
+        if not self.target.value_info:
+            _drop_value_info(proto.graph)
         _store_branch_weights(proto.graph)
         onnx.helper.set_model_props(proto, metadata)
         return proto
@@ -161,6 +167,22 @@ def _drop_unused_optional_outputs(graph: onnx.GraphProto) -> None:
             node.output.extend(names)
 
     blank(graph)
+
+
+def _drop_value_info(graph: onnx.GraphProto, subgraph: bool = False) -> None:
+    """Forget recorded intermediate shapes (optional in ONNX) in the graph and its subgraphs,
+    and the named dims of subgraph inputs/outputs: a runtime that runs on concrete shapes
+    infers them itself (tract fails to unify a named dim with the concrete size)."""
+    del graph.value_info[:]
+    if subgraph:
+        for value in list(graph.input) + list(graph.output):
+            for dim in value.type.tensor_type.shape.dim:
+                if dim.HasField("dim_param"):
+                    dim.ClearField("dim_param")
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                _drop_value_info(attr.g, subgraph=True)
 
 
 def _names_read(graph: onnx.GraphProto) -> set[str]:

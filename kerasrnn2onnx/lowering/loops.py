@@ -84,7 +84,12 @@ def run_scan(ctx: LoweringContext, layer: RecurrentLayerSpec, cell: CellStep, x_
     if want_sequence:
         body_outputs.append(ir.val("y_t"))
     graph = ctx.builder.subgraph(body, inputs=body_inputs, outputs=body_outputs, name=f"{layer.name}_step")
-    direction = [1 if layer.go_backwards else 0] * len(scan_inputs)
+    backwards_by_direction = layer.go_backwards and ctx.target.reverse
+    if layer.go_backwards and not backwards_by_direction:
+        # runtimes (and ONNX's reference evaluator) lacking reversed scan inputs get them
+        # flipped instead: the same steps in the same order, outputs in processing order
+        scan_inputs = [ctx.flip_time(s) for s in scan_inputs]
+    direction = [1 if backwards_by_direction else 0] * len(scan_inputs)
     results = op.Scan(*initial, *scan_inputs, body=graph, num_scan_inputs=len(scan_inputs),
                       scan_input_directions=direction, _outputs=len(body_outputs))
     results = list(results) if isinstance(results, (list, tuple)) else [results]

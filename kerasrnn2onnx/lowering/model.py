@@ -189,7 +189,7 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
     if not MIN_OPSET <= opset <= max_opset():
         raise ConversionError(f"--opset must be between {MIN_OPSET} and {max_opset()}, got {opset}")
     plans = {p.layer: p for p in plan_layers(spec, strategy, target, layer_strategies)}
-    build = _Build(LoweringContext(spec.name or "model", opset), spec, plans)
+    build = _Build(LoweringContext(spec.name or "model", opset, target), spec, plans)
     _add_inputs(build)
     carried = state_io(spec, expose_states)
     for io in carried:
@@ -570,8 +570,10 @@ def _leading_masked_rule(ctx: LoweringContext, layer: RecurrentLayerSpec, values
     from_state = layer.leading_masked_output_is_state(keras_major)
     last_cell_first_state = initial[len(initial) - len(layer.cells[-1].state_names)]
     processing_mask = ctx.flip_time(mask) if layer.go_backwards else mask
-    seen = op.CumSum(op.Cast(processing_mask, to=ir.DataType.INT64), ctx.ints(0))
-    started = op.Greater(seen, ctx.ints(0))  # (time, batch, 1)
+    # counted in float32 (exact below 2**24 steps): tract evaluates an int64 CumSum of a
+    # dynamic-shaped tensor as symbolic dims and fails ("TDim is not a number")
+    seen = op.CumSum(op.Cast(processing_mask, to=ir.DataType.FLOAT), ctx.scalar(0, ir.DataType.INT64))
+    started = op.Greater(seen, 0.0)  # (time, batch, 1)
     sequence, last = values.sequence, values.last
     if sequence is not None:
         fallback = last_cell_first_state if from_state else op.Mul(sequence, 0.0)

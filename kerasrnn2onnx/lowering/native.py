@@ -23,7 +23,6 @@ from .weights import onnx_weights
 
 OP_FOR_CELL = {"SimpleRNNCell": "RNN", "GRUCell": "GRU", "LSTMCell": "LSTM"}
 DEFAULT_ACTIVATIONS = {"RNN": ["Tanh"], "GRU": ["Sigmoid", "Tanh"], "LSTM": ["Sigmoid", "Tanh", "Tanh"]}
-BIG_KEY = 1 << 40  # larger than any sequence length; sorts masked steps after unmasked ones
 
 
 def activation_attributes(cell: BuiltinCellSpec) -> dict[str, object] | None:
@@ -94,9 +93,12 @@ class _Compaction:
         self.ctx = ctx
         keep = op.Cast(ctx.squeeze(mask_seq, 2), to=ir.DataType.INT64)  # (T, B)
         ones = op.Add(op.Mul(keep, 0), ctx.ints(1))
-        step_index = op.Sub(op.CumSum(ones, ctx.ints(0)), ctx.ints(1))  # t, per row
-        key = op.Add(op.Mul(op.Sub(ctx.ints(1), keep), ctx.ints(BIG_KEY)), step_index)
+        axis0 = ctx.scalar(0, ir.DataType.INT64)  # CumSum's axis: a 0-D tensor by the spec
+        step_index = op.Sub(op.CumSum(ones, axis0), ctx.ints(1))  # t, per row
         steps = ctx.dims(x_seq, 0, 1)
+        # masked steps sort after unmasked ones: key t (kept) or T + t (masked), below 2T, so
+        # the key fits int32 (OpenVINO's CPU plugin computes int64 in int32; 1 << 40 mis-sorted)
+        key = op.Add(op.Mul(op.Sub(ctx.ints(1), keep), steps), step_index)
         _, order = op.TopK(key, steps, axis=0, largest=0, sorted=1, _outputs=2)  # (T, B) unmasked first
         batch = ctx.squeeze(ctx.dims(x_seq, 1, 2), 0)
         self.batch = batch
@@ -104,7 +106,7 @@ class _Compaction:
         self.compact_x = self._gather_steps(x_seq, order)
         self.lengths = op.Cast(ctx.reduce("Sum", keep, 0, 0), to=ir.DataType.INT32)
         self.any_kept = ctx.unsqueeze(op.Greater(self.lengths, ctx.scalar(0, ir.DataType.INT32)), 1)  # (batch, 1)
-        seen = op.CumSum(keep, ctx.ints(0))  # unmasked steps up to and including t
+        seen = op.CumSum(keep, axis0)  # unmasked steps up to and including t
         self.source = op.Max(op.Sub(seen, ctx.ints(1)), ctx.ints(0))
         self.started = ctx.unsqueeze(op.Greater(seen, ctx.ints(0)), 2)
         self.mask = mask_seq
@@ -133,11 +135,16 @@ def lower_native(ctx: LoweringContext, layer: RecurrentLayerSpec, x_seq: Any, ma
         raise UnsupportedError(layer.name, f"the native lowering cannot express it: {blocker}")
     op = ctx.op
     compaction = None
-    direction = "reverse" if layer.go_backwards else "forward"
+    # direction="reverse" where the runtime computes it right (onnxruntime); elsewhere flip the
+    # input, run forward, and flip the sequence back (exact: the same steps in the same order)
+    flipped = layer.go_backwards and (mask_seq is not None or not ctx.target.reverse)
+    direction = "reverse" if layer.go_backwards and not flipped else "forward"
     value = x_seq
+    if flipped:
+        value = ctx.flip_time(value)
     if mask_seq is not None:
         if layer.go_backwards:
-            value, mask_seq = ctx.flip_time(value), ctx.flip_time(mask_seq)
+            mask_seq = ctx.flip_time(mask_seq)
         compaction = _Compaction(ctx, value, mask_seq)
         value, direction = compaction.compact_x, "forward"
     lengths = compaction.lengths if compaction else None
@@ -178,7 +185,7 @@ def lower_native(ctx: LoweringContext, layer: RecurrentLayerSpec, x_seq: Any, ma
         sequence = value
         if compaction is not None:
             sequence = compaction.expand(sequence, layer.zero_output_for_mask)
-        elif layer.go_backwards:
+        elif layer.go_backwards and not flipped:
             # ONNX reverse keeps Y in input time order; Keras returns processing order.
             sequence = ctx.flip_time(sequence)
     return LayerValues(sequence, None if layer.return_sequences else last, tuple(states))

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 from ..errors import ConversionError, UnsupportedError
 from ..io.guard import current_limits
-from ..spec.types import RecurrentLayerSpec
-from .native import OP_FOR_CELL, cuda_blocker, native_blocker
+from ..spec.types import CustomCellSpec, RecurrentLayerSpec
+from .native import OP_FOR_CELL, activation_attributes, cuda_blocker, native_blocker
 from .options import STRATEGIES, TARGETS
+from .targets import TargetProfile, profile
 from .tuning import GRU_NATIVE_ON_CPU, SCAN_FROM_BATCH
 
 
@@ -45,6 +46,8 @@ def plan_layer(layer: RecurrentLayerSpec, strategy: str, target: str, timesteps:
         raise ConversionError(f"unknown strategy '{strategy}' (choose {', '.join(STRATEGIES)})")
     if target not in TARGETS:
         raise ConversionError(f"unknown target '{target}' (choose {', '.join(TARGETS)})")
+    if target not in ("cpu", "cuda"):
+        return _plan_for_runtime(layer, strategy, profile(target), timesteps)
     blocker = native_blocker(layer)
     gpu_blocker = cuda_blocker(layer) if target == "cuda" else None
     mask_note = "; the mask is applied by compacting unmasked steps and sequence_lens" if layer.masked else ""
@@ -97,3 +100,67 @@ def plan_layer(layer: RecurrentLayerSpec, strategy: str, target: str, timesteps:
                          "the native GRU op is up to 4x faster than Scan at batch 1, and at batch 32+ at most 1.20x "
                          "slower on one machine while Scan was up to 1.71x slower on the other")
     return LayerPlan(layer.name, "native", f"the ONNX {_ops(layer)} op expresses every argument exactly{mask_note}")
+
+
+def target_blocker(layer: RecurrentLayerSpec, prof: TargetProfile) -> str | None:
+    """Why the native op would not be exact on ``prof``'s runtime, or ``None``."""
+    blocker = native_blocker(layer)
+    if blocker:
+        return blocker
+    if not prof.native:
+        return f"{prof.runtime} does not execute the ONNX {_ops(layer)} op exactly"
+    if prof.native_ops is not None and not set(_ops(layer).split("/")) <= prof.native_ops:
+        return f"{prof.runtime} does not execute the ONNX {_ops(layer)} op exactly"
+    if prof.native_activations is not None:
+        for cell in layer.cells:
+            if isinstance(cell, CustomCellSpec):
+                continue  # native_blocker refused it above
+            listed = (activation_attributes(cell) or {}).get("activations", [])
+            names = {str(n) for n in listed} if isinstance(listed, list) else set()
+            rejected = sorted(names - prof.native_activations)
+            if rejected:
+                how = "ignores the activations attribute" if not prof.native_activations else \
+                    f"rejects {', '.join(rejected)} in the activations attribute"
+                return f"{prof.runtime} {how}"
+    reads_cell_state = layer.return_state or layer.stateful
+    if not prof.lstm_cell_state_out and reads_cell_state and any(c.kind == "LSTMCell" for c in layer.cells):
+        return f"{prof.runtime} gets an LSTM op whose final states are read wrong (return_state/stateful)"
+    if layer.masked and not prof.sequence_lens:
+        return f"{prof.runtime} does not apply the masked native lowering's sequence_lens exactly"
+    return None
+
+
+def _plan_for_runtime(layer: RecurrentLayerSpec, strategy: str, prof: TargetProfile,
+                      timesteps: int | None) -> LayerPlan:
+    """The runtime targets: the native op where that runtime runs it exactly, else Scan where
+    it has Scan, else unroll (fixed time only); no If, flips instead of direction=reverse."""
+    target = prof.name
+    flip = "; go_backwards as a flipped input on the forward op" if layer.go_backwards and not prof.reverse else ""
+
+    def unroll(why: str) -> LayerPlan:
+        if timesteps is None:
+            raise UnsupportedError(layer.name, f"target {target}: {why}, and unroll needs a fixed number of "
+                                   "timesteps but the input's time dimension is dynamic (give the Keras Input a "
+                                   "fixed length)")
+        return LayerPlan(layer.name, "unroll", f"{why}: one step per timestep ({timesteps} steps)")
+
+    if strategy == "unroll" or (strategy == "auto" and layer.unroll):
+        return unroll("Keras unroll=True" if strategy == "auto" else "forced by --strategy unroll")
+    blocker = target_blocker(layer, prof)
+    if strategy == "native":
+        if blocker:
+            raise UnsupportedError(layer.name, f"target {target}: --strategy native cannot be exact: {blocker}")
+        return LayerPlan(layer.name, "native", f"forced: ONNX {_ops(layer)} op{flip}")
+    if strategy == "scan":
+        if not prof.scan:
+            raise UnsupportedError(layer.name, f"target {target}: --strategy scan, but {prof.runtime} has no Scan")
+        return LayerPlan(layer.name, "scan", "forced by --strategy scan")
+    if not blocker:
+        return LayerPlan(layer.name, "native", f"target {target}: {prof.runtime} runs the ONNX {_ops(layer)} op "
+                         f"exactly with these arguments{flip}")
+    if prof.scan and not (prof.unroll_fixed_time and timesteps is not None):
+        return LayerPlan(layer.name, "scan", f"target {target}: {blocker}, so a Scan loop of explicit nodes")
+    if prof.scan:
+        return LayerPlan(layer.name, "unroll", f"target {target}: {blocker}; the time is fixed, so unrolled "
+                         f"({timesteps} steps), which also runs where Scan does not")
+    return unroll(f"{blocker} and {prof.runtime} has no Scan")
