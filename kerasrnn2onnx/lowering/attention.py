@@ -30,7 +30,9 @@ def _causal_keep(ctx: LoweringContext, q_time_major: Any, v_time_major: Any) -> 
     op = ctx.op
     shape = op.Concat(ctx.dims(q_time_major, 0, 1), ctx.dims(v_time_major, 0, 1), axis=0)
     ones = op.ConstantOfShape(shape, value=ir.tensor(np.ones(1, np.int64)))
-    return op.GreaterOrEqual(op.CumSum(ones, ctx.ints(0)), op.CumSum(ones, ctx.ints(1)))
+    # CumSum axes as 0-D tensors, the spec's form (tract and the reference evaluator reject 1-D)
+    int64 = ir.DataType.INT64
+    return op.GreaterOrEqual(op.CumSum(ones, ctx.scalar(0, int64)), op.CumSum(ones, ctx.scalar(1, int64)))
 
 
 def _and(ctx: LoweringContext, a: Any | None, b: Any | None) -> Any | None:
