@@ -43,7 +43,6 @@ import platform
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +55,7 @@ sys.path.insert(0, str(ROOT))
 import kerasrnn2onnx  # noqa: E402
 from kerasrnn2onnx.lowering import plan_layers  # noqa: E402
 from kerasrnn2onnx.reference import run_model  # noqa: E402
+from kerasrnn2onnx.runtime.timing import interleaved_rounds, seconds_per_call  # noqa: E402
 
 SHAPES = [(1, 50, 32, 64), (1, 200, 128, 256), (32, 50, 32, 64), (32, 200, 128, 256), (64, 100, 256, 512)]
 QUICK_SHAPES = [(1, 50, 32, 64), (32, 200, 128, 256)]
@@ -342,18 +342,8 @@ def gemm_rate(threads: int) -> float:
     a = np.random.default_rng(0).standard_normal((512, 1024)).astype(np.float32)
     run = onnx_candidate(model.SerializeToString(), threads, a)
     run()
-    best = min(_elapsed(run, 0.05) for _ in range(5))
+    best = min(seconds_per_call(run, 0.05) for _ in range(5))
     return 2 * 512 * 1024 * 1024 / best
-
-
-def _elapsed(run: Callable, min_seconds: float) -> float:
-    reps, start = 0, time.perf_counter()
-    while True:
-        run()
-        reps += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds:
-            return elapsed / reps
 
 
 def floor_seconds(layer: Layer, shape, rate: float) -> float:
@@ -393,7 +383,7 @@ class RuntimeHost:
             return {name: run() for name, run in self.candidates.items()}, missing
         if command == "time":
             name, min_seconds = payload
-            return _elapsed(self.candidates[name], min_seconds)
+            return seconds_per_call(self.candidates[name], min_seconds)
         if command == "gemm":
             return gemm_rate(payload)
         if command == "versions":
@@ -531,12 +521,10 @@ def bench_row(hosts: dict, job: RowJob, expected, args) -> tuple[dict[str, list[
                 raise SystemExit(f"{job.layer.label} {job.shape} {name}: wrong result (max abs err "
                                  f"{float(np.abs(got - expected).max()):.2e}); not timing it")
             order.append((runtime, name))
-    samples: dict[str, list[float]] = {name: [] for _, name in order}
-    for _ in range(args.rounds):
-        for runtime, name in order:
-            time.sleep(0.02)  # let the previous candidate's worker threads (XLA, OpenMP) go idle
-            samples[name].append(hosts[runtime].handle("time", (name, args.min_seconds)))
-    return samples, missing
+    # 20 ms before each sample let the previous candidate's worker threads (XLA, OpenMP) go idle
+    timed = interleaved_rounds(order, args.rounds,
+                               lambda key: hosts[key[0]].handle("time", (key[1], args.min_seconds)), pause=0.02)
+    return {name: timed[(runtime, name)] for runtime, name in order}, missing
 
 
 def paired_ratios(samples: dict[str, list[float]], ours: str) -> list[float]:

@@ -100,3 +100,29 @@ def test_plain_convert_never_imports_onnxruntime(tmp_path: Path) -> None:
             "print('onnxruntime' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code, str(GRU)], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_interleaved_rounds_rotate_the_start_so_no_candidate_always_follows_the_same_one():
+    from kerasrnn2onnx.runtime.timing import interleaved_rounds
+
+    calls: list[str] = []
+
+    def sample(key: str) -> float:
+        calls.append(key)
+        return float(len(calls))
+
+    samples = interleaved_rounds(["a", "b", "c"], 4, sample)
+    assert calls == ["a", "b", "c", "b", "c", "a", "c", "a", "b", "a", "b", "c"]
+    assert samples == {"a": [1.0, 6.0, 8.0, 10.0], "b": [2.0, 4.0, 9.0, 11.0], "c": [3.0, 5.0, 7.0, 12.0]}
+    assert interleaved_rounds([], 3, sample) == {}
+
+
+def test_seconds_per_call_takes_at_least_one_call_and_divides_by_the_count():
+    from kerasrnn2onnx.runtime.timing import seconds_per_call
+
+    ticks = iter([0.0, 0.4, 0.8, 1.2])
+    count: list[int] = []
+    assert seconds_per_call(lambda: count.append(1), 1.0, clock=lambda: next(ticks)) == 1.2 / 3
+    assert len(count) == 3
+    one = iter([0.0, 5.0])
+    assert seconds_per_call(lambda: None, 1.0, clock=lambda: next(one)) == 5.0

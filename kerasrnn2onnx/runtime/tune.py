@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import statistics
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +32,7 @@ from ..parity import DEFAULT_ATOL, DEFAULT_RTOL, compare_all
 from ..reference import run_model
 from ..spec import ModelSpec
 from .session import import_onnxruntime
+from .timing import interleaved_rounds, seconds_per_call
 
 # A candidate's timer: given the candidate and a zero-argument call that runs it once,
 # the seconds one call takes (one sample). Injected by tests; the default times real calls.
@@ -124,13 +124,7 @@ def elapsed_timer(min_seconds: float) -> Timer:
     """Seconds per call, from as many calls as fill ``min_seconds`` (one sample)."""
 
     def timer(candidate: Candidate, run: Callable[[], object]) -> float:
-        reps, start = 0, time.perf_counter()
-        while True:
-            run()
-            reps += 1
-            spent = time.perf_counter() - start
-            if spent >= min_seconds:
-                return spent / reps
+        return seconds_per_call(run, min_seconds)
 
     return timer
 
@@ -197,13 +191,13 @@ class _Tuner:
         return feeds
 
     def time(self, entries: Sequence[Measured]) -> None:
-        """``rounds`` samples per entry; round r starts at entry r (mod n)."""
-        for r in range(self.rounds):
-            start = r % len(entries)
-            for entry in list(entries[start:]) + list(entries[:start]):
-                if self.pause:
-                    time.sleep(self.pause)  # let the previous session's spinning threads go idle
-                entry.samples.append(self.timer(entry.candidate, self.runs[entry.candidate]))
+        """``rounds`` samples per entry, interleaved and rotated (``timing.interleaved_rounds``)."""
+        def sample(index: int) -> float:
+            candidate = entries[index].candidate
+            return self.timer(candidate, self.runs[candidate])
+
+        for index, taken in interleaved_rounds(range(len(entries)), self.rounds, sample, self.pause).items():
+            entries[index].samples.extend(taken)
 
 
 def tune(
