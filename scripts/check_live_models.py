@@ -2,7 +2,7 @@
 """``kerasrnn2onnx.convert(model)`` on live models of real Keras 3 and real tf-keras.
 
 The package never imports Keras, so its tests cover the live-model path with stand-ins
-(tests/test_live_model.py). This script runs the real thing, by hand, never in CI: inside
+(tests/io/test_live_model.py). This script runs the real thing, by hand, never in CI: inside
 each fixture venv (see scripts/make_fixtures.py) it builds models with user-chosen layer
 names, converts the live objects, runs the ONNX model with onnxruntime and compares it to
 Keras's own outputs at the suite's float32 tolerance. The converter and its dependencies

@@ -2,7 +2,7 @@
 
 The planner (strategy.py) and the lowerings read these facts instead of testing target
 names, so a new runtime is one row. Every ``False`` here was measured on the runtime
-(scripts/runtime_parity.py, the fixtures; minimal reproducers in tests/runtime_bugs/):
+(scripts/runtime_parity.py, the fixtures; minimal reproducers in tests/runtime/bugs/):
 
 - ``native_activations``: the ONNX activation names the runtime honours in the LSTM/GRU/RNN
   ``activations`` attribute (``None``: all of them). tract ignores the attribute (wrong

@@ -1,0 +1,1 @@
+"""Contracts across stages: the registries every stage dispatches through."""

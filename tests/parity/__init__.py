@@ -1,0 +1,1 @@
+"""Whole-model parity: every fixture against real Keras, and the NumPy reference against onnxruntime on a grid."""

@@ -1,0 +1,60 @@
+"""Every real-Keras fixture: the NumPy reference and onnxruntime both reproduce Keras.
+
+Tolerances: float32 scale, atol 1e-5 / rtol 1e-4 (onnxruntime's CPU kernels use fast
+sigmoid/tanh approximations, so bit-exactness is not expected).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import kerasrnn2onnx
+
+from ..conftest import MANIFEST, converted, fixture_params
+
+
+def test_fixture_set_is_sound():
+    """The committed fixtures are usable ground truth: finite, and covering the grid."""
+    assert len(MANIFEST) >= 40
+    for fixture in MANIFEST:
+        assert fixture.cases, fixture.name
+        for ins, outs in fixture.cases:
+            for array in ins + outs:
+                assert np.all(np.isfinite(array)), f"{fixture.name}: Keras produced non-finite values"
+    tags = {t for f in MANIFEST for t in f.tags}
+    for needed in ("simple_rnn", "gru", "lstm", "rnn_cell", "stacked_cells", "stacked_layers", "reset_after",
+                   "reset_before", "no_bias", "go_backwards", "return_state", "return_sequences", "timesteps1",
+                   "batch1", "units1", "two_lengths", "hard_sigmoid", "keras22_defaults"):
+        assert needed in tags, needed
+    versions = {f.keras_version.split(".")[0] for f in MANIFEST}
+    assert versions == {"2", "3"}
+
+
+@pytest.mark.parametrize("fixture", fixture_params())
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_reference_matches_keras(fixture, dtype):
+    spec = kerasrnn2onnx.load(fixture.model, **fixture.load_kwargs())
+    for actual, (_, expected) in zip(fixture.run_reference(spec, dtype), fixture.cases, strict=True):
+        assert len(actual) == len(expected)
+        for a, e in zip(actual, expected, strict=True):
+            assert a.dtype == dtype
+            np.testing.assert_allclose(a, e, **fixture.tolerance(dtype))
+
+
+@pytest.mark.parametrize("fixture", fixture_params())
+def test_onnxruntime_matches_keras(fixture):
+    proto = converted(fixture)
+    for actual, (_, expected) in zip(fixture.run_session(proto), fixture.cases, strict=True):
+        assert len(actual) == len(expected)
+        for a, e in zip(actual, expected, strict=True):
+            assert a.shape == e.shape
+            np.testing.assert_allclose(a, e, **fixture.tolerance(np.float32))
+
+
+def test_one_model_serves_two_lengths():
+    two = [f for f in MANIFEST if "two_lengths" in f.tags]
+    assert two
+    for fixture in two:
+        lengths = {ins[0].shape[1] for ins, _ in fixture.cases}
+        assert len(lengths) == 2, fixture.name

@@ -1,0 +1,1 @@
+"""Running converted models: the Session and its states, other runtimes and their bugs, CUDA, tune, quantize."""

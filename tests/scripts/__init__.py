@@ -1,0 +1,1 @@
+"""The scripts under scripts/ (benchmarks' refusals), run as files, never timed."""
