@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import io
 import json
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -207,3 +209,43 @@ def write_layer_json(tmp_path: Path, class_name: str, config: dict[str, Any], we
     npz = tmp_path / f"{name}.npz"
     np.savez(npz, *weights)
     return model, npz
+
+
+def lstm_weights(units: int = 3, features: int = 2) -> list[np.ndarray]:
+    """Zero LSTM weights (kernel, recurrent kernel, bias) for configs built by hand."""
+    return [np.zeros((features, 4 * units), np.float32), np.zeros((units, 4 * units), np.float32),
+            np.zeros((4 * units,), np.float32)]
+
+
+def convert_fails(capsys, tmp_path: Path, args: list, *needles: str) -> str:
+    """``convert`` through the CLI refuses: exit 2, one line on stderr holding every needle, no
+    traceback, and no output (nor a half-written temporary) left behind. Returns the line."""
+    from kerasrnn2onnx.cli import main
+
+    out = tmp_path / "out.onnx"
+    code = main(["convert", *map(str, args), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.onnx")] == []
+    return lines[0]
+
+
+def edit_keras_weights(src: Path, dst: Path, edit) -> None:
+    """Copy a .keras archive, applying ``edit`` to its model.weights.h5."""
+    import h5py
+
+    with zipfile.ZipFile(src) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    buffer = io.BytesIO(members["model.weights.h5"])
+    with h5py.File(buffer, "r+") as handle:
+        edit(handle)
+    members["model.weights.h5"] = buffer.getvalue()
+    with zipfile.ZipFile(dst, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)

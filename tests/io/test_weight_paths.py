@@ -14,8 +14,7 @@ import pytest
 
 from kerasrnn2onnx.io.keras3_paths import layer_paths, to_snake_case, weight_objects
 
-from ..conftest import FIXTURES
-from .test_bad_input import _convert_fails, _edit_keras_weights
+from ..conftest import FIXTURES, convert_fails, edit_keras_weights
 
 
 @pytest.mark.parametrize("class_name, snake", [
@@ -86,15 +85,15 @@ def _weights_pair(tmp_path, name):
 
 def test_missing_group_names_layer_and_path(capsys, tmp_path):
     broken = tmp_path / "broken.keras"
-    _edit_keras_weights(FIXTURES / "k3_named_chain.keras", broken, lambda h: h["layers"].pop("lstm_1"))
-    _convert_fails(capsys, tmp_path, [broken], "layer 'lstm'", "'layers/lstm_1'")
+    edit_keras_weights(FIXTURES / "k3_named_chain.keras", broken, lambda h: h["layers"].pop("lstm_1"))
+    convert_fails(capsys, tmp_path, [broken], "layer 'lstm'", "'layers/lstm_1'")
 
 
 def test_missing_cell_group_names_the_path(capsys, tmp_path):
     broken = tmp_path / "broken.keras"
-    _edit_keras_weights(FIXTURES / "k3_named_wrappers.keras", broken,
+    edit_keras_weights(FIXTURES / "k3_named_wrappers.keras", broken,
                         lambda h: h["layers/rnn/cell/cells"].pop("lstm_cell_1"))
-    _convert_fails(capsys, tmp_path, [broken], "layer 'stack'", "'layers/rnn/cell/cells/lstm_cell_1'")
+    convert_fails(capsys, tmp_path, [broken], "layer 'stack'", "'layers/rnn/cell/cells/lstm_cell_1'")
 
 
 @pytest.mark.parametrize("fixture", ["k3_named_chain_weights", "k2_v3_named_chain_weights"])
@@ -102,7 +101,7 @@ def test_weights_file_with_one_layer_too_many(capsys, tmp_path, fixture):
     model, weights = _weights_pair(tmp_path, fixture)
     with h5py.File(weights, "r+") as handle:
         handle.copy("layers/lstm_1", "layers/lstm_2")
-    _convert_fails(capsys, tmp_path, [model, "--weights", weights], "'layers/lstm_2'", "no layer of the config")
+    convert_fails(capsys, tmp_path, [model, "--weights", weights], "'layers/lstm_2'", "no layer of the config")
 
 
 def test_weights_file_with_a_wrong_shape(capsys, tmp_path):
@@ -112,7 +111,7 @@ def test_weights_file_with_a_wrong_shape(capsys, tmp_path):
         data = group["0"][()]
         del group["0"]
         group["0"] = np.concatenate([data, data[:1]])
-    _convert_fails(capsys, tmp_path, [model, "--weights", weights], "layer 'lstm_1'", "kernel")
+    convert_fails(capsys, tmp_path, [model, "--weights", weights], "layer 'lstm_1'", "kernel")
 
 
 def test_archive_whose_groups_belong_to_other_layers(capsys, tmp_path):
@@ -120,5 +119,5 @@ def test_archive_whose_groups_belong_to_other_layers(capsys, tmp_path):
         handle["layers/lstm_1/vars"].attrs["name"] = "lstm_1"
 
     broken = tmp_path / "broken.keras"
-    _edit_keras_weights(FIXTURES / "k3_named_chain.keras", broken, rename)
-    _convert_fails(capsys, tmp_path, [broken], "layer 'lstm'", "'layers/lstm_1'", "named 'lstm_1'")
+    edit_keras_weights(FIXTURES / "k3_named_chain.keras", broken, rename)
+    convert_fails(capsys, tmp_path, [broken], "layer 'lstm'", "'layers/lstm_1'", "named 'lstm_1'")

@@ -13,8 +13,7 @@ import kerasrnn2onnx
 from kerasrnn2onnx.errors import ConversionError
 from kerasrnn2onnx.io import load_raw_model
 
-from ..conftest import FIXTURES
-from .test_bad_input import _convert_fails
+from ..conftest import FIXTURES, convert_fails
 
 
 def _text(value) -> str:
@@ -43,7 +42,7 @@ def test_old_file_names_differ_from_the_config():
 
 def test_by_name_puts_the_weights_on_the_wrong_layer(capsys, tmp_path):
     model, weights = _pair(tmp_path)
-    _convert_fails(capsys, tmp_path, [model, "--weights", weights, "--weights-match", "name"],
+    convert_fails(capsys, tmp_path, [model, "--weights", weights, "--weights-match", "name"],
                    "layer 'lstm'", "no layer 'lstm'")
 
 
@@ -52,7 +51,7 @@ def test_one_layer_too_many_names_both_sides(capsys, tmp_path):
     with h5py.File(weights, "r+") as handle:
         handle.copy("lstm_2", "lstm_3")
         handle.attrs["layer_names"] = [*(_text(n).encode() for n in handle.attrs["layer_names"]), b"lstm_3"]
-    _convert_fails(capsys, tmp_path, [model, "--weights", weights], "3 layer(s) with weights (lstm_1, lstm_2, lstm_3)",
+    convert_fails(capsys, tmp_path, [model, "--weights", weights], "3 layer(s) with weights (lstm_1, lstm_2, lstm_3)",
                    "the config has 2 (lstm, lstm_1)")
 
 
@@ -61,7 +60,7 @@ def test_missing_group_names_both_sides(capsys, tmp_path):
     with h5py.File(weights, "r+") as handle:
         del handle["lstm_2"]
         handle.attrs["layer_names"] = [b"input_1", b"lstm_1"]
-    _convert_fails(capsys, tmp_path, [model, "--weights", weights], "1 layer(s) with weights (lstm_1)",
+    convert_fails(capsys, tmp_path, [model, "--weights", weights], "1 layer(s) with weights (lstm_1)",
                    "the config has 2 (lstm, lstm_1)")
 
 
@@ -72,7 +71,7 @@ def test_wrong_shape_names_the_file_layer(capsys, tmp_path):
         data = group["kernel"][()]
         del group["kernel"]
         group["kernel"] = data[:-1]
-    _convert_fails(capsys, tmp_path, [model, "--weights", weights], "layer 'lstm_1'", "kernel", "(4, 12)",
+    convert_fails(capsys, tmp_path, [model, "--weights", weights], "layer 'lstm_1'", "kernel", "(4, 12)",
                    "the weights file's layer 'lstm_2'")
 
 
@@ -82,7 +81,7 @@ def test_extra_array_in_a_group_names_the_file_layer(capsys, tmp_path):
         group = handle["lstm_1"]
         group["lstm_1/extra"] = group["lstm_1/bias"][()]
         group.attrs["weight_names"] = [*(_text(w).encode() for w in group.attrs["weight_names"]), b"lstm_1/extra"]
-    _convert_fails(capsys, tmp_path, [model, "--weights", weights], "layer 'lstm'", "more weights",
+    convert_fails(capsys, tmp_path, [model, "--weights", weights], "layer 'lstm'", "more weights",
                    "the weights file's layer 'lstm_1'")
 
 
@@ -108,7 +107,7 @@ def test_theano_convolutions_are_refused(capsys, tmp_path):
     shutil.copy(FIXTURES / "k2_conv_variants.h5", path)
     with h5py.File(path, "r+") as handle:
         handle["model_weights"].attrs["backend"] = b"theano"
-    _convert_fails(capsys, tmp_path, [path], "Theano", "not converted")
+    convert_fails(capsys, tmp_path, [path], "Theano", "not converted")
 
 
 @pytest.mark.parametrize("model, weights", [
@@ -151,7 +150,7 @@ def test_cudnn_layout_bias_of_a_wrong_size_names_both_sides(capsys, tmp_path):
         data = group["bias:0"][()]
         del group["bias:0"]
         group["bias:0"] = data[:-24]
-    _convert_fails(capsys, tmp_path, [model, "--weights", weights], "layer 'rnn_1'", "bias", "(1000,)", "(512,)",
+    convert_fails(capsys, tmp_path, [model, "--weights", weights], "layer 'rnn_1'", "bias", "(1000,)", "(512,)",
                    "the weights file's layer 'rnn_1'")
 
 

@@ -7,8 +7,6 @@ error in front of them to decide.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -59,11 +57,3 @@ def test_cli_quantize_and_verify(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "DynamicQuantizeLSTM" in text and "ms float" in text and "parity: PASS" in text
     # a tolerance the int8 error cannot meet fails, with the error shown
     assert main(["verify", str(FIXTURES / "k3_lstm.keras"), str(out), "--atol", "1e-9", "--rtol", "0"]) == 1
-
-
-def test_plain_cli_convert_never_imports_onnxruntime(tmp_path: Path) -> None:
-    code = ("import sys; from kerasrnn2onnx.cli import main; "
-            "main(['convert', sys.argv[1], '-o', sys.argv[2]]); print('onnxruntime' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code, str(FIXTURES / "k3_lstm.keras"), str(tmp_path / "m.onnx")],
-                          capture_output=True, text=True, check=True)
-    assert done.stdout.strip().endswith("False"), done.stdout

@@ -8,8 +8,6 @@ choosing, the parity gate and the metadata, never a timing.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -94,13 +92,6 @@ def test_tune_output_matches_keras_and_cli(tmp_path: Path) -> None:
     assert "tuning" in props and props["recommended_intra_op_threads"] == "1"
     assert kerasrnn2onnx.verify(GRU, out).passed
     assert main(["convert", str(GRU), "--tune", "--strategy", "scan", "-o", str(tmp_path / "x.onnx")]) == 2
-
-
-def test_plain_convert_never_imports_onnxruntime(tmp_path: Path) -> None:
-    code = ("import sys, kerasrnn2onnx; kerasrnn2onnx.convert(sys.argv[1]); "
-            "print('onnxruntime' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code, str(GRU)], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "False"
 
 
 def test_interleaved_rounds_rotate_the_start_so_no_candidate_always_follows_the_same_one():

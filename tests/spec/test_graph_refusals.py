@@ -11,8 +11,7 @@ import zipfile
 import h5py
 import pytest
 
-from ..conftest import FIXTURES
-from ..io.test_bad_input import _convert_fails
+from ..conftest import FIXTURES, convert_fails
 
 
 def _edit_config(tmp_path, fixture, edit):
@@ -59,7 +58,7 @@ CASES = [
 @pytest.mark.parametrize("fixture,edit,needles", CASES, ids=[
     "unknown_function", "import_named", "slice_batch", "perm_batch", "time_major_on_batch_major", "dot_axes"])
 def test_graph_variant_refused(capsys, tmp_path, fixture, edit, needles):
-    _convert_fails(capsys, tmp_path, [_edit_config(tmp_path, fixture, edit)], *needles)
+    convert_fails(capsys, tmp_path, [_edit_config(tmp_path, fixture, edit)], *needles)
 
 
 def _drop_state(layers):
@@ -75,7 +74,7 @@ def _odd_state(layers):
 @pytest.mark.parametrize("edit,count", [(_drop_state, 3), (_odd_state, 1)], ids=["three", "one"])
 def test_bidirectional_initial_state_count_refused(capsys, tmp_path, edit, count):
     path = _edit_config(tmp_path, "k2_bidi_init_state_lstm.h5", edit)
-    _convert_fails(capsys, tmp_path, [path], "'bi-enc'", f"initial_state has {count} tensor(s)", "takes 4")
+    convert_fails(capsys, tmp_path, [path], "'bi-enc'", f"initial_state has {count} tensor(s)", "takes 4")
 
 
 def _edit_keras_config(tmp_path, fixture, edit):
@@ -98,4 +97,4 @@ def _k3_drop_state(layers):
 
 def test_keras3_bidirectional_initial_state_count_refused(capsys, tmp_path):
     path = _edit_keras_config(tmp_path, "k3_bidi_init_state_lstm.keras", _k3_drop_state)
-    _convert_fails(capsys, tmp_path, [path], "'bi-enc'", "initial_state has 3 tensor(s)", "takes 4")
+    convert_fails(capsys, tmp_path, [path], "'bi-enc'", "initial_state has 3 tensor(s)", "takes 4")

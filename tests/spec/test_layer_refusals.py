@@ -1,6 +1,6 @@
 """Feed-forward layers the converter cannot make exact are refused with the layer and the
 argument named (one line, exit 2 from the CLI); the numbers of what it does convert are
-checked against real-Keras fixtures in test_fixtures_parity.py."""
+checked against real-Keras fixtures in tests/parity/test_fixtures_parity.py."""
 
 from __future__ import annotations
 

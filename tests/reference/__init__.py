@@ -1,0 +1,1 @@
+"""The NumPy reference: every fixture reproduced in float32 and float64."""
