@@ -17,7 +17,9 @@ import onnx_ir as ir
 import onnx_ir.passes.common as common_passes
 from onnxscript import GraphBuilder
 
+from .scan_bodies import separate_scan_outputs
 from .targets import TargetProfile, profile
+from .transpose_fold import fold_transposes
 
 INT64_MIN = np.iinfo(np.int64).min
 DTYPES = {"float32": ir.DataType.FLOAT, "int32": ir.DataType.INT32, "int64": ir.DataType.INT64}
@@ -140,6 +142,10 @@ class LoweringContext:
             _drop_unused_optional_outputs(proto.graph)
         if not self.target.value_info:
             _drop_value_info(proto.graph)
+        if self.target.fold_transposes:
+            fold_transposes(proto.graph)
+        if not self.target.scan_output_feeds_body:
+            separate_scan_outputs(proto.graph)
         _store_branch_weights(proto.graph)
         onnx.helper.set_model_props(proto, metadata)
         return proto

@@ -19,6 +19,7 @@ import onnx_ir as ir
 
 from ..errors import ConversionError
 from ..registry import Registry
+from ..spec.activations import activation_forms
 from ..spec.attention import ATTENTION_SPECS
 from ..spec.conv_rnn import ConvUnflattenSpec
 from ..spec.dot import DotSpec
@@ -52,6 +53,8 @@ from .loops import run_scan, run_unrolled
 from .native import lower_native
 from .options import DEFAULT_OPSET, MIN_OPSET
 from .strategy import BY_BATCH, LayerPlan, plan_layer
+from .target_checks import refuse_inexact_activations
+from .targets import profile
 from .tuning import ONE_THREAD_UNITS, SCAN_FROM_BATCH
 from .values import LayerValues
 
@@ -189,7 +192,14 @@ def build_model(spec: ModelSpec, opset: int = DEFAULT_OPSET, converter_version: 
     if not MIN_OPSET <= opset <= max_opset():
         raise ConversionError(f"--opset must be between {MIN_OPSET} and {max_opset()}, got {opset}")
     plans = {p.layer: p for p in plan_layers(spec, strategy, target, layer_strategies)}
+    refuse_inexact_activations(spec, profile(target))
     build = _Build(LoweringContext(spec.name or "model", opset, target), spec, plans)
+    with activation_forms(build.ctx.target.activation_forms):
+        return _build(build, spec, plans, expose_states, converter_version, target)
+
+
+def _build(build: _Build, spec: ModelSpec, plans: dict[str, LayerPlan], expose_states: bool,
+           converter_version: str, target: str) -> onnx.ModelProto:
     _add_inputs(build)
     carried = state_io(spec, expose_states)
     for io in carried:

@@ -14,7 +14,9 @@ Formulas follow Keras 3 on JAX and tf-keras 2 (identical except hard_sigmoid).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +88,59 @@ def _emit_sparse_plus(op, x, _m):
     quadratic = op.Div(op.Mul(a, a), 4.0)
     upper = op.Where(op.GreaterOrEqual(x, 1.0), x, quadratic)
     return op.Where(op.LessOrEqual(x, -1.0), op.Mul(x, 0.0), upper)
+
+
+# ---- Forms through Exp only, for runtimes whose own Sigmoid/Tanh/Softplus kernels are
+# approximations (measured: tract 0.23's Sigmoid bottoms out at 4.8e-7 and tops out at
+# 1 - 4.8e-7, its Tanh saturates at 1 - 6e-7, its Softplus overflows to inf above x = 88.7;
+# OpenVINO 2026.4 fuses x * tanh(softplus(x)) into an approximate Mish). Multiplied by an
+# unbounded x (silu, mish) those errors grow with x and fail the fixtures. Exp, Add, Mul,
+# Div, Min, Max, Abs and Log are correctly rounded on those runtimes, so these forms are
+# exact to float32 rounding; a runtime target opts in by name (lowering/targets.py).
+EXP_LIMIT = 20.0  # above it tanh(softplus(x)) and sigmoid(x) are 1 in float32
+
+
+def _emit_exp_sigmoid(op, x, _m=None):
+    """1 / (1 + e^-x): e^-x overflows to inf below -88.7, and 1/inf is the exact 0."""
+    return op.Reciprocal(op.Add(op.Exp(op.Neg(x)), 1.0))
+
+
+def _emit_exp_softplus(op, x, _m=None):
+    """max(x, 0) + log(1 + e^-|x|): no overflow, absolute error within float32 rounding."""
+    return op.Add(op.Max(x, 0.0), op.Log(op.Add(op.Exp(op.Neg(op.Abs(x))), 1.0)))
+
+
+def _emit_exp_mish(op, x, _m=None):
+    """x * tanh(softplus(x)) = x * n / (n + 2) with n = e^x (e^x + 2): tanh(log(1 + e^x))
+    written out; x is capped at EXP_LIMIT inside (the factor is 1 in float32 there)."""
+    e = op.Exp(op.Min(x, EXP_LIMIT))
+    n = op.Mul(e, op.Add(e, 2.0))
+    return op.Mul(x, op.Div(n, op.Add(n, 2.0)))
+
+
+EXP_FORMS: dict[str, Emitter] = {
+    "sigmoid": _emit_exp_sigmoid,
+    "silu": lambda op, x, _m: op.Mul(x, _emit_exp_sigmoid(op, x)),
+    "softplus": _emit_exp_softplus,
+    "log_sigmoid": lambda op, x, _m: op.Neg(_emit_exp_softplus(op, op.Neg(x))),
+    "mish": _emit_exp_mish,
+}
+FORM_TABLES: dict[str, Mapping[str, Emitter]] = {
+    "exp": EXP_FORMS,
+    "exp_mish": {"mish": _emit_exp_mish},
+}
+_FORMS: ContextVar[Mapping[str, Emitter] | None] = ContextVar("activation_forms", default=None)
+
+
+@contextmanager
+def activation_forms(table: str | None) -> Iterator[None]:
+    """Emit activations in ``FORM_TABLES[table]``'s forms while one model is lowered (the
+    emitters are called deep inside cell steps that know no target; ``None``: the usual forms)."""
+    token = _FORMS.set(FORM_TABLES[table] if table else None)
+    try:
+        yield
+    finally:
+        _FORMS.reset(token)
 
 
 @dataclass(frozen=True)
@@ -182,8 +237,10 @@ class ActivationSpec:
         return self.definition.elementwise
 
     def emit(self, op: Any, x: Any) -> Any:
-        """Write this activation as ONNX nodes with an onnxscript op builder."""
-        return self.definition.emit(op, x, self.keras_major)
+        """Write this activation as ONNX nodes with an onnxscript op builder (in the target's
+        form where it asks for one, see :func:`activation_forms`)."""
+        emitter = (_FORMS.get() or {}).get(self.name, self.definition.emit)
+        return emitter(op, x, self.keras_major)
 
     def onnx_form(self) -> tuple[str, float | None, float | None] | None:
         """The recurrent-op attribute form, or ``None`` if the ops cannot express it."""

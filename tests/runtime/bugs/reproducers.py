@@ -139,9 +139,95 @@ def rnn_activations_ignored() -> Reproducer:
     return Reproducer("tract", "RNN activations attribute", bug, ours, {"x": x}, [np.maximum(x @ w[0].T, 0)])
 
 
+def transpose_pair_after_lstm_input() -> Reproducer:
+    """OpenVINO 2026.4: a Transpose read by an LSTM and by a second Transpose undoing it:
+    the pair returns wrong values (its LSTM layout pass rewrites the shared Transpose).
+    The openvino target folds Transpose chains (lowering/transpose_fold.py): an Identity."""
+    w, r = _lstm_weights(4, 3)
+    x = np.random.default_rng(3).standard_normal((3, 5, 3)).astype(np.float32)
+    weights = [numpy_helper.from_array(w, "W"), numpy_helper.from_array(r, "R")]
+
+    def build(folded: bool) -> onnx.ModelProto:
+        back = helper.make_node("Identity", ["x"], ["same"]) if folded else \
+            helper.make_node("Transpose", ["tm"], ["same"], perm=[1, 0, 2])
+        return _model([helper.make_node("Transpose", ["x"], ["tm"], perm=[1, 0, 2]),
+                       helper.make_node("LSTM", ["tm", "W", "R"], ["y"], hidden_size=4), back],
+                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 5, 3])],
+                      [helper.make_tensor_value_info("same", TensorProto.FLOAT, ["batch", 5, 3]),
+                       helper.make_tensor_value_info("y", TensorProto.FLOAT, [5, 1, "batch", 4])], weights)
+
+    from onnx.reference import ReferenceEvaluator
+
+    y = ReferenceEvaluator(build(True)).run(["y"], {"x": x})[0]
+    return Reproducer("openvino", "Transpose pair whose inner Transpose feeds an LSTM", build(False), build(True),
+                      {"x": x}, [x, y])
+
+
+def scan_output_read_in_body() -> Reproducer:
+    """tract 0.23 fails analysing a Scan whose body reads one of its own outputs (a custom
+    step's ``output, Identity(output)``); with both outputs Identities of one value it runs
+    (lowering/scan_bodies.py)."""
+    x = np.random.default_rng(4).standard_normal((4, 2, 3)).astype(np.float32)
+
+    def build(separate: bool) -> onnx.ModelProto:
+        if separate:
+            nodes = [helper.make_node("Add", ["x_t", "h"], ["v"]), helper.make_node("Identity", ["v"], ["h_out"]),
+                     helper.make_node("Identity", ["v"], ["y_t"])]
+        else:
+            nodes = [helper.make_node("Add", ["x_t", "h"], ["y_t"]), helper.make_node("Identity", ["y_t"], ["h_out"])]
+        body = helper.make_graph(nodes, "step", [helper.make_tensor_value_info("h", TensorProto.FLOAT, [None, 3]),
+                                                 helper.make_tensor_value_info("x_t", TensorProto.FLOAT, [None, 3])],
+                                 [helper.make_tensor_value_info("h_out", TensorProto.FLOAT, [None, 3]),
+                                  helper.make_tensor_value_info("y_t", TensorProto.FLOAT, [None, 3])])
+        return _model([helper.make_node("Scan", ["h0", "x"], ["h_last", "ys"], body=body, num_scan_inputs=1)],
+                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 2, 3])],
+                      [helper.make_tensor_value_info("ys", TensorProto.FLOAT, [4, 2, 3])],
+                      [numpy_helper.from_array(np.zeros((2, 3), np.float32), "h0")])
+
+    return Reproducer("tract", "Scan body reading its own output", build(False), build(True), {"x": x},
+                      [np.cumsum(x, axis=0)])
+
+
+def _unary(nodes, inputs_initializers=()) -> Callable[[np.ndarray], onnx.ModelProto]:
+    def build(x: np.ndarray) -> onnx.ModelProto:
+        return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(x.shape))], inputs_initializers)
+    return build
+
+
+def silu_sigmoid_tail() -> Reproducer:
+    """tract 0.23's Sigmoid bottoms out at 4.8e-7 (and tops out at 1 - 4.8e-7): x * Sigmoid(x)
+    at x = -20 is -9.5e-6 instead of -4.1e-8, and the error grows with |x|. The tract target
+    writes sigmoid and silu as 1 / (1 + Exp(-x)) (spec/activations.py EXP_FORMS)."""
+    x = np.array([[-20.0, -12.0, 0.5, 30.0]], np.float32)
+    one = [helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])]
+    bug = _unary([helper.make_node("Sigmoid", ["x"], ["s"]), helper.make_node("Mul", ["x", "s"], ["y"])])(x)
+    ours = _unary([helper.make_node("Neg", ["x"], ["n"]), helper.make_node("Exp", ["n"], ["e"]),
+                   helper.make_node("Add", ["e", "one"], ["d"]), helper.make_node("Reciprocal", ["d"], ["s"]),
+                   helper.make_node("Mul", ["x", "s"], ["y"])], one)(x)
+    x64 = x.astype(np.float64)
+    return Reproducer("tract", "Sigmoid tails", bug, ours, {"x": x}, [(x64 / (1 + np.exp(-x64))).astype(np.float32)])
+
+
+def softplus_overflow() -> Reproducer:
+    """tract 0.23's Softplus is log(1 + exp(x)) as written: inf above x = 88.7. The tract
+    target writes max(x, 0) + log(1 + exp(-|x|)) (exact to float32 rounding)."""
+    x = np.array([[100.0, -100.0, 0.5, -3.0]], np.float32)
+    consts = [helper.make_tensor("one", TensorProto.FLOAT, [], [1.0]),
+              helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])]
+    bug = _unary([helper.make_node("Softplus", ["x"], ["y"])])(x)
+    ours = _unary([helper.make_node("Abs", ["x"], ["a"]), helper.make_node("Neg", ["a"], ["n"]),
+                   helper.make_node("Exp", ["n"], ["e"]), helper.make_node("Add", ["e", "one"], ["d"]),
+                   helper.make_node("Log", ["d"], ["l"]), helper.make_node("Max", ["x", "zero"], ["m"]),
+                   helper.make_node("Add", ["m", "l"], ["y"])], consts)(x)
+    return Reproducer("tract", "Softplus overflow", bug, ours, {"x": x},
+                      [np.logaddexp(x.astype(np.float64), 0).astype(np.float32)])
+
+
 # lstm_reverse and int64_sort_key stay as checks of our form only: on OpenVINO 2026.4 these
 # minimal forms compute right (the fixture failures came from larger graphs), so they are not
 # in the "bug still shows" list
 REPRODUCERS: list[Callable[[], Reproducer]] = [cumsum_axis, named_dims_in_value_info, rnn_activations_ignored,
-                                               lstm_reverse_opencv]
+                                               lstm_reverse_opencv, transpose_pair_after_lstm_input,
+                                               scan_output_read_in_body, silu_sigmoid_tail, softplus_overflow]
 OUR_FORM_ONLY: list[Callable[[], Reproducer]] = [lstm_reverse, int64_sort_key]
