@@ -83,7 +83,7 @@ def test_tract_erf_is_still_inexact_so_gelu_is_refused_there():
 def test_tract_target_refuses_gelu_with_one_line():
     import kerasrnn2onnx
 
-    from .conftest import MANIFEST
+    from ..conftest import MANIFEST
 
     fixture = next(f for f in MANIFEST if f.name == "k3_act_gelu")
     with pytest.raises(kerasrnn2onnx.UnsupportedError, match=r"layer '.+': target tract: activation gelu: tract's Erf"):
