@@ -1657,6 +1657,225 @@ def conv_lstm_set(prefix, fmt):
     return out
 
 
+# ConvLSTM audit grid, initial_state=, stateful calls and masks (issue 14's ConvLSTM bullet)
+GRID_T = 4  # a fixed time axis, so every grid fixture also converts with --strategy unroll
+
+
+def state_frames(video, *states, cases=((2, GRID_T), (1, GRID_T))):
+    """Cases for a model fed a video (batch, T, *video) and state tensors (batch, *state)
+    (initial_state= from model inputs): one array per input, in that order."""
+    def make(fx, rng):
+        return [[rng.standard_normal((b, t, *video)).astype("float32")]
+                + [(0.7 * rng.standard_normal((b, *s))).astype("float32") for s in states]
+                for b, t in cases]
+
+    return Inputs(make, ("conv_lstm", "multi_input"))
+
+
+def frame_chunks(frame, sizes=(3, 2, 4), after_reset=(3,), batch=2):
+    """Stateful calls on video: one random (batch, sum(sizes), *frame) sequence cut into
+    chunks (one case each, in call order), then fresh chunks after reset_states()."""
+    def make(fx, rng):
+        import numpy as np
+
+        seq = rng.standard_normal((batch, sum(sizes), *frame)).astype("float32")
+        cases = [[c] for c in np.split(seq, np.cumsum(sizes)[:-1], axis=1)]
+        return cases + [[rng.standard_normal((batch, t, *frame)).astype("float32")] for t in after_reset]
+
+    return Inputs(make, ("conv_lstm", "sequential_calls"))
+
+
+# (batch 1, T=5) mask patterns, one case each; True = the step is masked
+CONV_MASK_CASES = (("none", [0, 0, 0, 0, 0]), ("right", [0, 0, 0, 1, 1]), ("left", [1, 1, 0, 0, 0]),
+                   ("holes", [0, 1, 0, 1, 0]), ("all_masked", [1, 1, 1, 1, 1]))
+
+
+def conv_masked_frames(frame, batch=1):
+    """Video cases (batch, 5, *frame) and a validity input (batch, 5, 1): 0 marks a masked step
+    (the model derives its mask from it); one case per CONV_MASK_CASES pattern."""
+    def make(fx, rng):
+        import numpy as np
+
+        cases = []
+        for _, pattern in CONV_MASK_CASES:
+            x = rng.standard_normal((batch, len(pattern), *frame)).astype("float32")
+            valid = np.ones((batch, len(pattern), 1), "float32")
+            valid[:, np.array(pattern, bool)] = 0.0
+            cases.append([x, valid])
+        return cases
+
+    return Inputs(make, ("conv_lstm", "multi_input", "mask") + tuple(f"mask:{n}" for n, _ in CONV_MASK_CASES))
+
+
+def g_convlstm_grid(prefix, rank, channels_first=False):
+    """Two layers of one class side by side on one input, covering between them padding
+    valid/same, strides > 1, dilation > 1, use_bias=False, go_backwards, return_state,
+    return_sequences, unit_forget_bias=False, the version's default recurrent_activation
+    (Keras 2 hard_sigmoid, Keras 3 sigmoid) and an explicit one."""
+    shapes = {1: (8, 2), 2: (5, 6, 2), 3: (4, 5, 3, 1)}
+    settings = {
+        1: (dict(filters=2, kernel_size=3, strides=2, padding="same", go_backwards=True, return_sequences=True,
+                 unit_forget_bias=False),
+            dict(filters=2, kernel_size=2, padding="valid", dilation_rate=2, return_state=True,
+                 activation="relu")),
+        2: (dict(filters=3, kernel_size=(3, 2), strides=(1, 2), padding="valid", use_bias=False,
+                 return_state=True, go_backwards=True),
+            dict(filters=2, kernel_size=3, padding="same", dilation_rate=(2, 1), return_sequences=True,
+                 recurrent_activation="hard_sigmoid", unit_forget_bias=False)),
+        3: (dict(filters=2, kernel_size=2, strides=(2, 1, 2), padding="same", return_sequences=True,
+                 go_backwards=True, use_bias=False),
+            dict(filters=2, kernel_size=(3, 2, 2), dilation_rate=(1, 2, 1), padding="valid", return_state=True,
+                 recurrent_activation="hard_sigmoid")),
+    }
+    cls = f"ConvLSTM{rank}D"
+    frame = shapes[rank]
+    if channels_first:
+        frame = (frame[-1], *frame[:-1])
+
+    def build(keras, twin=False):
+        """``twin``: the channels_last layers between Permutes, for a channels_first frame
+        (tf-keras's CPU convolution has no channels_first kernel; the kernels' layout is
+        the same in both data formats, so the twin's weights are the saved layers')."""
+        L = keras.layers
+        x = keras.Input((GRID_T, *frame), name="frames")
+        extra = {"data_format": "channels_first"} if channels_first and not twin else {}
+        h = L.Permute((1, *range(3, rank + 3), 2))(x) if twin else x
+        first, second = settings[rank]
+        outs = [getattr(L, cls)(**first, **extra, **_named(prefix, f"grid-{rank}d-a"))(h),
+                getattr(L, cls)(**second, **extra, **_named(prefix, f"grid-{rank}d-b"))(h)]
+        if twin:  # every output back to channels_first: sequences (T, *s, f), states (*s, f)
+            def back(t):
+                if len(t.shape) == rank + 3:
+                    return L.Permute((1, rank + 2, *range(2, rank + 2)))(t)
+                return L.Permute((rank + 1, *range(1, rank + 1)))(t)
+            outs = [[back(t) for t in o] if isinstance(o, (list, tuple)) else back(o) for o in outs]
+        return [x], outs
+    return build, frame
+
+
+def channels_first_save(prefix, rank):
+    """save_model hook: the real channels_first model, given the channels_last twin's weights."""
+    def save_model(keras, fx, model):
+        weights = {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
+        keras.backend.clear_session()
+        build, _ = g_convlstm_grid(prefix, rank, channels_first=True)
+        ins, outs = build(keras)
+        saved = keras.Model(ins[0], flatten(outs))
+        for layer in saved.layers:
+            if layer.weights:
+                layer.set_weights(weights[layer.name])
+        return saved
+    return save_model
+
+
+def g_convlstm_init_state(prefix):
+    """Encoder ConvLSTM2D's (h, c) -> decoder ConvLSTM2D(initial_state=[h, c]) (a video
+    seq2seq), and a ConvLSTM1D whose initial state comes straight from two model inputs."""
+    def build(keras):
+        L = keras.layers
+        context = keras.Input((None, 5, 4, 2), name="context")
+        video = keras.Input((None, 5, 4, 1), name="video")
+        _, h, c = L.ConvLSTM2D(3, 3, padding="same", return_state=True, **_named(prefix, "encoder"))(context)
+        y = L.ConvLSTM2D(3, (3, 2), padding="same", return_sequences=True, **_named(prefix, "decoder"))(
+            video, initial_state=[h, c])
+        return [context, video], [y]
+    return build
+
+
+def g_convlstm1d_init_state(prefix):
+    def build(keras):
+        L = keras.layers
+        signal = keras.Input((None, 7, 2), name="signal")
+        h0 = keras.Input((5, 3), name="h0")
+        c0 = keras.Input((5, 3), name="c0")
+        y, h, c = L.ConvLSTM1D(3, 3, padding="valid", return_state=True, go_backwards=True,
+                               **_named(prefix, "conv1d-from-states"))(signal, initial_state=[h0, c0])
+        return [signal, h0, c0], [y, h, c]
+    return build
+
+
+def g_convlstm_mask_arg(prefix):
+    """Keras 3: mask = any(valid != 0, -1) (recorded as operations), given to ConvLSTM2D as
+    mask=; the sequence carries the mask on to a second ConvLSTM2D (go_backwards,
+    zero_output_for_mask) and a third that returns its last output and states."""
+    def build(keras):
+        from keras import ops
+
+        L = keras.layers
+        video = keras.Input((None, 4, 4, 2), name="video")
+        valid = keras.Input((None, 1), name="valid")
+        mask = ops.any(ops.not_equal(valid, 0.0), axis=-1)
+        y = L.ConvLSTM2D(3, 3, padding="same", return_sequences=True)(video, mask=mask)
+        z = L.ConvLSTM2D(2, 3, padding="same", return_sequences=True, go_backwards=True,
+                         zero_output_for_mask=True)(y)
+        w = L.ConvLSTM2D(2, 3, padding="valid", return_state=True)(y)
+        return [video, valid], [y, z, *w]
+    return build
+
+
+def convlstm_extra_set(prefix, fmt):
+    tag = ("conv_lstm",)
+    out = []
+    for rank in (1, 2, 3):
+        build, frame = g_convlstm_grid(prefix, rank)
+        out.append(Fx(f"{prefix}_convlstm_grid_{rank}d", [],
+                      f"functional frames ({GRID_T}, {', '.join(map(str, frame))}) -> two ConvLSTM{rank}D side by "
+                      f"side (see g_convlstm_grid: valid/same, strides, dilation, use_bias=False, go_backwards, "
+                      f"return_state, unit_forget_bias=False, default and hard_sigmoid recurrent_activation); "
+                      f"outputs [a..., b...]", fmt=fmt, api="functional", build=build,
+                      inputs=frames(frame, cases=((2, GRID_T), (1, GRID_T))), wscale=0.8, tags=tag + ("grid",)))
+    for rank in (1, 3) if prefix == "k3" else (1, 2, 3):
+        build, frame = g_convlstm_grid(prefix, rank, channels_first=True)
+        k2 = prefix == "k2"
+        out.append(Fx(f"{prefix}_convlstm_grid_{rank}d_channels_first", [],
+                      f"as {prefix}_convlstm_grid_{rank}d with data_format='channels_first', frames ({GRID_T}, "
+                      f"{', '.join(map(str, frame))})"
+                      + ("; tf-keras's CPU convolution has no channels_first kernel, so the outputs are those "
+                         "of the channels_last twin (the same layers and weights between Permutes to and from "
+                         "channels_last) and the saved file is the channels_first model given the twin's "
+                         "weights (the kernel layout is the same in both formats; not reloaded and run)"
+                         if k2 else ""),
+                      fmt=fmt, api="functional", build=(lambda keras, b=build: b(keras, twin=True)) if k2 else build,
+                      save_model=channels_first_save(prefix, rank) if k2 else None, reload_check=not k2,
+                      inputs=frames(frame, cases=((2, GRID_T), (1, GRID_T))), wscale=0.8,
+                      tags=tag + ("grid", "channels_first")))
+    out += [
+        Fx(f"{prefix}_convlstm_init_state", [],
+           "functional context (None, 5, 4, 2) -> ConvLSTM2D(3, 3, same, return_state) -> [_, h, c]; video "
+           "(None, 5, 4, 1) -> ConvLSTM2D(3, (3, 2), same, return_sequences)(video, initial_state=[h, c]); "
+           "c{k}_in0 = context, c{k}_in1 = video", fmt=fmt, api="functional", build=g_convlstm_init_state(prefix),
+           inputs=frames((5, 4, 2), (5, 4, 1)), wscale=0.8, tags=tag + ("initial_state", "multi_input")),
+        Fx(f"{prefix}_convlstm1d_init_state", [],
+           "functional signal (None, 7, 2), h0 (5, 3), c0 (5, 3) -> ConvLSTM1D(3, 3, valid, return_state, "
+           "go_backwards)(signal, initial_state=[h0, c0]) -> [y, h, c]", fmt=fmt, api="functional",
+           build=g_convlstm1d_init_state(prefix), inputs=state_frames((7, 2), (5, 3), (5, 3)), wscale=0.8,
+           tags=tag + ("initial_state", "return_state")),
+        Fx(f"{prefix}_convlstm_stateful",
+           [lay("ConvLSTM2D", 2, 3, padding="same", stateful=True, return_sequences=True,
+                **_named(prefix, "stateful-a")),
+            lay("ConvLSTM2D", 2, (2, 2), stateful=True, return_sequences=True, recurrent_activation="tanh",
+                **_named(prefix, "stateful-b"))],
+           "Sequential frames (None, 4, 4, 1) -> ConvLSTM2D(2, 3, same, stateful, seq) -> ConvLSTM2D(2, (2, 2), "
+           f"valid, stateful, seq, recurrent_activation='tanh'){STATEFUL_DESC}: c0, c1, c2 are chunks T=3, 2, 4 "
+           "of one sequence (together equal to one non-stateful pass over the 9 steps, checked), then "
+           "reset_states(), then c3 (T=3) from zero states",
+           fmt=fmt, input_shape=(None, 4, 4, 1), batch_size=2, inputs=frame_chunks((4, 4, 1)), reset_before=(3,),
+           wscale=0.8, tags=tag + ("stateful",)),
+    ]
+    if prefix == "k3":
+        out.append(Fx(
+            "k3_convlstm_mask_arg", [],
+            "functional video (None, 4, 4, 2), valid (None, 1): mask = keras.ops.any(keras.ops.not_equal(valid, "
+            "0.0), axis=-1); ConvLSTM2D(3, 3, same, seq)(video, mask=mask) -> y; ConvLSTM2D(2, 3, same, seq, "
+            "go_backwards, zero_output_for_mask)(y) -> z; ConvLSTM2D(2, 3, valid, return_state)(y) -> [w, h, c]; "
+            "batch 1 only: Keras 3.15.1's JAX backend cannot mask a ConvLSTM at batch > 1 (its (batch, 1) step "
+            "mask does not broadcast against the (batch, *spatial, filters) state: 'Incompatible shapes for "
+            "broadcasting'); one case per mask pattern (none, right, left, holes, all masked)",
+            api="functional", build=g_convlstm_mask_arg("k3"), inputs=conv_masked_frames((4, 4, 2)), wscale=0.8,
+            tags=tag + ("mask_arg",)))
+    return out
+
+
 def cudnn_save(cls_name):
     """save_model hook: the real tf-keras CuDNNLSTM / CuDNNGRU twin of the plain model.
 
@@ -2209,6 +2428,7 @@ K3_FIXTURES = [
     *named_set("k3", "keras", weights_fmt="json+weights_h5", legacy_fmt="h5"),
     *attention_set("k3", "keras"),
     *conv_lstm_set("k3", "keras"),
+    *convlstm_extra_set("k3", "keras"),
 ]
 
 # --------------------------------------------------------------------------
@@ -2305,6 +2525,7 @@ K2_FIXTURES = [
     *named_set("k2_v3", "keras", weights_fmt="json+weights_v3"),
     *attention_set("k2", "h5"),
     *conv_lstm_set("k2", "h5"),
+    *convlstm_extra_set("k2", "h5"),
     # Legacy CuDNNLSTM / CuDNNGRU (Keras 2 only)
     *cudnn_set(),
 ]

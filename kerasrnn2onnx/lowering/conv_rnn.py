@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..spec.conv_rnn import ConvFramesSpec, ConvUnflattenSpec
+from ..spec.conv_rnn import ConvFramesSpec, ConvStateFlattenSpec, ConvUnflattenSequenceSpec, ConvUnflattenSpec
 from .context import LoweringContext
 
 
@@ -37,4 +37,18 @@ def _unflatten(ctx: LoweringContext, layer: ConvUnflattenSpec, xs: list[Any], ma
     return tuple(outs) if len(outs) > 1 else outs[0]
 
 
-CONV_RNN_LOWERINGS: dict[type, Callable[..., Any]] = {ConvFramesSpec: _frames, ConvUnflattenSpec: _unflatten}
+def _flat_state(ctx: LoweringContext, layer: ConvStateFlattenSpec, xs: list[Any], masks: list[Any],
+                ranks: list[int]) -> Any:
+    """(batch, *spatial, filters) (rank 3: time-major (spatial, batch, filters), as every
+    rank-3 value) -> (batch, filters * prod(spatial)) channels-first."""
+    rank, x = ranks[0], xs[0]
+    if rank == 3:
+        x = ctx.op.Transpose(x, perm=[1, 0, 2])
+    if not layer.channels_first:
+        x = ctx.op.Transpose(x, perm=[0, rank - 1, *range(1, rank - 1)])
+    return ctx.op.Flatten(x, axis=1)
+
+
+CONV_RNN_LOWERINGS: dict[type, Callable[..., Any]] = {
+    ConvFramesSpec: _frames, ConvUnflattenSpec: _unflatten, ConvUnflattenSequenceSpec: _unflatten,
+    ConvStateFlattenSpec: _flat_state}

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..spec.conv_rnn import ConvFramesSpec, ConvUnflattenSpec
+from ..spec.conv_rnn import ConvFramesSpec, ConvStateFlattenSpec, ConvUnflattenSequenceSpec, ConvUnflattenSpec
 
 
 def _frames(layer: ConvFramesSpec, xs: list[np.ndarray], masks: list[Any]) -> np.ndarray:
@@ -26,4 +26,11 @@ def _unflatten(layer: ConvUnflattenSpec, xs: list[np.ndarray], masks: list[Any])
     return tuple(outs) if len(outs) > 1 else outs[0]
 
 
-CONV_RNN_RUNNERS: dict[type, Callable[..., Any]] = {ConvFramesSpec: _frames, ConvUnflattenSpec: _unflatten}
+def _flat_state(layer: ConvStateFlattenSpec, xs: list[np.ndarray], masks: list[Any]) -> np.ndarray:
+    x = xs[0] if layer.channels_first else np.moveaxis(xs[0], -1, 1)  # (batch, filters, *spatial)
+    return x.reshape(x.shape[0], -1)
+
+
+CONV_RNN_RUNNERS: dict[type, Callable[..., Any]] = {
+    ConvFramesSpec: _frames, ConvUnflattenSpec: _unflatten, ConvUnflattenSequenceSpec: _unflatten,
+    ConvStateFlattenSpec: _flat_state}

@@ -21,7 +21,7 @@ Stateful layers carry the flat state: their state inputs are (batch, filters * p
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import prod
 from typing import Any
 
@@ -185,7 +185,7 @@ class ConvFramesSpec:
     sources: tuple[TensorSpec, ...]
     channels_first: bool
     out_shape: tuple[int | None, ...]  # (time, width)
-    mask = "drop"
+    mask = "pass"  # the loop applies it where Keras does (RecurrentLayerSpec.masked)
 
     def out_time(self, time: Any) -> Any:
         return time
@@ -240,6 +240,33 @@ class ConvUnflattenSpec:
         return f"{self.class_name} outputs"
 
 
+@dataclass(frozen=True, eq=False)
+class ConvUnflattenSequenceSpec(ConvUnflattenSpec):
+    """:class:`ConvUnflattenSpec` of a ``return_sequences`` layer: its sequence carries the
+    layer's mask on (Keras's ConvLSTM compute_mask returns the input mask then)."""
+
+    mask = "pass"
+
+
+@dataclass(frozen=True, eq=False)
+class ConvStateFlattenSpec:
+    """An ``initial_state=`` tensor in Keras's shape (batch, *spatial, filters) (or
+    channels_first (batch, filters, *spatial)) flattened channels-first to the loop's
+    (batch, filters * prod(spatial))."""
+
+    name: str
+    sources: tuple[TensorSpec, ...]
+    channels_first: bool
+    out_shape: tuple[int | None, ...]  # (width,)
+    mask = "drop"
+
+    def out_time(self, time: Any) -> Any:
+        return None
+
+    def describe(self) -> str:
+        return "ConvLSTM initial state -> flat state"
+
+
 def _tuple(value: Any, rank: int, layer: str, key: str) -> tuple[int, ...]:
     items = list(value) if isinstance(value, (list, tuple)) else [value] * rank
     if len(items) != rank or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in items):
@@ -247,15 +274,20 @@ def _tuple(value: Any, rank: int, layer: str, key: str) -> tuple[int, ...]:
     return tuple(items)
 
 
-def parse_conv_rnn(raw: RawLayer, source: TensorSpec, info: TensorInfo, model: RawModel,
-                   feed: WeightFeed) -> tuple[list[Any], list[TensorInfo]]:
-    """The three specs of one ConvLSTM layer and the infos of its Keras outputs."""
+def parse_conv_rnn(raw: RawLayer, source: TensorSpec, info: TensorInfo, model: RawModel, feed: WeightFeed,
+                   initial: tuple[TensorSpec, ...] = (), initial_infos: Sequence[TensorInfo] = (),
+                   explicit_mask: TensorSpec | None = None,
+                   implicit_mask: bool = False) -> tuple[list[Any], list[TensorInfo]]:
+    """The specs of one ConvLSTM layer (frames, a flattening per ``initial_state=`` tensor,
+    the loop, the outputs) and the infos of its Keras outputs.
+
+    ``explicit_mask`` is a ``mask=`` (batch, time) boolean; ``implicit_mask`` says the layer
+    applies its input's own (batch, time) mask (see :func:`check_conv_rnn_mask`)."""
     name, config, rank = raw.name, raw.config, CONV_RNN_CLASSES[raw.class_name]
     ignored = check_keys(config, BASE_KEYS | TRAINING_ONLY | CONV_LSTM_KEYS, name)
     check_dtype(config, name)
     dims = info.shape if getattr(info, "shape", None) else None
-    if info.masked:
-        raise UnsupportedError(name, f"a masked input to {raw.class_name} is not supported", "mask")
+    masked = implicit_mask or explicit_mask is not None
     if dims is None or len(dims) != rank + 2 or info.boolean:
         raise UnsupportedError(name, f"{raw.class_name} needs a (batch, time, {rank} spatial dims, channels) input")
     data_format = config.get("data_format") or "channels_last"
@@ -273,6 +305,11 @@ def parse_conv_rnn(raw: RawLayer, source: TensorSpec, info: TensorInfo, model: R
     kernel_size = _tuple(config.get("kernel_size"), rank, name, "kernel_size")
     strides = _tuple(config.get("strides", 1), rank, name, "strides")
     dilation = _tuple(config.get("dilation_rate", 1), rank, name, "dilation_rate")
+    if max(strides) > 1 and max(dilation) > 1:
+        # Keras 3's ConvLSTMCell refuses this at construction, tf-keras at its first call (TF's
+        # convolution: "`strides > 1` not supported in conjunction with `dilation_rate > 1`")
+        raise LayerError(name, f"strides {strides} with dilation_rate {dilation}: Keras refuses strides > 1 "
+                         "together with dilation_rate > 1", "dilation_rate")
     padding = str(config.get("padding", "valid")).lower()
     if padding not in ("valid", "same"):
         raise UnsupportedError(name, f"padding {padding!r} is not supported (valid, same)", "padding")
@@ -307,23 +344,66 @@ def parse_conv_rnn(raw: RawLayer, source: TensorSpec, info: TensorInfo, model: R
     frames = ConvFramesSpec(f"{name}/frames", (source,), channels_first, (info.steps, cell.input_size))
     return_sequences = flag(config, "return_sequences", False, name)
     return_state = flag(config, "return_state", False, name)
+    stateful = flag(config, "stateful", False, name)
+    # tf-keras's ConvRNN.call runs backend.rnn without zero_output_for_mask (so False), whatever
+    # the config says; Keras 3's ConvLSTM inherits RNN.call, which passes it on
+    zero_output = flag(config, "zero_output_for_mask", False, name) and model.keras_major != 2
+    if masked:
+        check_conv_rnn_mask(name, raw.class_name, model.keras_major, bool(initial), stateful)
+    state_frame = (filters, *out_spatial) if channels_first else (*out_spatial, filters)
+    flats = [_initial_state_spec(name, k, ref, ref_info, channels_first, state_frame, raw.class_name)
+             for k, (ref, ref_info) in enumerate(zip(initial, initial_infos, strict=True))]
+    if initial and len(initial) != 2:
+        raise LayerError(name, f"initial_state has {len(initial)} tensor(s), {raw.class_name} has 2 states (h, c)",
+                         "initial_state")
     loop = RecurrentLayerSpec(
         name=f"{name}/loop", class_name=raw.class_name, cells=(cell,), source=TensorSpec(frames.name),
         return_sequences=return_sequences, return_state=return_state,
-        go_backwards=flag(config, "go_backwards", False, name), stateful=flag(config, "stateful", False, name),
-        unroll=flag(config, "unroll", False, name), zero_output_for_mask=flag(config, "zero_output_for_mask", False,
-                                                                                name),
-        ignored=tuple(ignored))
+        go_backwards=flag(config, "go_backwards", False, name), stateful=stateful,
+        unroll=flag(config, "unroll", False, name), zero_output_for_mask=zero_output,
+        ignored=tuple(ignored), masked=masked, mask_source=explicit_mask,
+        initial_state=tuple(TensorSpec(f.name) for f in flats))
     outputs = tuple(TensorSpec(loop.name, k) for k in range(loop.output_count))
-    unflatten = ConvUnflattenSpec(name, outputs, channels_first, filters, out_spatial, return_sequences,
-                                  raw.class_name)
+    unflatten_class = ConvUnflattenSequenceSpec if return_sequences else ConvUnflattenSpec
+    unflatten = unflatten_class(name, outputs, channels_first, filters, out_spatial, return_sequences,
+                                raw.class_name)
     frame = unflatten.frame_shape()
     infos = [TensorInfo(frame[-1], len(frame) + 1 + int(k == 0 and return_sequences), False,
                         steps=info.steps if (k == 0 and return_sequences) else (frame[0] if len(frame) == 2
                                                                                   else None),
                         shape=((info.steps,) if (k == 0 and return_sequences) else ()) + frame)
              for k in range(len(outputs))]
-    return [frames, loop, unflatten], infos
+    out_mask = masked or info.masked  # Keras passes the input's mask on even where the layer ignored it
+    infos = [replace(i, masked=out_mask and k == 0 and return_sequences) for k, i in enumerate(infos)]
+    return [frames, *flats, loop, unflatten], infos
+
+
+def check_conv_rnn_mask(name: str, class_name: str, keras_major: int | None, initial: bool, stateful: bool) -> None:
+    """A (batch, time) mask on a ConvLSTM: Keras carries every state pixel at a masked step
+    and repeats the previous output (zeros before any unmasked step; Keras 3 with
+    ``zero_output_for_mask`` emits zeros). Refused where Keras's own backends disagree:
+    before a row's first unmasked step, Keras 3's JAX loop outputs the carried state h and its
+    TensorFlow loop outputs zeros, which differ once the state starts non-zero (``initial_state=``
+    with ``mask=``, or a stateful layer's carried state). Keras 3's JAX backend masks a
+    ConvLSTM only at batch 1 (its (batch, 1) step mask does not broadcast against the
+    (batch, *spatial, filters) state); the TensorFlow backend and tf-keras tile it."""
+    if keras_major != 2 and (initial or stateful):
+        what = "initial_state=" if initial else "stateful=True"
+        raise UnsupportedError(name, f"a mask with {what} on {class_name}: Keras 3's JAX and TensorFlow backends "
+                               "differ on what the steps before a row's first unmasked one output (the carried "
+                               "state or zeros), so the result depends on the backend the file was made with",
+                               "mask")
+
+
+def _initial_state_spec(layer: str, index: int, ref: TensorSpec, info: TensorInfo, channels_first: bool,
+                        frame: tuple[int, ...], class_name: str) -> ConvStateFlattenSpec:
+    """One ``initial_state=`` tensor (batch, *frame) as the loop's flat channels-first state."""
+    got = info.dims()  # a rank-3 tensor (ConvLSTM1D's states) tracks (steps, width) only
+    if len(got) != len(frame) or any(g is not None and g != f for g, f in zip(got, frame, strict=True)) \
+            or info.boolean or info.time_major:
+        raise LayerError(layer, f"initial state {index} from '{ref.layer}' has shape {got}, {class_name} states are "
+                         f"(batch, {', '.join(map(str, frame))})", "initial_state")
+    return ConvStateFlattenSpec(f"{layer}/initial_state_{index}", (ref,), channels_first, (prod(frame),))
 
 
 def _onnx_kernel(kernel: np.ndarray) -> np.ndarray:

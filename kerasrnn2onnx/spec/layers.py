@@ -15,7 +15,7 @@ from .activation_layers import AffineSpec, ELUSpec, PReLUSpec, ReLUSpec, Softmax
 from .activations import ActivationSpec
 from .attention import AttentionSpec, MultiHeadAttentionSpec
 from .conv import ConvSpec, GlobalPoolSpec, PadCropSpec, PermuteNDSpec, PoolSpec, UpSamplingSpec
-from .conv_rnn import ConvFramesSpec, ConvUnflattenSpec
+from .conv_rnn import ConvFramesSpec, ConvStateFlattenSpec, ConvUnflattenSequenceSpec, ConvUnflattenSpec
 from .dot import DotSpec
 from .tfops import TFOpSpec
 from .types import LayerSpec, TensorSpec
@@ -208,7 +208,8 @@ FeedForwardSpec = (ReshapeSpec | PermuteSpec | DenseSpec | ActivationLayerSpec |
                    | ConvSpec | PoolSpec | GlobalPoolSpec | PadCropSpec | UpSamplingSpec | PermuteNDSpec
                    | ReLUSpec | ELUSpec | PReLUSpec | SoftmaxSpec | UnitNormSpec | AffineSpec
                    | TimeDistributedSpec | TokenEmbeddingSpec | DotSpec | TFOpSpec
-                   | AttentionSpec | MultiHeadAttentionSpec | ConvFramesSpec | ConvUnflattenSpec)
+                   | AttentionSpec | MultiHeadAttentionSpec | ConvFramesSpec | ConvUnflattenSpec
+                   | ConvUnflattenSequenceSpec | ConvStateFlattenSpec)
 """A layer around recurrent layers: it reads ``sources`` (the others read one ``source``)."""
 FEED_FORWARD: tuple[type, ...] = get_args(FeedForwardSpec)
 

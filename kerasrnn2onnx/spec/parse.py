@@ -504,9 +504,10 @@ def parse_model(model: RawModel) -> ModelSpec:
             tensors[TensorRef(raw.name)] = out
             continue
         recurrent = raw.class_name in RECURRENT_CLASSES
+        conv_rnn = raw.class_name in CONV_RNN_CLASSES  # recurrent too, parsed in spec/conv_rnn.py
         kwargs = dict(raw.tensor_kwargs)
         explicit_mask = _pop_mask(raw, kwargs, tensors)
-        initial_refs = list(kwargs.pop("initial_state", ())) if recurrent else []
+        initial_refs = list(kwargs.pop("initial_state", ())) if recurrent or conv_rnn else []
         attention = raw.class_name in ATTENTION_PARSERS
         if attention:  # its tensors are read by call_tensors (an explicit *_mask= is refused there)
             kwargs = {k: v for k, v in kwargs.items() if k not in TENSOR_KWARGS}
@@ -518,7 +519,7 @@ def parse_model(model: RawModel) -> ModelSpec:
         if not refs:
             raise LayerError(raw.name, "the layer has no input")
         constant_refs: list[TensorRef] = []
-        if recurrent:
+        if recurrent or conv_rnn:
             num_constants = raw.config.get("num_constants") or 0
             if not isinstance(num_constants, int):
                 raise LayerError(raw.name, f"num_constants must be an integer, got {num_constants!r}", "num_constants")
@@ -546,11 +547,13 @@ def parse_model(model: RawModel) -> ModelSpec:
             old = inputs[ref.layer]
             inputs[ref.layer] = InputSpec(old.name, old.batch, old.timesteps, width, old.dtype, old.kind)
             info = TensorInfo(width, 3, False, steps=old.timesteps)
-        if raw.class_name in CONV_RNN_CLASSES:  # frames -> loop over the conv cell -> Keras shapes
-            if len(refs) > 1:
-                raise UnsupportedError(raw.name, f"initial_state for {raw.class_name} is not supported yet",
-                                       "initial_state")
-            parts, outs = parse_conv_rnn(raw, source, info, model, feed)
+        if conv_rnn:  # frames -> loop over the conv cell -> Keras shapes
+            if constant_refs:
+                raise UnsupportedError(raw.name, f"{raw.class_name} takes no constants", "constants")
+            initial_infos = [tensors[TensorRef(r.layer, 0, r.index)] for r in initial_refs]
+            parts, outs = parse_conv_rnn(
+                raw, source, info, model, feed, tuple(TensorSpec(r.layer, r.index) for r in initial_refs),
+                initial_infos, explicit_mask, _implicit_mask(model, raw, info))
             layers.extend(parts)
             for index, out in enumerate(outs):
                 tensors[TensorRef(raw.name, 0, index)] = out
@@ -595,12 +598,7 @@ def parse_model(model: RawModel) -> ModelSpec:
                 raise UnsupportedError(raw.name, f"constant '{const_ref.layer}' must be a model input in this version")
             constants.append(TensorSpec(const_ref.layer))
         initial = tuple(TensorSpec(r.layer, r.index) for r in initial_refs)
-        implicit_mask = info.masked
-        if model.keras_major == 3 and "initial_state" in raw.tensor_kwargs:
-            # Keras 3 fills a layer's mask from its input only when the call has a single
-            # tensor argument; with initial_state= it has two, so the mask is dropped.
-            implicit_mask = False
-        masked = implicit_mask or explicit_mask is not None
+        masked = _implicit_mask(model, raw, info) or explicit_mask is not None
         if info.width is None:
             raise LayerError(raw.name, f"its input '{ref.layer}' has no known feature width")
         layer: RecurrentLayerSpec | BidirectionalSpec
@@ -651,6 +649,15 @@ def parse_model(model: RawModel) -> ModelSpec:
     )
 
 
+def _implicit_mask(model: RawModel, raw: RawLayer, info: TensorInfo) -> bool:
+    """Whether a recurrent layer applies its input's own mask: Keras 3 fills a layer's mask
+    from its input only when the call has a single tensor argument; with initial_state= it
+    has two, so the mask is dropped."""
+    if model.keras_major == 3 and "initial_state" in raw.tensor_kwargs:
+        return False
+    return info.masked
+
+
 def _time_major_message(raw: RawLayer, ref: TensorRef, time_major: bool) -> str:
     if time_major:
         return (f"time_major=True reads '{ref.layer}' as (time, batch, features), but it is (batch, time, "
@@ -684,7 +691,7 @@ def _pop_mask(raw: RawLayer, kwargs: dict, tensors: dict[TensorRef, TensorInfo])
     if "mask" not in kwargs:
         return None
     refs = kwargs.pop("mask")
-    if raw.class_name not in RECURRENT_CLASSES:
+    if raw.class_name not in RECURRENT_CLASSES | CONV_RNN_CLASSES.keys():
         return None  # Keras recorded the mask it propagates implicitly; the same mask is derived here
     (mask_ref,) = refs
     mask_info = tensors.get(TensorRef(mask_ref.layer, 0, mask_ref.index))

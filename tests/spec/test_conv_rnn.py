@@ -1,5 +1,7 @@
-"""ConvLSTM layers beyond the fixtures' own settings: unroll over a fixed time axis, a
-stateful layer fed in chunks, refusals naming layer and argument, and the NumPy
+"""ConvLSTM layers beyond the fixtures' own settings: unroll over a fixed time axis (every
+ConvLSTM fixture whose time axis is fixed, and one made fixed), a stateful layer fed in
+chunks, the carried states' shapes, refusals naming layer and argument (strides with
+dilation, which Keras refuses too; masks where Keras's backends disagree), and the NumPy
 convolution against a direct sum."""
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import kerasrnn2onnx
 from kerasrnn2onnx.errors import LayerError, UnsupportedError
 from kerasrnn2onnx.spec.conv_rnn import conv_nd
 
-from ..conftest import FIXTURES
+from ..conftest import FIXTURES, MANIFEST, converted
 
 FIXTURE = "k3_convlstm2d_seq"
 
@@ -116,3 +118,85 @@ def test_numpy_convolution_is_the_direct_sum(strides, dilation, padding):
                     row, col = i * strides[0] + a * dilation[0], j * strides[1] + b * dilation[1]
                     want[:, i, j] += x[:, row, col] @ kernel[a, b]
     np.testing.assert_allclose(got, want, atol=1e-12)
+
+
+FIXED_TIME = [pytest.param(f, id=f.name) for f in MANIFEST
+              if "conv_lstm" in f.tags and "grid" in f.tags]
+
+
+@pytest.mark.parametrize("fixture", FIXED_TIME)
+def test_unrolled_grid_matches_keras(fixture):
+    """The audit grid has a fixed time axis: ``--strategy unroll`` gives Keras's numbers too."""
+    proto = kerasrnn2onnx.convert(fixture.model, strategy="unroll", **fixture.load_kwargs())
+    lowering = json.loads({p.key: p.value for p in proto.metadata_props}["lowering"])
+    assert set(lowering.values()) == {"unroll"}
+    for actual, (_, expected) in zip(fixture.run_session(proto), fixture.cases, strict=True):
+        for a, e in zip(actual, expected, strict=True):
+            np.testing.assert_allclose(a, e, **fixture.tolerance())
+
+
+def test_the_grid_covers_every_argument():
+    """Between them the ConvLSTM fixtures set every argument of the layers, per version."""
+    for major in ("2", "3"):
+        configs = []
+        for fixture in MANIFEST:
+            if "conv_lstm" not in fixture.tags or not fixture.keras_version.startswith(major):
+                continue
+            spec = kerasrnn2onnx.load(fixture.model, **fixture.load_kwargs())
+            configs += [layer.cells[0].config for layer in spec.recurrent_layers]
+        seen = {(key, json.dumps(config.get(key), sort_keys=True)) for config in configs for key in config}
+        for key, value in [("padding", "valid"), ("padding", "same"), ("use_bias", False), ("go_backwards", True),
+                           ("return_state", True), ("return_sequences", True), ("stateful", True),
+                           ("unit_forget_bias", False), ("recurrent_activation", "hard_sigmoid")]:
+            assert any(k == key and json.loads(v) == value for k, v in seen), (major, key, value)
+        assert any(max(c.get("strides") or [1]) > 1 for c in configs), major
+        assert any(max(c.get("dilation_rate") or [1]) > 1 for c in configs), major
+        ranks = {len(c["kernel_size"]) for c in configs}
+        assert ranks == {1, 2, 3}, (major, ranks)
+
+
+def test_stateful_states_are_flat_channels_first():
+    """A stateful ConvLSTM2D's carried states are graph inputs/outputs of (batch, filters *
+    prod(spatial)), one pair per state."""
+    (fixture,) = [f for f in MANIFEST if f.name == "k3_convlstm_stateful"]
+    session = kerasrnn2onnx.Session(converted(fixture))
+    states = session.states
+    assert len(states) == 4  # h and c of both layers
+    assert sorted(v.shape for v in states.values()) == [(2, 2 * 3 * 3)] * 2 + [(2, 2 * 4 * 4)] * 2
+
+
+@pytest.mark.parametrize("strides, dilation", [((2, 2), (2, 2)), ((2, 1), (1, 2))])
+def test_strides_with_dilation_are_refused_as_keras_does(tmp_path, strides, dilation):
+    def edit(config: dict) -> None:
+        layer = _layers(config, "ConvLSTM2D")[0]["config"]
+        layer["strides"], layer["dilation_rate"] = list(strides), list(dilation)
+
+    with pytest.raises(LayerError) as info:
+        kerasrnn2onnx.load(_edited(tmp_path, edit))
+    assert "conv_lstm2d" in str(info.value) and "dilation_rate" in str(info.value)
+
+
+def test_keras3_mask_with_a_carried_state_is_refused(tmp_path):
+    """Keras 3's JAX and TensorFlow loops differ before a row's first unmasked step once the
+    state is not zero, so a masked stateful ConvLSTM in a Keras 3 file is refused."""
+    def edit(config: dict) -> None:
+        _layers(config, "ConvLSTM2D")[0]["config"]["stateful"] = True
+
+    with pytest.raises(UnsupportedError) as info:
+        kerasrnn2onnx.load(_edited(tmp_path, edit, "k3_convlstm_mask_arg"))
+    assert "conv_lstm2d" in str(info.value) and "mask" in str(info.value) and "stateful" in str(info.value)
+
+
+def test_masked_steps_carry_every_state_pixel():
+    """The mask fixture's all-masked case outputs zeros throughout (zero states carried), and
+    its 'holes' case repeats the previous output at each masked step."""
+    (fixture,) = [f for f in MANIFEST if f.name == "k3_convlstm_mask_arg"]
+    session = kerasrnn2onnx.Session(converted(fixture))
+    for (ins, expected), pattern in zip(fixture.cases, ("none", "right", "left", "holes", "all"), strict=True):
+        y = session.run(ins)[0]
+        np.testing.assert_allclose(y, expected[0], **fixture.tolerance())
+        if pattern == "holes":  # steps 1 and 3 masked
+            np.testing.assert_array_equal(y[:, 1], y[:, 0])
+            np.testing.assert_array_equal(y[:, 3], y[:, 2])
+        if pattern == "all":
+            assert not np.any(y)
