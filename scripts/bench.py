@@ -36,6 +36,7 @@ back to back), as the median over rounds with the rounds' range; the last line p
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -50,7 +51,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if importlib.util.find_spec("kerasrnn2onnx") is None:  # a checkout without `pip install -e .`
+    sys.path.insert(0, str(ROOT))
 
 import kerasrnn2onnx  # noqa: E402
 from kerasrnn2onnx.lowering import plan_layers  # noqa: E402

@@ -18,14 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
+# `python scripts/bench_isolated.py` puts scripts/ first on sys.path, so its sibling imports as is
+import bench  # the same layers and shapes as the peer benchmark
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench  # noqa: E402  (same layers and shapes as the peer benchmark)
-
-import kerasrnn2onnx  # noqa: E402
-from kerasrnn2onnx.lowering import plan_layers  # noqa: E402
-from kerasrnn2onnx.lowering.strategy import BY_BATCH, SCAN_FROM_BATCH  # noqa: E402
+import kerasrnn2onnx
+from kerasrnn2onnx.lowering import plan_layers
+from kerasrnn2onnx.lowering.strategy import BY_BATCH, SCAN_FROM_BATCH
 
 
 def median_ms(session, x, seconds: float = 0.02) -> float:

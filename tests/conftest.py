@@ -48,7 +48,11 @@ def load_file_module(path: Path, name: str) -> ModuleType:
     assert spec is not None and spec.loader is not None, path
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses and `import <name>` in a sibling look it up here
+    before = list(sys.path)
     spec.loader.exec_module(module)
+    # a test must not import through sys.path: a file that extends it on import would make
+    # scripts/ or the checkout importable for every later test
+    assert sys.path == before, f"{path.name} changed sys.path on import: {set(sys.path) ^ set(before)}"
     return module
 
 
