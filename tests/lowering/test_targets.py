@@ -1,0 +1,52 @@
+"""The runtime targets' lowering choices, read from the graphs and ``inspect`` (no runtime
+runs here; tests/runtime/test_runtimes.py runs the graphs): what a target cannot express is
+refused with the layer and target named, and the onnxruntime-only choices are dropped."""
+
+from __future__ import annotations
+
+import pytest
+
+import kerasrnn2onnx
+
+from ..conftest import FIXTURES, MANIFEST, converted
+
+
+def test_opencv_target_refuses_dynamic_time_with_one_line():
+    fixture = next(f for f in MANIFEST if f.name == "k3_gru")
+    refusal = r"layer 'gru': target opencv: .*time dimension is dynamic"
+    with pytest.raises(kerasrnn2onnx.UnsupportedError, match=refusal):
+        kerasrnn2onnx.convert(fixture.model, target="opencv", **fixture.load_kwargs())
+
+
+@pytest.mark.parametrize(("target", "expected"), [
+    ("tract", "lowering: scan — target tract: tract ignores the activations attribute"),
+    ("openvino", "lowering: scan — target openvino: OpenVINO rejects HardSigmoid in the activations attribute"),
+    ("web", "lowering: native — target web: onnxruntime-web (WebAssembly) runs the ONNX LSTM op exactly"),
+])
+def test_inspect_shows_the_target_choice_and_why(target, expected, capsys):
+    from kerasrnn2onnx.cli import main
+
+    assert main(["inspect", str(FIXTURES / "k2_lstm_hard_sigmoid.h5"), "--target", target]) == 0
+    assert expected in capsys.readouterr().out
+
+
+def test_runtime_targets_emit_no_if_and_no_reverse_direction():
+    """The runtime targets drop onnxruntime-only choices: no If (batch switch), and but for
+    web (onnxruntime's own kernels) no direction=reverse or reversed Scan inputs (flips)."""
+    import onnx
+
+    for name in ("k3_gru", "k3_lstm_back_seq", "k2_mask_gru_back_state", "k3_bidi_concat"):
+        fixture = next(f for f in MANIFEST if f.name == name)
+        for target in ("openvino", "tract", "web", "portable"):
+            graph = onnx.load_from_string(converted(fixture, target)).graph
+            stack = list(graph.node)
+            while stack:
+                node = stack.pop()
+                assert node.op_type != "If", (name, target)
+                for attr in node.attribute:
+                    if attr.type == onnx.AttributeProto.GRAPH:
+                        stack.extend(attr.g.node)
+                    if target == "web":
+                        continue
+                    assert not (attr.name == "direction" and attr.s == b"reverse"), (name, target)
+                    assert not (attr.name == "scan_input_directions" and any(attr.ints)), (name, target)
