@@ -51,10 +51,11 @@ def load(model: ModelSource, weights: PathLike | None = None, keras_version: int
     if is_live_model(model):
         if weights is not None:
             raise ConversionError("a live model carries its own weights: leave weights= out")
-        with saved_model_file(model) as path, use_limits(limits):
-            return parse_model(load_raw_model(path, None, keras_version, weights_match))
-    with use_limits(limits):
-        return parse_model(load_raw_model(cast(PathLike, model), weights, keras_version, weights_match))
+        with saved_model_file(model) as path, use_limits(limits), \
+                load_raw_model(path, None, keras_version, weights_match) as raw:
+            return parse_model(raw)
+    with use_limits(limits), load_raw_model(cast(PathLike, model), weights, keras_version, weights_match) as raw:
+        return parse_model(raw)  # reads each weight once its declared shape matches the config
 
 
 def convert(

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConversionError, ModelFileError
+from .handles import WeightHandle
 
 try:  # h5py is a base dependency; the guard only gives a clearer message when it is broken.
     import h5py
@@ -266,39 +267,61 @@ def read_file(path: Any, limit_name: str, source: object, what: str) -> bytes:
 def read_npz(path: Any, source: object, what: str) -> dict[str, np.ndarray]:
     """Arrays of an ``.npz`` in stored order, every header checked before allocation."""
     with open_zip(path, source) as archive:
-        infos = archive.infolist()
-        total = 0
-        for info in infos:
-            vet_zip_entry(info, "max_weights_bytes", source)
-            total += info.file_size
-        refuse_over(total, "max_weights_bytes", f"{what} declared size in bytes", source)
-        arrays: dict[str, np.ndarray] = {}
-        for info in infos:
-            key = info.filename.removesuffix(".npy")
-            data = read_zip_entry(archive, info.filename, "max_weights_bytes", source)
-            arrays[key] = read_npy(data, source, f"{what} entry '{key}'")
-    return arrays
+        return {key: handle.read() for key, handle in npz_handles(archive, source, what).items()}
+
+
+def npz_handles(archive: zipfile.ZipFile, source: object, what: str) -> dict[str, WeightHandle]:
+    """Handles on the arrays of an open ``.npz``, in stored order: every entry vetted and every
+    ``.npy`` header read (numeric dtype, declared size within the limit and within the entry),
+    the data read only by :meth:`WeightHandle.read` (the archive must still be open)."""
+    infos = archive.infolist()
+    total = 0
+    for info in infos:
+        vet_zip_entry(info, "max_weights_bytes", source)
+        total += info.file_size
+    refuse_over(total, "max_weights_bytes", f"{what} declared size in bytes", source)
+    handles: dict[str, WeightHandle] = {}
+    for info in infos:
+        key = info.filename.removesuffix(".npy")
+        label = f"{what} entry '{key}'"
+        with reading(source, label), archive.open(info) as stream:
+            shape, dtype, offset = _npy_header(stream, source, label)
+        if info.file_size - offset < _declared_bytes(shape, dtype):
+            raise ModelFileError(source, f"{label} is truncated ({info.file_size - offset} of "
+                                         f"{_declared_bytes(shape, dtype)} bytes)")
+
+        def load(name: str = info.filename, label: str = label) -> np.ndarray:
+            return read_npy(read_zip_entry(archive, name, "max_weights_bytes", source), source, label)
+        handles[key] = WeightHandle(key, shape, dtype, source, load)
+    return handles
+
+
+def _npy_header(stream: Any, source: object, what: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Shape, dtype and data offset from a ``.npy`` header, the dtype and declared size checked."""
+    fmt = np.lib.format
+    version = fmt.read_magic(stream)
+    if version == (1, 0):
+        shape, _fortran, dtype = fmt.read_array_header_1_0(stream)
+    elif version == (2, 0):
+        shape, _fortran, dtype = fmt.read_array_header_2_0(stream)
+    else:
+        raise ModelFileError(source, f"{what}: unsupported .npy format version {version}")
+    check_array_dtype(dtype, source, what)
+    shape = tuple(int(d) for d in shape)
+    refuse_over(_declared_bytes(shape, dtype), "max_weights_bytes", f"{what} declared size in bytes", source)
+    return shape, dtype, stream.tell()
 
 
 def read_npy(data: bytes, source: object, what: str) -> np.ndarray:
     """One ``.npy`` from bytes: numeric dtype, and a declared size that the bytes actually hold."""
-    fmt = np.lib.format
     with reading(source, what):
         stream = io.BytesIO(data)
-        version = fmt.read_magic(stream)
-        if version == (1, 0):
-            shape, _fortran, dtype = fmt.read_array_header_1_0(stream)
-        elif version == (2, 0):
-            shape, _fortran, dtype = fmt.read_array_header_2_0(stream)
-        else:
-            raise ModelFileError(source, f"{what}: unsupported .npy format version {version}")
-        check_array_dtype(dtype, source, what)
+        shape, dtype, offset = _npy_header(stream, source, what)
         need = _declared_bytes(shape, dtype)
-        refuse_over(need, "max_weights_bytes", f"{what} declared size in bytes", source)
-        if len(data) - stream.tell() < need:
-            raise ModelFileError(source, f"{what} is truncated ({len(data) - stream.tell()} of {need} bytes)")
+        if len(data) - offset < need:
+            raise ModelFileError(source, f"{what} is truncated ({len(data) - offset} of {need} bytes)")
         stream.seek(0)
-        return np.asarray(fmt.read_array(stream, allow_pickle=False))
+        return np.asarray(np.lib.format.read_array(stream, allow_pickle=False))
 
 
 def _declared_bytes(shape: Any, dtype: np.dtype) -> int:
@@ -400,19 +423,37 @@ def _vet_dataset(dataset: h5py.Dataset, where: str, source: object) -> int:
     return _declared_bytes(shape, dataset.dtype) if shape is not None else 0
 
 
-def read_h5_array(dataset: Any, source: object) -> np.ndarray:
-    """A weight array from a vetted file: numeric, within limits, checked before the read."""
+def h5_weight(dataset: Any, source: object) -> WeightHandle:
+    """A handle on a weight dataset of a vetted file: storage, filters, dtype and declared size
+    checked now, the data read only by :meth:`WeightHandle.read` (after the spec stage has
+    compared the declared shape with the config's)."""
     if not isinstance(dataset, h5py.Dataset):
         raise ModelFileError(source, f"expected a weight array at '{getattr(dataset, 'name', dataset)}', "
                                      "found a group")
     with reading(source, f"weight '{dataset.name}'"):
-        _vet_dataset(dataset, dataset.name, source)  # also for datasets of a file not opened by open_h5
-        check_array_dtype(dataset.dtype, source, f"weight '{dataset.name}'")
+        name = dataset.name
+        _vet_dataset(dataset, name, source)  # also for datasets of a file not opened by open_h5
+        check_array_dtype(dataset.dtype, source, f"weight '{name}'")
         if dataset.shape is None:
-            raise ModelFileError(source, f"weight '{dataset.name}' has no dataspace (an empty HDF5 dataset)")
-        refuse_over(_declared_bytes(dataset.shape, dataset.dtype), "max_weights_bytes",
-                    f"weight '{dataset.name}' declared size in bytes", source)
+            raise ModelFileError(source, f"weight '{name}' has no dataspace (an empty HDF5 dataset)")
+        shape = tuple(int(d) for d in dataset.shape)
+        refuse_over(_declared_bytes(shape, dataset.dtype), "max_weights_bytes",
+                    f"weight '{name}' declared size in bytes", source)
+        dtype = np.dtype(dataset.dtype)
+    return WeightHandle(name, shape, dtype, source, lambda: _read_h5_data(dataset, name, source))
+
+
+def _read_h5_data(dataset: h5py.Dataset, name: str, source: object) -> np.ndarray:
+    """The one read of a weight dataset's data (the file must still be open)."""
+    with reading(source, f"weight '{name}'"):
+        if not dataset.id.valid:
+            raise ConversionError(f"{source}: weight '{name}' read after its file was closed")
         return np.asarray(dataset[()])
+
+
+def read_h5_array(dataset: Any, source: object) -> np.ndarray:
+    """A weight array from a vetted file: numeric, within limits, checked before the read."""
+    return h5_weight(dataset, source).read()
 
 
 def h5_attr(obj: Any, name: str, source: object, default: Any = None) -> Any:

@@ -23,10 +23,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
 from ..errors import ConversionError, ModelFileError
 from . import guard
+from .handles import WeightHandle
 from .keras3_paths import MODEL_CLASSES
 from .raw import RawLayer
 from .weights import keras2_weights_by_layer
@@ -102,7 +101,7 @@ def _top_entries(model_config: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [model_config]
 
 
-def _pairing(model_config: Mapping[str, Any], groups: Mapping[str, tuple[list[np.ndarray], list[str]]],
+def _pairing(model_config: Mapping[str, Any], groups: Mapping[str, tuple[list[WeightHandle], list[str]]],
              match: str, source: object) -> dict[str, str]:
     """``{config top-level layer name: file layer group}``."""
     entries = [e for e in _top_entries(model_config) if has_weights(e)]
@@ -131,14 +130,14 @@ def _leaves(entry: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]
     return out
 
 
-def _split_nested(entry: Mapping[str, Any], arrays: list[np.ndarray], names: list[str], file_group: str,
-                  match: str, source: object) -> dict[str, tuple[str, list[np.ndarray]]]:
+def _split_nested(entry: Mapping[str, Any], arrays: list[WeightHandle], names: list[str], file_group: str,
+                  match: str, source: object) -> dict[str, tuple[str, list[WeightHandle]]]:
     """A nested model's one group split into its layers: ``{inner path: (file prefix, arrays)}``.
 
     The group's weight names start with the saving model's layer names; by name they are
     looked up directly, by order the prefixes (in order of first appearance) are paired with
     the nested model's layers that have weights."""
-    prefixes: dict[str, list[np.ndarray]] = {}
+    prefixes: dict[str, list[WeightHandle]] = {}
     for array, name in zip(arrays, names, strict=False):
         prefixes.setdefault(name.split("/", 1)[0], []).append(array)
     leaves = _leaves(entry)
@@ -161,7 +160,7 @@ def attach_keras2_weights(layers: tuple[RawLayer, ...], model_config: Mapping[st
     backend = guard.attr_text(backend, source, "attribute 'backend'") if backend is not None else None
     pairing = _pairing(model_config, groups, match, source)
     entries = {_name(e): e for e in _top_entries(model_config)}
-    nested: dict[str, dict[str, tuple[str, list[np.ndarray]]]] = {}
+    nested: dict[str, dict[str, tuple[str, list[WeightHandle]]]] = {}
     result = []
     for layer in layers:
         top = call_base(layer.nested_in[0] if layer.nested_in else (layer.weights_from or layer.name))

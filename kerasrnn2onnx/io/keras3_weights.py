@@ -13,10 +13,10 @@ from dataclasses import replace
 from typing import Any
 
 import h5py
-import numpy as np
 
 from ..errors import ModelFileError
 from . import guard
+from .handles import WeightHandle
 from .keras3_paths import layer_paths, weight_objects
 from .raw import RawLayer
 
@@ -38,13 +38,13 @@ def _numeric(name: str) -> tuple[int, str]:
     return (int(name), name) if name.isdigit() else (1 << 30, name)
 
 
-def _own_vars(group: Any, source: object) -> list[np.ndarray]:
+def _own_vars(group: Any, source: object) -> list[WeightHandle]:
     if "vars" not in group:
         return []
     vars_group = group["vars"]
     if not isinstance(vars_group, h5py.Group):
         raise ModelFileError(source, f"'{vars_group.name}' is not a group")
-    return [guard.read_h5_array(vars_group[k], source) for k in sorted(vars_group.keys(), key=_numeric)]
+    return [guard.h5_weight(vars_group[k], source) for k in sorted(vars_group.keys(), key=_numeric)]
 
 
 def _stored_name(group: Any, source: object) -> str | None:
@@ -102,7 +102,7 @@ def attach_keras3_weights(layers: tuple[RawLayer, ...], model_config: Mapping[st
             if stored is not None and stored != key[-1]:
                 raise ModelFileError(source, f"layer '{shown}': the group '{path}' belongs to a layer named "
                                      f"'{stored}'; the weights do not match the config")
-        arrays: list[np.ndarray] = []
+        arrays: list[WeightHandle] = []
         for rel in weight_objects(layer.class_name, layer.config):
             full = f"{path}/{rel}" if rel else path
             if full not in root or not isinstance(root[full], h5py.Group):

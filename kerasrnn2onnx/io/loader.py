@@ -1,11 +1,14 @@
 """Open any supported Keras file and return a :class:`RawModel`.
 
 Formats are told apart by content (zip / HDF5 / JSON magic), not trusted suffixes, so a
-renamed file still gets the right reader and a wrong file gets a one-line error.
+renamed file still gets the right reader and a wrong file gets a one-line error. The files
+the weights live in stay open in the returned model's ``resources`` (its weight handles read
+from them when the spec stage has checked their declared shapes); close the model after parsing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from collections.abc import Mapping
@@ -19,7 +22,7 @@ from .keras3_weights import attach_keras3_weights
 from .raw import RawLayer, RawModel
 from .topology import parse_topology
 from .versions import resolve_version
-from .weights import read_npz_weights
+from .weights import npz_weights
 
 ZIP_MAGIC = b"PK\x03\x04"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -69,7 +72,7 @@ def _attach_h5_weights(layers: tuple[RawLayer, ...], config: Mapping[str, Any], 
     raise ModelFileError(source, "no Keras weights found in this HDF5 file")
 
 
-def _read_keras_archive(path: Path) -> tuple[dict, str | None, tuple[RawLayer, ...]]:
+def _read_keras_archive(path: Path, stack: contextlib.ExitStack) -> tuple[dict, str | None, tuple[RawLayer, ...]]:
     try:
         with guard.open_zip(path, path) as archive:
             names = set(archive.namelist())
@@ -87,32 +90,35 @@ def _read_keras_archive(path: Path) -> tuple[dict, str | None, tuple[RawLayer, .
     version = metadata.get("keras_version") if isinstance(metadata, Mapping) else None
     model_class, name, layers, inputs, outputs = parse_topology(config, path)
     where = f"{path}: model.weights.h5"
-    with guard.open_h5(io.BytesIO(weights_bytes), where) as handle, guard.reading(where, "weights"):
+    handle = stack.enter_context(guard.open_h5(io.BytesIO(weights_bytes), where))
+    with guard.reading(where, "weights"):
         layers = attach_keras3_weights(layers, config, handle, where, check_names=True)
     return {"model_class": model_class, "name": name, "inputs": inputs, "outputs": outputs}, version, layers
 
 
-def _read_h5_model(path: Path, match: str | None) -> tuple[dict, str | None, tuple[RawLayer, ...]]:
-    with guard.open_h5(path, path) as handle:
-        raw_config = guard.h5_attr(handle, "model_config", path)
-        if raw_config is None:
-            if "layer_names" in handle.attrs or "layers" in handle:
-                raise ModelFileError(
-                    path, "weights-only file (no model config): "
-                    "pass the config JSON as MODEL and this file with --weights")
-            raise ModelFileError(path, "HDF5 file is not a Keras model (no 'model_config' attribute)")
-        config = _json(guard.attr_text(raw_config, path, "attribute 'model_config'"), path, "model_config")
-        version = guard.h5_attr(handle, "keras_version", path)
-        version = guard.attr_text(version, path, "attribute 'keras_version'") if version is not None else None
-        model_class, name, layers, inputs, outputs = parse_topology(config, path)
-        if "model_weights" not in handle:
-            raise ModelFileError(path, "the file has a model config but no 'model_weights' group")
-        with guard.reading(path, "model_weights"):
-            layers = attach_keras2_weights(layers, config, handle["model_weights"], path, match or "order")
+def _read_h5_model(path: Path, match: str | None, stack: contextlib.ExitStack
+                   ) -> tuple[dict, str | None, tuple[RawLayer, ...]]:
+    handle = stack.enter_context(guard.open_h5(path, path))
+    # the file stays open (in ``stack``): the layers' weight handles read from it
+    raw_config = guard.h5_attr(handle, "model_config", path)
+    if raw_config is None:
+        if "layer_names" in handle.attrs or "layers" in handle:
+            raise ModelFileError(
+                path, "weights-only file (no model config): "
+                "pass the config JSON as MODEL and this file with --weights")
+        raise ModelFileError(path, "HDF5 file is not a Keras model (no 'model_config' attribute)")
+    config = _json(guard.attr_text(raw_config, path, "attribute 'model_config'"), path, "model_config")
+    version = guard.h5_attr(handle, "keras_version", path)
+    version = guard.attr_text(version, path, "attribute 'keras_version'") if version is not None else None
+    model_class, name, layers, inputs, outputs = parse_topology(config, path)
+    if "model_weights" not in handle:
+        raise ModelFileError(path, "the file has a model config but no 'model_weights' group")
+    with guard.reading(path, "model_weights"):
+        layers = attach_keras2_weights(layers, config, handle["model_weights"], path, match or "order")
     return {"model_class": model_class, "name": name, "inputs": inputs, "outputs": outputs}, version, layers
 
 
-def _read_json_model(path: Path, weights: Path | None, match: str | None
+def _read_json_model(path: Path, weights: Path | None, match: str | None, stack: contextlib.ExitStack
                      ) -> tuple[dict, str | None, tuple[RawLayer, ...], tuple | None]:
     config = _json(guard.read_file(path, "max_config_bytes", path, "the config file"), path, "the config file")
     version = config.get("keras_version") if isinstance(config, Mapping) else None
@@ -124,9 +130,10 @@ def _read_json_model(path: Path, weights: Path | None, match: str | None
     if kind == "npz":
         if match is not None:
             raise ConversionError(f"{weights}: --weights-match applies to HDF5 weights; an .npz is positional")
-        flat = tuple(read_npz_weights(weights))
+        flat = tuple(npz_weights(stack.enter_context(guard.open_zip(weights, weights)), weights))
     else:
-        with guard.open_h5(weights, weights) as handle, guard.reading(weights, "HDF5 weights"):
+        handle = stack.enter_context(guard.open_h5(weights, weights))
+        with guard.reading(weights, "HDF5 weights"):
             layers = _attach_h5_weights(layers, config, handle, weights, match)
     info = {"model_class": model_class, "name": name, "inputs": inputs, "outputs": outputs}
     return info, version, layers, flat
@@ -153,7 +160,10 @@ def load_raw_model(path: str | os.PathLike, weights: str | os.PathLike | None = 
 
     ``weights_match`` (``"order"`` or ``"name"``) overrides how a Keras 2 HDF5 weights layout
     is paired with the config's layers; by default Keras's own rule for the file kind applies
-    (by order for HDF5 ``layer_names`` layouts, by object path for Keras 3 layouts)."""
+    (by order for HDF5 ``layer_names`` layouts, by object path for Keras 3 layouts).
+
+    The weights are handles on files the returned model keeps open: ``with load_raw_model(...)
+    as raw: spec = parse_model(raw)`` closes them."""
     if weights_match is not None and weights_match not in MATCH_RULES:
         raise ConversionError(f"weights_match must be one of {', '.join(MATCH_RULES)}, not {weights_match!r}")
     path = Path(path)
@@ -162,23 +172,29 @@ def load_raw_model(path: str | os.PathLike, weights: str | os.PathLike | None = 
     flat = None
     if fmt != "json" and weights_path is not None:
         raise ConversionError(f"{path}: --weights is only for JSON configs; this file carries its own weights")
-    if fmt == "keras":
-        _keras3_rule(weights_match, path)
-        info, version, layers = _read_keras_archive(path)
-    elif fmt == "h5":
-        info, version, layers = _read_h5_model(path, weights_match)
-    else:
-        info, version, layers, flat = _read_json_model(path, weights_path, weights_match)
-        fmt = f"json+{detect_weights_format(weights_path)}" if weights_path else "json"
-    if version is not None and not isinstance(version, str):
-        raise ModelFileError(path, f"keras_version must be a string, got {type(version).__name__}")
-    version, major = resolve_version(version, keras_version, path)
-    return RawModel(
-        source=path,
-        format=fmt,
-        keras_version=version,
-        keras_major=major,
-        layers=layers,
-        flat_weights=flat,
-        **info,
-    )
+    stack = contextlib.ExitStack()  # the open weight files, handed to the model (or closed on error)
+    try:
+        if fmt == "keras":
+            _keras3_rule(weights_match, path)
+            info, version, layers = _read_keras_archive(path, stack)
+        elif fmt == "h5":
+            info, version, layers = _read_h5_model(path, weights_match, stack)
+        else:
+            info, version, layers, flat = _read_json_model(path, weights_path, weights_match, stack)
+            fmt = f"json+{detect_weights_format(weights_path)}" if weights_path else "json"
+        if version is not None and not isinstance(version, str):
+            raise ModelFileError(path, f"keras_version must be a string, got {type(version).__name__}")
+        version, major = resolve_version(version, keras_version, path)
+        return RawModel(
+            source=path,
+            format=fmt,
+            keras_version=version,
+            keras_major=major,
+            layers=layers,
+            flat_weights=flat,
+            resources=stack,
+            **info,
+        )
+    except BaseException:
+        stack.close()
+        raise

@@ -1,17 +1,20 @@
 """RawModel: what a Keras file says, before any interpretation.
 
 Readers of every format (.keras, .h5, JSON + weights) produce this one shape, so the spec
-parser never needs to know where a model came from. Nothing here imports Keras.
+parser never needs to know where a model came from. Nothing here imports Keras. Weights are
+:class:`~.handles.WeightHandle` values read from files the model keeps open until closed.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
-import numpy as np
+from .handles import WeightHandle
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,7 @@ class TensorRef:
 
 @dataclass(frozen=True, eq=False)
 class RawLayer:
-    """A layer as stored: class name, config dict, weights in ``get_weights()`` order."""
+    """A layer as stored: class name, config dict, weight handles in ``get_weights()`` order."""
 
     class_name: str
     name: str
@@ -39,7 +42,7 @@ class RawLayer:
     weights_from: str | None = None  # a shared layer's later call: the layer whose weights it uses
     nested_in: tuple[str, ...] = ()  # the models this layer was inlined from (outermost first)
     inner_name: str | None = None  # its name inside that model (weights are stored under it)
-    weights: tuple[np.ndarray, ...] = ()
+    weights: tuple[WeightHandle, ...] = ()
     weight_names: tuple[str, ...] = ()
     weights_origin: str | None = None  # where in the file the weights came from, for messages
     keras2_layout: bool = False  # read from a Keras 2 HDF5 layout (its loader converts CuDNN-layout RNN weights)
@@ -53,6 +56,9 @@ class RawModel:
     carries none); ``keras_major`` is 2 or 3, or ``None`` when unknown. ``flat_weights`` is
     set instead of per-layer weights when the weights came as one ``get_weights()`` list
     (an ``.npz``): only the spec parser knows how many arrays each layer takes.
+
+    The weight handles read from files held in ``resources``: use the model as a context
+    manager (or call :meth:`close`) so they are closed once the spec is parsed.
     """
 
     source: Path
@@ -64,8 +70,20 @@ class RawModel:
     layers: tuple[RawLayer, ...]
     inputs: tuple[TensorRef, ...]
     outputs: tuple[TensorRef, ...]
-    flat_weights: tuple[np.ndarray, ...] | None = None
+    flat_weights: tuple[WeightHandle, ...] | None = None
     notes: tuple[str, ...] = field(default=())
+    resources: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False)
+
+    def close(self) -> None:
+        """Close the files the weight handles read from."""
+        self.resources.close()
+
+    def __enter__(self) -> RawModel:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
 
     def layer(self, name: str) -> RawLayer:
         for raw in self.layers:

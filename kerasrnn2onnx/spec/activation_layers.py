@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import LayerError, UnsupportedError
 from ..io.raw import RawLayer
-from .checks import BASE_KEYS, TensorInfo, check_dtype, check_keys
+from .checks import BASE_KEYS, TensorInfo, check_declared, check_dtype, check_keys
 from .conv import Dims, info_of
 from .types import TensorSpec
 
@@ -190,9 +190,11 @@ def _prelu(raw: RawLayer, config, sources, infos, model, feed) -> Parsed:
         raise UnsupportedError(name, f"PReLU over a dynamic dimension of {shape} needs that axis in shared_axes",
                                "shared_axes")
     it = feed.for_layer(raw)
-    alpha = feed.take(it, name, "alpha")
-    if tuple(alpha.shape) != param or alpha.dtype.kind != "f" or not np.all(np.isfinite(alpha)):
-        raise LayerError(name, f"weight 'alpha' has shape {alpha.shape}, expected {param}")
+    handle = feed.take(it, name, "alpha")
+    check_declared(feed, handle, name, "weight 'alpha'", param)  # before the read
+    alpha = handle.read()
+    if not np.all(np.isfinite(alpha)):
+        raise LayerError(name, "weight 'alpha' contains NaN or infinity")
     if feed.is_per_layer and next(it, None) is not None:
         raise LayerError(name, "the file holds more weights than the layer uses")
     return PReLUSpec(name, sources, shape, _frozen(alpha)), infos[0]
@@ -258,12 +260,19 @@ def _normalization_layer(raw: RawLayer, config, sources, infos, model, feed) -> 
         it = feed.for_layer(raw)
     else:
         it = feed.for_layer(raw)
-        mean = np.asarray(feed.take(it, name, "mean"), np.float64)
-        variance = np.asarray(feed.take(it, name, "variance"), np.float64)
-        feed.take(it, name, "count")  # only adapt() reads it
-        for what, array in (("mean", mean), ("variance", variance)):
-            if array.size != int(np.prod(stat_shape)) or not np.all(np.isfinite(array)):
-                raise LayerError(name, f"weight '{what}' has shape {array.shape}, expected {stat_shape}")
+        stats = []
+        for what in ("mean", "variance"):
+            handle = feed.take(it, name, what)
+            if handle.size != int(np.prod(stat_shape)):  # Keras keeps them broadcastable: the count decides
+                raise LayerError(name, f"weight '{what}' has shape {handle.shape}, expected {stat_shape}"
+                                 f"{feed.origin_note}")
+            check_declared(feed, handle, name, f"weight '{what}'", None)
+            array = np.asarray(handle.read(), np.float64)
+            if not np.all(np.isfinite(array)):
+                raise LayerError(name, f"weight '{what}' contains NaN or infinity")
+            stats.append(array)
+        mean, variance = stats
+        feed.take(it, name, "count")  # only adapt() reads it (left unread)
     if feed.is_per_layer and next(it, None) is not None:
         raise LayerError(name, "the file holds more weights than the layer uses")
     if np.any(variance < 0):

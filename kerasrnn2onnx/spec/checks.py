@@ -1,5 +1,9 @@
 """Checks shared by the parsers: known keys, typed values, weights fed in get_weights() order.
 
+Weights arrive as :class:`~kerasrnn2onnx.io.handles.WeightHandle` values; :func:`check_weight`
+compares a handle's declared shape and dtype with what the config requires and only then
+reads it, so a file declaring a huge or mistyped weight is refused before any data is read.
+
 Kept apart from ``parse.py`` so the recurrent parser and the surrounding-layer parsers use
 one set of rules and messages.
 """
@@ -13,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import LayerError, ModelFileError, UnsupportedError
+from ..io.handles import WeightHandle
 from ..io.raw import RawLayer, RawModel
 from .activations import ActivationNameError, ActivationSpec, resolve_activation
 
@@ -28,12 +33,12 @@ TRAINING_ONLY = frozenset(
 )
 
 class WeightFeed:
-    """Hands out arrays in ``get_weights()`` order, per layer or from one flat list."""
+    """Hands out weight handles in ``get_weights()`` order, per layer or from one flat list."""
 
     def __init__(self, model: RawModel) -> None:
         self._flat = list(model.flat_weights) if model.flat_weights is not None else None
         self._pos = 0
-        self._taken: dict[str, list[np.ndarray]] = {}  # per layer, what it took from the flat list
+        self._taken: dict[str, list[WeightHandle]] = {}  # per layer, what it took from the flat list
         self._origin: str | None = None  # where the arrays being handed out came from
         self._keras2_layout = False
         self._major = model.keras_major
@@ -51,7 +56,7 @@ class WeightFeed:
         mismatch names both sides: the config's layer and the file's."""
         return f" ({self._origin})" if self._origin else ""
 
-    def for_layer(self, raw: RawLayer) -> Iterator[np.ndarray]:
+    def for_layer(self, raw: RawLayer) -> Iterator[WeightHandle]:
         if self._flat is None:
             self._origin = raw.weights_origin
             self._keras2_layout = raw.keras2_layout
@@ -66,7 +71,7 @@ class WeightFeed:
             taken.append(self._flat[self._pos - 1])
             yield self._flat[self._pos - 1]
 
-    def take(self, iterator: Iterator[np.ndarray], layer: str, what: str) -> np.ndarray:
+    def take(self, iterator: Iterator[WeightHandle], layer: str, what: str) -> WeightHandle:
         try:
             return next(iterator)
         except StopIteration:
@@ -81,8 +86,8 @@ class WeightFeed:
     def is_per_layer(self) -> bool:
         return self._flat is None
 
-    def peek(self, raw: RawLayer) -> np.ndarray | None:
-        """The next array this layer would receive, without taking it."""
+    def peek(self, raw: RawLayer) -> WeightHandle | None:
+        """The next weight this layer would receive, without taking (or reading) it."""
         if raw.weights_from is not None and self._flat is not None:
             taken = self._taken.get(raw.weights_from)
             return taken[0] if taken else None
@@ -146,24 +151,30 @@ def _is_set(key: str, value: Any) -> bool:
 
 
 def read_weight(
-    feed: WeightFeed, it: Iterator[np.ndarray], layer: str, cell: str, what: str, shape: tuple[int, ...]
+    feed: WeightFeed, it: Iterator[WeightHandle], layer: str, cell: str, what: str, shape: tuple[int, ...]
 ) -> np.ndarray:
     return check_weight(feed, feed.take(it, layer, f"{what} of cell '{cell}'"), layer, cell, what, shape)
 
 
-def check_weight(feed: WeightFeed, array: np.ndarray, layer: str, cell: str, what: str,
-                 shape: tuple[int, ...]) -> np.ndarray:
-    """A taken array checked (shape, floating point, finite) and frozen as float32."""
-    if array.shape != shape:
-        raise LayerError(layer, f"weight '{what}' of cell '{cell}' has shape {array.shape}, expected {shape}"
-                         f"{feed.origin_note}")
-    if array.dtype.kind != "f":
-        raise LayerError(layer, f"weight '{what}' of cell '{cell}' is not floating point ({array.dtype})")
-    frozen = np.ascontiguousarray(array, dtype=np.float32)
+def check_weight(feed: WeightFeed, handle: WeightHandle, layer: str, cell: str, what: str,
+                 shape: tuple[int, ...] | None) -> np.ndarray:
+    """A taken weight's declared shape (``None``: any) and dtype checked against the config
+    before its data is read; then read, checked finite and frozen as float32."""
+    check_declared(feed, handle, layer, f"weight '{what}' of cell '{cell}'", shape)
+    frozen = np.ascontiguousarray(handle.read(), dtype=np.float32)
     if not np.all(np.isfinite(frozen)):
         raise LayerError(layer, f"weight '{what}' of cell '{cell}' contains NaN or infinity")
     frozen.setflags(write=False)
     return frozen
+
+
+def check_declared(feed: WeightFeed, handle: WeightHandle, layer: str, what: str,
+                   shape: tuple[int, ...] | None) -> None:
+    """Refuse a weight whose declared shape or dtype is not the config's, before reading it."""
+    if shape is not None and handle.shape != shape:
+        raise LayerError(layer, f"{what} has shape {handle.shape}, expected {shape}{feed.origin_note}")
+    if handle.dtype.kind != "f":
+        raise LayerError(layer, f"{what} is not floating point ({handle.dtype}){feed.origin_note}")
 
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..custom import find_cell
 from ..errors import LayerError, ModelFileError, UnsupportedError
+from ..io.handles import WeightHandle
 from ..io.raw import RawLayer, RawModel, TensorRef
 from ..io.versions import keras_major
 from .attention import (
@@ -32,6 +33,7 @@ from .checks import (
     TensorInfo,
     WeightFeed,
     as_object,
+    check_declared,
     check_dtype,
     check_keys,
     check_weight,
@@ -110,7 +112,7 @@ def _cell(
     layer: str,
     model: RawModel,
     feed: WeightFeed,
-    weights: Iterator[np.ndarray],
+    weights: Iterator[WeightHandle],
     extra_keys: frozenset[str],
     cudnn: bool = False,
 ) -> tuple[CellSpec, list[str]]:
@@ -276,17 +278,16 @@ def _bidirectional(raw: RawLayer, source: TensorSpec, input_size: int, model: Ra
 
 
 def _custom_cell(class_name: str, registered: str | None, config: Mapping[str, Any], input_size: int, layer: str,
-                 feed: WeightFeed, weights: Iterator[np.ndarray]) -> CustomCellSpec:
+                 feed: WeightFeed, weights: Iterator[WeightHandle]) -> CustomCellSpec:
     """A user's cell, through its registered converter (never by importing anything)."""
     converter = find_cell(class_name, registered)
     assert converter is not None  # _cell_configs checked
     name = str(config.get("name", class_name))
     arrays = {}
-    for weight_name in converter.weights:
-        array = feed.take(weights, layer, f"{weight_name} of cell '{name}'")
-        if array.dtype.kind != "f":
-            raise LayerError(layer, f"weight '{weight_name}' of cell '{name}' is not floating point")
-        frozen = np.ascontiguousarray(array, dtype=np.float32)
+    for weight_name in converter.weights:  # a registered cell declares names, not shapes: dtype checked first
+        handle = feed.take(weights, layer, f"{weight_name} of cell '{name}'")
+        check_declared(feed, handle, layer, f"weight '{weight_name}' of cell '{name}'", None)
+        frozen = np.ascontiguousarray(handle.read(), dtype=np.float32)
         frozen.setflags(write=False)
         arrays[weight_name] = frozen
     try:
@@ -301,7 +302,7 @@ def _custom_cell(class_name: str, registered: str | None, config: Mapping[str, A
 def _recurrent_layer(
     raw: RawLayer, source: TensorSpec, input_size: int, model: RawModel, feed: WeightFeed, masked: bool,
     constants: tuple[TensorSpec, ...] = (), mask_source: TensorSpec | None = None,
-    weights_iter: Iterator[np.ndarray] | None = None, force_zero_output: bool | None = None,
+    weights_iter: Iterator[WeightHandle] | None = None, force_zero_output: bool | None = None,
     allow_time_major: bool = False,
 ) -> RecurrentLayerSpec:
     """One recurrent layer. ``time_major=True`` (Keras 2) only changes which axes Keras reads

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import LayerError, UnsupportedError
+from ..io.handles import WeightHandle
 from ..io.raw import RawLayer, RawModel
 from .checks import (
     BASE_KEYS,
@@ -67,14 +68,14 @@ class _ChainFeed:
     is_per_layer = False
     origin_note = ""
 
-    def __init__(self, arrays: Iterator[np.ndarray], moving: list[np.ndarray] | None = None) -> None:
+    def __init__(self, arrays: Iterator[WeightHandle], moving: list[WeightHandle] | None = None) -> None:
         self._it = arrays
         self._moving = iter(moving) if moving is not None else None
 
-    def for_layer(self, raw: RawLayer) -> Iterator[np.ndarray]:
+    def for_layer(self, raw: RawLayer) -> Iterator[WeightHandle]:
         return self._it
 
-    def take(self, iterator: Iterator[np.ndarray], layer: str, what: str) -> np.ndarray:
+    def take(self, iterator: Iterator[WeightHandle], layer: str, what: str) -> WeightHandle:
         source = self._moving if self._moving is not None and what.startswith("moving_") else iterator
         try:
             return next(source)
