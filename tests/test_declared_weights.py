@@ -11,6 +11,7 @@ test asserts the planted dataset's data was never touched.
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
@@ -47,7 +48,7 @@ def reads(monkeypatch) -> list[str]:
     return seen
 
 
-def _plant(kind: str, make) -> callable:
+def _plant(kind: str, make: Callable[[h5py.Group, str], None]) -> Callable[[h5py.File], None]:
     def edit(handle: h5py.File) -> None:
         parent, name = WEIGHT_PATH[kind].rsplit("/", 1)
         del handle[WEIGHT_PATH[kind]]

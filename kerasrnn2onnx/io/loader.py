@@ -87,7 +87,9 @@ def _read_keras_archive(path: Path, stack: contextlib.ExitStack) -> tuple[dict, 
         if "unreadable" not in str(exc):
             raise
         raise ModelFileError(path, f"corrupt or truncated .keras archive ({str(exc).split(': ', 1)[-1]})") from None
-    version = metadata.get("keras_version") if isinstance(metadata, Mapping) else None
+    if not isinstance(metadata, Mapping):
+        raise ModelFileError(path, f"metadata.json must be a JSON object, got {type(metadata).__name__}")
+    version = metadata.get("keras_version")
     model_class, name, layers, inputs, outputs = parse_topology(config, path)
     where = f"{path}: model.weights.h5"
     handle = stack.enter_context(guard.open_h5(io.BytesIO(weights_bytes), where))

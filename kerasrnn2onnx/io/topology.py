@@ -47,7 +47,7 @@ def map_refs(value: Any, fn: Any) -> Any:
     return value
 
 
-def _op_lambda_call(node: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+def _op_lambda_call(node: Any, source: object, layer: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """A Keras 2 TFOpLambda call as data: one operand per inbound entry (a TensorRef, or the
     value of a ``_CONSTANT_VALUE`` entry), and the keywords tf-keras repeats on every entry."""
     if not isinstance(node, list) or not node:
@@ -59,64 +59,78 @@ def _op_lambda_call(node: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
         if isinstance(item, list) and len(item) >= 3 and item[0] == CONSTANT_VALUE:
             operands.append(item[2])
         else:
-            operands.append(_ref(item[0], item[1], item[2], "inbound node"))
+            operands.append(_ref(item[0], item[1], item[2], f"an inbound node of layer '{layer}'", source))
     first = node[0]
     kwargs = first[3] if len(first) > 3 and isinstance(first[3], Mapping) else {}
     return tuple(operands), _as_refs(dict(kwargs))
 
 
-def _ref(layer: Any, node: Any, index: Any, where: str) -> TensorRef:
+def _ref(layer: Any, node: Any, index: Any, where: str, source: object) -> TensorRef:
     """A tensor reference from JSON values, their types checked (a file may hold anything)."""
     if not isinstance(layer, str) or not layer:
-        raise ModelFileError("<config>", f"{where}: layer name must be a string, got {layer!r}")
+        raise ModelFileError(source, f"{where}: layer name must be a string, got {layer!r}")
     for what, value in (("node index", node), ("tensor index", index)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ModelFileError("<config>", f"{where}: {what} of '{layer}' must be a non-negative integer, "
-                                             f"got {value!r}")
+            raise ModelFileError(source, f"{where}: {what} of '{layer}' must be a non-negative integer, "
+                                         f"got {value!r}")
     return TensorRef(layer, node, index)
 
 
 def _entry(entry: Any, source: object) -> Mapping[str, Any]:
     """A layer entry of a config, its shape checked where it enters: an object with a string
-    ``class_name`` and an object (or, for old Sequential models, list) ``config``."""
+    ``class_name``, string (or absent) ``name``, ``module`` and ``registered_name``, an object
+    (or, for old Sequential models, list) ``config`` and a list ``inbound_nodes``."""
     if not isinstance(entry, Mapping):
         raise ModelFileError(source, f"a layer entry must be an object, got {type(entry).__name__}")
-    if not isinstance(entry.get("class_name"), str):
-        raise ModelFileError(source, f"a layer entry has no string 'class_name' (got {entry.get('class_name')!r})")
+    cls = entry.get("class_name")
+    if not isinstance(cls, str) or not cls:
+        raise ModelFileError(source, f"a layer entry has no string 'class_name' (got {cls!r})")
     config = entry.get("config")
     if config is not None and not isinstance(config, Mapping) and not (
-            isinstance(config, list) and entry["class_name"] in MODEL_CLASSES):
-        raise ModelFileError(source, f"the config of a {entry['class_name']!r} layer must be an object, "
-                                     f"got {type(config).__name__}")
+            isinstance(config, list) and cls in MODEL_CLASSES):
+        raise ModelFileError(source, f"the config of a {cls!r} layer must be an object, got {type(config).__name__}")
+    name = _layer_name(entry, source)
+    for key in ("module", "registered_name"):
+        if not isinstance(entry.get(key), (str, type(None))):
+            raise ModelFileError(source, f"layer '{name}': key '{key}' must be a string, got "
+                                         f"{type(entry[key]).__name__}")
     nodes = entry.get("inbound_nodes")
     if nodes is not None and not isinstance(nodes, list):
-        raise ModelFileError(source, f"'inbound_nodes' of a {entry['class_name']!r} layer must be a list")
+        raise ModelFileError(source, f"layer '{name}': key 'inbound_nodes' must be a list, got {type(nodes).__name__}")
     return entry
 
 
-def _layer_name(entry: Mapping[str, Any]) -> str:
+def _layer_name(entry: Mapping[str, Any], source: object) -> str:
+    """The entry's ``name`` (Keras 2 and 3 write it beside ``config`` and inside it): a
+    non-empty string wherever it is given."""
     config = entry.get("config") or {}
-    name = entry.get("name") or (config.get("name") if isinstance(config, Mapping) else None)
-    if not isinstance(name, str) or not name:
-        raise ModelFileError("<config>", f"a layer of class {entry.get('class_name')!r} has no name")
-    return name
+    inner = config.get("name") if isinstance(config, Mapping) else None
+    cls = entry.get("class_name")
+    for value in (entry.get("name"), inner):
+        if value is not None and (not isinstance(value, str) or not value):
+            raise ModelFileError(source, f"a {cls!r} layer's key 'name' must be a non-empty string, got {value!r}")
+    name = entry.get("name") or inner
+    if not name:
+        raise ModelFileError(source, f"a layer of class {cls!r} has no name")
+    return str(name)
 
 
-def _tensor_refs(value: Any) -> Iterator[TensorRef]:
+def _tensor_refs(value: Any, source: object, layer: str) -> Iterator[TensorRef]:
     """Every tensor reference in a Keras 3 call-argument structure, in order."""
     if isinstance(value, Mapping):
         if value.get("class_name") == "__keras_tensor__":
             config = value.get("config")
             history = config.get("keras_history") if isinstance(config, Mapping) else None
+            where = f"an input of layer '{layer}': keras_history"
             if not (isinstance(history, list) and len(history) == 3):
-                raise ModelFileError("<config>", f"malformed keras_history {history!r}")
-            yield _ref(history[0], history[1], history[2], "keras_history")
+                raise ModelFileError(source, f"{where} must be [layer, node, index], got {history!r}")
+            yield _ref(history[0], history[1], history[2], where, source)
             return
         for item in value.values():
-            yield from _tensor_refs(item)
+            yield from _tensor_refs(item, source, layer)
     elif isinstance(value, (list, tuple)):
         for item in value:
-            yield from _tensor_refs(item)
+            yield from _tensor_refs(item, source, layer)
 
 
 def _keras2_refs(value: Any) -> Iterator[TensorRef]:
@@ -138,13 +152,16 @@ def _keras2_refs(value: Any) -> Iterator[TensorRef]:
             yield from _keras2_refs(item)
 
 
-def _parse_node(node: Any) -> tuple[tuple[TensorRef, ...], dict[str, tuple[TensorRef, ...]]]:
+def _parse_node(node: Any, source: object, layer: str
+                ) -> tuple[tuple[TensorRef, ...], dict[str, tuple[TensorRef, ...]]]:
     """One call of a layer: positional tensor inputs and tensor-valued keyword arguments."""
+    where = f"an inbound node of layer '{layer}'"
     if isinstance(node, Mapping):  # Keras 3
-        if not isinstance(node.get("args", []), list) or not isinstance(node.get("kwargs") or {}, Mapping):
-            raise ModelFileError("<config>", "malformed inbound node: 'args' must be a list and 'kwargs' an object")
-        called = {k: tuple(_tensor_refs(v)) for k, v in (node.get("kwargs") or {}).items()}
-        return tuple(_tensor_refs(node.get("args", []))), {k: v for k, v in called.items() if v}
+        args_value, kwargs_value = node.get("args", []), node.get("kwargs", {})
+        if not isinstance(args_value, list) or not isinstance(kwargs_value, (Mapping, type(None))):
+            raise ModelFileError(source, f"{where}: 'args' must be a list and 'kwargs' an object")
+        called = {k: tuple(_tensor_refs(v, source, layer)) for k, v in (kwargs_value or {}).items()}
+        return tuple(_tensor_refs(args_value, source, layer)), {k: v for k, v in called.items() if v}
     if isinstance(node, list) and node and isinstance(node[0], str):
         node = [node]  # tf-keras writes a TFOpLambda call on one tensor as a single entry
     if isinstance(node, list):  # Keras 2: [[name, node, index, kwargs], ...]
@@ -152,17 +169,21 @@ def _parse_node(node: Any) -> tuple[tuple[TensorRef, ...], dict[str, tuple[Tenso
         kwargs: dict[str, tuple[TensorRef, ...]] = {}
         for item in node:
             if not (isinstance(item, list) and len(item) >= 3):
-                raise ModelFileError("<config>", f"malformed inbound node {item!r}")
+                raise ModelFileError(source, f"{where} must list [layer, node, index, kwargs] entries, got "
+                                             f"{str(item)[:80]}")
             if item[0] == CONSTANT_VALUE:  # a TFOpLambda's constant operand, not a tensor
                 continue
-            args.append(_ref(item[0], item[1], item[2], "inbound node"))
+            args.append(_ref(item[0], item[1], item[2], where, source))
+            if len(item) > 3 and not isinstance(item[3], (Mapping, type(None))):
+                raise ModelFileError(source, f"{where}: call arguments of '{item[0]}' must be an object, got "
+                                             f"{type(item[3]).__name__}")
             if len(item) > 3 and isinstance(item[3], Mapping):
                 for key, val in item[3].items():
                     refs = tuple(_keras2_refs(val))
                     if refs:
                         kwargs[key] = kwargs.get(key, ()) + refs
         return tuple(args), kwargs
-    raise ModelFileError("<config>", f"malformed inbound node {node!r}")
+    raise ModelFileError(source, f"{where} must be a list or an object, got {str(node)[:80]}")
 
 
 CALL_FLAG_CLASSES = frozenset({"Attention", "AdditiveAttention", "MultiHeadAttention"})
@@ -189,16 +210,17 @@ def _call_flags(node: Any) -> dict[str, Any]:
     return flags
 
 
-def _refs_list(value: Any) -> tuple[TensorRef, ...]:
+def _refs_list(value: Any, source: object, key: str) -> tuple[TensorRef, ...]:
     """``input_layers`` / ``output_layers``: one ``[name, node, index]`` or a list of them."""
     if isinstance(value, list) and value and isinstance(value[0], str):
         value = [value]
     if not isinstance(value, list):
-        raise ModelFileError("<config>", f"malformed input/output list {value!r}")
+        raise ModelFileError(source, f"the model's key '{key}' must be a list of [layer, node, index], "
+                                     f"got {str(value)[:80]}")
     for v in value:
         if not (isinstance(v, list) and len(v) >= 3):
-            raise ModelFileError("<config>", f"malformed input/output entry {v!r}")
-    return tuple(_ref(v[0], v[1], v[2], "input/output list") for v in value)
+            raise ModelFileError(source, f"the model's key '{key}': entry {str(v)[:80]} is not [layer, node, index]")
+    return tuple(_ref(v[0], v[1], v[2], f"the model's key '{key}'", source) for v in value)
 
 
 def parse_topology(
@@ -213,14 +235,19 @@ def parse_topology(
     if not isinstance(model_config, Mapping) or "class_name" not in model_config:
         raise ModelFileError(source, "the config has no 'class_name': not a Keras model or layer config")
     class_name = model_config["class_name"]
+    if not isinstance(class_name, str) or not class_name:
+        raise ModelFileError(source, f"the config's key 'class_name' must be a string, got {class_name!r}")
     config = model_config.get("config")
+    if isinstance(config, Mapping) and not isinstance(config.get("name", ""), str):
+        raise ModelFileError(source, f"the {class_name} config's key 'name' must be a string, got "
+                                     f"{config['name']!r}")
     if class_name == "Sequential":
         return _sequential(config, source)
     if class_name in ("Functional", "Model"):
         return _functional(config, source)
     if not isinstance(config, Mapping):
         raise ModelFileError(source, f"layer config of class {class_name!r} is not an object")
-    name = _layer_name(model_config)
+    name = _layer_name(model_config, source)
     layer = RawLayer(str(class_name), name, config, inbound=(TensorRef("input"),))
     inp = RawLayer("InputLayer", "input", {"name": "input"})
     return "Layer", name, (inp, layer), (TensorRef("input"),), ()
@@ -238,7 +265,7 @@ def _sequential(config: Any, source: Path):
     layers: list[RawLayer] = []
     entries = [_entry(e, source) for e in layers_cfg]
     if entries[0].get("class_name") != "InputLayer":
-        first = _layer_name(entries[0])
+        first = _layer_name(entries[0], source)
         cfg = entries[0].get("config") or {}
         if not isinstance(cfg, Mapping):
             raise ModelFileError(source, f"the config of layer '{first}' must be an object")
@@ -251,7 +278,7 @@ def _sequential(config: Any, source: Path):
         entries.insert(0, {"class_name": "InputLayer", "config": input_cfg})
     previous: TensorRef | None = None
     for entry in entries:
-        lname = _layer_name(entry)
+        lname = _layer_name(entry, source)
         cls = str(entry.get("class_name"))
         inbound = () if previous is None else (previous,)
         if cls in MODEL_CLASSES:
@@ -287,7 +314,7 @@ def _inline_model(entry: Mapping[str, Any], source: Path, args: tuple[TensorRef,
     A model called more than once (a Siamese encoder) is inlined once per call: call ``k``
     is named ``outer#k/inner`` and each of its layers takes the weights of the first call's
     copy (``weights_from``), so the file's one set of weights is read once."""
-    outer = _layer_name(entry)
+    outer = _layer_name(entry, source)
     prefix = call_name(outer, call)
     _, _, inner_layers, inner_inputs, inner_outputs = parse_topology(
         {"class_name": entry.get("class_name"), "config": entry.get("config")}, source)
@@ -355,7 +382,7 @@ def _functional(config: Any, source: Path):
         return _rename(ref)
 
     for entry in map(lambda e: _entry(e, source), config["layers"]):
-        lname = _layer_name(entry)
+        lname = _layer_name(entry, source)
         nodes = entry.get("inbound_nodes") or [None]
         if entry.get("class_name") in MODEL_CLASSES:
             if nodes[0] is None:
@@ -363,7 +390,7 @@ def _functional(config: Any, source: Path):
             nested_outputs[lname] = []
             node_offset[lname] = _first_node_skipped(entry, nodes[0])
             for k, node in enumerate(nodes):
-                model_args, _ = _parse_node(node)
+                model_args, _ = _parse_node(node, source, lname)
                 inner, outputs = _inline_model(entry, source, tuple(resolve(r) for r in model_args), k)
                 layers.extend(inner)
                 nested_outputs[lname].append(outputs)
@@ -374,13 +401,13 @@ def _functional(config: Any, source: Path):
             call_args: tuple = ()
             call_kwargs: dict[str, Any] = {}
             if node is not None:
-                args, kwargs = _parse_node(node)
+                args, kwargs = _parse_node(node, source, lname)
                 if entry.get("class_name") in CALL_FLAG_CLASSES:
                     call_kwargs = _call_flags(node)
                 if isinstance(node, Mapping):
                     call_args = tuple(node.get("args") or ())
                 elif entry.get("class_name") in OP_LAMBDA_CLASSES:
-                    call_args, call_kwargs = _op_lambda_call(node)
+                    call_args, call_kwargs = _op_lambda_call(node, source, lname)
                     call_args = map_refs(call_args, resolve)
                     call_kwargs = map_refs(call_kwargs, resolve)
             layers.append(
@@ -395,11 +422,11 @@ def _functional(config: Any, source: Path):
                     weights_from=lname if k else None,
                 )
             )
-    inputs = tuple(_rename(r) for r in _refs_list(config.get("input_layers", [])))
+    inputs = tuple(_rename(r) for r in _refs_list(config.get("input_layers", []), source, "input_layers"))
     declared = {r.layer for r in inputs}
     placeholders = {layer.name for layer in layers if layer.class_name == "InputLayer"}
     for name in sorted(placeholders ^ declared):
         where = "is not in the model's input_layers" if name in placeholders else "is not an InputLayer of the model"
         raise ModelFileError(source, f"input '{name}' {where}")
-    outputs = tuple(resolve(r) for r in _refs_list(config.get("output_layers", [])))
+    outputs = tuple(resolve(r) for r in _refs_list(config.get("output_layers", []), source, "output_layers"))
     return "Functional", str(config.get("name", "model")), tuple(layers), inputs, outputs

@@ -22,7 +22,10 @@ def keras_major(version: str | None) -> int | None:
 
 def resolve_version(found: str | None, override: int | None, source: object) -> tuple[str | None, int | None]:
     """Combine the file's own version with ``--keras-version``; a contradiction is an error."""
-    major = keras_major(found)
+    try:
+        major = keras_major(found)
+    except ConversionError as exc:
+        raise ConversionError(f"{source}: {exc}") from None
     if override is not None:
         if override not in (2, 3):
             raise ConversionError(f"--keras-version must be 2 or 3, not {override}")

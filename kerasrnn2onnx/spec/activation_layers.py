@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import LayerError, UnsupportedError
 from ..io.raw import RawLayer
-from .checks import BASE_KEYS, TensorInfo, check_declared, check_dtype, check_keys
+from .checks import BASE_KEYS, TensorInfo, check_declared, check_dtype, check_keys, float_array
 from .conv import Dims, info_of
 from .types import TensorSpec
 
@@ -221,8 +221,8 @@ def _unit_norm(raw: RawLayer, config, sources, infos, model, feed) -> Parsed:
 
 def _vector(value: Any, shape: Dims, layer: str, key: str) -> np.ndarray:
     """A scalar or a per-last-axis list (Keras reshapes lists to (1, ..., -1))."""
-    array = np.asarray(value, dtype=np.float64)
-    if array.dtype.kind not in "fi" or not np.all(np.isfinite(array)) or array.ndim > 1:
+    array = float_array(value, layer, key)
+    if array.ndim > 1:
         raise LayerError(layer, f"must be a number or a list of numbers, got {value!r}", key)
     if array.ndim == 1 and shape[-1] is not None and array.size not in (1, shape[-1]):
         raise LayerError(layer, f"has {array.size} values for {shape[-1]} features", key)
@@ -235,6 +235,13 @@ def _rescaling(raw: RawLayer, config, sources, infos, model, feed) -> Parsed:
     scale = _vector(config.get("scale", 1.0), shape, raw.name, "scale")
     offset = _vector(config.get("offset", 0.0), shape, raw.name, "offset")
     return AffineSpec(raw.name, sources, "Rescaling", shape, scale, offset), infos[0]
+
+
+def _broadcast(array: np.ndarray, shape: tuple[int, ...], layer: str, key: str) -> np.ndarray:
+    try:
+        return np.broadcast_to(array, shape)
+    except ValueError:
+        raise LayerError(layer, f"has shape {array.shape}, which does not broadcast to {shape}", key) from None
 
 
 NORMALIZATION_KEYS = {"axis", "mean", "variance", "invert"}
@@ -255,8 +262,8 @@ def _normalization_layer(raw: RawLayer, config, sources, infos, model, feed) -> 
     if config.get("mean") is not None or config.get("variance") is not None:
         if config.get("mean") is None or config.get("variance") is None:
             raise LayerError(name, "mean and variance must be given together", "mean")
-        mean = np.broadcast_to(np.asarray(config["mean"], np.float64), stat_shape)
-        variance = np.broadcast_to(np.asarray(config["variance"], np.float64), stat_shape)
+        mean, variance = (_broadcast(float_array(config[key], name, key), stat_shape, name, key)
+                          for key in ("mean", "variance"))
         it = feed.for_layer(raw)
     else:
         it = feed.for_layer(raw)

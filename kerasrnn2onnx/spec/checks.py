@@ -106,6 +106,53 @@ def flag(config: Mapping[str, Any], key: str, default: bool, layer: str) -> bool
     return value
 
 
+def integer(config: Mapping[str, Any], key: str, default: int, layer: str, minimum: int | None = None) -> int:
+    """An integer argument (a JSON bool or float is a wrong type, not a number)."""
+    value = config.get(key, default)
+    if value is None:
+        value = default
+    if not isinstance(value, int) or isinstance(value, bool) or (minimum is not None and value < minimum):
+        bound = f" >= {minimum}" if minimum is not None else ""
+        raise LayerError(layer, f"must be an integer{bound}, got {value!r}", key)
+    return value
+
+
+def number(config: Mapping[str, Any], key: str, default: float, layer: str) -> float:
+    """A finite real argument (an epsilon, a rate)."""
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        raise LayerError(layer, f"must be a finite number, got {value!r}", key)
+    return float(value)
+
+
+def integers(value: Any, layer: str, key: str) -> tuple[int, ...]:
+    """A list of integers (``target_shape``, ``dims``): a wrong JSON type is the file's error."""
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and not isinstance(v, bool)
+                                                        for v in value):
+        raise LayerError(layer, f"must be a list of integers, got {str(value)[:60]}", key)
+    return tuple(value)
+
+
+def float_array(value: Any, layer: str, key: str) -> np.ndarray:
+    """A number or a (nested) list of finite numbers from a config, as float64 (strings,
+    bools, objects and ragged lists are the file's error, not NumPy's)."""
+    def numeric(item: Any) -> bool:
+        if isinstance(item, list):
+            return all(numeric(v) for v in item)
+        return isinstance(item, (int, float)) and not isinstance(item, bool)
+    if not numeric(value):
+        raise LayerError(layer, f"must be a number or a list of numbers, got {str(value)[:60]}", key)
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (ValueError, OverflowError):  # ragged nesting, an integer past float range
+        raise LayerError(layer, f"must be a number or a regular list of numbers, got {str(value)[:60]}", key) from None
+    if not np.all(np.isfinite(array)):
+        raise LayerError(layer, "must hold finite numbers", key)
+    return array
+
+
 def read_activation(config: Mapping[str, Any], key: str, default: Any, major: int | None, layer: str) -> ActivationSpec:
     value = config[key] if key in config else default
     try:
@@ -176,6 +223,35 @@ def check_declared(feed: WeightFeed, handle: WeightHandle, layer: str, what: str
     if handle.dtype.kind != "f":
         raise LayerError(layer, f"{what} is not floating point ({handle.dtype}){feed.origin_note}")
 
+
+
+MAX_DIM = (1 << 31) - 1
+"""The largest fixed size a tensor dimension may have. No real model has a fixed axis of two
+billion; a file declaring one (or a layer argument multiplying up to one) would otherwise
+reach ONNX's int64 shapes, or NumPy, as an overflow instead of a refusal."""
+MAX_ELEMENTS = 1 << 62  # the fixed dims of one tensor multiplied (what Flatten or Reshape computes)
+
+
+def check_sizes(layer: str, dims: Any) -> None:
+    """Refuse fixed dimensions over :data:`MAX_DIM`, or over :data:`MAX_ELEMENTS` together."""
+    fixed = [d for d in dims if isinstance(d, int) and not isinstance(d, bool)]
+    for dim in fixed:
+        if dim > MAX_DIM:
+            raise LayerError(layer, f"a dimension of {dim:,} is over {MAX_DIM:,} (2^31 - 1): not a real model's size")
+    total = 1
+    for dim in fixed:
+        total *= dim
+    if total > MAX_ELEMENTS:
+        raise LayerError(layer, f"its fixed dimensions {tuple(fixed)} hold over 2^62 values: not a real model's size")
+
+
+class TensorTable(dict):
+    """The parser's tensors by reference; every one recorded has its fixed sizes bounded
+    (:func:`check_sizes`), so no declared shape or layer argument can overflow later stages."""
+
+    def __setitem__(self, ref: Any, info: TensorInfo) -> None:
+        check_sizes(ref.layer, (info.width, info.steps, *(info.shape or ())))
+        super().__setitem__(ref, info)
 
 
 @dataclass(frozen=True)

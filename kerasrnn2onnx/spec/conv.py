@@ -31,6 +31,7 @@ from .checks import (
     check_dtype,
     check_keys,
     flag,
+    integers,
     read_activation,
     read_weight,
 )
@@ -257,7 +258,7 @@ class PermuteNDSpec:
 def parse_permute_nd(raw: RawLayer, config: Mapping[str, Any], sources: tuple[TensorSpec, ...],
                      infos: list[TensorInfo], model: RawModel, feed: WeightFeed) -> Parsed:
     check_keys(config, BASE_KEYS | {"dims"}, raw.name)
-    dims = tuple(config.get("dims") or ())
+    dims = integers(config.get("dims"), raw.name, "dims")
     shape = infos[0].dims()
     if sorted(dims) != list(range(1, len(shape) + 1)):
         raise LayerError(raw.name, f"Permute{dims} is not a permutation of the {len(shape)} non-batch axes", "dims")

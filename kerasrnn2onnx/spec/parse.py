@@ -31,13 +31,16 @@ from .checks import (
     BASE_KEYS,
     TRAINING_ONLY,
     TensorInfo,
+    TensorTable,
     WeightFeed,
     as_object,
     check_declared,
     check_dtype,
     check_keys,
+    check_sizes,
     check_weight,
     flag,
+    integer,
     read_activation,
     read_weight,
 )
@@ -378,6 +381,7 @@ def _input(raw: RawLayer, feeds_embedding: bool = False) -> InputSpec:
             d is None or (isinstance(d, int) and not isinstance(d, bool) and d >= 1) for d in shape):
         raise LayerError(raw.name, f"input shape must be a list of positive integers or nulls, got {shape!r}",
                          "batch_shape")
+    check_sizes(raw.name, shape)
     if len(shape) == 2:
         if feeds_embedding or dtype != "float32":
             return InputSpec(raw.name, shape[0], shape[1], None, str(dtype), "tokens")
@@ -489,7 +493,7 @@ def parse_model(model: RawModel) -> ModelSpec:
             + ", ".join(sorted({*PARSERS, *GRAPH_PARSERS, *ATTENTION_PARSERS})),
         )
     inputs: dict[str, InputSpec] = {}
-    tensors: dict[TensorRef, TensorInfo] = {}
+    tensors: dict[TensorRef, TensorInfo] = TensorTable()
     layers: list[AnyLayerSpec] = []
     token_inputs = {raw.inbound[0].layer for raw in model.layers if raw.class_name == "Embedding" and raw.inbound}
     for raw in model.layers:
@@ -521,9 +525,7 @@ def parse_model(model: RawModel) -> ModelSpec:
             raise LayerError(raw.name, "the layer has no input")
         constant_refs: list[TensorRef] = []
         if recurrent or conv_rnn:
-            num_constants = raw.config.get("num_constants") or 0
-            if not isinstance(num_constants, int):
-                raise LayerError(raw.name, f"num_constants must be an integer, got {num_constants!r}", "num_constants")
+            num_constants = integer(raw.config, "num_constants", 0, raw.name, minimum=0)
             rest = refs[1:]
             split = len(rest) - num_constants
             if split < 0:

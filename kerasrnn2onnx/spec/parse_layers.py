@@ -24,6 +24,8 @@ from .checks import (
     check_dtype,
     check_keys,
     flag,
+    integers,
+    number,
     read_activation,
     read_weight,
 )
@@ -133,7 +135,7 @@ def _merge(raw, config, sources, infos, model, feed) -> Parsed:
     masked = any(i.masked for i in infos)
     if op == "concatenate":
         axis = config.get("axis", -1)
-        if not isinstance(axis, int) or not -rank <= axis < rank or axis % rank == 0:
+        if not isinstance(axis, int) or isinstance(axis, bool) or not -rank <= axis < rank or axis % rank == 0:
             raise UnsupportedError(raw.name, f"Concatenate axis {axis!r} is not supported (time or features)", "axis")
         axis = axis % rank
         steps = _known_steps(infos)
@@ -235,7 +237,7 @@ def _normalization(raw, config, sources, infos, model, feed) -> Parsed:
             raise UnsupportedError(raw.name, f"{key} is not supported", key)
     width = infos[0].width
     center, scale = flag(config, "center", True, raw.name), flag(config, "scale", True, raw.name)
-    epsilon = float(config.get("epsilon", 1e-3))
+    epsilon = number(config, "epsilon", 1e-3, raw.name)
     it = feed.for_layer(raw)
     gamma = read_weight(feed, it, raw.name, raw.name, "gamma", (width,)) if scale else None
     beta = read_weight(feed, it, raw.name, raw.name, "beta", (width,)) if center else None
@@ -251,7 +253,7 @@ def _normalization(raw, config, sources, infos, model, feed) -> Parsed:
 
 def _reshape(raw, config, sources, infos, model, feed) -> Parsed:
     check_keys(config, BASE_KEYS | {"target_shape"}, raw.name)
-    target = tuple(config.get("target_shape") or ())
+    target = integers(config.get("target_shape"), raw.name, "target_shape")
     dims = infos[0].dims()
     if not 1 <= len(target) <= 5 or not all(isinstance(d, int) and (d > 0 or d == -1) for d in target):
         raise UnsupportedError(raw.name, f"Reshape to {target} is not supported (results of rank 2 to 6)",
@@ -281,7 +283,7 @@ def _reshape(raw, config, sources, infos, model, feed) -> Parsed:
 
 def _permute(raw, config, sources, infos, model, feed) -> Parsed:
     check_keys(config, BASE_KEYS | {"dims"}, raw.name)
-    dims = tuple(config.get("dims") or ())
+    dims = integers(config.get("dims"), raw.name, "dims")
     info = infos[0]
     if info.rank > 3:
         return parse_permute_nd(raw, config, sources, infos, model, feed)
