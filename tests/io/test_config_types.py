@@ -23,7 +23,7 @@ import pytest
 
 from kerasrnn2onnx.cli import main
 
-from .conftest import FIXTURES
+from ..conftest import FIXTURES
 
 L = ("config", "layers")  # k3_two_input / k2_two_input: text, embedding, numeric, lstm, dense, concatenate, dense_1
 LSTM = (*L, 3)

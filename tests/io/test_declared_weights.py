@@ -21,7 +21,7 @@ import pytest
 from kerasrnn2onnx.cli import main
 from kerasrnn2onnx.io import guard, load_raw_model
 
-from .conftest import FIXTURES
+from ..conftest import FIXTURES
 from .test_hostile_files import WEIGHT_PATH, _crafted, _refused
 
 HUGE = (200_000, 2048)  # float32: 1,638,400,000 bytes, under the 2 GiB max_weights_bytes
