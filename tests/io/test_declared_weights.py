@@ -10,6 +10,7 @@ test asserts the planted dataset's data was never touched.
 
 from __future__ import annotations
 
+import shutil
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -87,6 +88,21 @@ def test_wrong_dtype_is_refused_before_any_read(capsys, tmp_path, reads, kind, d
     _refused(capsys, tmp_path, args, WEIGHT_PATH[kind].rsplit("/", 1)[-1] if dtype != "int32" else "kernel",
              needle)
     assert "/" + WEIGHT_PATH[kind] not in reads
+
+
+def test_keras3_weights_file_with_a_huge_declared_kernel_is_refused_before_any_read(capsys, tmp_path, reads):
+    """A JSON config with a Keras 3 ``.weights.h5`` (object paths, matched by path alone)."""
+    config = tmp_path / "model.json"
+    shutil.copy(FIXTURES / "k3_json_model_weights.json", config)
+    weights = tmp_path / "model.weights.h5"
+    shutil.copy(FIXTURES / "k3_json_model_weights.weights.h5", weights)
+    with h5py.File(weights, "r+") as handle:
+        del handle["layers/gru/cell/vars/0"]
+        handle["layers/gru/cell/vars"].create_dataset("0", HUGE, np.float32, chunks=(64, 64))
+    reads.clear()
+    _refused(capsys, tmp_path, [config, "--weights", weights, *TRUSTED], "layer 'gru'", "kernel", "(200000, 2048)",
+             "expected (3, 9)")
+    assert "/layers/gru/cell/vars/0" not in reads
 
 
 def test_npz_member_of_a_wrong_shape_is_refused_before_its_data_is_read(capsys, tmp_path, monkeypatch):
