@@ -36,6 +36,7 @@ from .checks import (
     check_dtype,
     check_keys,
     flag,
+    number,
     read_weight,
 )
 from .types import TensorSpec
@@ -281,7 +282,7 @@ def _multi_head(raw: RawLayer, config: Mapping[str, Any], sources: tuple[TensorS
     ok, ob = dense("attention_output", (heads, value_dim, out), (out,))
     _no_extra_weights(feed, it, name)
     return_scores, causal = _call_flags(raw)
-    dropout = config.get("dropout") or 0.0
+    dropout = number(config, "dropout", 0.0, name) if config.get("dropout") is not None else 0.0
     if model.keras_major == 3:
         softmax = "zero" if (return_scores or dropout > 0) else "uniform"
     else:

@@ -39,8 +39,8 @@ def _set(document: Any, path: tuple, value: Any) -> Any:
     return document
 
 
-def _k3(tmp_path: Path, member: str, path: tuple, value: Any) -> list:
-    with zipfile.ZipFile(FIXTURES / "k3_two_input.keras") as archive:
+def _k3(tmp_path: Path, member: str, path: tuple, value: Any, fixture: str = "k3_two_input.keras") -> list:
+    with zipfile.ZipFile(FIXTURES / fixture) as archive:
         members = {name: archive.read(name) for name in archive.namelist()}
     members[member] = json.dumps(_set(json.loads(members[member]), path, value)).encode()
     model = tmp_path / "model.keras"
@@ -206,3 +206,9 @@ def test_wrong_value_in_a_layer_argument(capsys, tmp_path, fixture, path, value,
     """Layer arguments beyond the recurrent ones: numbers, lists of numbers, axes, shapes and
     sizes that would overflow ONNX's int64 shapes are refused where they are read."""
     _refused(capsys, tmp_path, _k2_fixture(tmp_path, fixture, path, value), needle)
+
+
+def test_wrong_type_of_an_attention_rate(capsys, tmp_path):
+    """MultiHeadAttention's dropout decides Keras 3's masked-row rule: a string there is refused."""
+    args = _k3(tmp_path, "config.json", (*L, 3, "config", "dropout"), "x", "k3_mha_attention_mask.keras")
+    _refused(capsys, tmp_path, args, "layer 'multi_head_attention', key 'dropout': must be a finite number")
