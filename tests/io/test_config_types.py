@@ -21,9 +21,7 @@ import h5py
 import numpy as np
 import pytest
 
-from kerasrnn2onnx.cli import main
-
-from ..conftest import FIXTURES
+from ..conftest import FIXTURES, convert_fails
 
 L = ("config", "layers")  # k3_two_input / k2_two_input: text, embedding, numeric, lstm, dense, concatenate, dense_1
 LSTM = (*L, 3)
@@ -127,17 +125,6 @@ CONFIG_CASES = [
 ]
 
 
-def _refused(capsys, tmp_path: Path, args: list, needle: str) -> None:
-    out = tmp_path / "out.onnx"
-    code = main(["convert", *map(str, args), "-o", str(out)])
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert code == 2, err
-    assert len(lines) == 1 and "Traceback" not in err, err
-    assert needle in lines[0], lines[0]
-    assert not out.exists()
-
-
 @pytest.mark.parametrize("kind,path,value,needle", CONFIG_CASES)
 def test_wrong_json_type_in_the_config(capsys, tmp_path, kind, path, value, needle):
     if kind == "k3":
@@ -146,7 +133,7 @@ def test_wrong_json_type_in_the_config(capsys, tmp_path, kind, path, value, need
         args = _k2(tmp_path, path, value)
     else:
         args = _json(tmp_path, path, value)
-    _refused(capsys, tmp_path, args, needle)
+    convert_fails(capsys, tmp_path, args, needle)
 
 
 @pytest.mark.parametrize("path,value,needle", [
@@ -155,7 +142,7 @@ def test_wrong_json_type_in_the_config(capsys, tmp_path, kind, path, value, need
     ((), [], "metadata.json must be a JSON object, got list"),
 ])
 def test_wrong_json_type_in_the_metadata(capsys, tmp_path, path, value, needle):
-    _refused(capsys, tmp_path, _k3(tmp_path, "metadata.json", path, value), needle)
+    convert_fails(capsys, tmp_path, _k3(tmp_path, "metadata.json", path, value), needle)
 
 
 @pytest.mark.parametrize("group,name,value,needle", [
@@ -169,14 +156,14 @@ def test_wrong_json_type_in_the_metadata(capsys, tmp_path, path, value, needle):
                                                                  "not UTF-8"),
 ])
 def test_wrong_type_in_an_hdf5_attribute(capsys, tmp_path, group, name, value, needle):
-    _refused(capsys, tmp_path, _k2_attr(tmp_path, group, name, value), needle)
+    convert_fails(capsys, tmp_path, _k2_attr(tmp_path, group, name, value), needle)
 
 
 @pytest.mark.parametrize("kind", ["k3", "k2"])
 def test_file_level_errors_name_the_file(capsys, tmp_path, kind):
     args = (_k3(tmp_path, "config.json", (*LSTM, "inbound_nodes"), {}) if kind == "k3"
             else _k2(tmp_path, (*LSTM, "inbound_nodes"), {}))
-    _refused(capsys, tmp_path, args, f"{args[0]}: layer 'lstm'")
+    convert_fails(capsys, tmp_path, args, f"{args[0]}: layer 'lstm'")
 
 
 def _k2_fixture(tmp_path: Path, name: str, path: tuple, value: Any) -> list:
@@ -205,10 +192,10 @@ def _k2_fixture(tmp_path: Path, name: str, path: tuple, value: Any) -> list:
 def test_wrong_value_in_a_layer_argument(capsys, tmp_path, fixture, path, value, needle):
     """Layer arguments beyond the recurrent ones: numbers, lists of numbers, axes, shapes and
     sizes that would overflow ONNX's int64 shapes are refused where they are read."""
-    _refused(capsys, tmp_path, _k2_fixture(tmp_path, fixture, path, value), needle)
+    convert_fails(capsys, tmp_path, _k2_fixture(tmp_path, fixture, path, value), needle)
 
 
 def test_wrong_type_of_an_attention_rate(capsys, tmp_path):
     """MultiHeadAttention's dropout decides Keras 3's masked-row rule: a string there is refused."""
     args = _k3(tmp_path, "config.json", (*L, 3, "config", "dropout"), "x", "k3_mha_attention_mask.keras")
-    _refused(capsys, tmp_path, args, "layer 'multi_head_attention', key 'dropout': must be a finite number")
+    convert_fails(capsys, tmp_path, args, "layer 'multi_head_attention', key 'dropout': must be a finite number")

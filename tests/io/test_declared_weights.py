@@ -22,8 +22,30 @@ import pytest
 from kerasrnn2onnx.cli import main
 from kerasrnn2onnx.io import guard, load_raw_model
 
-from ..conftest import FIXTURES
-from .test_hostile_files import WEIGHT_PATH, _crafted, _refused
+from ..conftest import FIXTURES, convert_fails, edit_keras_weights
+
+WEIGHT_PATH = {"h5": "model_weights/lstm/lstm/lstm_cell/kernel:0", "keras": "layers/lstm/cell/vars/0",
+               "json": "gru/gru/gru_cell/kernel:0"}
+
+
+def _crafted(kind: str, tmp_path: Path, edit: Callable[[h5py.File], None]) -> list:
+    """CLI arguments for a copy of a real fixture of ``kind`` whose weights HDF5 ``edit`` changed."""
+    if kind == "keras":
+        model = tmp_path / "model.keras"
+        edit_keras_weights(FIXTURES / "k3_lstm.keras", model, edit)
+        return [model]
+    if kind == "h5":
+        model = tmp_path / "model.h5"
+        shutil.copy(FIXTURES / "k2_lstm.h5", model)
+        weights, args = model, [model]
+    else:
+        config, weights = tmp_path / "model.json", tmp_path / "model.weights.h5"
+        shutil.copy(FIXTURES / "k2_json_weights_h5.json", config)
+        shutil.copy(FIXTURES / "k2_json_weights_h5.weights.h5", weights)
+        args = [config, "--weights", weights]
+    with h5py.File(weights, "r+") as handle:
+        edit(handle)
+    return args
 
 HUGE = (200_000, 2048)  # float32: 1,638,400,000 bytes, under the 2 GiB max_weights_bytes
 EXPECTED = {"h5": ("lstm", "(3, 16)"), "keras": ("lstm", "(3, 20)"), "json": ("gru", "(3, 9)")}
@@ -59,12 +81,12 @@ def _plant(kind: str, make: Callable[[h5py.Group, str], None]) -> Callable[[h5py
 
 @pytest.mark.parametrize("kind", ["h5", "keras", "json"])
 def test_huge_declared_kernel_is_refused_before_any_read(capsys, tmp_path, reads, kind):
-    args, _ = _crafted(kind, tmp_path, _plant(kind, lambda g, n: g.create_dataset(n, HUGE, np.float32,
+    args = _crafted(kind, tmp_path, _plant(kind, lambda g, n: g.create_dataset(n, HUGE, np.float32,
                                                                                  chunks=(64, 64))))
     assert sum(a.stat().st_size for a in args if isinstance(a, Path)) < 100_000
     reads.clear()
     layer, expected = EXPECTED[kind]
-    _refused(capsys, tmp_path, [*args, *TRUSTED], f"layer '{layer}'", "kernel", "(200000, 2048)",
+    convert_fails(capsys, tmp_path, [*args, *TRUSTED], f"layer '{layer}'", "kernel", "(200000, 2048)",
              f"expected {expected}")
     planted = "/" + WEIGHT_PATH[kind]
     assert planted not in reads, "the planted dataset's data was read"
@@ -83,9 +105,9 @@ def test_wrong_dtype_is_refused_before_any_read(capsys, tmp_path, reads, kind, d
             group[name] = np.full(shape, b"x" * 8, "S8")
         else:
             group[name] = np.ones(shape, np.int32)
-    args, _ = _crafted(kind, tmp_path, _plant(kind, make))
+    args = _crafted(kind, tmp_path, _plant(kind, make))
     reads.clear()
-    _refused(capsys, tmp_path, args, WEIGHT_PATH[kind].rsplit("/", 1)[-1] if dtype != "int32" else "kernel",
+    convert_fails(capsys, tmp_path, args, WEIGHT_PATH[kind].rsplit("/", 1)[-1] if dtype != "int32" else "kernel",
              needle)
     assert "/" + WEIGHT_PATH[kind] not in reads
 
@@ -100,7 +122,7 @@ def test_keras3_weights_file_with_a_huge_declared_kernel_is_refused_before_any_r
         del handle["layers/gru/cell/vars/0"]
         handle["layers/gru/cell/vars"].create_dataset("0", HUGE, np.float32, chunks=(64, 64))
     reads.clear()
-    _refused(capsys, tmp_path, [config, "--weights", weights, *TRUSTED], "layer 'gru'", "kernel", "(200000, 2048)",
+    convert_fails(capsys, tmp_path, [config, "--weights", weights, *TRUSTED], "layer 'gru'", "kernel", "(200000, 2048)",
              "expected (3, 9)")
     assert "/layers/gru/cell/vars/0" not in reads
 
@@ -120,7 +142,7 @@ def test_npz_member_of_a_wrong_shape_is_refused_before_its_data_is_read(capsys, 
         return original(archive, name, *rest)
 
     monkeypatch.setattr(guard, "read_zip_entry", recording)
-    _refused(capsys, tmp_path, [FIXTURES / "k2_json_npz.json", "--weights", weights], "(300, 2048)",
+    convert_fails(capsys, tmp_path, [FIXTURES / "k2_json_npz.json", "--weights", weights], "(300, 2048)",
              "expected (3, 12)")
     assert "arr_0.npy" not in read
 
