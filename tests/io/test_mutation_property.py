@@ -61,6 +61,10 @@ SEEDS = [
     Seed("k2_json_weights_h5", "k2_json_weights_h5.json", "k2_json_weights_h5.weights.h5"),
     Seed("k2_json_npz", "k2_json_npz.json", "k2_json_npz.npz"),
     Seed("k3_json_model_weights", "k3_json_model_weights.json", "k3_json_model_weights.weights.h5"),
+    # layers whose arguments are numbers and lists (Rescaling, Normalization, PReLU, Softmax axes) and
+    # attention rates: where wrong JSON types once reached NumPy
+    Seed("k2_activation_layers", "k2_activation_layers.h5"),
+    Seed("k3_mha_attention_mask", "k3_mha_attention_mask.keras"),
 ]
 
 
