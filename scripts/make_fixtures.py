@@ -35,7 +35,9 @@ A venv that does not exist yet is created with pinned Keras packages
 
 Any Python 3 can start it: the driver uses only the standard library and
 re-invokes this file inside each environment (``--inside k3`` with
-``KERAS_BACKEND=jax``; ``--inside k2`` with ``import tf_keras as keras``).
+``KERAS_BACKEND=jax``; ``--inside k2`` with ``import tf_keras as keras``). A Keras 3 fixture
+whose ``Fx.backend`` names another backend (``"tensorflow"``) is built by a second Keras 3 pass
+in the k2 venv, which holds Keras 3 beside tf-keras and TensorFlow, with that ``KERAS_BACKEND``.
 ``--venv-*`` accepts a venv directory or its python executable.  Weights and
 inputs come from ``numpy.random.RandomState`` seeded from the fixture name, so
 rerunning gives identical numbers (the model files themselves may differ in
@@ -532,6 +534,9 @@ class Fx:
     input_shape: tuple | None = None  # non-batch input shape of any rank (images, video)
     # --- trained weights shipped inside a package on the registry (see Trained) ---
     trained: Trained | None = None  # load these weights instead of random ones
+    # --- Keras 3 on another backend than JAX: built in the k2 venv, which holds Keras 3 beside
+    # tf-keras and TensorFlow, with KERAS_BACKEND set to it ---
+    backend: str | None = None
 
     def case_shapes(self):
         if self.cases is not None:
@@ -1873,7 +1878,79 @@ def convlstm_extra_set(prefix, fmt):
             "broadcasting'); one case per mask pattern (none, right, left, holes, all masked)",
             api="functional", build=g_convlstm_mask_arg("k3"), inputs=conv_masked_frames((4, 4, 2)), wscale=0.8,
             tags=tag + ("mask_arg",)))
+        out.append(convlstm_mask_input_fx("k3", fmt, backend="tensorflow"))
+    out.append(convlstm_mask_input_fx(prefix, fmt))
     return out
+
+
+def conv_mask_input_frames(frame, batch_one=False):
+    """Video cases (batch, 5, *frame) and a boolean mask input (batch, 5) (True = keep), rows
+    following CONV_MASK_CASES: one case of all five rows (one row per case with
+    ``batch_one``: Keras 3's JAX backend masks a ConvLSTM only at batch 1), then a batch-2 case."""
+    def make(fx, rng):
+        import numpy as np
+
+        keep = ~np.array([p for _, p in CONV_MASK_CASES], bool)
+        groups = [keep[k:k + 1] for k in range(len(keep))] if batch_one else [keep, keep[[3, 1]]]
+        return [[rng.standard_normal((len(g), g.shape[1], *frame)).astype("float32"), g] for g in groups]
+
+    return Inputs(make, ("conv_lstm", "multi_input", "mask") + tuple(f"mask:{n}" for n, _ in CONV_MASK_CASES))
+
+
+def g_convlstm_mask_input(prefix):
+    """ConvLSTM2D(video, mask=keep) with ``keep`` a boolean model input (batch, time); the
+    sequence carries the mask on to a backwards ConvLSTM2D and to one returning its states."""
+    def build(keras):
+        L = keras.layers
+        video = keras.Input((None, 4, 4, 2), name="video")
+        keep = keras.Input((None,), dtype="bool", name="keep")
+        y = L.ConvLSTM2D(3, 3, padding="same", return_sequences=True, zero_output_for_mask=True,
+                         **_named(prefix, "masked-convlstm"))(video, mask=keep)
+        z = L.ConvLSTM2D(2, 3, padding="same", return_sequences=True, go_backwards=True,
+                         **_named(prefix, "backwards-convlstm"))(y)
+        w = L.ConvLSTM2D(2, 3, padding="valid", return_state=True, **_named(prefix, "last-convlstm"))(y)
+        if prefix == "k3":  # a mask with initial_state=: Keras 3's backends disagree (refused)
+            return [video, keep], [y, z, *w]
+        _, h, c = L.ConvLSTM2D(3, 3, padding="same", return_state=True, **_named(prefix, "state-encoder"))(video)
+        v = L.ConvLSTM2D(3, 3, padding="same", return_sequences=True, **_named(prefix, "masked-from-state"))(
+            video, mask=keep, initial_state=[h, c])
+        return [video, keep], [y, z, *w, v]
+    return build
+
+
+def convlstm_mask_input_fx(prefix, fmt, backend=None):
+    k3 = prefix == "k3" and backend is None  # Keras 3 on JAX: batch 1
+    return Fx(
+        f"{prefix}_convlstm_mask_input" + ({"tensorflow": "_tf"}.get(backend, f"_{backend}") if backend else ""), [],
+        "functional video (None, 4, 4, 2), keep (None,) bool -> ConvLSTM2D(3, 3, same, seq, "
+        "zero_output_for_mask=True)(video, mask=keep) -> y; ConvLSTM2D(2, 3, same, seq, go_backwards)(y) -> z "
+        "(the mask propagated); ConvLSTM2D(2, 3, valid, return_state)(y) -> [w, h, c]; rows: no mask, right, "
+        "left, holes, all masked; "
+        + ("zero_output_for_mask zeroes y's masked steps (Keras 3's RNN.call passes it on); batch 1 per case: "
+           "Keras 3.15.1's JAX backend cannot mask a ConvLSTM at batch > 1" if k3 else
+           "made by Keras 3.15.1 on its TensorFlow backend (which tiles the mask over the state, so any batch "
+           "works): zero_output_for_mask zeroes y's masked steps" if backend else
+           "zero_output_for_mask has no effect: tf-keras's ConvRNN.call runs backend.rnn without it, so masked "
+           "steps repeat the previous output (checked: y's masked steps equal the step before); "
+           "and ConvLSTM2D(3, 3, same, seq)(video, mask=keep, initial_state=[h, c]) -> v with (h, c) from an "
+           "unmasked ConvLSTM2D(return_state) of the video: before a row's first unmasked step v is zeros "
+           "(tf-keras's loop starts the previous output at zeros, not at the initial state; checked)"),
+        fmt=fmt, api="functional", build=g_convlstm_mask_input(prefix),
+        inputs=conv_mask_input_frames((4, 4, 2), batch_one=k3), wscale=0.8,
+        tags=("conv_lstm", "mask_arg") + ((f"backend:{backend}",) if backend else ()),
+        verify=check_k2_conv_mask_carries if prefix == "k2" else None, backend=backend)
+
+
+def check_k2_conv_mask_carries(keras, fx, path, inputs, results):
+    """tf-keras ignores zero_output_for_mask on ConvLSTM: the 'holes' row (3) of case 0
+    repeats step 0 at step 1 and step 2 at step 3."""
+    import numpy as np
+
+    y = results[0][0]
+    assert np.array_equal(y[3, 1], y[3, 0]) and np.array_equal(y[3, 3], y[3, 2]), fx.name
+    assert np.abs(y[3, 1]).max() > 0, fx.name
+    v = results[0][-1]
+    assert not np.any(v[2, :2]) and not np.any(v[4]) and np.abs(v[2, 2]).max() > 0, fx.name
 
 
 def cudnn_save(cls_name):
@@ -3064,7 +3141,10 @@ def inside(which, report, match=None):
     keras = import_keras(which)
     FIXTURES.mkdir(parents=True, exist_ok=True)
     entries = []
+    backend = os.environ.get("KERAS_BACKEND", "jax") if which == "k3" else None
     for fx in selected(which, match):
+        if which == "k3" and (fx.backend or "jax") != backend:
+            continue  # built by the pass on its own backend
         entry = make_one(keras, which, fx)
         big = entry.pop("_max_abs")
         print(f"  {entry['name']:34s} {entry['format']:16s} max|y|={big:<8.3g} {entry['tags']}",
@@ -3345,17 +3425,26 @@ def drive(args):
     old = json.loads(manifest_path.read_text()) if manifest_path.exists() else []
     new = {}
     for which in which_list:
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        # Keras 3 on JAX, then (for fixtures that name another backend) Keras 3 in the k2 venv
+        passes = [("jax", venvs["k3"])] if which == "k3" else [(None, venvs["k2"])]
         if which == "k3":
-            env["KERAS_BACKEND"] = "jax"
-        with tempfile.TemporaryDirectory() as tmp:
-            report = os.path.join(tmp, "report.json")
-            print(f"[{which}] building fixtures with {venvs[which]}", flush=True)
-            cmd = [venvs[which], os.path.abspath(__file__), "--inside", which, "--report", report]
-            if args.match:
-                cmd += ["--match", args.match]
-            subprocess.run(cmd, env=env, check=True)
-            new[which] = json.loads(Path(report).read_text())
+            others = sorted({fx.backend for fx in selected("k3", args.match) if fx.backend})
+            if others:
+                ensure_venv("k2", args.venv_k2)
+            passes += [(b, venvs["k2"]) for b in others]
+        new[which] = []
+        for backend, python in passes:
+            env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+            if backend is not None:
+                env["KERAS_BACKEND"] = backend
+            with tempfile.TemporaryDirectory() as tmp:
+                report = os.path.join(tmp, "report.json")
+                print(f"[{which}{'/' + backend if backend else ''}] building fixtures with {python}", flush=True)
+                cmd = [python, os.path.abspath(__file__), "--inside", which, "--report", report]
+                if args.match:
+                    cmd += ["--match", args.match]
+                subprocess.run(cmd, env=env, check=True)
+                new[which] += json.loads(Path(report).read_text())
     merged = []
     for which in ("k3", "k2"):
         major = "3" if which == "k3" else "2"

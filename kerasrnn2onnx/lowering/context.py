@@ -22,7 +22,8 @@ from .targets import TargetProfile, profile
 from .transpose_fold import fold_transposes
 
 INT64_MIN = np.iinfo(np.int64).min
-DTYPES = {"float32": ir.DataType.FLOAT, "int32": ir.DataType.INT32, "int64": ir.DataType.INT64}
+DTYPES = {"float32": ir.DataType.FLOAT, "int32": ir.DataType.INT32, "int64": ir.DataType.INT64,
+          "bool": ir.DataType.BOOL}
 
 
 class LoweringContext:

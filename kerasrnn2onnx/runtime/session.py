@@ -21,7 +21,8 @@ import onnx
 from ..errors import MissingDependencyError, RuntimeInputError
 from .providers import import_onnxruntime, resolve_providers
 
-NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(int32)": np.int32, "tensor(int64)": np.int64}
+NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(int32)": np.int32, "tensor(int64)": np.int64,
+               "tensor(bool)": np.bool_}
 
 
 class Session:

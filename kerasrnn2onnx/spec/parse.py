@@ -382,6 +382,9 @@ def _input(raw: RawLayer, feeds_embedding: bool = False) -> InputSpec:
         raise LayerError(raw.name, f"input shape must be a list of positive integers or nulls, got {shape!r}",
                          "batch_shape")
     check_sizes(raw.name, shape)
+    if dtype == "bool" and len(shape) != 2:
+        raise UnsupportedError(raw.name, f"a bool input is supported as a (batch, time) mask only, got shape "
+                               f"{tuple(shape)}", "dtype")
     if len(shape) == 2:
         if feeds_embedding or dtype != "float32":
             return InputSpec(raw.name, shape[0], shape[1], None, str(dtype), "tokens")
@@ -403,7 +406,7 @@ def _input(raw: RawLayer, feeds_embedding: bool = False) -> InputSpec:
     return InputSpec(raw.name, batch, steps, features if features is not None else -1, str(dtype))
 
 
-INPUT_DTYPES = ("float32", "int32", "int64")
+INPUT_DTYPES = ("float32", "int32", "int64", "bool")  # bool: a (batch, time) mask for a layer's mask=
 
 
 def _masking(raw: RawLayer, source: TensorSpec, info: TensorInfo) -> tuple[MaskingSpec, TensorInfo]:
@@ -500,7 +503,8 @@ def parse_model(model: RawModel) -> ModelSpec:
         if raw.class_name == "InputLayer":
             spec_in = _input(raw, raw.name in token_inputs)
             inputs[raw.name] = spec_in
-            tensors[TensorRef(raw.name)] = TensorInfo(spec_in.features, spec_in.rank, False, steps=spec_in.timesteps,
+            tensors[TensorRef(raw.name)] = TensorInfo(spec_in.features, spec_in.rank, False,
+                                                      boolean=spec_in.dtype == "bool", steps=spec_in.timesteps,
                                                       shape=spec_in.dims or None)
             continue
         if raw.class_name in TFOP_CLASSES:  # a TensorFlow function call recorded by tf-keras
@@ -696,7 +700,11 @@ def _pop_mask(raw: RawLayer, kwargs: dict, tensors: dict[TensorRef, TensorInfo])
     refs = kwargs.pop("mask")
     if raw.class_name not in RECURRENT_CLASSES | CONV_RNN_CLASSES.keys():
         return None  # Keras recorded the mask it propagates implicitly; the same mask is derived here
-    (mask_ref,) = refs
+    distinct = tuple(dict.fromkeys(refs))  # Keras 2 repeats a call's kwargs on every inbound tensor
+    if len(distinct) != 1:
+        raise UnsupportedError(raw.name, f"its mask= argument must be one (batch, time) boolean mask, got "
+                               f"{len(distinct)} tensors", "mask")
+    (mask_ref,) = distinct
     mask_info = tensors.get(TensorRef(mask_ref.layer, 0, mask_ref.index))
     if mask_info is None or not mask_info.boolean or mask_info.rank != 2:
         raise UnsupportedError(raw.name, "its mask= argument must be a (batch, time) boolean mask", "mask")

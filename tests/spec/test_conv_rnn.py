@@ -200,3 +200,23 @@ def test_masked_steps_carry_every_state_pixel():
             np.testing.assert_array_equal(y[:, 3], y[:, 2])
         if pattern == "all":
             assert not np.any(y)
+
+
+def test_a_bool_input_is_the_mask_and_stays_bool():
+    """``Input((None,), dtype="bool")`` given as ``mask=``: a BOOL graph input, fed as is."""
+    import onnx
+
+    (fixture,) = [f for f in MANIFEST if f.name == "k2_convlstm_mask_input"]
+    graph = onnx.load_from_string(converted(fixture)).graph
+    types = {i.name: i.type.tensor_type.elem_type for i in graph.input}
+    assert types == {"video": onnx.TensorProto.FLOAT, "keep": onnx.TensorProto.BOOL}
+
+
+def test_a_bool_input_of_another_rank_is_refused(tmp_path):
+    def edit(config: dict) -> None:
+        (inp,) = _layers(config, "InputLayer")
+        inp["config"]["dtype"] = "bool"
+
+    with pytest.raises(UnsupportedError) as info:
+        kerasrnn2onnx.load(_edited(tmp_path, edit))
+    assert "bool" in str(info.value) and "(batch, time) mask" in str(info.value)
