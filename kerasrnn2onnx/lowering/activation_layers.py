@@ -42,7 +42,11 @@ def elu(ctx: LoweringContext, layer: ELUSpec, xs, masks, ranks):
 
 @keras_layout
 def prelu(ctx: LoweringContext, layer: PReLUSpec, xs, masks, ranks):
-    return ctx.op.PRelu(xs[0], ctx.weight("alpha", layer.alpha))
+    alpha = ctx.weight("alpha", layer.alpha)
+    if not ctx.target.prelu:  # max(x, 0) + alpha * min(x, 0): the same numbers, one term is 0
+        op = ctx.op
+        return op.Add(op.Max(xs[0], 0.0), op.Mul(alpha, op.Min(xs[0], 0.0)))
+    return ctx.op.PRelu(xs[0], alpha)
 
 
 def _reduce(ctx: LoweringContext, kind: str, x, axes: tuple[int, ...]):

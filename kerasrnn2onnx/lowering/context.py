@@ -17,7 +17,8 @@ import onnx_ir as ir
 import onnx_ir.passes.common as common_passes
 from onnxscript import GraphBuilder
 
-from .scan_bodies import separate_scan_outputs
+from .constants import constants_as_initializers
+from .scan_bodies import carry_outer_values, final_states_from_sequences, separate_scan_outputs
 from .targets import TargetProfile, profile
 from .transpose_fold import fold_transposes
 
@@ -145,8 +146,14 @@ class LoweringContext:
             _drop_value_info(proto.graph)
         if self.target.fold_transposes:
             fold_transposes(proto.graph)
+        if not self.target.scan_final_states:
+            final_states_from_sequences(proto.graph)  # before: it adds Identities of body outputs
         if not self.target.scan_output_feeds_body:
             separate_scan_outputs(proto.graph)
+        if not self.target.scan_outer_values:
+            carry_outer_values(proto.graph)
+        if not self.target.constant_nodes:
+            constants_as_initializers(proto.graph)
         _store_branch_weights(proto.graph)
         onnx.helper.set_model_props(proto, metadata)
         return proto

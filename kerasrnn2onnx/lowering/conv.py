@@ -137,6 +137,13 @@ def pool(ctx: LoweringContext, layer: PoolSpec, xs, masks, ranks):
 def global_pool(ctx: LoweringContext, layer: GlobalPoolSpec, xs, masks, ranks):
     kind = "Max" if layer.op == "max" else "Mean"
     keep = 1 if layer.keepdims else 0
+    if not ctx.target.multi_axis_reduce and len(layer.axes) > 1:
+        # one axis at a time, the last first (the earlier axis numbers stay valid): every group
+        # has the same size, so a mean of means is the mean
+        y = xs[0]
+        for axis in sorted(layer.axes, reverse=True):
+            y = ctx.reduce(kind, y, axis, keep)
+        return y
     if ctx.opset >= 18:  # axes became an input of ReduceMax/Mean in opset 18
         return getattr(ctx.op, f"Reduce{kind}")(xs[0], ctx.ints(*layer.axes), keepdims=keep)
     return getattr(ctx.op, f"Reduce{kind}")(xs[0], axes=list(layer.axes), keepdims=keep)

@@ -29,7 +29,6 @@ from ..spec.layers import (
     FeedForwardSpec,
     FlattenSpec,
     GlobalPool1DSpec,
-    PermuteSpec,
     Pool1DSpec,
     RepeatVectorSpec,
     ReshapeSpec,
@@ -409,8 +408,6 @@ def _feed_forward_time(layer: Any, time: int | str | None) -> int | str | None:
         return time if layer.keeps_time else None
     if isinstance(layer, ReshapeSpec):
         return layer.target_shape[0] if len(layer.target_shape) >= 2 and layer.target_shape[0] > 0 else None
-    if isinstance(layer, PermuteSpec):
-        return None  # the old feature axis: its size is static, set from the spec's output width
     if isinstance(layer, Conv1DSpec):
         if not isinstance(time, int):
             return None

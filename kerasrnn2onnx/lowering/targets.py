@@ -34,6 +34,22 @@ names, so a new runtime is one row. Every ``False`` here was measured on the run
 - ``scan_output_feeds_body``: a Scan body may read one of its own outputs (a custom step's
   ``output, Identity(output)``); tract fails analysing such a body ("Failed analyse for node
   ... Scan"), so those outputs are written by Identities there (lowering/scan_bodies.py).
+- ``static_reshapes``: reshapes whose every non-batch dim is known get constant shapes
+  (OpenCV's importer fails on a Reshape to a shape computed from Shape: "outTotal ==
+  inpTotal"); elsewhere the shapes are read from the tensors.
+- ``prelu``: the PRelu op broadcasts its slope as the spec says (OpenCV takes it per channel
+  of axis 1 and fails on Keras's trailing-axis slopes: "cn1 <= scale.total()"); else
+  max(x, 0) + alpha * min(x, 0).
+- ``multi_axis_reduce``: a ReduceMax/ReduceMean over several axes is right (OpenCV 5.0 is
+  wrong over axes 1-3 of a rank-5 tensor, GlobalMaxPooling3D); else one axis at a time.
+- ``constant_nodes``: Constant nodes are read right (OpenCV keeps the axis of a Gather
+  whose scalar index is a Constant node); else they become initializers (lowering/constants.py).
+- ``scan_outer_values``: a Scan body may read main-graph values that are not initializers
+  (a custom cell's constants); OpenVINO's frontend rejects that ("body outputs (2) is less
+  than num_initial_values (3)"), so they are carried as unchanged loop states there.
+- ``scan_final_states``: a Scan whose graph reads two or more final states runs (tract fails
+  evaluating one: ConvLSTM return_state); else they are read from the last step of scan
+  outputs (lowering/scan_bodies.py).
 - ``value_info``: symbolic shapes of intermediate values may be recorded (tract unifies
   them with the concrete input shapes it needs and fails on the first Transpose).
 """
@@ -64,6 +80,12 @@ class TargetProfile:
     refused_activations: tuple[tuple[str, str], ...] = ()  # (Keras name, why)
     fold_transposes: bool = False
     scan_output_feeds_body: bool = True
+    static_reshapes: bool = False
+    prelu: bool = True
+    multi_axis_reduce: bool = True
+    constant_nodes: bool = True
+    scan_outer_values: bool = True
+    scan_final_states: bool = True
 
 
 DEFAULT_ACTIVATIONS_ONLY: frozenset[str] = frozenset()
@@ -73,16 +95,19 @@ PROFILES: dict[str, TargetProfile] = {p.name: p for p in (
     TargetProfile("cpu", "onnxruntime", batch_switch=True, measured_cpu_rules=True, blank_unused_outputs=True),
     TargetProfile("cuda", "onnxruntime (CUDA)", cudnn_only=True, blank_unused_outputs=True),
     TargetProfile("openvino", "OpenVINO", native_activations=frozenset({"Sigmoid", "Tanh", "Relu"}),
-                  sequence_lens=False, reverse=False, activation_forms="exp_mish", fold_transposes=True),
+                  sequence_lens=False, reverse=False, activation_forms="exp_mish", fold_transposes=True,
+                  scan_outer_values=False),
     TargetProfile("tract", "tract", native_activations=DEFAULT_ACTIVATIONS_ONLY, sequence_lens=False, reverse=False,
                   value_info=False, lstm_cell_state_out=False, activation_forms="exp", refused_activations=TRACT_ERF,
-                  scan_output_feeds_body=False),
+                  scan_output_feeds_body=False, scan_final_states=False),
     TargetProfile("opencv", "OpenCV DNN", native_ops=frozenset({"LSTM"}), native_activations=DEFAULT_ACTIVATIONS_ONLY,
-                  sequence_lens=False, reverse=False, scan=False, value_info=False),
+                  sequence_lens=False, reverse=False, scan=False, value_info=False, static_reshapes=True,
+                  prelu=False, multi_axis_reduce=False, constant_nodes=False),
     TargetProfile("web", "onnxruntime-web (WebAssembly)"),
     TargetProfile("portable", "OpenCV (in the portable set)", native=False, unroll_fixed_time=True, reverse=False,
                   value_info=False, activation_forms="exp", refused_activations=TRACT_ERF, fold_transposes=True,
-                  scan_output_feeds_body=False),
+                  scan_output_feeds_body=False, static_reshapes=True, prelu=False, multi_axis_reduce=False,
+                  constant_nodes=False, scan_outer_values=False, scan_final_states=False),
 )}
 
 

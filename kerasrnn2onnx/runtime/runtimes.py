@@ -129,11 +129,15 @@ class _OpenCV(_FileBacked):
         super().__init__(model)
         cv2 = _need("cv2", "opencv")
         self._net = cv2.dnn.readNetFromONNX(self.path)
+        # OpenCV 5.0 renames outputs it cannot use as layer names (a shared layer's second
+        # call, 'lstm#1', becomes 'lstm_1'); its own names, in the graph's output order
+        own = list(self._net.getUnconnectedOutLayersNames())
+        self._forward_names = own if len(own) == len(self.output_names) else self.output_names
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         for name in self.input_names:
             self._net.setInput(np.ascontiguousarray(feeds[name]), name)
-        outputs = self._net.forward(self.output_names)
+        outputs = self._net.forward(self._forward_names)
         return [np.asarray(o) for o in outputs]
 
 

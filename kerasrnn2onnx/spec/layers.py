@@ -196,10 +196,16 @@ class PermuteSpec:
     name: str
     sources: tuple[TensorSpec, ...]
     dims: tuple[int, ...]
+    steps: int | None = None  # the output's timesteps: the input's feature width for (2, 1)
     mask = "drop"
 
     def describe(self) -> str:
         return f"Permute({self.dims})"
+
+    def out_time(self, time: int | str | None) -> int | str | None:
+        """(2, 1) makes the static feature axis the time axis, so the time is fixed after it
+        (OpenCV's target unrolls only a fixed time)."""
+        return self.steps if self.dims == (2, 1) else time
 
 
 FeedForwardSpec = (ReshapeSpec | PermuteSpec | DenseSpec | ActivationLayerSpec | IdentityLayerSpec | MergeSpec

@@ -293,7 +293,7 @@ def _permute(raw, config, sources, infos, model, feed) -> Parsed:
         return IdentityLayerSpec(raw.name, sources, "Permute"), info
     if info.steps is None:
         raise UnsupportedError(raw.name, "Permute((2, 1)) needs a fixed number of timesteps (they become features)")
-    return PermuteSpec(raw.name, sources, dims), TensorInfo(info.steps, 3, False, steps=info.width)
+    return PermuteSpec(raw.name, sources, dims, info.width), TensorInfo(info.steps, 3, False, steps=info.width)
 
 
 def _flatten(raw, config, sources, infos, model, feed) -> Parsed:

@@ -42,6 +42,7 @@ class TimeDistributedSpec:
     sources: tuple[TensorSpec, ...]
     chain: tuple[tuple[Any, int, int], ...]
     out_shape: Dims
+    in_shape: Dims = ()  # the input's non-batch dims (time first), for static reshapes
     mask: ClassVar[str] = "pass"
 
     @property
@@ -196,5 +197,5 @@ def parse_time_distributed(raw: RawLayer, config: Mapping[str, Any], sources: tu
     if sub_feed is not None and feed.is_per_layer and next(sub_feed.for_layer(raw), None) is not None:
         raise LayerError(name, "the file holds more weights than the wrapped model uses")
     result = (dims[0], *info.dims())
-    td = TimeDistributedSpec(name, sources, tuple(chain), result)
+    td = TimeDistributedSpec(name, sources, tuple(chain), result, tuple(dims))
     return td, replace(info_of(result), masked=infos[0].masked)

@@ -224,10 +224,143 @@ def softplus_overflow() -> Reproducer:
                       [np.logaddexp(x.astype(np.float64), 0).astype(np.float32)])
 
 
+def _one_input(nodes, x_dims, y_dims, initializers=()) -> onnx.ModelProto:
+    return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_dims)],
+                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_dims)], initializers)
+
+
+def _ints(name: str, values: list[int]) -> onnx.TensorProto:
+    return helper.make_tensor(name, TensorProto.INT64, [len(values)], values)
+
+
+def reduce_several_axes_rank5() -> Reproducer:
+    """OpenCV 5.0: ReduceMax over axes 1-3 of a rank-5 tensor (GlobalMaxPooling3D) is wrong;
+    one axis at a time is right (the opencv target's form)."""
+    x = np.random.default_rng(5).standard_normal((2, 4, 5, 6, 2)).astype(np.float32)
+    bug = _one_input([helper.make_node("ReduceMax", ["x", "axes"], ["y"], keepdims=0)], ["b", 4, 5, 6, 2], ["b", 2],
+                     [_ints("axes", [1, 2, 3])])
+    ours = _one_input([helper.make_node("ReduceMax", ["x", "a3"], ["r3"], keepdims=0),
+                       helper.make_node("ReduceMax", ["r3", "a2"], ["r2"], keepdims=0),
+                       helper.make_node("ReduceMax", ["r2", "a1"], ["y"], keepdims=0)], ["b", 4, 5, 6, 2], ["b", 2],
+                      [_ints("a1", [1]), _ints("a2", [2]), _ints("a3", [3])])
+    return Reproducer("opencv", "ReduceMax over axes 1-3 of rank 5", bug, ours, {"x": x}, [x.max(axis=(1, 2, 3))])
+
+
+def prelu_trailing_slope() -> Reproducer:
+    """OpenCV 5.0 takes PRelu's slope per channel of axis 1 and fails on a slope broadcast
+    along the last axis, as Keras's PReLU stores it ("cn1 <= scale.total()"); the opencv
+    target writes max(x, 0) + alpha * min(x, 0)."""
+    x = np.random.default_rng(6).standard_normal((2, 3, 4, 2)).astype(np.float32)
+    alpha = np.array([[[0.25, -0.5]]], np.float32)
+    weights = [numpy_helper.from_array(alpha, "alpha"), helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])]
+    bug = _one_input([helper.make_node("PRelu", ["x", "alpha"], ["y"])], ["b", 3, 4, 2], ["b", 3, 4, 2], weights)
+    ours = _one_input([helper.make_node("Max", ["x", "zero"], ["p"]), helper.make_node("Min", ["x", "zero"], ["n"]),
+                       helper.make_node("Mul", ["alpha", "n"], ["s"]), helper.make_node("Add", ["p", "s"], ["y"])],
+                      ["b", 3, 4, 2], ["b", 3, 4, 2], weights)
+    return Reproducer("opencv", "PRelu slope on the last axis", bug, ours, {"x": x}, [np.where(x >= 0, x, alpha * x)])
+
+
+def reshape_to_computed_shape() -> Reproducer:
+    """OpenCV 5.0 fails on TimeDistributed(Flatten) with its shapes computed from Shape: time
+    folded into the batch, flattened, and unfolded to (batch, time, features) ("outTotal ==
+    inpTotal"); with every non-batch dim known the opencv target gives them as constants."""
+    x = np.random.default_rng(7).standard_normal((2, 3, 2, 2, 3)).astype(np.float32)
+    dims = ["b", 3, 2, 2, 3]
+    bug = _one_input([helper.make_node("Shape", ["x"], ["s"]),
+                      helper.make_node("Slice", ["s", "two", "five"], ["step"]),
+                      helper.make_node("Concat", ["minus_one", "step"], ["fold"], axis=0),
+                      helper.make_node("Reshape", ["x", "fold"], ["folded"]),
+                      helper.make_node("Reshape", ["folded", "flat"], ["f"]),
+                      helper.make_node("Slice", ["s", "zero", "two"], ["head"]),
+                      helper.make_node("Shape", ["f"], ["fs"]),
+                      helper.make_node("Slice", ["fs", "one", "two"], ["width"]),
+                      helper.make_node("Concat", ["head", "width"], ["unfold"], axis=0),
+                      helper.make_node("Reshape", ["f", "unfold"], ["y"])], dims, ["b", 3, 12],
+                     [_ints("zero", [0]), _ints("one", [1]), _ints("two", [2]), _ints("five", [5]),
+                      _ints("minus_one", [-1]), _ints("flat", [0, -1])])
+    ours = _one_input([helper.make_node("Reshape", ["x", "fold"], ["folded"]),
+                       helper.make_node("Reshape", ["folded", "flat"], ["f"]),
+                       helper.make_node("Reshape", ["f", "unfold"], ["y"])], dims, ["b", 3, 12],
+                      [_ints("fold", [-1, 2, 2, 3]), _ints("flat", [0, -1]), _ints("unfold", [-1, 3, 12])])
+    return Reproducer("opencv", "TimeDistributed(Flatten) reshapes to computed shapes", bug, ours, {"x": x},
+                      [x.reshape(2, 3, 12)])
+
+
+def gather_scalar_constant_node() -> Reproducer:
+    """OpenCV 5.0 keeps the axis of a Gather whose scalar index is a Constant node (x[:, -1]
+    comes out (batch, 1, features)); the same index as an initializer is right, so the opencv
+    target moves Constant nodes to initializers (lowering/constants.py)."""
+    x = np.random.default_rng(8).standard_normal((2, 5, 4)).astype(np.float32)
+    gather = helper.make_node("Gather", ["x", "i"], ["y"], axis=1)
+    bug = _one_input([helper.make_node("Constant", [], ["i"], value_int=-1), gather], ["b", 5, 4], ["b", 4])
+    ours = _one_input([gather], ["b", 5, 4], ["b", 4], [helper.make_tensor("i", TensorProto.INT64, [], [-1])])
+    return Reproducer("opencv", "Gather with a Constant-node scalar index", bug, ours, {"x": x}, [x[:, -1]])
+
+
+def scan_reads_outer_input() -> Reproducer:
+    """OpenVINO 2026.4's ONNX frontend rejects a Scan whose body reads a graph input from the
+    outer scope (a custom cell's constants: "body outputs (2) is less than num_initial_values
+    (3)"); carried as one more loop state handed on unchanged it runs (lowering/scan_bodies.py)."""
+    x = np.random.default_rng(9).standard_normal((4, 2, 3)).astype(np.float32)
+    memory = np.random.default_rng(10).standard_normal((2, 3)).astype(np.float32)
+    state = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2, 3]) for n in ("h", "h_out", "y_t")]
+
+    def build(carried: bool) -> onnx.ModelProto:
+        read = "m" if carried else "memory"
+        nodes = [helper.make_node("Mul", ["x_t", read], ["p"]), helper.make_node("Add", ["p", "h"], ["h_out"]),
+                 helper.make_node("Identity", ["p"], ["y_t"])]
+        extra_in = [helper.make_tensor_value_info("m", TensorProto.FLOAT, [2, 3])] if carried else []
+        extra_out = [helper.make_tensor_value_info("m_out", TensorProto.FLOAT, [2, 3])] if carried else []
+        inputs = [state[0], *extra_in, helper.make_tensor_value_info("x_t", TensorProto.FLOAT, [2, 3])]
+        outputs = [state[1], *extra_out, state[2]]
+        if carried:
+            nodes.append(helper.make_node("Identity", ["m"], ["m_out"]))
+        body = helper.make_graph(nodes, "step", inputs, outputs)
+        scan_in = ["h0"] + (["memory"] if carried else []) + ["x"]
+        scan_out = ["h_last"] + (["m_last"] if carried else []) + ["ys"]
+        return _model([helper.make_node("Scan", scan_in, scan_out, body=body, num_scan_inputs=1)],
+                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 2, 3]),
+                       helper.make_tensor_value_info("memory", TensorProto.FLOAT, [2, 3])],
+                      [helper.make_tensor_value_info("ys", TensorProto.FLOAT, [4, 2, 3])],
+                      [numpy_helper.from_array(np.zeros((2, 3), np.float32), "h0")])
+
+    return Reproducer("openvino", "Scan body reading a graph input", build(False), build(True),
+                      {"x": x, "memory": memory}, [x * memory])
+
+
+def scan_two_final_states() -> Reproducer:
+    """tract 0.23 fails evaluating a Scan of which two final states are read ("Evaluating ...
+    Scan"): the ConvLSTM1D with return_state of the fixture k3_convlstm1d_state, converted for
+    tract with and without reading them from the last step of scan outputs. Not reduced
+    further: the same pattern over plain Add/Tanh/Reshape bodies runs on tract."""
+    import dataclasses
+
+    import kerasrnn2onnx
+    from kerasrnn2onnx.lowering import targets
+
+    from ...conftest import MANIFEST
+
+    fixture = next(f for f in MANIFEST if f.name == "k3_convlstm1d_state")
+    ours = kerasrnn2onnx.convert(fixture.model, target="tract", **fixture.load_kwargs())
+    tract = targets.PROFILES["tract"]
+    targets.PROFILES["tract"] = dataclasses.replace(tract, scan_final_states=True)
+    try:
+        bug = kerasrnn2onnx.convert(fixture.model, target="tract", **fixture.load_kwargs())
+    finally:
+        targets.PROFILES["tract"] = tract
+    (inputs, expected), = fixture.cases[:1]
+    names = [i.name for i in ours.graph.input]
+    return Reproducer("tract", "Scan with two final states read", bug, ours, dict(zip(names, inputs, strict=True)),
+                      [np.asarray(e, np.float32) for e in expected])
+
+
 # lstm_reverse and int64_sort_key stay as checks of our form only: on OpenVINO 2026.4 these
 # minimal forms compute right (the fixture failures came from larger graphs), so they are not
 # in the "bug still shows" list
 REPRODUCERS: list[Callable[[], Reproducer]] = [cumsum_axis, named_dims_in_value_info, rnn_activations_ignored,
                                                lstm_reverse_opencv, transpose_pair_after_lstm_input,
-                                               scan_output_read_in_body, silu_sigmoid_tail, softplus_overflow]
+                                               scan_output_read_in_body, silu_sigmoid_tail, softplus_overflow,
+                                               reduce_several_axes_rank5, prelu_trailing_slope,
+                                               reshape_to_computed_shape, gather_scalar_constant_node,
+                                               scan_reads_outer_input, scan_two_final_states]
 OUR_FORM_ONLY: list[Callable[[], Reproducer]] = [lstm_reverse, int64_sort_key]
