@@ -140,6 +140,10 @@ def _stack_steps(ctx: LoweringContext, outputs: Sequence[Any], x_seq: Any) -> An
     op = ctx.op
     if len(outputs) == 1:
         return ctx.unsqueeze(outputs[0], 0)
+    if ctx.target.static_reshapes:
+        # OpenCV mis-sizes a Reshape to a shape read from x_seq (a ConvLSTM's frames, themselves
+        # a Reshape), and the next Reshape fails: one Unsqueeze per step, no shape to compute
+        return op.Concat(*[ctx.unsqueeze(o, 0) for o in outputs], axis=0)
     batch = ctx.dims(x_seq, 1, 2)
     shape = op.Concat(ctx.ints(len(outputs)), batch, ctx.ints(-1), axis=0)
     return op.Reshape(op.Concat(*outputs, axis=0), shape)

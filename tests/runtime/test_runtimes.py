@@ -34,7 +34,8 @@ FIXED_TIME = ["k3_edge_t1_b1_u1", "k3_gru_unroll", "k3_unroll_simple_back", "k3_
               "k2_mask_unroll",
               # OpenCV's workarounds: constant reshapes (TimeDistributed), one-axis reductions (3D
               # pooling), PReLU as Max/Min, the time after Permute((2, 1))
-              "k3_video_classifier", "k3_volumes_3d", "k3_activation_layers_4d", "k3_fixed_time_permute"]
+              "k3_video_classifier", "k3_volumes_3d", "k3_activation_layers_4d", "k3_fixed_time_permute",
+              "k3_convlstm_grid_1d"]  # and the unrolled loop's steps stacked without a computed shape
 # OpenCV runs these LSTMs natively at any length; shared_lstm's second call is named 'lstm#1'
 OPENCV_LSTM = ["k3_lstm", "k3_lstm_back_seq", "k3_bidi_concat", "k2_lstm", "k3_shared_lstm", "k2_tf_ops"]
 MODULES = {"openvino": "openvino", "tract": "tract", "opencv": "cv2"}
