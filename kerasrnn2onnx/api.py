@@ -24,7 +24,6 @@ from .parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityReport, compare_all
 from .parity.verify import run_onnx
 from .reference import run_model
 from .spec import ModelSpec, parse_model
-from .spec.layers import layer_inputs
 from .spec.types import BidirectionalSpec, RecurrentLayerSpec
 
 PathLike = str | os.PathLike
@@ -189,7 +188,7 @@ def _verify(spec: ModelSpec, onnx_model: onnx.ModelProto | PathLike | None, prov
     arrays, cases = verify_inputs(spec, inputs, batch, timesteps, seed)
     shapes = ", ".join(f"{i.name} {a.shape}" for i, a in zip(spec.inputs, arrays, strict=True))
     with np.errstate(all="ignore"):  # NaN/inf inputs propagate as in Keras; no warnings on stderr
-        expected = run_model(spec, arrays, np.float64)
+        expected = run_model(spec, arrays, np.float64, checked=True)  # verify_inputs checked the shapes
     actual = run_onnx(proto, arrays, provider, runtime)
     names = [o.name for o in spec.outputs]
     if len(actual) != len(expected):
@@ -237,7 +236,7 @@ def describe(model: ModelSource, weights: PathLike | None = None, keras_version:
         lines.append(f"  {inp.name}: {dims} {inp.dtype}")
     lines.append(f"layers (target {target}):")
     for layer in spec.layers:
-        src = ", ".join(s.layer + (f"[{s.index}]" if s.index else "") for s in layer_inputs(layer))
+        src = ", ".join(s.layer + (f"[{s.index}]" if s.index else "") for s in layer.inputs)
         lines.append(f"  {layer.name} <- {src}: {layer.describe()}")
         halves = [layer] if isinstance(layer, RecurrentLayerSpec) else (
             [layer.forward, layer.backward] if isinstance(layer, BidirectionalSpec) else [])

@@ -22,7 +22,7 @@ def make_inputs(spec: ModelSpec, batch: int = 2, timesteps: int = 7, seed: int =
     normal; token inputs are uniform ids of the Embedding they feed (0 included, so
     ``mask_zero`` masks some steps)."""
     rng = np.random.default_rng(seed)
-    vocab = {layer.source.layer: layer.input_dim for layer in spec.layers if isinstance(layer, EmbeddingSpec)}
+    vocab = {layer.inputs[0].layer: layer.input_dim for layer in spec.layers if isinstance(layer, EmbeddingSpec)}
     arrays = []
     for inp in spec.inputs:
         b = inp.batch if inp.batch is not None else batch
@@ -87,11 +87,17 @@ def load_npz_inputs(path: str | os.PathLike, names: Sequence[str]) -> list[np.nd
     return arrays
 
 
-def check_inputs(spec: ModelSpec, arrays: Sequence[np.ndarray]) -> None:
-    """Each array has the rank and the fixed dims of its model input."""
+def check_inputs(spec: ModelSpec, arrays: Sequence[np.ndarray], any_batch_and_time: bool = False) -> None:
+    """Each array has the rank and the fixed dims of its model input: the one input shape
+    check (and message) of the verify path. ``any_batch_and_time``: the batch and time dims
+    may differ from fixed ones (the NumPy reference runs a stateful model's whole sequence
+    at once, or any batch)."""
     for inp, array in zip(spec.inputs, arrays, strict=True):
         expected = inp.shape
-        if array.ndim != inp.rank or any(e is not None and e != a for e, a in zip(expected, array.shape, strict=True)):
+        checked = list(expected)
+        if any_batch_and_time:
+            checked[: 1 if inp.kind == "vector" else 2] = [None] * (1 if inp.kind == "vector" else 2)
+        if array.ndim != inp.rank or any(e is not None and e != a for e, a in zip(checked, array.shape, strict=True)):
             shown = "(" + ", ".join("?" if e is None else str(e) for e in expected) + ")"
             raise RuntimeInputError(f"input '{inp.name}' has shape {array.shape}, the model expects {shown}")
 

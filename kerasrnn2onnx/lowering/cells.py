@@ -1,6 +1,7 @@
 """One cell step as ONNX ops, written once and used by both the Scan and unrolled lowerings.
 
-A :class:`CellLowering` knows a cell's weights in the layouts its step wants, the part of
+Each cell kind's :class:`CellStep` (registered in ``CELL_STEPS`` by cell spec type) knows
+a cell's weights in the layouts its step wants, the part of
 the computation that can run for all timesteps at once outside the loop (the input
 projection ``x·kernel + bias``: one MatMul over the whole sequence), and the step itself,
 traced with an onnxscript op builder into whichever graph is being built (the main graph
@@ -9,23 +10,25 @@ for ``unroll``, a Scan body for ``scan``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import onnx_ir as ir
 
 from ..errors import UnsupportedError
+from ..registry import Registry
 from ..spec.activations import ActivationSpec
-from ..spec.types import BuiltinCellSpec, CustomCellSpec, GRUCellSpec, LSTMCellSpec, SimpleRNNCellSpec
+from ..spec.cells import BuiltinCellSpec, CellSpec, CustomCellSpec, GRUCellSpec, LSTMCellSpec, SimpleRNNCellSpec
 from .context import LoweringContext
 from .tuning import WIDE_LSTM_UNITS
 
 
 class CellStep(Protocol):
-    """What the scan and unroll loops need of a cell: built-in (:class:`CellLowering`) or
-    registered (:class:`CustomCellLowering`)."""
+    """What the scan and unroll loops need of a cell, whatever its kind: one implementation
+    per cell spec type, registered in :data:`CELL_STEPS` (the built-in cells'
+    :class:`CellLowering` subclasses, users' cells' :class:`CustomCellLowering`)."""
 
     @property
     def state_units(self) -> list[int]:
@@ -41,9 +44,20 @@ class CellStep(Protocol):
         ...
 
 
+CellStepBuilder = Callable[[LoweringContext, Any, Sequence[Any]], CellStep]
+CELL_STEPS: Registry[type, CellStepBuilder] = Registry("cell step lowering")
+"""Cell spec type -> ``(ctx, cell, constants) -> CellStep``: the ONNX step of that kind."""
+
+
+def cell_step(ctx: LoweringContext, cell: CellSpec, constants: Sequence[Any]) -> CellStep:
+    """The :class:`CellStep` of ``cell``, its weights added to the graph being built."""
+    return CELL_STEPS[type(cell)](ctx, cell, constants)
+
+
 @dataclass
 class CellLowering:
-    """Weights of one built-in cell as graph values, cut into gate blocks, and its step.
+    """Weights of one built-in cell as graph values, cut into gate blocks; each cell kind's
+    subclass says how its gates are blocked and writes its step.
 
     Why blocks: each block has its own input projection (computed outside the loop, so the
     loop gets one step input per block) and its own recurrent Gemm, which onnxruntime fuses
@@ -63,22 +77,15 @@ class CellLowering:
     gate_split: Any | None  # sizes splitting a block into its gates
     three_gates: Any | None = None  # LSTM as one block: (u, u, u) for its activated i, f, o
 
+    @staticmethod
+    def blocks(ctx: LoweringContext, cell: Any) -> tuple[list[tuple[int, ...]], Any | None]:
+        """The gate blocks (Keras gate indices) and the sizes that split a block into gates."""
+        return [(0,)], None
+
     @classmethod
-    def build(cls, ctx: LoweringContext, cell: BuiltinCellSpec) -> CellLowering:
+    def build(cls, ctx: LoweringContext, cell: Any, constants: Sequence[Any] = ()) -> CellLowering:
         u = cell.units
-        blocks: list[tuple[int, ...]]
-        if isinstance(cell, LSTMCellSpec):
-            # blocks by Keras gate index (i, f, c, o); see the class docstring
-            if not cell.recurrent_activation.elementwise:
-                blocks, split = [(0,), (1,), (2,), (3,)], None
-            elif u >= WIDE_LSTM_UNITS:
-                blocks, split = [(0, 1, 3, 2)], ctx.ints(3 * u, u)
-            else:
-                blocks, split = [(0, 1, 3), (2,)], ctx.ints(u, u, u)
-        elif isinstance(cell, GRUCellSpec):
-            blocks, split = [(0, 1), (2,)], ctx.ints(u, u)
-        else:
-            blocks, split = [(0,)], None
+        blocks, split = cls.blocks(ctx, cell)
 
         def cut(matrix: np.ndarray, block: tuple[int, ...]) -> np.ndarray:
             return np.concatenate([matrix[..., k * u:(k + 1) * u] for k in block], -1)
@@ -126,29 +133,61 @@ class CellLowering:
 
     def step(self, op: Any, step_inputs: Sequence[Any], states: Sequence[Any]) -> tuple[Any, list[Any]]:
         """``(output, new_states)`` of one timestep, Keras's equations as ONNX ops."""
-        cell = self.cell
-        if isinstance(cell, SimpleRNNCellSpec):
-            (h,) = states
-            new_h = cell.activation.emit(op, op.Gemm(h, self.recurrents[0], step_inputs[0]))
-            return new_h, [new_h]
-        if isinstance(cell, LSTMCellSpec):
-            h, c = states
-            pre = [op.Gemm(h, recurrent, x) for recurrent, x in zip(self.recurrents, step_inputs, strict=True)]
-            ra = cell.recurrent_activation
-            if len(pre) == 1:  # one block i,f,o,c
-                ifo, g = op.Split(pre[0], self.gate_split, axis=-1, _outputs=2)
-                i, f, o = op.Split(ra.emit(op, ifo), self.three_gates, axis=-1, _outputs=3)
-            elif len(pre) == 2:  # blocks (i,f,o) and c
-                i, f, o = op.Split(ra.emit(op, pre[0]), self.gate_split, axis=-1, _outputs=3)
-                g = pre[1]
-            else:
-                i, f, g, o = ra.emit(op, pre[0]), ra.emit(op, pre[1]), pre[2], ra.emit(op, pre[3])
-            new_c = op.Add(op.Mul(f, c), op.Mul(i, cell.activation.emit(op, g)))
-            new_h = op.Mul(o, cell.activation.emit(op, new_c))
-            return new_h, [new_h, new_c]
-        return self._gru_step(op, cell, step_inputs, states[0])
+        raise NotImplementedError(type(self).__name__)
 
-    def _gru_step(self, op: Any, cell: GRUCellSpec, step_inputs: Sequence[Any], h: Any) -> tuple[Any, list[Any]]:
+
+class SimpleRNNStep(CellLowering):
+    """``h = activation(h·R + x·W + b)``: one block, one Gemm per step."""
+
+    def step(self, op: Any, step_inputs: Sequence[Any], states: Sequence[Any]) -> tuple[Any, list[Any]]:
+        (h,) = states
+        cell = cast(SimpleRNNCellSpec, self.cell)
+        new_h = cell.activation.emit(op, op.Gemm(h, self.recurrents[0], step_inputs[0]))
+        return new_h, [new_h]
+
+
+class LSTMStep(CellLowering):
+    """Keras's LSTM step over the blocks the class docstring describes."""
+
+    @staticmethod
+    def blocks(ctx: LoweringContext, cell: Any) -> tuple[list[tuple[int, ...]], Any | None]:
+        u = cell.units
+        # blocks by Keras gate index (i, f, c, o); see the class docstring
+        if not cell.recurrent_activation.elementwise:
+            return [(0,), (1,), (2,), (3,)], None
+        if u >= WIDE_LSTM_UNITS:
+            return [(0, 1, 3, 2)], ctx.ints(3 * u, u)
+        return [(0, 1, 3), (2,)], ctx.ints(u, u, u)
+
+    def step(self, op: Any, step_inputs: Sequence[Any], states: Sequence[Any]) -> tuple[Any, list[Any]]:
+        cell = cast(LSTMCellSpec, self.cell)
+        h, c = states
+        pre = [op.Gemm(h, recurrent, x) for recurrent, x in zip(self.recurrents, step_inputs, strict=True)]
+        ra = cell.recurrent_activation
+        if len(pre) == 1:  # one block i,f,o,c
+            ifo, g = op.Split(pre[0], self.gate_split, axis=-1, _outputs=2)
+            i, f, o = op.Split(ra.emit(op, ifo), self.three_gates, axis=-1, _outputs=3)
+        elif len(pre) == 2:  # blocks (i,f,o) and c
+            i, f, o = op.Split(ra.emit(op, pre[0]), self.gate_split, axis=-1, _outputs=3)
+            g = pre[1]
+        else:
+            i, f, g, o = ra.emit(op, pre[0]), ra.emit(op, pre[1]), pre[2], ra.emit(op, pre[3])
+        new_c = op.Add(op.Mul(f, c), op.Mul(i, cell.activation.emit(op, g)))
+        new_h = op.Mul(o, cell.activation.emit(op, new_c))
+        return new_h, [new_h, new_c]
+
+
+class GRUStep(CellLowering):
+    """Keras's GRU step: blocks (z, r) and h, reset before or after the recurrent matmul."""
+
+    @staticmethod
+    def blocks(ctx: LoweringContext, cell: Any) -> tuple[list[tuple[int, ...]], Any | None]:
+        u = cell.units
+        return [(0, 1), (2,)], ctx.ints(u, u)
+
+    def step(self, op: Any, step_inputs: Sequence[Any], states: Sequence[Any]) -> tuple[Any, list[Any]]:
+        cell = cast(GRUCellSpec, self.cell)
+        h = states[0]
         x_zr, x_h = step_inputs
         recurrent_zr, recurrent_h = self.recurrents
         z, r = self._gates(op, cell.recurrent_activation, op.Gemm(h, recurrent_zr, x_zr))
@@ -182,7 +221,7 @@ class CustomCellLowering:
     constants: list[Any]
 
     @classmethod
-    def build(cls, ctx: LoweringContext, cell: CustomCellSpec, constants: Sequence[Any]) -> CustomCellLowering:
+    def build(cls, ctx: LoweringContext, cell: Any, constants: Sequence[Any] = ()) -> CustomCellLowering:
         return cls(cell, {name: ctx.weight(name, array) for name, array in cell.weights.items()}, list(constants))
 
     @property
@@ -213,3 +252,9 @@ class CustomCellLowering:
             raise UnsupportedError(self.cell.name, f"the step of converter '{converter.keras_name}' returned "
                                    f"{len(results)} value(s); expected output and {len(states)} state(s)")
         return results[0], results[1:]
+
+
+CELL_STEPS.add(SimpleRNNCellSpec, SimpleRNNStep.build)
+CELL_STEPS.add(GRUCellSpec, GRUStep.build)
+CELL_STEPS.add(LSTMCellSpec, LSTMStep.build)
+CELL_STEPS.add(CustomCellSpec, CustomCellLowering.build)

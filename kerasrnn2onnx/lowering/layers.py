@@ -193,23 +193,6 @@ LOWERINGS.update(ACTIVATION_LOWERINGS)
 LOWERINGS.update(WRAPPER_LOWERINGS)  # families kept in their own modules
 
 
-def output_mask(ctx: LoweringContext, layer: Any, masks: list[Any]) -> Any:
-    """The mask a surrounding layer passes on ((time, batch, 1) booleans), as Keras does."""
-    rule = type(layer).mask
-    if rule == "pass":
-        return masks[0]
-    if rule == "merge":
-        present = [m for m in masks if m is not None]
-        if not present or (layer.op == "concatenate" and len(present) < len(masks)):
-            return None  # Concatenate: a missing mask counts as all-kept, so the OR keeps every step
-        combine = ctx.op.Or if layer.op == "concatenate" else ctx.op.And
-        out = present[0]
-        for m in present[1:]:
-            out = combine(out, m)
-        return out
-    return None
-
-
 def lower_feed_forward(ctx: LoweringContext, layer: Any, xs: list[Any], masks: list[Any], ranks: list[int]) -> Any:
     runner = LOWERINGS.get(type(layer))
     if runner is None:  # pragma: no cover - every parsed kind has a lowering

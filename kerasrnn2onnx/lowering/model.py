@@ -20,34 +20,25 @@ import onnx_ir as ir
 from ..errors import ConversionError
 from ..registry import Registry
 from ..spec.activations import activation_forms
-from ..spec.attention import ATTENTION_SPECS
-from ..spec.conv_rnn import ConvUnflattenSpec
-from ..spec.dot import DotSpec
+from ..spec.cells import LSTMCellSpec
+from ..spec.checks import TensorFacts
 from ..spec.layers import (
     FEED_FORWARD,
-    Conv1DSpec,
     FeedForwardSpec,
-    FlattenSpec,
-    GlobalPool1DSpec,
-    Pool1DSpec,
-    RepeatVectorSpec,
-    ReshapeSpec,
-    layer_inputs,
 )
-from ..spec.tfops import TFOpSpec
+from ..spec.masks import applied_mask, feed_forward_mask, leading_output_is_state, passed_mask
 from ..spec.types import (
     BidirectionalSpec,
-    CustomCellSpec,
     EmbeddingSpec,
     MaskingSpec,
     MaskOpSpec,
     ModelSpec,
     RecurrentLayerSpec,
-    TensorSpec,
+    Ref,
 )
-from .cells import CellLowering, CellStep, CustomCellLowering
+from .cells import cell_step
 from .context import LoweringContext
-from .layers import lower_feed_forward, output_mask
+from .layers import lower_feed_forward
 from .loops import run_scan, run_unrolled
 from .native import lower_native
 from .options import DEFAULT_OPSET, MIN_OPSET
@@ -60,14 +51,21 @@ from .values import LayerValues
 
 @dataclass(frozen=True)
 class _Tensor:
-    """A value in the graph under construction: rank 3 is time-major (time, batch, features),
-    rank 2 is (batch, features) or, for token ids, time-major (time, batch)."""
+    """A value in the graph under construction, with the parser's facts of the Keras tensor
+    it is: rank 3 is time-major (time, batch, features), rank 2 is (batch, features) or, for
+    token ids, time-major (time, batch)."""
 
     value: Any
     mask: Any | None
-    batch: int | None
-    time: int | str | None
-    rank: int = 3
+    facts: TensorFacts
+
+    @property
+    def time(self) -> int | str | None:
+        return self.facts.time
+
+    @property
+    def rank(self) -> int:
+        return self.facts.rank
 
 
 def max_opset() -> int:
@@ -83,22 +81,11 @@ def plan_layers(spec: ModelSpec, strategy: str = "auto", target: str = "cpu",
     unknown = sorted(set(chosen) - {half.name for half in spec.recurrent_layers})
     if unknown:
         raise ConversionError(f"no recurrent layer named {', '.join(map(repr, unknown))}")
-    times = {i.name: i.timesteps for i in spec.inputs}
-    batches = {i.name: i.batch for i in spec.inputs}
     plans = []
-    for layer in spec.layers:
-        source = layer_inputs(layer)[0].layer
-        time, batch = times[source], batches[source]
-        if isinstance(layer, FeedForwardSpec):
-            steps = _feed_forward_time(layer, time)  # a name only comes from a named input dim
-            time = steps if isinstance(steps, int) else None
-        times[layer.name] = time
-        batches[layer.name] = batch
-        if isinstance(layer, RecurrentLayerSpec):
-            plans.append(plan_layer(layer, chosen.get(layer.name, strategy), target, times[layer.name], batch))
-        elif isinstance(layer, BidirectionalSpec):
-            plans += [plan_layer(half, chosen.get(half.name, strategy), target, times[layer.name], batch)
-                      for half in (layer.forward, layer.backward)]
+    for half in spec.recurrent_layers:
+        facts = spec.facts(half.inputs[0])  # a Bidirectional's halves read the wrapper's input
+        time = facts.time if isinstance(facts.time, int) else None
+        plans.append(plan_layer(half, chosen.get(half.name, strategy), target, time, facts.batch))
     return plans
 
 
@@ -113,11 +100,7 @@ def _lower_loop(ctx: LoweringContext, layer: RecurrentLayerSpec, x: _Tensor, str
         is_last = index == len(layer.cells) - 1
         want_sequence = not is_last or layer.return_sequences
         with ctx.scope(cell_spec.name if len(layer.cells) > 1 else "cell"):
-            cell: CellStep
-            if isinstance(cell_spec, CustomCellSpec):
-                cell = CustomCellLowering.build(ctx, cell_spec, constants)
-            else:
-                cell = CellLowering.build(ctx, cell_spec)
+            cell = cell_step(ctx, cell_spec, constants)
             cell_initial = [next(initial_iter) for _ in cell.state_units] if initial_iter is not None else None
             if strategy == "scan":
                 run = run_scan(ctx, layer, cell, value, x.mask, want_sequence, cell_initial)
@@ -171,7 +154,7 @@ class _Build:
     ctx: LoweringContext
     spec: ModelSpec
     plans: dict[str, LayerPlan]
-    tensors: dict[TensorSpec, _Tensor] = field(default_factory=dict)
+    tensors: dict[Ref, _Tensor] = field(default_factory=dict)
     graph_inputs: dict[str, Any] = field(default_factory=dict)
     state_inputs: dict[str, list[Any]] = field(default_factory=dict)
     layer_values: dict[str, LayerValues] = field(default_factory=dict)
@@ -201,8 +184,9 @@ def _build(build: _Build, spec: ModelSpec, plans: dict[str, LayerPlan], expose_s
            converter_version: str, target: str) -> onnx.ModelProto:
     _add_inputs(build)
     carried = state_io(spec, expose_states)
+    batch_dims = {half.name: _batch_dim(spec.facts(half.inputs[0])) for half in spec.recurrent_layers}
     for io in carried:
-        value = build.ctx.input(io.input, "float32", [_batch_dim(spec, io.layer), io.width])
+        value = build.ctx.input(io.input, "float32", [batch_dims[io.layer], io.width])
         build.state_inputs.setdefault(io.layer, []).append(value)
     for layer in spec.layers:
         with build.ctx.scope(layer.name):
@@ -211,39 +195,37 @@ def _build(build: _Build, spec: ModelSpec, plans: dict[str, LayerPlan], expose_s
     halves_by_name = {half.name: half for half in spec.recurrent_layers}
     for io in carried:
         index = halves_by_name[io.layer].state_names.index(io.state)
-        outputs.append((build.layer_values[io.layer].states[index], io.output, [_batch_dim(spec, io.layer), io.width]))
+        outputs.append((build.layer_values[io.layer].states[index], io.output, [batch_dims[io.layer], io.width]))
     return build.ctx.finish(outputs, converter_version, _metadata(spec, plans, carried, converter_version, target))
 
 
 def _add_inputs(build: _Build) -> None:
     """Graph inputs with the Keras names; sequences are made time-major at once."""
     ctx, op = build.ctx, build.ctx.op
-    time_dims = build.spec.time_dims()
     for inp in build.spec.inputs:
-        batch_dim = inp.batch if inp.batch is not None else "batch"
-        time_dim = time_dims[inp.name]
+        facts = build.spec.facts(Ref(inp.name))
+        batch_dim = facts.batch if facts.batch is not None else "batch"
+        time_dim = facts.time
         if inp.kind == "sequence":
             value = ctx.input(inp.name, inp.dtype, [batch_dim, time_dim, inp.features])
-            tensor = _Tensor(op.Transpose(value, perm=[1, 0, 2]), None, inp.batch, time_dim, 3)
+            inner = op.Transpose(value, perm=[1, 0, 2])
         elif inp.kind == "tokens":
             value = ctx.input(inp.name, inp.dtype, [batch_dim, time_dim])
-            tensor = _Tensor(op.Transpose(value, perm=[1, 0]), None, inp.batch, time_dim, 2)
+            inner = op.Transpose(value, perm=[1, 0])
         elif inp.kind == "tensor":  # rank 3 stays time-major like every sequence; ranks 4+ keep Keras's layout
             dims = [d if d is not None else f"{inp.name}_d{k}" for k, d in enumerate(inp.dims[1:], start=2)]
             value = ctx.input(inp.name, inp.dtype, [batch_dim, time_dim, *dims])
-            inner = op.Transpose(value, perm=[1, 0, 2]) if inp.rank == 3 else value
-            tensor = _Tensor(inner, None, inp.batch, time_dim, inp.rank)
+            inner = op.Transpose(value, perm=[1, 0, 2]) if facts.rank == 3 else value
         else:
             value = ctx.input(inp.name, inp.dtype, [batch_dim, inp.features])
-            tensor = _Tensor(value, None, inp.batch, None, 2)
-        build.tensors[TensorSpec(inp.name)] = tensor
+            inner = value
+        build.tensors[Ref(inp.name)] = _Tensor(inner, None, facts)
         build.graph_inputs[inp.name] = value  # batch-major, as constants= tensors are used
 
 
-def _batch_dim(spec: ModelSpec, layer_name: str) -> int | str:
-    """A layer's static batch size (from the model input its data comes from), or ``batch``."""
-    batch = {inp.name: inp.batch for inp in spec.inputs}.get(_root_input(spec, layer_name))
-    return batch if batch is not None else "batch"
+def _batch_dim(facts: TensorFacts) -> int | str:
+    """A static batch size, or the dim name ``batch``."""
+    return facts.batch if facts.batch is not None else "batch"
 
 
 def _outputs(build: _Build) -> list[tuple[Any, str, list[Any]]]:
@@ -251,17 +233,17 @@ def _outputs(build: _Build) -> list[tuple[Any, str, list[Any]]]:
     outputs: list[tuple[Any, str, list[Any]]] = []
     for out in build.spec.outputs:
         tensor = build.tensors[out.tensor]
-        out_batch = tensor.batch if tensor.batch is not None else "batch"
-        if tensor.rank > 3:  # kept in Keras's layout
-            out_time = tensor.time if tensor.time is not None else f"{out.name}_time"
-            rest = [d if d is not None else f"{out.name}_d{k}" for k, d in enumerate(out.dims[1:], start=2)]
+        facts = tensor.facts
+        out_batch = facts.batch if facts.batch is not None else "batch"
+        out_time = facts.time if facts.time is not None else f"{out.name}_time"
+        if facts.rank > 3:  # kept in Keras's layout
+            rest = [d if d is not None else f"{out.name}_d{k}" for k, d in enumerate(facts.dims()[1:], start=2)]
             outputs.append((tensor.value, out.name, [out_batch, out_time, *rest]))
-        elif tensor.rank == 3:
-            out_time = tensor.time if tensor.time is not None else f"{out.name}_time"
+        elif facts.rank == 3:
             value = build.ctx.op.Transpose(tensor.value, perm=[1, 0, 2])
-            outputs.append((value, out.name, [out_batch, out_time, out.width]))
+            outputs.append((value, out.name, [out_batch, out_time, facts.width]))
         else:
-            outputs.append((tensor.value, out.name, [out_batch, out.width]))
+            outputs.append((tensor.value, out.name, [out_batch, facts.width]))
     return outputs
 
 
@@ -284,18 +266,12 @@ def _metadata(spec: ModelSpec, plans: dict[str, LayerPlan], carried: list[StateI
 
 
 def _lower_feed_forward_layer(build: _Build, layer: FeedForwardSpec) -> None:
-    ins = [build.tensors[s] for s in layer.sources]
+    ins = [build.tensors[s] for s in layer.inputs]
     value = lower_feed_forward(build.ctx, layer, [t.value for t in ins], [t.mask for t in ins], [t.rank for t in ins])
-    mask = output_mask(build.ctx, layer, [t.mask for t in ins])
-    first = ins[0]
-    if isinstance(value, tuple) and isinstance(layer, (*ATTENTION_SPECS, ConvUnflattenSpec)):  # several outputs
-        for index, (item, rank) in enumerate(zip(value, layer.output_ranks, strict=True)):
-            build.tensors[TensorSpec(layer.name, index)] = _Tensor(
-                item, mask if index == 0 else None, first.batch, layer.output_time(index, first.time), rank)
-        return
-    rank = _feed_forward_rank(layer, first.rank)
-    time = _feed_forward_time(layer, first.time) if rank >= 3 else None
-    build.tensors[TensorSpec(layer.name)] = _Tensor(value, mask, first.batch, time, rank)
+    mask = feed_forward_mask(layer, [t.mask for t in ins], build.ctx.op.Or, build.ctx.op.And)
+    values = value if isinstance(value, tuple) else (value,)  # attention scores, ConvLSTM states: several
+    for index, (item, facts) in enumerate(zip(values, layer.out, strict=True)):
+        build.tensors[Ref(layer.name, index)] = _Tensor(item, mask if index == 0 else None, facts)
 
 
 for _kind in FEED_FORWARD:
@@ -305,16 +281,16 @@ for _kind in FEED_FORWARD:
 @LAYER_LOWERINGS.register(MaskingSpec)
 def _lower_masking(build: _Build, layer: MaskingSpec) -> None:
     ctx, op = build.ctx, build.ctx.op
-    x = build.tensors[layer.source]
+    x = build.tensors[layer.inputs[0]]
     differs = op.Not(op.Equal(x.value, ctx.scalar_like(layer.mask_value, x.value)))
     keep = ctx.reduce("Max", op.Cast(differs, to=ir.DataType.FLOAT), -1, 1)
-    build.tensors[TensorSpec(layer.name)] = _Tensor(x.value, op.Greater(keep, 0.0), x.batch, x.time, 3)
+    build.tensors[Ref(layer.name)] = _Tensor(x.value, op.Greater(keep, 0.0), layer.out[0])
 
 
 @LAYER_LOWERINGS.register(EmbeddingSpec)
 def _lower_embedding(build: _Build, layer: EmbeddingSpec) -> None:
     ctx, op = build.ctx, build.ctx.op
-    x = build.tensors[layer.source]
+    x = build.tensors[layer.inputs[0]]
     # float ids: Cast truncates toward zero as Keras's cast to int32 does; the mask compares
     # the ids as given (Keras: not_equal(inputs, 0)), so 0.4 reads row 0 but is not masked
     ids = op.Cast(x.value, to=ir.DataType.INT64)
@@ -322,27 +298,23 @@ def _lower_embedding(build: _Build, layer: EmbeddingSpec) -> None:
     zero = ctx.scalar_like(0, x.value) if is_float else ctx.ints(0)
     mask = ctx.unsqueeze(op.Not(op.Equal(x.value if is_float else ids, zero)), 2) if layer.mask_zero else None
     rows = op.Gather(ctx.weight("embeddings", layer.embeddings), ids, axis=0)
-    build.tensors[TensorSpec(layer.name)] = _Tensor(rows, mask, x.batch, x.time, 3)
+    build.tensors[Ref(layer.name)] = _Tensor(rows, mask, layer.out[0])
 
 
 @LAYER_LOWERINGS.register(MaskOpSpec)
 def _lower_mask_op_layer(build: _Build, layer: MaskOpSpec) -> None:
-    x = build.tensors[layer.source]
-    out_rank = 2 if layer.op in ("any", "all") else x.rank
-    build.tensors[TensorSpec(layer.name)] = _Tensor(_mask_op(build.ctx, layer, x.value), None, x.batch, x.time,
-                                                    out_rank)
+    x = build.tensors[layer.inputs[0]]
+    build.tensors[Ref(layer.name)] = _Tensor(_mask_op(build.ctx, layer, x.value), None, layer.out[0])
 
 
 @LAYER_LOWERINGS.register(RecurrentLayerSpec, BidirectionalSpec)
 def _lower_recurrent_layer(build: _Build, layer: RecurrentLayerSpec | BidirectionalSpec) -> None:
     ctx, tensors = build.ctx, build.tensors
-    x = tensors[layer.source]
-    out_mask = x.mask  # the output carries the input's mask even where the layer ignored it (Keras 3)
-    if layer.mask_source is not None:  # an explicit mask= (batch, time) boolean
-        x = _Tensor(x.value, ctx.unsqueeze(tensors[layer.mask_source].value, 2), x.batch, x.time)
-        out_mask = x.mask
-    elif not layer.masked:  # e.g. Keras 3 drops the mask when initial_state= is given
-        x = _Tensor(x.value, None, x.batch, x.time)
+    x = tensors[layer.inputs[0]]
+    # an explicit mask= is (batch, time) boolean; masks travel as (time, batch, 1)
+    explicit = ctx.unsqueeze(tensors[layer.mask_source].value, 2) if layer.mask_source is not None else None
+    out_mask = passed_mask(layer, x.mask, explicit)
+    x = _Tensor(x.value, applied_mask(layer, x.mask, explicit), x.facts)
     halves = [layer] if isinstance(layer, RecurrentLayerSpec) else [layer.forward, layer.backward]
     results = []
     for half in halves:
@@ -353,9 +325,7 @@ def _lower_recurrent_layer(build: _Build, layer: RecurrentLayerSpec | Bidirectio
         build.layer_values[half.name] = values
         results.append(values)
     for index, (value, is_sequence) in enumerate(_layer_outputs(ctx, layer, results)):
-        tensors[TensorSpec(layer.name, index)] = _Tensor(
-            value, out_mask if is_sequence else None, x.batch, x.time if is_sequence else None,
-            3 if is_sequence else 2)
+        tensors[Ref(layer.name, index)] = _Tensor(value, out_mask if is_sequence else None, layer.out[index])
 
 
 
@@ -372,56 +342,11 @@ def recommended_threads(spec: ModelSpec, plans: dict[str, LayerPlan]) -> int | N
         return None
     for layer in layers:
         plan = plans[layer.name]
-        kinds = {c.kind for c in layer.cells}
-        if plan.strategy == "unroll" or "LSTMCell" in kinds:
+        if plan.strategy == "unroll" or any(isinstance(c, LSTMCellSpec) for c in layer.cells):
             return None
         if layer.units > ONE_THREAD_UNITS:
             return None
     return 1
-
-
-def _feed_forward_rank(layer: Any, rank: int) -> int:
-    if isinstance(layer, (DotSpec, TFOpSpec)):
-        return layer.out_rank
-    if hasattr(layer, "out_shape"):  # the layers that track every dim (spec/conv.py and kin)
-        return len(layer.out_shape) + 1
-    if isinstance(layer, ReshapeSpec):
-        return len(layer.target_shape) + 1
-    if isinstance(layer, (GlobalPool1DSpec, FlattenSpec)):
-        return 2
-    if isinstance(layer, RepeatVectorSpec):
-        return 3
-    return rank
-
-
-def _feed_forward_time(layer: Any, time: int | str | None) -> int | str | None:
-    """Output timesteps of a surrounding layer: a number, a dim name, or None (a new unknown)."""
-    if hasattr(layer, "out_time"):
-        return layer.out_time(time)
-    if isinstance(layer, RepeatVectorSpec):
-        return layer.n
-    if isinstance(layer, DotSpec):  # the first input's kept axis: its time, or its fixed features
-        return time if layer.axes[0] == 2 else layer.steps
-    if isinstance(layer, TFOpSpec):
-        if layer.out_rank == 3 and isinstance(layer.result_shape[1], int):
-            return layer.result_shape[1]
-        return time if layer.keeps_time else None
-    if isinstance(layer, ReshapeSpec):
-        return layer.target_shape[0] if len(layer.target_shape) >= 2 and layer.target_shape[0] > 0 else None
-    if isinstance(layer, Conv1DSpec):
-        if not isinstance(time, int):
-            return None
-        span = layer.dilation * (layer.kernel_size - 1) + 1
-        if layer.padding == "valid":
-            return (time - span) // layer.strides + 1
-        return -(-time // layer.strides)
-    if isinstance(layer, Pool1DSpec):
-        if not isinstance(time, int):
-            return None
-        if layer.padding == "valid":
-            return (time - layer.pool_size) // layer.strides + 1
-        return -(-time // layer.strides)
-    return time
 
 
 def _mask_op(ctx: LoweringContext, layer: MaskOpSpec, x: Any) -> Any:
@@ -450,16 +375,6 @@ def _zero_masked_last_output(ctx: LoweringContext, layer: RecurrentLayerSpec, va
     last_step = ctx.squeeze(ctx.op.Gather(mask, ctx.ints(0 if layer.go_backwards else -1), axis=0), 0)
     zeroed = ctx.op.Where(last_step, values.last, ctx.op.Mul(values.last, 0.0))
     return LayerValues(values.sequence, zeroed, values.states)
-
-
-def _root_input(spec: ModelSpec, layer_name: str) -> str:
-    """The model input a layer's data comes from (for its static batch size)."""
-    names = {i.name for i in spec.inputs}
-    halves = {half.name: half for half in spec.recurrent_layers}
-    while layer_name not in names:
-        layer = halves.get(layer_name) or spec.layer(layer_name)
-        layer_name = layer_inputs(layer)[0].layer
-    return layer_name
 
 
 RecurrentLowering = Callable[[LoweringContext, RecurrentLayerSpec, _Tensor, list[Any], list[Any] | None], LayerValues]
@@ -574,7 +489,7 @@ def _leading_masked_rule(ctx: LoweringContext, layer: RecurrentLayerSpec, values
     if layer.zero_output_for_mask:
         return values  # masked steps are zeros anyway
     op = ctx.op
-    from_state = layer.leading_masked_output_is_state(keras_major)
+    from_state = leading_output_is_state(layer, keras_major)
     last_cell_first_state = initial[len(initial) - len(layer.cells[-1].state_names)]
     processing_mask = ctx.flip_time(mask) if layer.go_backwards else mask
     # counted in float32 (exact below 2**24 steps): tract evaluates an int64 CumSum of a

@@ -11,21 +11,49 @@ unmasked one, exactly Keras's rule. ``go_backwards`` flips input and mask first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import onnx_ir as ir
 
 from ..errors import UnsupportedError
-from ..spec.types import BuiltinCellSpec, CustomCellSpec, GRUCellSpec, LSTMCellSpec, RecurrentLayerSpec
+from ..registry import Registry
+from ..spec.activations import ActivationSpec
+from ..spec.cells import CellSpec, CustomCellSpec, GRUCellSpec, LSTMCellSpec, SimpleRNNCellSpec
+from ..spec.types import RecurrentLayerSpec
 from .context import LoweringContext
 from .values import LayerValues
 from .weights import onnx_weights
 
-OP_FOR_CELL = {"SimpleRNNCell": "RNN", "GRUCell": "GRU", "LSTMCell": "LSTM"}
-DEFAULT_ACTIVATIONS = {"RNN": ["Tanh"], "GRU": ["Sigmoid", "Tanh"], "LSTM": ["Sigmoid", "Tanh", "Tanh"]}
+
+@dataclass(frozen=True)
+class NativeCell:
+    """A cell kind's ONNX recurrent op: its name, the cell's activations in the order of the
+    op's ``activations`` attribute, the op's defaults for them, and extra attributes."""
+
+    op: str
+    activations: Callable[[Any], list[ActivationSpec]]
+    defaults: tuple[str, ...]
+    attributes: Callable[[Any], dict[str, object]] = lambda cell: {}
 
 
-def activation_attributes(cell: BuiltinCellSpec) -> dict[str, object] | None:
+NATIVE_CELLS: Registry[type, NativeCell] = Registry("native cell op")
+"""Cell spec type -> its ONNX op; a cell kind without an entry has no native lowering."""
+NATIVE_CELLS.add(SimpleRNNCellSpec, NativeCell("RNN", lambda c: [c.activation], ("Tanh",)))
+NATIVE_CELLS.add(GRUCellSpec, NativeCell("GRU", lambda c: [c.recurrent_activation, c.activation], ("Sigmoid", "Tanh"),
+                                         lambda c: {"linear_before_reset": int(c.reset_after)}))
+NATIVE_CELLS.add(LSTMCellSpec, NativeCell("LSTM", lambda c: [c.recurrent_activation, c.activation, c.activation],
+                                          ("Sigmoid", "Tanh", "Tanh")))
+
+
+def op_name(cell: CellSpec) -> str:
+    """The ONNX op of the cell's kind, or the kind itself where there is none (for messages)."""
+    native = NATIVE_CELLS.get(type(cell))
+    return native.op if native is not None else cell.kind
+
+
+def activation_attributes(cell: CellSpec) -> dict[str, object] | None:
     """``activations`` / ``activation_alpha`` / ``activation_beta`` for the cell's op, or
     ``None`` when some activation has no attribute form.
 
@@ -33,15 +61,9 @@ def activation_attributes(cell: BuiltinCellSpec) -> dict[str, object] | None:
     parameter consume one, in order. Default activations are left implicit so restricted
     kernels (cuDNN) see a default node.
     """
-    op = OP_FOR_CELL[cell.kind]
-    if isinstance(cell, LSTMCellSpec):
-        functions = [cell.recurrent_activation, cell.activation, cell.activation]
-    elif isinstance(cell, GRUCellSpec):
-        functions = [cell.recurrent_activation, cell.activation]
-    else:
-        functions = [cell.activation]
+    native = NATIVE_CELLS[type(cell)]
     names, alphas, betas = [], [], []
-    for fn in functions:
+    for fn in native.activations(cell):
         form = fn.onnx_form()
         if form is None:
             return None
@@ -51,7 +73,7 @@ def activation_attributes(cell: BuiltinCellSpec) -> dict[str, object] | None:
             alphas.append(float(alpha))
         if beta is not None:
             betas.append(float(beta))
-    if names == DEFAULT_ACTIVATIONS[op] and not alphas and not betas:
+    if tuple(names) == native.defaults and not alphas and not betas:
         return {}
     attrs: dict[str, object] = {"activations": names}
     if alphas:
@@ -64,12 +86,13 @@ def activation_attributes(cell: BuiltinCellSpec) -> dict[str, object] | None:
 def native_blocker(layer: RecurrentLayerSpec) -> str | None:
     """Why the native ops cannot express ``layer`` exactly, or ``None`` if they can."""
     for cell in layer.cells:
-        if isinstance(cell, CustomCellSpec):
-            return f"custom cell '{cell.class_name}' has no ONNX op"
+        native = NATIVE_CELLS.get(type(cell))
+        if native is None:
+            what = f"custom cell '{cell.class_name}'" if isinstance(cell, CustomCellSpec) else f"cell {cell.kind}"
+            return f"{what} has no ONNX op"
         if activation_attributes(cell) is None:
-            acts = [cell.activation] + ([cell.recurrent_activation] if hasattr(cell, "recurrent_activation") else [])
-            missing = sorted({a.name for a in acts if a.onnx_form() is None})
-            return f"activation {', '.join(missing)} has no ONNX {OP_FOR_CELL[cell.kind]} attribute form"
+            missing = sorted({a.name for a in native.activations(cell) if a.onnx_form() is None})
+            return f"activation {', '.join(missing)} has no ONNX {native.op} attribute form"
     return None
 
 
@@ -78,6 +101,8 @@ def cuda_blocker(layer: RecurrentLayerSpec) -> str | None:
     for cell in layer.cells:
         if isinstance(cell, CustomCellSpec):
             return "a custom cell has no cuDNN kernel"
+        if type(cell) not in NATIVE_CELLS:
+            return f"cell {cell.kind} has no ONNX op"
         if activation_attributes(cell) != {}:
             return "cuDNN kernels accept only the default activations"
         if isinstance(cell, GRUCellSpec) and not cell.reset_after:
@@ -158,10 +183,9 @@ def lower_native(ctx: LoweringContext, layer: RecurrentLayerSpec, x_seq: Any, ma
             raise UnsupportedError(layer.name, f"custom cell '{cell.class_name}' has no ONNX op", "strategy")
         with ctx.scope(scope):
             w, r, b = onnx_weights(cell)
-            op_type = OP_FOR_CELL[cell.kind]
-            extra: dict[str, object] = dict(activation_attributes(cell) or {})
-            if isinstance(cell, GRUCellSpec):
-                extra["linear_before_reset"] = int(cell.reset_after)
+            native = NATIVE_CELLS[type(cell)]
+            op_type = native.op
+            extra: dict[str, object] = {**(activation_attributes(cell) or {}), **native.attributes(cell)}
             inputs = [value, ctx.weight("W", w), ctx.weight("R", r), ctx.weight("B", b) if b is not None else None,
                       lengths]
             cell_initial = [next(initial_iter) for _ in cell.state_names] if initial_iter is not None else []

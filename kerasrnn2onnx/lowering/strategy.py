@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 from ..errors import ConversionError, UnsupportedError
 from ..io.guard import current_limits
-from ..spec.types import CustomCellSpec, RecurrentLayerSpec
-from .native import OP_FOR_CELL, activation_attributes, cuda_blocker, native_blocker
+from ..spec.cells import CustomCellSpec, GRUCellSpec, LSTMCellSpec, SimpleRNNCellSpec
+from ..spec.types import RecurrentLayerSpec
+from .native import activation_attributes, cuda_blocker, native_blocker, op_name
 from .options import STRATEGIES, TARGETS
 from .targets import TargetProfile, profile
 from .tuning import GRU_NATIVE_ON_CPU, SCAN_FROM_BATCH
@@ -34,7 +35,12 @@ class LayerPlan:
 
 
 def _ops(layer: RecurrentLayerSpec) -> str:
-    return "/".join(dict.fromkeys(OP_FOR_CELL.get(c.kind, c.kind) for c in layer.cells))
+    return "/".join(dict.fromkeys(op_name(c) for c in layer.cells))
+
+
+def _all_cells(layer: RecurrentLayerSpec, kind: type) -> bool:
+    """Every cell of the layer is of ``kind`` (the measured rules are per cell kind)."""
+    return all(isinstance(c, kind) for c in layer.cells)
 
 
 BY_BATCH = "native+scan"  # one If on the batch size picks the lowering per call
@@ -75,14 +81,14 @@ def plan_layer(layer: RecurrentLayerSpec, strategy: str, target: str, timesteps:
         return LayerPlan(layer.name, "scan", f"the ONNX {_ops(layer)} op cannot express it ({blocker})")
     if gpu_blocker:
         return LayerPlan(layer.name, "scan", f"target cuda: {gpu_blocker}, so the native op would run on the CPU")
-    if target == "cpu" and all(c.kind == "SimpleRNNCell" for c in layer.cells) and not layer.masked:
+    if target == "cpu" and _all_cells(layer, SimpleRNNCellSpec) and not layer.masked:
         return LayerPlan(layer.name, "scan", "measured (scripts/bench_isolated.py): onnxruntime's CPU RNN op is 2-3x "
                          "slower than a Scan loop at batch 32+ and no faster at batch 1")
     switch = None
-    if target == "cpu" and all(c.kind == "SimpleRNNCell" for c in layer.cells):
+    if target == "cpu" and _all_cells(layer, SimpleRNNCellSpec):
         switch = ("measured (scripts/bench_isolated.py, masked): the native RNN op with compaction is 2x faster "
                   "than a Scan loop applying the mask at batch 1, and 2.3-2.7x slower at batch 32+")
-    elif (target == "cpu" and all(c.kind == "GRUCell" for c in layer.cells) and not layer.masked
+    elif (target == "cpu" and _all_cells(layer, GRUCellSpec) and not layer.masked
           and not GRU_NATIVE_ON_CPU):
         switch = ("measured (scripts/bench_isolated.py): onnxruntime's CPU GRU op is up to 4x faster than a Scan "
                   f"loop at batch 1 and 7-16% slower from batch {SCAN_FROM_BATCH}-32 on")
@@ -95,7 +101,7 @@ def plan_layer(layer: RecurrentLayerSpec, strategy: str, target: str, timesteps:
         return LayerPlan(layer.name, BY_BATCH, f"{switch}; the batch is dynamic, so one If on it runs the native "
                          f"op below batch {SCAN_FROM_BATCH} and Scan from there (both weight layouts are stored)"
                          f"{mask_note}")
-    if target == "cpu" and all(c.kind == "GRUCell" for c in layer.cells) and not layer.masked:
+    if target == "cpu" and _all_cells(layer, GRUCellSpec) and not layer.masked:
         return LayerPlan(layer.name, "native", "measured on two machines (lowering/tuning.py, gru_native_on_cpu): "
                          "the native GRU op is up to 4x faster than Scan at batch 1, and at batch 32+ at most 1.20x "
                          "slower on one machine while Scan was up to 1.71x slower on the other")
@@ -123,7 +129,7 @@ def target_blocker(layer: RecurrentLayerSpec, prof: TargetProfile) -> str | None
                     f"rejects {', '.join(rejected)} in the activations attribute"
                 return f"{prof.runtime} {how}"
     reads_cell_state = layer.return_state or layer.stateful
-    if not prof.lstm_cell_state_out and reads_cell_state and any(c.kind == "LSTMCell" for c in layer.cells):
+    if not prof.lstm_cell_state_out and reads_cell_state and any(isinstance(c, LSTMCellSpec) for c in layer.cells):
         return f"{prof.runtime} gets an LSTM op whose final states are read wrong (return_state/stateful)"
     if layer.masked and not prof.sequence_lens:
         return f"{prof.runtime} does not apply the masked native lowering's sequence_lens exactly"

@@ -7,45 +7,53 @@ re-arrangements, so it works on the Keras layouts the specs keep.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
-from ..spec.types import CellSpec, CustomCellSpec, GRUCellSpec, LSTMCellSpec, SimpleRNNCellSpec
+from ..registry import Registry
+from ..spec.cells import CellSpec, CustomCellSpec, GRUCellSpec, LSTMCellSpec, SimpleRNNCellSpec
+
+Weights = dict[str, np.ndarray | None]
 
 
-def cast_cell(cell: CellSpec, dtype: np.dtype) -> dict[str, np.ndarray | None]:
+class ReferenceStep(Protocol):
+    """One timestep of one cell kind in NumPy: ``(output, new_states)`` for ``x`` of shape
+    (batch, input_size), from the cell's weights ``w`` cast to the computation's dtype."""
+
+    def __call__(self, cell: Any, w: Weights, x: np.ndarray, states: list[np.ndarray],
+                 constants: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]: ...
+
+
+REFERENCE_STEPS: Registry[type, ReferenceStep] = Registry("reference cell step")
+"""Cell spec type -> its NumPy step (Keras's equations)."""
+
+
+def cast_cell(cell: CellSpec, dtype: np.dtype) -> Weights:
     """The cell's weights in ``dtype`` (float32 to mirror Keras, float64 for a tighter oracle)."""
-    if isinstance(cell, CustomCellSpec):
-        return {name: array.astype(dtype) for name, array in cell.weights.items()}
-    return {
-        "kernel": cell.kernel.astype(dtype),
-        "recurrent_kernel": cell.recurrent_kernel.astype(dtype),
-        "bias": None if cell.bias is None else cell.bias.astype(dtype),
-    }
+    return {name: None if array is None else array.astype(dtype) for name, array in cell.arrays().items()}
 
 
 def initial_states(cell: CellSpec, batch: int, dtype: np.dtype) -> list[np.ndarray]:
-    sizes = cell.state_sizes if isinstance(cell, CustomCellSpec) else [cell.units] * len(cell.state_names)
-    return [np.zeros((batch, size), dtype=dtype) for size in sizes]
+    return [np.zeros((batch, size), dtype=dtype) for size in cell.state_widths]
 
 
-def step(cell: CellSpec, w: dict[str, np.ndarray | None], x: np.ndarray, states: list[np.ndarray],
+def step(cell: CellSpec, w: Weights, x: np.ndarray, states: list[np.ndarray],
          constants: Sequence[np.ndarray] = ()) -> tuple[np.ndarray, list[np.ndarray]]:
     """``(output, new_states)`` for one timestep ``x`` of shape (batch, input_size)."""
-    if isinstance(cell, CustomCellSpec):
-        arrays = {name: array for name, array in w.items() if array is not None}  # a custom cell has no None
-        output, *new_states = cell.converter.numpy_step(x, list(states), list(constants), arrays)
-        return np.asarray(output, dtype=x.dtype), [np.asarray(s, dtype=x.dtype) for s in new_states]
-    if isinstance(cell, SimpleRNNCellSpec):
-        return _simple_rnn(cell, w, x, states)
-    if isinstance(cell, GRUCellSpec):
-        return _gru(cell, w, x, states)
-    if isinstance(cell, LSTMCellSpec):
-        return _lstm(cell, w, x, states)
-    raise TypeError(f"no reference step for {type(cell).__name__}")
+    return REFERENCE_STEPS[type(cell)](cell, w, x, states, constants)
 
 
-def _simple_rnn(cell: SimpleRNNCellSpec, w, x, states):
+@REFERENCE_STEPS.register(CustomCellSpec)
+def _custom(cell: CustomCellSpec, w: Weights, x: np.ndarray, states: list[np.ndarray],
+            constants: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    arrays = {name: array for name, array in w.items() if array is not None}  # a custom cell has no None
+    output, *new_states = cell.converter.numpy_step(x, list(states), list(constants), arrays)
+    return np.asarray(output, dtype=x.dtype), [np.asarray(s, dtype=x.dtype) for s in new_states]
+
+
+@REFERENCE_STEPS.register(SimpleRNNCellSpec)
+def _simple_rnn(cell: SimpleRNNCellSpec, w, x, states, constants):
     (h,) = states
     z = x @ w["kernel"]
     if w["bias"] is not None:
@@ -54,7 +62,8 @@ def _simple_rnn(cell: SimpleRNNCellSpec, w, x, states):
     return out, [out]
 
 
-def _gru(cell: GRUCellSpec, w, x, states):
+@REFERENCE_STEPS.register(GRUCellSpec)
+def _gru(cell: GRUCellSpec, w, x, states, constants):
     (h,) = states
     u = cell.units
     kernel, recurrent, bias = w["kernel"], w["recurrent_kernel"], w["bias"]
@@ -85,7 +94,8 @@ def _gru(cell: GRUCellSpec, w, x, states):
     return new_h, [new_h]
 
 
-def _lstm(cell: LSTMCellSpec, w, x, states):
+@REFERENCE_STEPS.register(LSTMCellSpec)
+def _lstm(cell: LSTMCellSpec, w, x, states, constants):
     h, c = states
     u = cell.units
     z = x @ w["kernel"] + h @ w["recurrent_kernel"]

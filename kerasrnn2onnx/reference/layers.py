@@ -21,6 +21,7 @@ from ..spec.layers import (
     RepeatVectorSpec,
     ReshapeSpec,
 )
+from ..spec.masks import feed_forward_mask
 from ..spec.tfops import TFOpSpec
 from .activation_layers import RUNNERS as ACTIVATION_RUNNERS
 from .attention import ATTENTION_RUNNERS
@@ -152,20 +153,8 @@ RUNNERS.update(ACTIVATION_RUNNERS)
 RUNNERS.update(WRAPPER_RUNNERS)  # families kept in their own modules
 
 
-def output_mask(layer, masks: list[np.ndarray | None]) -> np.ndarray | None:
-    """The mask a surrounding layer passes on, as Keras computes it."""
-    rule = type(layer).mask
-    if rule == "pass":
-        return masks[0]
-    if rule == "merge":
-        present = [m for m in masks if m is not None]
-        if not present or (layer.op == "concatenate" and len(present) < len(masks)):
-            return None  # Concatenate: a missing mask counts as all-kept, so the OR keeps every step
-        return np.logical_or.reduce(present) if layer.op == "concatenate" else np.logical_and.reduce(present)
-    return None
-
-
 def run_feed_forward(
     layer, xs: list[np.ndarray], masks: list[np.ndarray | None]
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    return RUNNERS[type(layer)](layer, xs, masks), output_mask(layer, masks)
+    mask = feed_forward_mask(layer, masks, np.logical_or, np.logical_and)  # spec/masks.py
+    return RUNNERS[type(layer)](layer, xs, masks), mask

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..spec.masks import leading_output_is_state
 from ..spec.types import RecurrentLayerSpec
 from .cells import cast_cell, initial_states, step
 
@@ -40,7 +41,7 @@ def run_layer(layer: RecurrentLayerSpec, x: np.ndarray, mask: np.ndarray | None 
         states = [[np.asarray(next(flat), dtype=dtype) for _ in cell_states] for cell_states in states]
     order = range(steps - 1, -1, -1) if layer.go_backwards else range(steps)
     outputs = []
-    if mask is not None and layer.leading_masked_output_is_state(keras_major):
+    if mask is not None and leading_output_is_state(layer, keras_major):
         output = states[-1][0].copy()
     else:
         output = np.zeros((batch, layer.units), dtype=dtype)

@@ -13,8 +13,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import RuntimeInputError
+from ..inputs import check_inputs
 from ..registry import Registry
 from ..spec.layers import FEED_FORWARD, FeedForwardSpec
+from ..spec.masks import applied_mask, passed_mask
 from ..spec.types import (
     BidirectionalSpec,
     EmbeddingSpec,
@@ -22,7 +24,7 @@ from ..spec.types import (
     MaskOpSpec,
     ModelSpec,
     RecurrentLayerSpec,
-    TensorSpec,
+    Ref,
 )
 from .layers import run_feed_forward
 from .loop import run_layer
@@ -70,10 +72,11 @@ def _mask_op(layer: MaskOpSpec, x: np.ndarray) -> np.ndarray:
 
 
 def run_model(
-    spec: ModelSpec, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray], dtype: type = np.float64
+    spec: ModelSpec, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray], dtype: type = np.float64,
+    checked: bool = False,
 ) -> list[np.ndarray]:
     """Model outputs, in ``spec.outputs`` order, computed in ``dtype`` (float32 or float64)."""
-    return run_model_with_states(spec, inputs, dtype)[0]
+    return run_model_with_states(spec, inputs, dtype, checked=checked)[0]
 
 
 @dataclass
@@ -84,13 +87,13 @@ class _Run:
     spec: ModelSpec
     dtype: type
     initial_states: Mapping[str, Sequence[np.ndarray]]
-    tensors: dict[TensorSpec, np.ndarray] = field(default_factory=dict)
-    masks: dict[TensorSpec, np.ndarray | None] = field(default_factory=dict)
+    tensors: dict[Ref, np.ndarray] = field(default_factory=dict)
+    masks: dict[Ref, np.ndarray | None] = field(default_factory=dict)
     final_states: dict[str, list[np.ndarray]] = field(default_factory=dict)
 
     def put(self, layer: str, value: np.ndarray, mask: np.ndarray | None, index: int = 0) -> None:
-        self.tensors[TensorSpec(layer, index)] = value
-        self.masks[TensorSpec(layer, index)] = mask
+        self.tensors[Ref(layer, index)] = value
+        self.masks[Ref(layer, index)] = mask
 
 
 LayerRunner = Callable[[_Run, Any], None]
@@ -103,18 +106,16 @@ def run_model_with_states(
     inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray],
     dtype: type = np.float64,
     initial_states: Mapping[str, Sequence[np.ndarray]] | None = None,
+    checked: bool = False,
 ) -> tuple[list[np.ndarray], dict[str, list[np.ndarray]]]:
     """Outputs and every recurrent layer's final states (by layer name, flat, cell by cell),
-    starting from ``initial_states`` where given (zeros elsewhere): one streaming step."""
+    starting from ``initial_states`` where given (zeros elsewhere): one streaming step.
+    ``checked``: the caller has checked the input shapes (``verify`` does, once)."""
     run = _Run(spec, dtype, initial_states or {})
-    for input_spec, array in zip(spec.inputs, _arrays(spec, inputs), strict=True):
-        wanted = {"sequence": f"(batch, time, {input_spec.features})", "tokens": "(batch, time)",
-                  "vector": f"(batch, {input_spec.features})",
-                  "tensor": str(("batch", *input_spec.dims))}[input_spec.kind]
-        fixed = input_spec.shape[1:] if input_spec.kind == "tensor" else (input_spec.features,)
-        wrong = any(d is not None and a != d for d, a in zip(fixed[::-1], array.shape[::-1], strict=False))
-        if array.ndim != input_spec.rank or wrong:
-            raise RuntimeInputError(f"input '{input_spec.name}' has shape {array.shape}, expected {wanted}")
+    arrays = _arrays(spec, inputs)
+    if not checked:
+        check_inputs(spec, arrays, any_batch_and_time=True)
+    for input_spec, array in zip(spec.inputs, arrays, strict=True):
         run.put(input_spec.name, array if input_spec.dtype != "float32" else array.astype(dtype), None)
     for layer in spec.layers:
         LAYER_RUNNERS[type(layer)](run, layer)
@@ -122,7 +123,7 @@ def run_model_with_states(
 
 
 def _feed_forward(run: _Run, layer: FeedForwardSpec) -> None:
-    sources = layer.sources
+    sources = layer.inputs
     value, mask = run_feed_forward(layer, [run.tensors[s] for s in sources], [run.masks[s] for s in sources])
     values = value if isinstance(value, tuple) else (value,)  # attention scores: a second output
     for index, item in enumerate(values):
@@ -137,38 +138,39 @@ for _kind in FEED_FORWARD:
 
 @LAYER_RUNNERS.register(MaskingSpec)
 def _masking(run: _Run, layer: MaskingSpec) -> None:
-    x = run.tensors[layer.source]
+    x = run.tensors[layer.inputs[0]]
     keep = np.any(x != np.asarray(layer.mask_value, dtype=x.dtype), axis=-1)
     run.put(layer.name, x * keep[..., None].astype(x.dtype), keep)
 
 
 @LAYER_RUNNERS.register(EmbeddingSpec)
 def _embedding(run: _Run, layer: EmbeddingSpec) -> None:
-    ids = np.asarray(run.tensors[layer.source]).astype(np.int64)
+    ids = np.asarray(run.tensors[layer.inputs[0]]).astype(np.int64)
     if ids.size and (ids.min() < 0 or ids.max() >= layer.input_dim):
         raise RuntimeInputError(f"layer '{layer.name}': token ids must be in [0, {layer.input_dim})")
     # Keras casts float ids to int32 (truncation toward zero) for the lookup, while mask_zero
     # compares the ids as given: 0.4 reads row 0 but is not masked
-    mask = np.asarray(run.tensors[layer.source]) != 0 if layer.mask_zero else None
+    mask = np.asarray(run.tensors[layer.inputs[0]]) != 0 if layer.mask_zero else None
     run.put(layer.name, layer.embeddings.astype(run.dtype)[ids], mask)
 
 
 @LAYER_RUNNERS.register(MaskOpSpec)
 def _mask_op_layer(run: _Run, layer: MaskOpSpec) -> None:
-    run.put(layer.name, _mask_op(layer, run.tensors[layer.source]), None)
+    run.put(layer.name, _mask_op(layer, run.tensors[layer.inputs[0]]), None)
 
 
 def _layer_mask(run: _Run, layer: RecurrentLayerSpec | BidirectionalSpec) -> np.ndarray | None:
-    """The mask a recurrent layer applies: an explicit ``mask=``, else its input's (unless
-    Keras drops it, e.g. Keras 3 with ``initial_state=``)."""
-    if layer.mask_source is not None:
-        return run.tensors[layer.mask_source]
-    return run.masks[layer.source] if layer.masked else None
+    """The mask a recurrent layer applies (spec/masks.py)."""
+    return applied_mask(layer, run.masks[layer.inputs[0]], _explicit_mask(run, layer))
+
+
+def _explicit_mask(run: _Run, layer: RecurrentLayerSpec | BidirectionalSpec) -> np.ndarray | None:
+    return run.tensors[layer.mask_source] if layer.mask_source is not None else None
 
 
 @LAYER_RUNNERS.register(BidirectionalSpec)
 def _bidirectional(run: _Run, layer: BidirectionalSpec) -> None:
-    x, mask = run.tensors[layer.source], _layer_mask(run, layer)
+    x, mask = run.tensors[layer.inputs[0]], _layer_mask(run, layer)
     halves = []
     for half in (layer.forward, layer.backward):
         initial = run.initial_states.get(half.name)
@@ -182,14 +184,12 @@ def _bidirectional(run: _Run, layer: BidirectionalSpec) -> None:
 
 @LAYER_RUNNERS.register(RecurrentLayerSpec)
 def _recurrent(run: _Run, layer: RecurrentLayerSpec) -> None:
-    x, mask = run.tensors[layer.source], _layer_mask(run, layer)
+    x, mask = run.tensors[layer.inputs[0]], _layer_mask(run, layer)
     constants = [run.tensors[c] for c in layer.constants]
     initial = run.initial_states.get(layer.name)
     if layer.initial_state:  # an explicit initial_state= wins over a carried state, as in Keras
         initial = [run.tensors[s] for s in layer.initial_state]
     results, run.final_states[layer.name] = run_layer(layer, x, mask, constants, initial, run.spec.keras_major)
-    # the output carries the input's mask even where the layer ignored it (Keras 3 with initial_state=
-    # computes the output mask from the first argument's)
-    out_mask = run.tensors[layer.mask_source] if layer.mask_source is not None else run.masks[layer.source]
+    out_mask = passed_mask(layer, run.masks[layer.inputs[0]], _explicit_mask(run, layer))
     for index, value in enumerate(results):
         run.put(layer.name, value, out_mask if (index == 0 and layer.return_sequences) else None, index)

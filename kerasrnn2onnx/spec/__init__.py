@@ -1,20 +1,17 @@
 """Specs: the converter's own typed description of a Keras recurrent model."""
 
 from .activations import ACTIVATIONS, ActivationSpec, resolve_activation
+from .cells import CellSpec, GRUCellSpec, LSTMCellSpec, SimpleRNNCellSpec
 from .parse import parse_model
 from .types import (
-    CellSpec,
-    GRUCellSpec,
-    InputSpec,
-    LSTMCellSpec,
+    ModelInput,
     ModelSpec,
     OutputSpec,
     RecurrentLayerSpec,
-    SimpleRNNCellSpec,
-    TensorSpec,
+    Ref,
 )
 
 __all__ = [
-    "ACTIVATIONS", "ActivationSpec", "CellSpec", "GRUCellSpec", "InputSpec", "LSTMCellSpec", "ModelSpec",
-    "OutputSpec", "RecurrentLayerSpec", "SimpleRNNCellSpec", "TensorSpec", "parse_model", "resolve_activation",
+    "ACTIVATIONS", "ActivationSpec", "CellSpec", "GRUCellSpec", "ModelInput", "LSTMCellSpec", "ModelSpec",
+    "OutputSpec", "RecurrentLayerSpec", "SimpleRNNCellSpec", "Ref", "parse_model", "resolve_activation",
 ]

@@ -20,11 +20,12 @@ import numpy as np
 
 from ..errors import LayerError, UnsupportedError
 from ..io.raw import RawLayer
-from .checks import BASE_KEYS, TensorInfo, check_declared, check_dtype, check_keys, float_array
+from .checks import BASE_KEYS, TensorFacts, check_declared, check_dtype, check_keys, float_array
 from .conv import Dims, info_of
-from .types import TensorSpec
+from .node import Node
+from .types import Ref
 
-Parsed = tuple[Any, TensorInfo]
+Parsed = tuple[Any, TensorFacts]
 
 
 def _number(config: Mapping[str, Any], key: str, default: float | None, layer: str) -> float | None:
@@ -50,7 +51,7 @@ def _axes(value: Any, rank: int, layer: str, key: str) -> tuple[int, ...]:
     return tuple(sorted(set(out)))
 
 
-class _Elementwise:
+class _Elementwise(Node):
     """Keeps every dim and the mask."""
 
     mask: ClassVar[str] = "pass"
@@ -63,7 +64,7 @@ class _Elementwise:
 @dataclass(frozen=True, eq=False)
 class ReLUSpec(_Elementwise):
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     class_name: str
     out_shape: Dims
     max_value: float | None
@@ -78,7 +79,7 @@ class ReLUSpec(_Elementwise):
 @dataclass(frozen=True, eq=False)
 class ELUSpec(_Elementwise):
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     out_shape: Dims
     alpha: float
 
@@ -92,7 +93,7 @@ class PReLUSpec(_Elementwise):
     shape with 1 on the shared axes (Keras layout)."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     out_shape: Dims
     alpha: np.ndarray
 
@@ -103,7 +104,7 @@ class PReLUSpec(_Elementwise):
 @dataclass(frozen=True, eq=False)
 class SoftmaxSpec(_Elementwise):
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     out_shape: Dims
     axes: tuple[int, ...]  # Keras layout, batch = 0
 
@@ -117,7 +118,7 @@ class UnitNormSpec(_Elementwise):
     the norm; tf-keras's l2_normalize floors the squared sum at 1e-12 (norm 1e-6)."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     out_shape: Dims
     axes: tuple[int, ...]
     floor: float
@@ -133,7 +134,7 @@ class AffineSpec(_Elementwise):
     shaped to broadcast against the Keras-layout input without its batch axis."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     class_name: str
     out_shape: Dims
     scale: np.ndarray

@@ -31,7 +31,7 @@ from ..errors import LayerError, UnsupportedError
 from ..io.raw import RawLayer, RawModel, TensorRef
 from .checks import (
     BASE_KEYS,
-    TensorInfo,
+    TensorFacts,
     WeightFeed,
     check_dtype,
     check_keys,
@@ -39,7 +39,8 @@ from .checks import (
     number,
     read_weight,
 )
-from .types import TensorSpec
+from .node import Node
+from .types import Ref
 
 INITIALIZER_KEYS = frozenset({"kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer",
                               "kernel_constraint", "bias_constraint", "activity_regularizer"})
@@ -47,7 +48,7 @@ CALL_FLAGS = frozenset({"return_attention_scores", "use_causal_mask", "training"
 
 
 @dataclass(frozen=True, eq=False)
-class AttentionSpec:
+class AttentionSpec(Node):
     """``Attention`` (``score_mode`` "dot" or "concat") or ``AdditiveAttention`` ("additive").
 
     Scores (batch, Tq, Tv): dot ``scale * q·kᵀ``; concat ``w * sum(tanh(scale * (q + k)))``;
@@ -55,7 +56,7 @@ class AttentionSpec:
     and ``causal`` block scores; the query mask zeroes output rows."""
 
     name: str
-    sources: tuple[TensorSpec, ...]  # query, value[, key]
+    inputs: tuple[Ref, ...]  # query, value[, key]
     class_name: str
     score_mode: str  # "dot" | "concat" | "additive"
     scale: np.ndarray | None  # () for Attention, (dim,) for AdditiveAttention
@@ -73,7 +74,7 @@ class AttentionSpec:
     def output_ranks(self) -> tuple[int, ...]:
         return (3, 3) if self.return_scores else (3,)
 
-    def output_time(self, index: int, time: Any) -> Any:
+    def output_time(self, index: int, time: Any, rank: int) -> Any:
         """The first non-batch dim of output ``index``: the query's steps for both."""
         return time
 
@@ -85,13 +86,13 @@ class AttentionSpec:
 
 
 @dataclass(frozen=True, eq=False)
-class MultiHeadAttentionSpec:
+class MultiHeadAttentionSpec(Node):
     """``MultiHeadAttention`` over the time axis: per-head projections (EinsumDense kernels
     (dim, heads, size)), ``softmax(q·kᵀ / sqrt(key_dim))`` with the merged mask, and the
     output projection (heads, value_dim, out). ``roles`` names each source."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     roles: tuple[str, ...]  # "query", "value", then "key" / "attention_mask" where given
     num_heads: int
     key_dim: int
@@ -120,7 +121,7 @@ class MultiHeadAttentionSpec:
     def output_ranks(self) -> tuple[int, ...]:
         return (3, 4) if self.return_scores else (3,)
 
-    def output_time(self, index: int, time: Any) -> Any:
+    def output_time(self, index: int, time: Any, rank: int) -> Any:
         """The first non-batch dim of output ``index``: the query's steps, then the heads
         of the scores (batch, heads, Tq, Tv)."""
         return time if index == 0 else self.num_heads
@@ -175,13 +176,13 @@ def mha_roles(raw: RawLayer) -> tuple[str, ...]:
     return tuple(r for r in MHA_TENSOR_ROLES if r in given)
 
 
-def _sequence_inputs(raw: RawLayer, infos: Sequence[TensorInfo], what: Sequence[str]) -> None:
+def _sequence_inputs(raw: RawLayer, infos: Sequence[TensorFacts], what: Sequence[str]) -> None:
     for info, role in zip(infos, what, strict=False):
         if info.boolean or info.rank != 3 or info.width is None:
             raise UnsupportedError(raw.name, f"its {role} must be a (batch, time, features) float tensor")
 
 
-def _width(info: TensorInfo) -> int:
+def _width(info: TensorFacts) -> int:
     assert info.width is not None  # checked by _sequence_inputs
     return info.width
 
@@ -191,8 +192,8 @@ def _no_extra_weights(feed: WeightFeed, it: Any, layer: str) -> None:
         raise LayerError(layer, "the file holds more weights than the layer uses")
 
 
-def _attention(raw: RawLayer, config: Mapping[str, Any], sources: tuple[TensorSpec, ...], infos: Sequence[TensorInfo],
-               model: RawModel, feed: WeightFeed) -> tuple[AttentionSpec, list[TensorInfo]]:
+def _attention(raw: RawLayer, config: Mapping[str, Any], sources: tuple[Ref, ...], infos: Sequence[TensorFacts],
+               model: RawModel, feed: WeightFeed) -> tuple[AttentionSpec, list[TensorFacts]]:
     additive = raw.class_name == "AdditiveAttention"
     check_keys(config, BASE_KEYS | {"use_scale", "score_mode", "dropout", "seed", "causal"}, raw.name)
     check_dtype(config, raw.name)
@@ -216,9 +217,9 @@ def _attention(raw: RawLayer, config: Mapping[str, Any], sources: tuple[TensorSp
     return_scores, causal = _call_flags(raw)
     causal = causal or flag(config, "causal", False, raw.name)
     spec = AttentionSpec(raw.name, sources, raw.class_name, mode, scale, concat, causal, return_scores)
-    outs = [TensorInfo(value.width, 3, query.masked, steps=query.steps)]
+    outs = [TensorFacts(value.width, 3, query.masked, steps=query.steps)]
     if return_scores:
-        outs.append(TensorInfo(value.steps, 3, False, steps=query.steps))
+        outs.append(TensorFacts(value.steps, 3, False, steps=query.steps))
     return spec, outs
 
 
@@ -234,8 +235,8 @@ def _positive(config: Mapping[str, Any], key: str, layer: str) -> int:
     return value
 
 
-def _multi_head(raw: RawLayer, config: Mapping[str, Any], sources: tuple[TensorSpec, ...], infos: Sequence[TensorInfo],
-                model: RawModel, feed: WeightFeed) -> tuple[MultiHeadAttentionSpec, list[TensorInfo]]:
+def _multi_head(raw: RawLayer, config: Mapping[str, Any], sources: tuple[Ref, ...], infos: Sequence[TensorFacts],
+                model: RawModel, feed: WeightFeed) -> tuple[MultiHeadAttentionSpec, list[TensorFacts]]:
     name = raw.name
     check_keys(config, BASE_KEYS | INITIALIZER_KEYS | MHA_KEYS, name)
     check_dtype(config, name)
@@ -289,23 +290,23 @@ def _multi_head(raw: RawLayer, config: Mapping[str, Any], sources: tuple[TensorS
         softmax = "uniform" if flag(config, "softmax_robust_masking", False, name) else "subtract"
     spec = MultiHeadAttentionSpec(name, sources, roles, heads, key_dim, value_dim, qk, qb, kk, kb, vk, vb, ok, ob,
                                   causal, return_scores, softmax)
-    outs = [TensorInfo(out, 3, query.masked, steps=query.steps)]
+    outs = [TensorFacts(out, 3, query.masked, steps=query.steps)]
     if return_scores:
-        outs.append(TensorInfo(value.steps, 4, False, shape=(heads, query.steps, value.steps)))
+        outs.append(TensorFacts(value.steps, 4, False, shape=(heads, query.steps, value.steps)))
     return spec, outs
 
 
 ATTENTION_PARSERS = {"Attention": _attention, "AdditiveAttention": _attention, "MultiHeadAttention": _multi_head}
 
 
-def parse_attention(raw: RawLayer, sources: Sequence[TensorSpec], infos: Sequence[TensorInfo], model: RawModel,
-                    feed: WeightFeed) -> tuple[Any, list[TensorInfo]]:
+def parse_attention(raw: RawLayer, sources: Sequence[Ref], infos: Sequence[TensorFacts], model: RawModel,
+                    feed: WeightFeed) -> tuple[Any, list[TensorFacts]]:
     """The spec of one attention layer and the infos of its outputs (output, then scores)."""
     return ATTENTION_PARSERS[raw.class_name](raw, raw.config, tuple(sources), list(infos), model, feed)
 
 
-def check_shared_masked_inputs(layers: Sequence[Any], masked: Callable[[TensorSpec], bool],
-                               sources_of: Callable[[Any], tuple[TensorSpec, ...]], keras_major: int | None) -> None:
+def check_shared_masked_inputs(layers: Sequence[Any], masked: Callable[[Ref], bool],
+                               sources_of: Callable[[Any], tuple[Ref, ...]], keras_major: int | None) -> None:
     """Keras 3's MultiHeadAttention clears the masks of its query, value and key tensors when
     it runs, so another layer reading the same masked tensor sees its mask or not depending on
     the order Keras happens to execute the graph in (measured: a second MultiHeadAttention on
@@ -315,7 +316,7 @@ def check_shared_masked_inputs(layers: Sequence[Any], masked: Callable[[TensorSp
     for layer in layers:
         if not isinstance(layer, MultiHeadAttentionSpec):
             continue
-        pairs = zip(layer.sources, layer.roles, strict=True)
+        pairs = zip(layer.inputs, layer.roles, strict=True)
         cleared = {s for s, role in pairs if role != "attention_mask" and masked(s)}
         for other in layers:
             shared = cleared & set(sources_of(other)) if other is not layer else set()

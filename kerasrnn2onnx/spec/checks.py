@@ -249,15 +249,24 @@ class TensorTable(dict):
     """The parser's tensors by reference; every one recorded has its fixed sizes bounded
     (:func:`check_sizes`), so no declared shape or layer argument can overflow later stages."""
 
-    def __setitem__(self, ref: Any, info: TensorInfo) -> None:
+    def __setitem__(self, ref: Any, info: TensorFacts) -> None:
         check_sizes(ref.layer, (info.width, info.steps, *(info.shape or ())))
         super().__setitem__(ref, info)
 
 
 @dataclass(frozen=True)
-class TensorInfo:
-    """What the parser knows of a tensor: last-dim width (None for token ids), rank, whether
-    it carries a Keras mask, whether it is a boolean (mask-op) tensor."""
+class TensorFacts:
+    """What the parser establishes about a tensor, once, for every later stage: last-dim
+    width (None for token ids), rank, whether it carries a Keras mask, whether it is a
+    boolean (mask-op) tensor, its static batch size, and its time dim as the ONNX graph
+    names it (``time``).
+
+    ``steps`` is the static length the parsers' shape arithmetic knows; ``time`` is the
+    graph's first non-batch dim: a fixed size, the name of a model input's dynamic time
+    axis that this tensor keeps, or ``None`` (a new dim: ``<output>_time`` at an output).
+    They agree wherever both are fixed, except where a layer makes a new axis whose size
+    is known (a lone ConvLSTM output's first spatial dim): ``time`` leaves it unnamed, as
+    the converted graphs always have."""
 
     width: int | None
     rank: int
@@ -266,6 +275,8 @@ class TensorInfo:
     steps: int | None = None  # static timesteps of a rank-3 tensor, when known
     shape: tuple[int | None, ...] | None = None  # every non-batch dim (Keras layout), when tracked
     time_major: bool = False  # Keras sees it as (time, batch, features): see spec/tfops.py
+    batch: int | None = None  # the static batch size (of the model input the data comes from)
+    time: int | str | None = None  # the graph's time dim (see above), filled in by ModelSpec
 
     def dims(self) -> tuple[int | None, ...]:
         """The non-batch dims in Keras's layout; rank-2/3 tensors from layers that do not
@@ -277,3 +288,7 @@ class TensorInfo:
         return (self.width,)[: self.rank - 1]
 
 
+
+
+TensorInfo = TensorFacts
+"""The old name of :class:`TensorFacts`."""

@@ -26,7 +26,7 @@ from .activations import ActivationSpec
 from .checks import (
     BASE_KEYS,
     TRAINING_ONLY,
-    TensorInfo,
+    TensorFacts,
     WeightFeed,
     check_dtype,
     check_keys,
@@ -35,10 +35,11 @@ from .checks import (
     read_activation,
     read_weight,
 )
-from .types import TensorSpec
+from .node import Node
+from .types import Ref
 
 Dims = tuple[int | None, ...]
-Parsed = tuple[Any, TensorInfo]
+Parsed = tuple[Any, TensorFacts]
 
 
 # --- shared readers ---------------------------------------------------------------------
@@ -67,10 +68,10 @@ def with_channels(space: Sequence[int | None], channels: int | None, first: bool
     return (channels, *space) if first else (*space, channels)
 
 
-def info_of(shape: Dims, masked: bool = False) -> TensorInfo:
+def info_of(shape: Dims, masked: bool = False) -> TensorFacts:
     """The parser's record of a tensor whose every dim is known to the spec."""
     steps = shape[0] if len(shape) >= 2 else None
-    return TensorInfo(shape[-1], len(shape) + 1, masked, steps=steps, shape=tuple(shape))
+    return TensorFacts(shape[-1], len(shape) + 1, masked, steps=steps, shape=tuple(shape))
 
 
 def conv_length(length: int | None, span: int, stride: int, padding: str) -> int | None:
@@ -100,7 +101,7 @@ def deconv_length(length: int | None, kernel: int, stride: int, padding: str, di
     return (length - 1) * stride + span - 2 * pad + output_padding
 
 
-def _need_rank(info: TensorInfo, rank: int, layer: str, what: str) -> Dims:
+def _need_rank(info: TensorFacts, rank: int, layer: str, what: str) -> Dims:
     if info.rank != rank:
         raise LayerError(layer, f"{what} needs a rank-{rank} input (batch included), got rank {info.rank}")
     if info.boolean:
@@ -115,14 +116,14 @@ def _done(feed: WeightFeed, it: Any, layer: str) -> None:
 
 # --- specs -------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
-class ConvSpec:
+class ConvSpec(Node):
     """Any Keras convolution over ``n`` spatial axes. ``kind``: ``conv`` (kernel
     (k..., in/groups, filters)), ``depthwise`` (kernel (k..., in, multiplier)), ``separable``
     (depthwise then ``pointwise`` (1..., in*multiplier, filters)), ``transpose`` (kernel
     (k..., filters, in)). Kernels stay in Keras's layout; ends the mask."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     class_name: str
     kind: str
     n: int
@@ -153,11 +154,11 @@ class ConvSpec:
 
 
 @dataclass(frozen=True, eq=False)
-class PoolSpec:
+class PoolSpec(Node):
     """Max or average pooling over ``n`` spatial axes ('same' averages exclude padding)."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     class_name: str
     op: str
     n: int
@@ -177,11 +178,11 @@ class PoolSpec:
 
 
 @dataclass(frozen=True, eq=False)
-class GlobalPoolSpec:
+class GlobalPoolSpec(Node):
     """Global max/average over every spatial axis (2D/3D, or 1D channels_first/keepdims)."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     class_name: str
     op: str
     axes: tuple[int, ...]  # Keras-layout axes, batch = 0
@@ -197,12 +198,12 @@ class GlobalPoolSpec:
 
 
 @dataclass(frozen=True, eq=False)
-class PadCropSpec:
+class PadCropSpec(Node):
     """ZeroPadding (``op`` pad) or Cropping (``op`` crop): ``amounts`` (before, after) per
     Keras-layout axis after the batch."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     class_name: str
     op: str
     amounts: tuple[tuple[int, int], ...]
@@ -218,12 +219,12 @@ class PadCropSpec:
 
 
 @dataclass(frozen=True, eq=False)
-class UpSamplingSpec:
+class UpSamplingSpec(Node):
     """Repeat each element ``factors`` times along the spatial axes (``nearest``), or
     bilinear resize with half-pixel centres (UpSampling2D ``bilinear``)."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     class_name: str
     factors: tuple[int, ...]  # per Keras-layout axis after the batch (1 for channels)
     interpolation: str
@@ -239,11 +240,11 @@ class UpSamplingSpec:
 
 
 @dataclass(frozen=True, eq=False)
-class PermuteNDSpec:
+class PermuteNDSpec(Node):
     """``Permute(dims)`` of a rank 4+ tensor (or one whose result is): Keras-layout axes."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     dims: tuple[int, ...]  # Keras's permutation of the non-batch axes (1-based)
     out_shape: Dims
     mask: ClassVar[str] = "drop"
@@ -255,8 +256,8 @@ class PermuteNDSpec:
         return f"Permute({self.dims})"
 
 
-def parse_permute_nd(raw: RawLayer, config: Mapping[str, Any], sources: tuple[TensorSpec, ...],
-                     infos: list[TensorInfo], model: RawModel, feed: WeightFeed) -> Parsed:
+def parse_permute_nd(raw: RawLayer, config: Mapping[str, Any], sources: tuple[Ref, ...],
+                     infos: list[TensorFacts], model: RawModel, feed: WeightFeed) -> Parsed:
     check_keys(config, BASE_KEYS | {"dims"}, raw.name)
     dims = integers(config.get("dims"), raw.name, "dims")
     shape = infos[0].dims()
@@ -284,7 +285,7 @@ CONV_CLASSES = {  # class -> (kind, spatial axes)
 }
 
 
-def parse_conv(raw: RawLayer, config: Mapping[str, Any], sources: tuple[TensorSpec, ...], infos: list[TensorInfo],
+def parse_conv(raw: RawLayer, config: Mapping[str, Any], sources: tuple[Ref, ...], infos: list[TensorFacts],
                model: RawModel, feed: WeightFeed) -> Parsed:
     kind, n = CONV_CLASSES[raw.class_name]
     name = raw.name
@@ -366,7 +367,7 @@ POOL_CLASSES = {"MaxPooling1D": ("max", 1), "MaxPooling2D": ("max", 2), "MaxPool
                 "AvgPool3D": ("average", 3)}
 
 
-def parse_pool(raw: RawLayer, config: Mapping[str, Any], sources: tuple[TensorSpec, ...], infos: list[TensorInfo],
+def parse_pool(raw: RawLayer, config: Mapping[str, Any], sources: tuple[Ref, ...], infos: list[TensorFacts],
                model: RawModel, feed: WeightFeed) -> Parsed:
     op, n = POOL_CLASSES[raw.class_name]
     name = raw.name
@@ -395,8 +396,8 @@ GLOBAL_CLASSES = {"GlobalMaxPooling1D": ("max", 1), "GlobalMaxPooling2D": ("max"
                   "GlobalAvgPool2D": ("average", 2), "GlobalAvgPool3D": ("average", 3)}
 
 
-def parse_global_pool(raw: RawLayer, config: Mapping[str, Any], sources: tuple[TensorSpec, ...],
-                      infos: list[TensorInfo], model: RawModel, feed: WeightFeed) -> Parsed:
+def parse_global_pool(raw: RawLayer, config: Mapping[str, Any], sources: tuple[Ref, ...],
+                      infos: list[TensorFacts], model: RawModel, feed: WeightFeed) -> Parsed:
     op, n = GLOBAL_CLASSES[raw.class_name]
     name = raw.name
     check_keys(config, BASE_KEYS | {"data_format", "keepdims"}, name)
@@ -434,7 +435,7 @@ def _amounts(value: Any, n: int, layer: str, key: str) -> tuple[tuple[int, int],
     raise LayerError(layer, f"cannot read {value!r} as {n} pair(s) of non-negative integers", key)
 
 
-def parse_pad_crop(raw: RawLayer, config: Mapping[str, Any], sources: tuple[TensorSpec, ...], infos: list[TensorInfo],
+def parse_pad_crop(raw: RawLayer, config: Mapping[str, Any], sources: tuple[Ref, ...], infos: list[TensorFacts],
                    model: RawModel, feed: WeightFeed) -> Parsed:
     op, n = PAD_CROP_CLASSES[raw.class_name]
     name = raw.name
@@ -461,8 +462,8 @@ def parse_pad_crop(raw: RawLayer, config: Mapping[str, Any], sources: tuple[Tens
 UPSAMPLING_CLASSES = {"UpSampling1D": 1, "UpSampling2D": 2, "UpSampling3D": 3}
 
 
-def parse_upsampling(raw: RawLayer, config: Mapping[str, Any], sources: tuple[TensorSpec, ...],
-                     infos: list[TensorInfo], model: RawModel, feed: WeightFeed) -> Parsed:
+def parse_upsampling(raw: RawLayer, config: Mapping[str, Any], sources: tuple[Ref, ...],
+                     infos: list[TensorFacts], model: RawModel, feed: WeightFeed) -> Parsed:
     n = UPSAMPLING_CLASSES[raw.class_name]
     name = raw.name
     check_keys(config, BASE_KEYS | {"size", "data_format", "interpolation"}, name)

@@ -8,7 +8,7 @@ channels-first order (filters, *spatial), so one layer becomes three specs:
 1. :class:`ConvFramesSpec` flattens each step's frame (batch, time, *spatial, channels) to
    (batch, time, channels * prod(spatial));
 2. a :class:`~kerasrnn2onnx.spec.types.RecurrentLayerSpec` named ``<layer>/loop`` over one
-   :class:`~kerasrnn2onnx.spec.types.CustomCellSpec` whose converter is a
+   :class:`~kerasrnn2onnx.spec.cells.CustomCellSpec` whose converter is a
    :class:`ConvLSTMStep` (the convolutional cell, in NumPy and as ONNX Conv nodes);
 3. :class:`ConvUnflattenSpec`, named as the Keras layer, gives its outputs back their
    Keras shapes (sequence (batch, time, *spatial', filters), states (batch, *spatial', filters)).
@@ -31,10 +31,11 @@ from ..custom import CustomCell
 from ..errors import LayerError, UnsupportedError
 from ..io.raw import RawLayer, RawModel
 from .activations import ActivationSpec
+from .cells import CustomCellSpec
 from .checks import (
     BASE_KEYS,
     TRAINING_ONLY,
-    TensorInfo,
+    TensorFacts,
     WeightFeed,
     check_dtype,
     check_keys,
@@ -42,7 +43,8 @@ from .checks import (
     read_activation,
     read_weight,
 )
-from .types import CustomCellSpec, RecurrentLayerSpec, TensorSpec
+from .node import Node
+from .types import RecurrentLayerSpec, Ref
 
 CONV_RNN_CLASSES = {"ConvLSTM1D": 1, "ConvLSTM2D": 2, "ConvLSTM3D": 3}
 CONV_LSTM_KEYS = frozenset({"filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate",
@@ -177,12 +179,12 @@ def conv_nd(x: np.ndarray, kernel: np.ndarray, strides: Sequence[int], dilation:
 
 
 @dataclass(frozen=True, eq=False)
-class ConvFramesSpec:
+class ConvFramesSpec(Node):
     """Each step's frame flattened channels-first: (batch, time, *spatial, channels) (or
     channels_first (batch, time, channels, *spatial)) -> (batch, time, channels * prod(spatial))."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     channels_first: bool
     out_shape: tuple[int | None, ...]  # (time, width)
     mask = "pass"  # the loop applies it where Keras does (RecurrentLayerSpec.masked)
@@ -195,12 +197,12 @@ class ConvFramesSpec:
 
 
 @dataclass(frozen=True, eq=False)
-class ConvUnflattenSpec:
+class ConvUnflattenSpec(Node):
     """The ConvLSTM layer's outputs in Keras's shapes, from the loop's flat ones: the output
     (a sequence when ``sequence``) and, with ``return_state``, h and c."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     channels_first: bool
     filters: int
     out_spatial: tuple[int, ...]
@@ -211,20 +213,24 @@ class ConvUnflattenSpec:
     @property
     def output_ranks(self) -> tuple[int, ...]:
         spatial = len(self.out_spatial)
-        return tuple(spatial + (3 if (k == 0 and self.sequence) else 2) for k in range(len(self.sources)))
+        return tuple(spatial + (3 if (k == 0 and self.sequence) else 2) for k in range(len(self.inputs)))
 
     @property
     def output_timed(self) -> tuple[bool, ...]:
-        return tuple(k == 0 and self.sequence for k in range(len(self.sources)))
+        return tuple(k == 0 and self.sequence for k in range(len(self.inputs)))
 
-    def output_time(self, index: int, time: Any) -> Any:
+    def output_time(self, index: int, time: Any, rank: int) -> Any:
         """The first non-batch dim of output ``index``: time for the sequence, else the
-        frame's first dim."""
+        frame's first dim. A lone output (no states) has had the generic rule: time for
+        the sequence, else a new unknown dim (the frame's first dim is static, but the
+        graph has always named it)."""
+        if len(self.inputs) == 1:
+            return super().output_time(index, time, rank)
         return time if self.output_timed[index] else self.frame_shape()[0]
 
     @property
     def output_names(self) -> tuple[str, ...]:
-        return ("", "state_h", "state_c")[: len(self.sources)]
+        return ("", "state_h", "state_c")[: len(self.inputs)]
 
     def frame_shape(self) -> tuple[int, ...]:
         return (self.filters, *self.out_spatial) if self.channels_first else (*self.out_spatial, self.filters)
@@ -249,13 +255,13 @@ class ConvUnflattenSequenceSpec(ConvUnflattenSpec):
 
 
 @dataclass(frozen=True, eq=False)
-class ConvStateFlattenSpec:
+class ConvStateFlattenSpec(Node):
     """An ``initial_state=`` tensor in Keras's shape (batch, *spatial, filters) (or
     channels_first (batch, filters, *spatial)) flattened channels-first to the loop's
     (batch, filters * prod(spatial))."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     channels_first: bool
     out_shape: tuple[int | None, ...]  # (width,)
     mask = "drop"
@@ -274,10 +280,10 @@ def _tuple(value: Any, rank: int, layer: str, key: str) -> tuple[int, ...]:
     return tuple(items)
 
 
-def parse_conv_rnn(raw: RawLayer, source: TensorSpec, info: TensorInfo, model: RawModel, feed: WeightFeed,
-                   initial: tuple[TensorSpec, ...] = (), initial_infos: Sequence[TensorInfo] = (),
-                   explicit_mask: TensorSpec | None = None,
-                   implicit_mask: bool = False) -> tuple[list[Any], list[TensorInfo]]:
+def parse_conv_rnn(raw: RawLayer, source: Ref, info: TensorFacts, model: RawModel, feed: WeightFeed,
+                   initial: tuple[Ref, ...] = (), initial_infos: Sequence[TensorFacts] = (),
+                   explicit_mask: Ref | None = None,
+                   implicit_mask: bool = False) -> list[tuple[Any, list[TensorFacts]]]:
     """The specs of one ConvLSTM layer (frames, a flattening per ``initial_state=`` tensor,
     the loop, the outputs) and the infos of its Keras outputs.
 
@@ -357,25 +363,29 @@ def parse_conv_rnn(raw: RawLayer, source: TensorSpec, info: TensorInfo, model: R
         raise LayerError(name, f"initial_state has {len(initial)} tensor(s), {raw.class_name} has 2 states (h, c)",
                          "initial_state")
     loop = RecurrentLayerSpec(
-        name=f"{name}/loop", class_name=raw.class_name, cells=(cell,), source=TensorSpec(frames.name),
+        name=f"{name}/loop", class_name=raw.class_name, cells=(cell,), inputs=(Ref(frames.name),),
         return_sequences=return_sequences, return_state=return_state,
         go_backwards=flag(config, "go_backwards", False, name), stateful=stateful,
         unroll=flag(config, "unroll", False, name), zero_output_for_mask=zero_output,
         ignored=tuple(ignored), masked=masked, mask_source=explicit_mask,
-        initial_state=tuple(TensorSpec(f.name) for f in flats))
-    outputs = tuple(TensorSpec(loop.name, k) for k in range(loop.output_count))
+        initial_state=tuple(Ref(f.name) for f in flats))
+    outputs = tuple(Ref(loop.name, k) for k in range(loop.output_count))
     unflatten_class = ConvUnflattenSequenceSpec if return_sequences else ConvUnflattenSpec
     unflatten = unflatten_class(name, outputs, channels_first, filters, out_spatial, return_sequences,
                                 raw.class_name)
     frame = unflatten.frame_shape()
-    infos = [TensorInfo(frame[-1], len(frame) + 1 + int(k == 0 and return_sequences), False,
+    infos = [TensorFacts(frame[-1], len(frame) + 1 + int(k == 0 and return_sequences), False,
                         steps=info.steps if (k == 0 and return_sequences) else (frame[0] if len(frame) == 2
                                                                                   else None),
                         shape=((info.steps,) if (k == 0 and return_sequences) else ()) + frame)
              for k in range(len(outputs))]
     out_mask = masked or info.masked  # Keras passes the input's mask on even where the layer ignored it
     infos = [replace(i, masked=out_mask and k == 0 and return_sequences) for k, i in enumerate(infos)]
-    return [frames, *flats, loop, unflatten], infos
+    frames_out = TensorFacts(cell.input_size, 3, info.masked, steps=info.steps)
+    flats_out = [[TensorFacts(flat.out_shape[0], 2, False)] for flat in flats]
+    loop_out = [TensorFacts(width, 3 if (k == 0 and return_sequences) else 2, out_mask and k == 0 and return_sequences,
+                            steps=info.steps) for k, width in enumerate(loop.output_widths)]
+    return [(frames, [frames_out]), *zip(flats, flats_out, strict=True), (loop, loop_out), (unflatten, infos)]
 
 
 def check_conv_rnn_mask(name: str, class_name: str, keras_major: int | None, initial: bool, stateful: bool) -> None:
@@ -395,7 +405,7 @@ def check_conv_rnn_mask(name: str, class_name: str, keras_major: int | None, ini
                                "mask")
 
 
-def _initial_state_spec(layer: str, index: int, ref: TensorSpec, info: TensorInfo, channels_first: bool,
+def _initial_state_spec(layer: str, index: int, ref: Ref, info: TensorFacts, channels_first: bool,
                         frame: tuple[int, ...], class_name: str) -> ConvStateFlattenSpec:
     """One ``initial_state=`` tensor (batch, *frame) as the loop's flat channels-first state."""
     got = info.dims()  # a rank-3 tensor (ConvLSTM1D's states) tracks (steps, width) only

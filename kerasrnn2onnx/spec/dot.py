@@ -13,8 +13,9 @@ from typing import Any
 
 from ..errors import LayerError, UnsupportedError
 from ..io.raw import RawLayer, RawModel
-from .checks import BASE_KEYS, TensorInfo, WeightFeed, check_keys, flag
-from .types import TensorSpec
+from .checks import BASE_KEYS, TensorFacts, WeightFeed, check_keys, flag
+from .node import Node
+from .types import Ref
 
 # Keras 3 normalizes with x * min(rsqrt(sum x^2), 1 / epsilon), epsilon = 1e-7 (ops.normalize);
 # tf-keras with tf.linalg.l2_normalize: x * rsqrt(max(sum x^2, 1e-12)).
@@ -23,14 +24,14 @@ K2_SQUARE_SUM_FLOOR = 1e-12
 
 
 @dataclass(frozen=True, eq=False)
-class DotSpec:
+class DotSpec(Node):
     """``Dot(axes, normalize)`` of two rank-2/3 tensors (Keras axes, batch = 0, already
     non-negative). The output keeps the first input's remaining non-batch axis, then the
     second's; a result without one becomes (batch, 1), as ``batch_dot`` does.
     ``keras_major`` picks the normalization formula."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     axes: tuple[int, int]
     ranks: tuple[int, int]
     normalize: bool
@@ -42,17 +43,21 @@ class DotSpec:
     def out_rank(self) -> int:
         return 1 + max(1, sum(self.ranks) - 4)
 
+    def out_time(self, time: Any) -> Any:
+        """The first input's kept axis: its time, or its fixed features."""
+        return time if self.axes[0] == 2 else self.steps
+
     def describe(self) -> str:
         return f"Dot(axes={self.axes}, normalize={self.normalize})"
 
 
-def _dims(info: TensorInfo) -> tuple[int | None, ...]:
+def _dims(info: TensorFacts) -> tuple[int | None, ...]:
     """Non-batch dims of a tensor in Keras order."""
     return (info.width,) if info.rank == 2 else (info.steps, info.width)
 
 
-def parse_dot(raw: RawLayer, sources: Sequence[TensorSpec], infos: Sequence[TensorInfo], model: RawModel,
-              feed: WeightFeed) -> tuple[DotSpec, TensorInfo]:
+def parse_dot(raw: RawLayer, sources: Sequence[Ref], infos: Sequence[TensorFacts], model: RawModel,
+              feed: WeightFeed) -> tuple[DotSpec, TensorFacts]:
     config: Mapping[str, Any] = raw.config
     check_keys(config, BASE_KEYS | {"axes", "normalize"}, raw.name)
     if len(sources) != 2:
@@ -85,11 +90,11 @@ def parse_dot(raw: RawLayer, sources: Sequence[TensorSpec], infos: Sequence[Tens
     spec = DotSpec(raw.name, tuple(sources), (axes[0], axes[1]), (infos[0].rank, infos[1].rank),
                    flag(config, "normalize", False, raw.name), model.keras_major)
     if len(kept) == 0:
-        return spec, TensorInfo(1, 2, False)
+        return spec, TensorFacts(1, 2, False)
     if len(kept) == 1:
         if kept[0] is None:
             raise UnsupportedError(raw.name, "the output width would be a number of timesteps: it must be fixed")
-        return spec, TensorInfo(kept[0], 2, False)
+        return spec, TensorFacts(kept[0], 2, False)
     if kept[1] is None:
         raise UnsupportedError(raw.name, "the output width would be a number of timesteps: it must be fixed")
-    return replace(spec, steps=kept[0]), TensorInfo(kept[1], 3, False, steps=kept[0])
+    return replace(spec, steps=kept[0]), TensorFacts(kept[1], 3, False, steps=kept[0])

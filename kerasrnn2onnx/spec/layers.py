@@ -7,7 +7,7 @@ Keras mask (``mask``: "pass" keeps the input's mask, "drop" ends it, "consume" u
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeGuard, get_args
+from typing import Any, get_args
 
 import numpy as np
 
@@ -17,17 +17,18 @@ from .attention import AttentionSpec, MultiHeadAttentionSpec
 from .conv import ConvSpec, GlobalPoolSpec, PadCropSpec, PermuteNDSpec, PoolSpec, UpSamplingSpec
 from .conv_rnn import ConvFramesSpec, ConvStateFlattenSpec, ConvUnflattenSequenceSpec, ConvUnflattenSpec
 from .dot import DotSpec
+from .node import Node
 from .tfops import TFOpSpec
-from .types import LayerSpec, TensorSpec
+from .types import LayerSpec, Ref
 from .wrappers import TimeDistributedSpec, TokenEmbeddingSpec
 
 
 @dataclass(frozen=True, eq=False)
-class DenseSpec:
+class DenseSpec(Node):
     """``Dense`` (also inside ``TimeDistributed``): ``activation(x·kernel + bias)``; passes the mask."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     units: int
     activation: ActivationSpec
     kernel: np.ndarray
@@ -39,11 +40,11 @@ class DenseSpec:
 
 
 @dataclass(frozen=True, eq=False)
-class ActivationLayerSpec:
+class ActivationLayerSpec(Node):
     """``Activation``: the activation alone; passes the mask."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     activation: ActivationSpec
     mask = "pass"
 
@@ -52,11 +53,11 @@ class ActivationLayerSpec:
 
 
 @dataclass(frozen=True, eq=False)
-class IdentityLayerSpec:
+class IdentityLayerSpec(Node):
     """Layers that do nothing at inference (Dropout and its kin); passes the mask."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     class_name: str
     mask = "pass"
 
@@ -65,13 +66,13 @@ class IdentityLayerSpec:
 
 
 @dataclass(frozen=True, eq=False)
-class MergeSpec:
+class MergeSpec(Node):
     """``Concatenate`` (along ``axis``) or an elementwise merge (add, subtract, multiply,
     average, maximum, minimum). Masks: Concatenate keeps a step any input keeps; the
     elementwise merges keep a step all inputs keep."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     op: str
     axis: int = -1
     mask = "merge"
@@ -81,24 +82,27 @@ class MergeSpec:
 
 
 @dataclass(frozen=True, eq=False)
-class RepeatVectorSpec:
+class RepeatVectorSpec(Node):
     """``RepeatVector(n)``: (batch, features) -> (batch, n, features)."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     n: int
     mask = "drop"
+
+    def out_time(self, time: Any) -> Any:
+        return self.n
 
     def describe(self) -> str:
         return f"RepeatVector({self.n})"
 
 
 @dataclass(frozen=True, eq=False)
-class Conv1DSpec:
+class Conv1DSpec(Node):
     """``Conv1D`` over time (channels_last), padding valid/same/causal; ends the mask."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     filters: int
     kernel_size: int
     strides: int
@@ -109,34 +113,49 @@ class Conv1DSpec:
     bias: np.ndarray | None
     mask = "drop"
 
+    def out_time(self, time: Any) -> Any:
+        if not isinstance(time, int):
+            return None
+        span = self.dilation * (self.kernel_size - 1) + 1
+        if self.padding == "valid":
+            return (time - span) // self.strides + 1
+        return -(-time // self.strides)
+
     def describe(self) -> str:
         return (f"Conv1D({self.filters}, {self.kernel_size}, strides={self.strides}, padding={self.padding}, "
                 f"dilation={self.dilation}, activation={self.activation.describe()})")
 
 
 @dataclass(frozen=True, eq=False)
-class Pool1DSpec:
+class Pool1DSpec(Node):
     """``MaxPooling1D`` / ``AveragePooling1D`` (padding valid/same; 'same' averages exclude padding)."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     op: str  # "max" | "average"
     pool_size: int
     strides: int
     padding: str
     mask = "drop"
 
+    def out_time(self, time: Any) -> Any:
+        if not isinstance(time, int):
+            return None
+        if self.padding == "valid":
+            return (time - self.pool_size) // self.strides + 1
+        return -(-time // self.strides)
+
     def describe(self) -> str:
         return f"{self.op}_pooling1d({self.pool_size}, strides={self.strides}, padding={self.padding})"
 
 
 @dataclass(frozen=True, eq=False)
-class GlobalPool1DSpec:
+class GlobalPool1DSpec(Node):
     """``GlobalAveragePooling1D`` (masked steps excluded from the mean, as Keras does) or
     ``GlobalMaxPooling1D`` (Keras ignores the mask there)."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     op: str  # "max" | "average"
     mask = "consume"
 
@@ -145,12 +164,12 @@ class GlobalPool1DSpec:
 
 
 @dataclass(frozen=True, eq=False)
-class NormalizationSpec:
+class NormalizationSpec(Node):
     """``BatchNormalization`` (inference: moving statistics) or ``LayerNormalization``
     (statistics of each step's features), over the last axis; passes the mask."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     kind: str  # "batch" | "layer"
     epsilon: float
     gamma: np.ndarray | None
@@ -165,11 +184,11 @@ class NormalizationSpec:
 
 
 @dataclass(frozen=True, eq=False)
-class FlattenSpec:
+class FlattenSpec(Node):
     """``Flatten``: (batch, time, features) -> (batch, time*features); needs a fixed time."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     mask = "drop"
 
     def describe(self) -> str:
@@ -177,24 +196,27 @@ class FlattenSpec:
 
 
 @dataclass(frozen=True, eq=False)
-class ReshapeSpec:
+class ReshapeSpec(Node):
     """``Reshape(target_shape)`` of the non-batch axes (rank 2 or 3 results); ends the mask."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     target_shape: tuple[int, ...]
     mask = "drop"
+
+    def out_time(self, time: Any) -> Any:
+        return self.target_shape[0] if len(self.target_shape) >= 2 and self.target_shape[0] > 0 else None
 
     def describe(self) -> str:
         return f"Reshape({self.target_shape})"
 
 
 @dataclass(frozen=True, eq=False)
-class PermuteSpec:
+class PermuteSpec(Node):
     """``Permute(dims)`` of a (batch, time, features) tensor: (2, 1) swaps time and features."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     dims: tuple[int, ...]
     steps: int | None = None  # the output's timesteps: the input's feature width for (2, 1)
     mask = "drop"
@@ -216,20 +238,8 @@ FeedForwardSpec = (ReshapeSpec | PermuteSpec | DenseSpec | ActivationLayerSpec |
                    | TimeDistributedSpec | TokenEmbeddingSpec | DotSpec | TFOpSpec
                    | AttentionSpec | MultiHeadAttentionSpec | ConvFramesSpec | ConvUnflattenSpec
                    | ConvUnflattenSequenceSpec | ConvStateFlattenSpec)
-"""A layer around recurrent layers: it reads ``sources`` (the others read one ``source``)."""
+"""A layer around recurrent layers (its computation is in reference/layers.py and lowering/layers.py)."""
 FEED_FORWARD: tuple[type, ...] = get_args(FeedForwardSpec)
 
 AnyLayerSpec = LayerSpec | FeedForwardSpec
 """Any entry of :attr:`ModelSpec.layers <kerasrnn2onnx.spec.types.ModelSpec.layers>`."""
-
-
-def is_feed_forward(layer: object) -> TypeGuard[FeedForwardSpec]:
-    """A layer around recurrent layers (it reads ``sources``; the others read ``source``)."""
-    return isinstance(layer, FEED_FORWARD)
-
-
-def layer_inputs(layer: AnyLayerSpec) -> tuple[TensorSpec, ...]:
-    """The data tensors a layer reads (not its constants, initial states or mask)."""
-    if isinstance(layer, FeedForwardSpec):
-        return layer.sources
-    return (layer.source,)

@@ -8,17 +8,14 @@ hide a semantic change.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numpy as np
-
-from ..custom import find_cell
 from ..errors import LayerError, ModelFileError, UnsupportedError
 from ..io.handles import WeightHandle
 from ..io.raw import RawLayer, RawModel, TensorRef
-from ..io.versions import keras_major
+from ..registry import Registry
 from .attention import (
     ATTENTION_PARSERS,
     ATTENTION_SPECS,
@@ -27,219 +24,52 @@ from .attention import (
     check_shared_masked_inputs,
     parse_attention,
 )
+from .cells import CellSpec, CustomCellSpec
 from .checks import (
     BASE_KEYS,
-    TRAINING_ONLY,
-    TensorInfo,
+    TensorFacts,
     TensorTable,
     WeightFeed,
     as_object,
-    check_declared,
     check_dtype,
     check_keys,
     check_sizes,
-    check_weight,
     flag,
     integer,
-    read_activation,
     read_weight,
 )
 from .conv_rnn import CONV_RNN_CLASSES, ConvUnflattenSpec, parse_conv_rnn
 from .dot import parse_dot
-from .layers import AnyLayerSpec, layer_inputs
+from .layers import AnyLayerSpec
+from .masks import keeps_implicit_mask
+from .parse_cells import CELL_PARSERS, LAYER_TO_CELL, cell_configs, parse_cell, parse_custom_cell
 from .parse_layers import PARSERS, parse_feed_forward
 from .tfops import TFOP_CLASSES, parse_tfop
 from .types import (
     BidirectionalSpec,
-    CellSpec,
-    CustomCellSpec,
     EmbeddingSpec,
-    GRUCellSpec,
-    InputSpec,
-    LSTMCellSpec,
     MaskingSpec,
     MaskOpSpec,
+    ModelInput,
     ModelSpec,
     OutputSpec,
     RecurrentLayerSpec,
-    SimpleRNNCellSpec,
-    TensorSpec,
+    Ref,
 )
 
-CELL_KEYS = {
-    "SimpleRNNCell": frozenset({"units", "activation", "use_bias"}),
-    "GRUCell": frozenset({"units", "activation", "recurrent_activation", "use_bias", "reset_after"}),
-    "LSTMCell": frozenset({"units", "activation", "recurrent_activation", "use_bias"}),
-}
 LAYER_FLAGS = frozenset(
     {"return_sequences", "return_state", "go_backwards", "stateful", "unroll", "time_major", "zero_output_for_mask"}
 )
-LAYER_TO_CELL = {"SimpleRNN": "SimpleRNNCell", "GRU": "GRUCell", "LSTM": "LSTMCell",
-                 "CuDNNLSTM": "LSTMCell", "CuDNNGRU": "GRUCell"}
-# Keras 2's CuDNN layers: fixed sigmoid/tanh, GRU in reset_after form, separate input and
-# recurrent biases (8u for LSTM, 6u for GRU) which the cells' own bias layout absorbs.
-CUDNN_FIXED = {"activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True, "reset_after": True}
 INPUT_KEYS = frozenset({"name", "batch_shape", "batch_input_shape", "dtype", "sparse", "ragged", "input_tensor",
                         "optional", "batch_size", "shape"})
-
-
-def _defaults(cell_kind: str, version: str | None, major: int | None) -> dict[str, Any]:
-    """Constructor defaults of the writing Keras version, used for keys a config omits.
-
-    Keras <= 2.2 defaulted ``recurrent_activation`` to hard_sigmoid and GRU ``reset_after``
-    to False; Keras 2.3+, tf.keras 2.x and Keras 3 use sigmoid and True.
-    """
-    old = _is_pre_23(version)
-    defaults: dict[str, Any] = {"activation": "tanh", "use_bias": True}
-    if cell_kind in ("GRUCell", "LSTMCell"):
-        defaults["recurrent_activation"] = "hard_sigmoid" if old else ("sigmoid" if major is not None else None)
-    if cell_kind == "GRUCell":
-        defaults["reset_after"] = False if old else (True if major is not None else None)
-    return defaults
-
-
-def _is_pre_23(version: str | None) -> bool:
-    if version is None or keras_major(version) != 2:
-        return False
-    parts = version.split(".")
-    try:
-        return int(parts[1]) < 3
-    except (IndexError, ValueError):
-        return False
-
-
-def _cell(
-    kind: str,
-    config: Mapping[str, Any],
-    input_size: int,
-    layer: str,
-    model: RawModel,
-    feed: WeightFeed,
-    weights: Iterator[WeightHandle],
-    extra_keys: frozenset[str],
-    cudnn: bool = False,
-) -> tuple[CellSpec, list[str]]:
-    ignored = check_keys(config, CELL_KEYS[kind] | TRAINING_ONLY | BASE_KEYS | extra_keys, layer)
-    if cudnn:
-        config = {**config, **{k: v for k, v in CUDNN_FIXED.items() if k in CELL_KEYS[kind]}}
-    check_dtype(config, layer)
-    name = str(config.get("name", kind.lower()))
-    units = config.get("units")
-    if not isinstance(units, int) or isinstance(units, bool) or units < 1:
-        raise LayerError(layer, f"units must be a positive integer, got {units!r}", "units")
-    for key in ("dropout", "recurrent_dropout"):
-        rate = config.get(key, 0.0)
-        if not isinstance(rate, (int, float)) or not 0.0 <= rate <= 1.0:
-            raise LayerError(layer, f"must be a rate in [0, 1], got {rate!r}", key)
-    defaults = _defaults(kind, model.keras_version, model.keras_major)
-    for key, value in defaults.items():
-        if key not in config and value is None:
-            raise LayerError(
-                layer,
-                f"'{key}' is absent and its default differs between Keras versions: pass --keras-version 2 or 3",
-                key,
-            )
-    activation = read_activation(config, "activation", defaults["activation"], model.keras_major, layer)
-    use_bias = flag(config, "use_bias", True, layer)
-    gates = {"SimpleRNNCell": 1, "GRUCell": 3, "LSTMCell": 4}[kind]
-    kernel = read_weight(feed, weights, layer, name, "kernel", (input_size, gates * units))
-    recurrent = read_weight(feed, weights, layer, name, "recurrent_kernel", (units, gates * units))
-    if cudnn:
-        kernel, recurrent = _from_cudnn_layout(kernel, recurrent, gates)
-    if kind == "SimpleRNNCell":
-        bias = read_weight(feed, weights, layer, name, "bias", (units,)) if use_bias else None
-        return SimpleRNNCellSpec(name, units, input_size, activation, use_bias, kernel, recurrent, bias), ignored
-    recurrent_activation = read_activation(
-        config, "recurrent_activation", defaults["recurrent_activation"], model.keras_major, layer
-    )
-    if kind == "GRUCell":
-        reset_after = flag(config, "reset_after", bool(defaults["reset_after"]), layer)
-        bias_shape = (2, 3 * units) if reset_after else (3 * units,)
-        if cudnn:  # [input bias, recurrent bias] stored flat
-            bias = read_weight(feed, weights, layer, name, "bias", (6 * units,)).reshape(2, 3 * units)
-        elif use_bias:
-            taken = feed.take(weights, layer, f"bias of cell '{name}'")
-            if reset_after and feed.converts_cudnn_layout and taken.shape == (6 * units,):
-                # CuDNNGRU weights in a GRU(reset_after=True): Keras 2's loader converts them
-                kernel, recurrent = _from_cudnn_layout(kernel, recurrent, gates)
-                bias = check_weight(feed, taken, layer, name, "bias", (6 * units,)).reshape(2, 3 * units)
-            else:
-                bias = check_weight(feed, taken, layer, name, "bias", bias_shape)
-        else:
-            bias = None
-        gru = GRUCellSpec(name, units, input_size, activation, recurrent_activation, use_bias, reset_after,
-                          kernel, recurrent, bias)
-        return gru, ignored
-    if cudnn:  # input bias + recurrent bias: both are added to the same pre-activation
-        pair = read_weight(feed, weights, layer, name, "bias", (8 * units,))
-        bias = np.ascontiguousarray(pair[: 4 * units] + pair[4 * units :])
-        bias.setflags(write=False)
-    elif use_bias:
-        taken = feed.take(weights, layer, f"bias of cell '{name}'")
-        if feed.converts_cudnn_layout and taken.shape == (8 * units,):
-            # CuDNNLSTM weights in an LSTM (a model trained on a GPU, run on a CPU): Keras 2's
-            # loader undoes the cuDNN kernel layout and sums the input and recurrent biases
-            kernel, recurrent = _from_cudnn_layout(kernel, recurrent, gates)
-            pair = check_weight(feed, taken, layer, name, "bias", (8 * units,))
-            bias = np.ascontiguousarray(pair[: 4 * units] + pair[4 * units :])
-            bias.setflags(write=False)
-        else:
-            bias = check_weight(feed, taken, layer, name, "bias", (4 * units,))
-    else:
-        bias = None
-    spec = LSTMCellSpec(name, units, input_size, activation, recurrent_activation, use_bias, kernel, recurrent, bias)
-    return spec, ignored
-
-
-def _from_cudnn_layout(kernel: np.ndarray, recurrent: np.ndarray, gates: int) -> tuple[np.ndarray, np.ndarray]:
-    """Keras 2 CuDNN layers store each gate's input kernel in Fortran order of its transpose
-    and each recurrent kernel transposed; undo both, gate by gate (as Keras's own loader does)."""
-    kernels = np.hstack([k.T.reshape(k.shape, order="F") for k in np.hsplit(kernel, gates)])
-    recurrents = np.hstack([k.T for k in np.hsplit(recurrent, gates)])
-    results = []
-    for array in (kernels, recurrents):
-        array = np.ascontiguousarray(array, dtype=np.float32)
-        array.setflags(write=False)
-        results.append(array)
-    return results[0], results[1]
-
-
-def _cell_configs(raw: RawLayer) -> list[tuple[str, Mapping[str, Any], str | None]]:
-    """``(cell_class, cell_config, registered_name)`` for each cell of a layer, in stacking order."""
-    if raw.class_name in LAYER_TO_CELL:
-        return [(LAYER_TO_CELL[raw.class_name], raw.config, None)]
-    cell = raw.config.get("cell")
-    if not isinstance(cell, Mapping):
-        raise LayerError(raw.name, "RNN layer has no cell config", "cell")
-    entries = (as_object(cell.get("config"), raw.name, "cell").get("cells")
-               if cell.get("class_name") == "StackedRNNCells" else [cell])
-    if entries is not None and not isinstance(entries, list):
-        raise LayerError(raw.name, "the stacked cells must be a list", "cell")
-    result = []
-    for entry in entries or []:
-        cls = entry.get("class_name") if isinstance(entry, Mapping) else None
-        registered = entry.get("registered_name") if isinstance(entry, Mapping) else None
-        if cls not in CELL_KEYS and find_cell(str(cls), registered) is None:
-            shown = registered or cls
-            raise UnsupportedError(
-                raw.name,
-                f"cell class {shown!r} has no registered converter: nothing named in a model file is imported; "
-                f"register one with kerasrnn2onnx.register_cell(CustomCell(keras_name={shown!r}, ...)) "
-                "(docs/custom-cells.md)",
-                "cell",
-            )
-        result.append((str(cls), as_object(entry.get("config"), raw.name, "cell"), registered))
-    if not result:
-        raise LayerError(raw.name, "RNN layer has an empty cell list", "cell")
-    return result
 
 
 BIDIRECTIONAL_KEYS = frozenset({"layer", "backward_layer", "merge_mode"})
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
-def _bidirectional(raw: RawLayer, source: TensorSpec, input_size: int, model: RawModel, feed: WeightFeed,
-                   masked: bool, mask_source: TensorSpec | None) -> BidirectionalSpec:
+def _bidirectional(raw: RawLayer, source: Ref, input_size: int, model: RawModel, feed: WeightFeed,
+                   masked: bool, mask_source: Ref | None) -> BidirectionalSpec:
     """Both halves parsed as ordinary recurrent layers; weights are forward's then backward's.
 
     Keras forces ``zero_output_for_mask = return_sequences`` on both halves (Keras 3 also
@@ -277,34 +107,12 @@ def _bidirectional(raw: RawLayer, source: TensorSpec, input_size: int, model: Ra
     if merge_mode in ("sum", "mul", "ave") and forward.units != backward.units:
         raise LayerError(raw.name, f"merge_mode {merge_mode!r} needs equal units, got {forward.units} and "
                          f"{backward.units}", "merge_mode")
-    return BidirectionalSpec(raw.name, source, forward, backward, merge_mode)
-
-
-def _custom_cell(class_name: str, registered: str | None, config: Mapping[str, Any], input_size: int, layer: str,
-                 feed: WeightFeed, weights: Iterator[WeightHandle]) -> CustomCellSpec:
-    """A user's cell, through its registered converter (never by importing anything)."""
-    converter = find_cell(class_name, registered)
-    assert converter is not None  # _cell_configs checked
-    name = str(config.get("name", class_name))
-    arrays = {}
-    for weight_name in converter.weights:  # a registered cell declares names, not shapes: dtype checked first
-        handle = feed.take(weights, layer, f"{weight_name} of cell '{name}'")
-        check_declared(feed, handle, layer, f"weight '{weight_name}' of cell '{name}'", None)
-        frozen = np.ascontiguousarray(handle.read(), dtype=np.float32)
-        frozen.setflags(write=False)
-        arrays[weight_name] = frozen
-    try:
-        state_sizes = tuple(int(v) for v in converter.state_sizes(dict(config)))
-        units = int(converter.output_size(dict(config))) if converter.output_size else state_sizes[0]
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise LayerError(layer, f"converter for '{converter.keras_name}' cannot read the cell config ({exc})") from None
-    return CustomCellSpec(name, registered or class_name, converter, dict(config), input_size, units, state_sizes,
-                          arrays)
+    return BidirectionalSpec(raw.name, (source,), forward, backward, merge_mode)
 
 
 def _recurrent_layer(
-    raw: RawLayer, source: TensorSpec, input_size: int, model: RawModel, feed: WeightFeed, masked: bool,
-    constants: tuple[TensorSpec, ...] = (), mask_source: TensorSpec | None = None,
+    raw: RawLayer, source: Ref, input_size: int, model: RawModel, feed: WeightFeed, masked: bool,
+    constants: tuple[Ref, ...] = (), mask_source: Ref | None = None,
     weights_iter: Iterator[WeightHandle] | None = None, force_zero_output: bool | None = None,
     allow_time_major: bool = False,
 ) -> RecurrentLayerSpec:
@@ -321,12 +129,12 @@ def _recurrent_layer(
     cells: list[CellSpec] = []
     size = input_size
     extra = LAYER_FLAGS if raw.class_name in LAYER_TO_CELL else frozenset()
-    for kind, cfg, registered in _cell_configs(raw):
-        if kind in CELL_KEYS:
-            cell, cell_ignored = _cell(kind, cfg, size, layer, model, feed, weights, extra,
-                                       cudnn=raw.class_name.startswith("CuDNN"))
+    for kind, cfg, registered in cell_configs(raw):
+        if kind in CELL_PARSERS:
+            cell, cell_ignored = parse_cell(kind, cfg, size, layer, model, feed, weights, extra,
+                                            cudnn=raw.class_name.startswith("CuDNN"))
         else:
-            cell, cell_ignored = _custom_cell(kind, registered, cfg, size, layer, feed, weights), []
+            cell, cell_ignored = parse_custom_cell(kind, registered, cfg, size, layer, feed, weights), []
         cells.append(cell)
         ignored.extend(cell_ignored)
         size = cell.units
@@ -338,7 +146,7 @@ def _recurrent_layer(
         name=layer,
         class_name=raw.class_name if raw.class_name != "RNN" else "RNN",
         cells=tuple(cells),
-        source=source,
+        inputs=(source,),
         return_sequences=flag(config, "return_sequences", False, layer),
         return_state=flag(config, "return_state", False, layer),
         go_backwards=flag(config, "go_backwards", False, layer),
@@ -362,7 +170,7 @@ def _recurrent_layer(
     return spec
 
 
-def _input(raw: RawLayer, feeds_embedding: bool = False) -> InputSpec:
+def _input(raw: RawLayer, feeds_embedding: bool = False) -> ModelInput:
     config = raw.config
     check_keys(config, INPUT_KEYS | {"input_shape"}, raw.name)
     dtype = config.get("dtype", "float32")
@@ -376,7 +184,7 @@ def _input(raw: RawLayer, feeds_embedding: bool = False) -> InputSpec:
     if shape is None and isinstance(config.get("shape"), (list, tuple)):
         shape = [config.get("batch_size"), *config["shape"]]
     if shape is None:
-        return InputSpec(raw.name, None, None, -1, str(dtype))
+        return ModelInput(raw.name, None, None, -1, str(dtype))
     if not isinstance(shape, (list, tuple)) or not all(
             d is None or (isinstance(d, int) and not isinstance(d, bool) and d >= 1) for d in shape):
         raise LayerError(raw.name, f"input shape must be a list of positive integers or nulls, got {shape!r}",
@@ -387,29 +195,29 @@ def _input(raw: RawLayer, feeds_embedding: bool = False) -> InputSpec:
                                f"{tuple(shape)}", "dtype")
     if len(shape) == 2:
         if feeds_embedding or dtype != "float32":
-            return InputSpec(raw.name, shape[0], shape[1], None, str(dtype), "tokens")
+            return ModelInput(raw.name, shape[0], shape[1], None, str(dtype), "tokens")
         if shape[1] is None:
             raise LayerError(raw.name, "a (batch, features) input needs a fixed feature size")
-        return InputSpec(raw.name, shape[0], None, shape[1], str(dtype), "vector")
+        return ModelInput(raw.name, shape[0], None, shape[1], str(dtype), "vector")
     if len(shape) in (4, 5, 6) or (len(shape) == 3 and dtype != "float32"):
         # images, video, or token ids per step (batch, time, chars): feed-forward layers first
         dims = tuple(shape[1:])
         if not all(d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in dims):
             raise LayerError(raw.name, f"input shape {tuple(shape)} has a dimension that is not a positive integer")
-        return InputSpec(raw.name, shape[0], dims[0], dims[-1], str(dtype), "tensor", dims)
+        return ModelInput(raw.name, shape[0], dims[0], dims[-1], str(dtype), "tensor", dims)
     if len(shape) != 3:
         raise UnsupportedError(
             raw.name,
             f"input shape {tuple(shape)} is not (batch, timesteps[, features]) or an image/video tensor of rank 4 to 6",
         )
     batch, steps, features = shape
-    return InputSpec(raw.name, batch, steps, features if features is not None else -1, str(dtype))
+    return ModelInput(raw.name, batch, steps, features if features is not None else -1, str(dtype))
 
 
 INPUT_DTYPES = ("float32", "int32", "int64", "bool")  # bool: a (batch, time) mask for a layer's mask=
 
 
-def _masking(raw: RawLayer, source: TensorSpec, info: TensorInfo) -> tuple[MaskingSpec, TensorInfo]:
+def _masking(raw: RawLayer, source: Ref, info: TensorFacts) -> tuple[MaskingSpec, TensorFacts]:
     check_keys(raw.config, BASE_KEYS | {"mask_value", "supports_masking"}, raw.name)
     check_dtype(raw.config, raw.name)
     if info.rank != 3:
@@ -417,7 +225,7 @@ def _masking(raw: RawLayer, source: TensorSpec, info: TensorInfo) -> tuple[Maski
     value = raw.config.get("mask_value", 0.0)
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise LayerError(raw.name, f"mask_value must be a number, got {value!r}", "mask_value")
-    return MaskingSpec(raw.name, source, float(value)), TensorInfo(info.width, 3, True)
+    return MaskingSpec(raw.name, (source,), float(value)), TensorFacts(info.width, 3, True)
 
 
 EMBEDDING_KEYS = frozenset({"input_dim", "output_dim", "embeddings_initializer", "embeddings_regularizer",
@@ -426,8 +234,8 @@ EMBEDDING_KEYS = frozenset({"input_dim", "output_dim", "embeddings_initializer",
 
 
 def _embedding(
-    raw: RawLayer, source: TensorSpec, info: TensorInfo, feed: WeightFeed
-) -> tuple[EmbeddingSpec, TensorInfo]:
+    raw: RawLayer, source: Ref, info: TensorFacts, feed: WeightFeed
+) -> tuple[EmbeddingSpec, TensorFacts]:
     config = raw.config
     check_keys(config, BASE_KEYS | EMBEDDING_KEYS, raw.name)
     check_dtype(config, raw.name)
@@ -450,200 +258,239 @@ def _embedding(
     if raw.weights and len(raw.weights) > 1 and feed.is_per_layer:
         raise LayerError(raw.name, "the file holds more weights than an Embedding uses")
     mask_zero = flag(config, "mask_zero", False, raw.name)
-    spec = EmbeddingSpec(raw.name, source, dims["input_dim"], dims["output_dim"], mask_zero, table)
-    return spec, TensorInfo(dims["output_dim"], 3, mask_zero)
+    spec = EmbeddingSpec(raw.name, (source,), dims["input_dim"], dims["output_dim"], mask_zero, table)
+    return spec, TensorFacts(dims["output_dim"], 3, mask_zero)
 
 
-RECURRENT_CLASSES = frozenset({"SimpleRNN", "GRU", "LSTM", "RNN", "Bidirectional", "CuDNNLSTM", "CuDNNGRU"})
 MASK_OPS = {"NotEqual": "not_equal", "Equal": "equal", "Any": "any", "All": "all", "LogicalNot": "logical_not"}
-FEED_FORWARD_CLASSES = frozenset(PARSERS)
-# layers whose parser takes several inputs and sets its own output shape
-GRAPH_PARSERS = {"Dot": parse_dot}
-SUPPORTED_CLASSES = (RECURRENT_CLASSES | {"InputLayer", "Masking", "Embedding"} | set(MASK_OPS) | FEED_FORWARD_CLASSES
-                     | set(GRAPH_PARSERS) | set(TFOP_CLASSES)
-                     | set(ATTENTION_PARSERS) | set(CONV_RNN_CLASSES))
 
 
-def _mask_op(raw: RawLayer, source: TensorSpec, info: TensorInfo) -> tuple[MaskOpSpec, TensorInfo]:
+def _mask_op(raw: RawLayer, source: Ref, info: TensorFacts) -> tuple[MaskOpSpec, TensorFacts]:
     """Keras 3 op layers that compute a mask; anything beyond the mask idioms is refused."""
     op = MASK_OPS[raw.class_name]
     if op in ("not_equal", "equal"):
         scalars = [a for a in raw.call_args[1:] if isinstance(a, (int, float)) and not isinstance(a, bool)]
         if len(raw.inbound) != 1 or len(scalars) != 1:
             raise UnsupportedError(raw.name, f"{raw.class_name} is supported against one number only (a mask idiom)")
-        return MaskOpSpec(raw.name, op, source, float(scalars[0])), TensorInfo(info.width, info.rank, False, True)
+        return MaskOpSpec(raw.name, (source,), op, float(scalars[0])), TensorFacts(info.width, info.rank, False, True)
     if op in ("any", "all"):
         axis, keepdims = raw.config.get("axis"), raw.config.get("keepdims", False)
         if axis not in (-1, info.rank - 1) or keepdims or info.rank != 3:
             raise UnsupportedError(raw.name, f"{raw.class_name} is supported over the last axis of a rank-3 tensor "
                                    "without keepdims only (a mask idiom)")
-        return MaskOpSpec(raw.name, op, source), TensorInfo(None, 2, False, True)
-    return MaskOpSpec(raw.name, op, source), TensorInfo(info.width, info.rank, False, True)
+        return MaskOpSpec(raw.name, (source,), op), TensorFacts(None, 2, False, True)
+    return MaskOpSpec(raw.name, (source,), op), TensorFacts(info.width, info.rank, False, True)
+
+
+@dataclass
+class _Graph:
+    """What parsing has built so far: the model inputs, what is known of every tensor, the
+    specs in order."""
+
+    model: RawModel
+    feed: WeightFeed
+    inputs: dict[str, ModelInput] = field(default_factory=dict)
+    tensors: dict[TensorRef, TensorFacts] = field(default_factory=TensorTable)
+    layers: list[AnyLayerSpec] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LayerCall:
+    """One layer call as its parser receives it: the data tensors it reads (``refs``, as
+    ``sources`` and with what is known of them in ``infos``), and for recurrent layers the
+    tensors given as ``mask=``, ``initial_state=`` and constants."""
+
+    raw: RawLayer
+    refs: list[TensorRef]
+    inputs: tuple[Ref, ...]
+    infos: list[TensorFacts]
+    graph: _Graph
+    explicit_mask: Ref | None = None
+    initial_refs: tuple[TensorRef, ...] = ()
+    constant_refs: tuple[TensorRef, ...] = ()
+    time_major: bool = False  # a Keras 2 recurrent layer with time_major=True (spec/tfops.py)
+
+    @property
+    def model(self) -> RawModel:
+        return self.graph.model
+
+    @property
+    def feed(self) -> WeightFeed:
+        return self.graph.feed
+
+
+Parsed = list[tuple[AnyLayerSpec, list[TensorFacts]]]
+"""What a layer parser returns: each spec it makes (in order, the one named as the layer
+last) with what its parser knows of each of the spec's outputs (by output index); the batch
+and time facts are completed by ``ModelSpec``."""
+
+
+@dataclass(frozen=True)
+class LayerParser:
+    """How one Keras layer class is parsed. ``call`` says how its call's tensors are read:
+    ``"data"`` (its inbound tensors), ``"recurrent"`` (the first inbound tensor, then initial
+    states and constants; ``"conv_recurrent"`` the same for ConvLSTM), ``"attention"`` (query,
+    value, key by name) or ``"graph"`` (the parser reads the tensors itself: TensorFlow
+    function calls)."""
+
+    parse: Callable[[LayerCall], Parsed]
+    call: str = "data"
+
+
+LAYER_PARSERS: Registry[str, LayerParser] = Registry("layer parser")
+"""Keras class name -> its parser; a class without an entry is refused as unsupported."""
+
+
+def _one(spec: AnyLayerSpec, out: TensorFacts) -> Parsed:
+    return [(spec, [out])]
+
+
+def _with_input_steps(parse: Callable[[RawLayer, Ref, TensorFacts], tuple[Any, TensorFacts]]
+                      ) -> Callable[[LayerCall], Parsed]:
+    """Masking, Embedding and the mask ops keep their input's timesteps."""
+    def run(call: LayerCall) -> Parsed:
+        info = call.infos[0]
+        spec, out = parse(call.raw, call.inputs[0], info)
+        return _one(spec, TensorFacts(out.width, out.rank, out.masked, out.boolean, info.steps))
+    return run
+
+
+def _parse_embedding(call: LayerCall) -> Parsed:
+    info = call.infos[0]
+    spec, out = _embedding(call.raw, call.inputs[0], info, call.feed)
+    return _one(spec, TensorFacts(out.width, out.rank, out.masked, out.boolean, info.steps))
+
+
+def _parse_tfop(call: LayerCall) -> Parsed:
+    return _one(*parse_tfop(call.raw, call.graph.tensors))
+
+
+def _parse_feed_forward(call: LayerCall) -> Parsed:
+    return _one(*parse_feed_forward(call.raw, call.inputs, call.infos, call.model, call.feed))
+
+
+def _parse_dot(call: LayerCall) -> Parsed:
+    return _one(*parse_dot(call.raw, call.inputs, call.infos, call.model, call.feed))
+
+
+def _parse_attention(call: LayerCall) -> Parsed:
+    spec, outs = parse_attention(call.raw, call.inputs, call.infos, call.model, call.feed)
+    return [(spec, list(outs))]
+
+
+def _parse_conv_rnn(call: LayerCall) -> Parsed:
+    """Frames -> loop over the conv cell -> Keras shapes (spec/conv_rnn.py)."""
+    raw, info = call.raw, call.infos[0]
+    if call.constant_refs:
+        raise UnsupportedError(raw.name, f"{raw.class_name} takes no constants", "constants")
+    initial_infos = [call.graph.tensors[TensorRef(r.layer, 0, r.index)] for r in call.initial_refs]
+    implicit = info.masked and keeps_implicit_mask(call.model.keras_major, raw.tensor_kwargs)
+    return parse_conv_rnn(raw, call.inputs[0], info, call.model, call.feed,
+                          tuple(Ref(r.layer, r.index) for r in call.initial_refs), initial_infos, call.explicit_mask,
+                          implicit)
+
+
+def _parse_recurrent(call: LayerCall) -> Parsed:
+    """A recurrent layer or Bidirectional: its input checked, its mask, constants and initial
+    states resolved, and what is known of each output."""
+    raw, info, ref, graph = call.raw, call.infos[0], call.refs[0], call.graph
+    if info.boolean:
+        raise UnsupportedError(raw.name, f"its input '{ref.layer}' is a boolean mask tensor")
+    if info.rank != 3:
+        raise LayerError(
+            raw.name,
+            f"receives a {info.rank}-D tensor from '{ref.layer}'; recurrent layers need (batch, time, features)"
+            + (" (set return_sequences=True on the layer before)" if ref.layer not in graph.inputs else ""),
+        )
+    constants = []
+    for const_ref in call.constant_refs:
+        if const_ref.layer not in graph.inputs:
+            raise UnsupportedError(raw.name, f"constant '{const_ref.layer}' must be a model input in this version")
+        constants.append(Ref(const_ref.layer))
+    initial = tuple(Ref(r.layer, r.index) for r in call.initial_refs)
+    implicit_mask = info.masked and keeps_implicit_mask(call.model.keras_major, raw.tensor_kwargs)
+    masked = implicit_mask or call.explicit_mask is not None
+    if info.width is None:
+        raise LayerError(raw.name, f"its input '{ref.layer}' has no known feature width")
+    source = call.inputs[0]
+    layer: RecurrentLayerSpec | BidirectionalSpec
+    if raw.class_name == "Bidirectional":
+        if constants:
+            raise UnsupportedError(raw.name, "constants with Bidirectional are not supported yet")
+        layer = _bidirectional(raw, source, info.width, call.model, call.feed, masked, call.explicit_mask)
+        if initial:
+            layer = _bidirectional_initial_state(layer, initial, graph.tensors)
+    else:
+        layer = _recurrent_layer(raw, source, info.width, call.model, call.feed, masked, tuple(constants),
+                                 call.explicit_mask, allow_time_major=True)
+        if initial:
+            layer = _with_initial_state(layer, initial, graph.tensors)
+    time_major = call.time_major
+    # the output's mask is the input's even where the layer ignored it (Keras 3 with initial_state=
+    # computes the output mask from the first argument's)
+    outs = [TensorFacts(layer.units, 3 if layer.return_sequences else 2,
+                       (masked or info.masked) and layer.return_sequences, steps=info.steps,
+                       time_major=time_major and layer.return_sequences)]
+    for index, width in enumerate(layer.output_widths[1:], start=1):
+        is_sequence = isinstance(layer, BidirectionalSpec) and layer.merge_mode is None and index == 1
+        rank = 3 if (is_sequence and layer.return_sequences) else 2
+        outs.append(TensorFacts(width, rank, masked and rank == 3, steps=info.steps))
+    return [(layer, outs)]
+
+
+for _name in (*LAYER_TO_CELL, "RNN", "Bidirectional"):  # a built-in cell's own layer is recurrent
+    LAYER_PARSERS.add(_name, LayerParser(_parse_recurrent, "recurrent"))
+LAYER_PARSERS.add("Masking", LayerParser(_with_input_steps(_masking)))
+LAYER_PARSERS.add("Embedding", LayerParser(_parse_embedding))
+for _name in MASK_OPS:
+    LAYER_PARSERS.add(_name, LayerParser(_with_input_steps(_mask_op)))
+for _name in PARSERS:
+    LAYER_PARSERS.add(_name, LayerParser(_parse_feed_forward))
+LAYER_PARSERS.add("Dot", LayerParser(_parse_dot))
+for _name in TFOP_CLASSES:
+    LAYER_PARSERS.add(_name, LayerParser(_parse_tfop, "graph"))
+for _name in ATTENTION_PARSERS:
+    LAYER_PARSERS.add(_name, LayerParser(_parse_attention, "attention"))
+for _name in CONV_RNN_CLASSES:
+    LAYER_PARSERS.add(_name, LayerParser(_parse_conv_rnn, "conv_recurrent"))
 
 
 def parse_model(model: RawModel) -> ModelSpec:
     """Validate ``model`` and build its spec; every problem names its layer and key."""
-    feed = WeightFeed(model)
-    unsupported = [
-        f"'{raw.name}' ({raw.class_name})" for raw in model.layers if raw.class_name not in SUPPORTED_CLASSES
-    ]
-    if unsupported:
-        first = next(raw.name for raw in model.layers if raw.class_name not in SUPPORTED_CLASSES)
-        raise UnsupportedError(
-            first,
-            f"unsupported layer(s): {', '.join(unsupported)}; supported: recurrent layers (SimpleRNN, GRU, LSTM, "
-            "RNN, Bidirectional), InputLayer, Masking, Embedding and "
-            + ", ".join(sorted({*PARSERS, *GRAPH_PARSERS, *ATTENTION_PARSERS})),
-        )
-    inputs: dict[str, InputSpec] = {}
-    tensors: dict[TensorRef, TensorInfo] = TensorTable()
-    layers: list[AnyLayerSpec] = []
+    _check_supported(model)
+    graph = _Graph(model, WeightFeed(model))
     token_inputs = {raw.inbound[0].layer for raw in model.layers if raw.class_name == "Embedding" and raw.inbound}
     for raw in model.layers:
         if raw.class_name == "InputLayer":
             spec_in = _input(raw, raw.name in token_inputs)
-            inputs[raw.name] = spec_in
-            tensors[TensorRef(raw.name)] = TensorInfo(spec_in.features, spec_in.rank, False,
-                                                      boolean=spec_in.dtype == "bool", steps=spec_in.timesteps,
-                                                      shape=spec_in.dims or None)
+            graph.inputs[raw.name] = spec_in
+            graph.tensors[TensorRef(raw.name)] = spec_in.facts()
             continue
-        if raw.class_name in TFOP_CLASSES:  # a TensorFlow function call recorded by tf-keras
-            spec_op, out = parse_tfop(raw, tensors)
-            layers.append(spec_op)
-            tensors[TensorRef(raw.name)] = out
-            continue
-        recurrent = raw.class_name in RECURRENT_CLASSES
-        conv_rnn = raw.class_name in CONV_RNN_CLASSES  # recurrent too, parsed in spec/conv_rnn.py
-        kwargs = dict(raw.tensor_kwargs)
-        explicit_mask = _pop_mask(raw, kwargs, tensors)
-        initial_refs = list(kwargs.pop("initial_state", ())) if recurrent or conv_rnn else []
-        attention = raw.class_name in ATTENTION_PARSERS
-        if attention:  # its tensors are read by call_tensors (an explicit *_mask= is refused there)
-            kwargs = {k: v for k, v in kwargs.items() if k not in TENSOR_KWARGS}
-        if kwargs:
-            keys = sorted(kwargs)
-            raise UnsupportedError(
-                raw.name, f"tensor call arguments ({', '.join(keys)}) are not supported yet", keys[0])
-        refs = call_tensors(raw) if attention else list(raw.inbound)
-        if not refs:
-            raise LayerError(raw.name, "the layer has no input")
-        constant_refs: list[TensorRef] = []
-        if recurrent or conv_rnn:
-            num_constants = integer(raw.config, "num_constants", 0, raw.name, minimum=0)
-            rest = refs[1:]
-            split = len(rest) - num_constants
-            if split < 0:
-                raise LayerError(
-                    raw.name, f"num_constants is {num_constants} but the layer gets {len(rest)} extra input(s)")
-            initial_refs += rest[:split]  # Keras 2 lists initial states as extra inbound tensors
-            constant_refs = rest[split:]
-            refs = refs[:1]
-        for r in refs + initial_refs + constant_refs:
-            if TensorRef(r.layer, 0, r.index) not in tensors:
-                raise LayerError(raw.name, f"its input '{r.layer}' (output {r.index}) is not produced by any layer")
-        infos = [tensors[TensorRef(r.layer, 0, r.index)] for r in refs]
-        sources = tuple(TensorSpec(r.layer, r.index) for r in refs)
-        ref, info, source = refs[0], infos[0], sources[0]
-        time_major = recurrent and raw.class_name != "Bidirectional" and flag(raw.config, "time_major", False,
-                                                                                  raw.name)
-        if time_major != info.time_major or any(i.time_major for i in infos[1:]):
-            raise UnsupportedError(raw.name, _time_major_message(raw, ref, time_major), "time_major" if time_major
-                                   else None)
-        if ref.layer in inputs and info.width == -1 and recurrent:
-            width = _infer_input_size(raw, feed, model)
-            old = inputs[ref.layer]
-            inputs[ref.layer] = InputSpec(old.name, old.batch, old.timesteps, width, old.dtype, old.kind)
-            info = TensorInfo(width, 3, False, steps=old.timesteps)
-        if conv_rnn:  # frames -> loop over the conv cell -> Keras shapes
-            if constant_refs:
-                raise UnsupportedError(raw.name, f"{raw.class_name} takes no constants", "constants")
-            initial_infos = [tensors[TensorRef(r.layer, 0, r.index)] for r in initial_refs]
-            parts, outs = parse_conv_rnn(
-                raw, source, info, model, feed, tuple(TensorSpec(r.layer, r.index) for r in initial_refs),
-                initial_infos, explicit_mask, _implicit_mask(model, raw, info))
-            layers.extend(parts)
+        parser = LAYER_PARSERS[raw.class_name]
+        for spec, outs in parser.parse(_read_call(raw, parser, graph)):
+            graph.layers.append(spec)
             for index, out in enumerate(outs):
-                tensors[TensorRef(raw.name, 0, index)] = out
-            continue
-        if attention:
-            spec, outs = parse_attention(raw, sources, infos, model, feed)
-            layers.append(spec)
-            for index, out in enumerate(outs):
-                tensors[TensorRef(raw.name, 0, index)] = out
-            continue
-        if raw.class_name in GRAPH_PARSERS:
-            graph_spec, out = GRAPH_PARSERS[raw.class_name](raw, sources, infos, model, feed)
-            layers.append(graph_spec)
-            tensors[TensorRef(raw.name)] = out
-            continue
-        if raw.class_name in FEED_FORWARD_CLASSES:
-            spec, out = parse_feed_forward(raw, sources, infos, model, feed)
-            layers.append(spec)
-            tensors[TensorRef(raw.name)] = out
-            continue
-        if raw.class_name in ("Masking", "Embedding") or raw.class_name in MASK_OPS:
-            if raw.class_name == "Masking":
-                spec, out = _masking(raw, source, info)
-            elif raw.class_name == "Embedding":
-                spec, out = _embedding(raw, source, info, feed)
-            else:
-                spec, out = _mask_op(raw, source, info)
-            layers.append(spec)
-            tensors[TensorRef(raw.name)] = TensorInfo(out.width, out.rank, out.masked, out.boolean, info.steps)
-            continue
-        if info.boolean:
-            raise UnsupportedError(raw.name, f"its input '{ref.layer}' is a boolean mask tensor")
-        if info.rank != 3:
-            raise LayerError(
-                raw.name,
-                f"receives a {info.rank}-D tensor from '{ref.layer}'; recurrent layers need (batch, time, features)"
-                + (" (set return_sequences=True on the layer before)" if ref.layer not in inputs else ""),
-            )
-        constants = []
-        for const_ref in constant_refs:
-            if const_ref.layer not in inputs:
-                raise UnsupportedError(raw.name, f"constant '{const_ref.layer}' must be a model input in this version")
-            constants.append(TensorSpec(const_ref.layer))
-        initial = tuple(TensorSpec(r.layer, r.index) for r in initial_refs)
-        masked = _implicit_mask(model, raw, info) or explicit_mask is not None
-        if info.width is None:
-            raise LayerError(raw.name, f"its input '{ref.layer}' has no known feature width")
-        layer: RecurrentLayerSpec | BidirectionalSpec
-        if raw.class_name == "Bidirectional":
-            if constants:
-                raise UnsupportedError(raw.name, "constants with Bidirectional are not supported yet")
-            layer = _bidirectional(raw, source, info.width, model, feed, masked, explicit_mask)
-            if initial:
-                layer = _bidirectional_initial_state(layer, initial, tensors)
-        else:
-            layer = _recurrent_layer(raw, source, info.width, model, feed, masked, tuple(constants), explicit_mask,
-                                     allow_time_major=True)
-            if initial:
-                layer = _with_initial_state(layer, initial, tensors)
-        layers.append(layer)
-        # the output's mask is the input's even where the layer ignored it (Keras 3 with initial_state=
-        # computes the output mask from the first argument's)
-        tensors[TensorRef(layer.name)] = TensorInfo(layer.units, 3 if layer.return_sequences else 2,
-                                                    (masked or info.masked) and layer.return_sequences,
-                                                    steps=info.steps,
-                                                    time_major=time_major and layer.return_sequences)
-        for index, width in enumerate(layer.output_widths[1:], start=1):
-            is_sequence = isinstance(layer, BidirectionalSpec) and layer.merge_mode is None and index == 1
-            rank = 3 if (is_sequence and layer.return_sequences) else 2
-            tensors[TensorRef(layer.name, 0, index)] = TensorInfo(width, rank, masked and rank == 3, steps=info.steps)
-    feed.finish(model.source)
-    check_shared_masked_inputs(layers, lambda s: tensors[TensorRef(s.layer, 0, s.index)].masked, _layer_sources,
-                               model.keras_major)
+                graph.tensors[TensorRef(spec.name, 0, index)] = out
+    graph.feed.finish(model.source)
+    tensors = graph.tensors
+    check_shared_masked_inputs(graph.layers, lambda s: tensors[TensorRef(s.layer, 0, s.index)].masked,
+                               _layer_sources, model.keras_major)
     # A model without any recurrent layer (Dense alone, TimeDistributed(Dense)) converts too:
     # users convert a whole model zoo with one tool.
-    outputs = _outputs(model, layers, inputs, tensors)
-    input_specs = tuple(inputs[r.layer] for r in model.inputs if r.layer in inputs)
-    used = {source.layer for layer in layers for source in _layer_sources(layer)}
+    outputs = _outputs(model, graph.layers, graph.inputs, tensors)
+    input_specs = tuple(graph.inputs[r.layer] for r in model.inputs if r.layer in graph.inputs)
+    used = {source.layer for layer in graph.layers for source in _layer_sources(layer)}
     for spec_in in input_specs:
         if spec_in.name not in used:
             raise UnsupportedError(spec_in.name, "a model input that feeds no layer is not supported yet")
         if spec_in.features == -1:
             raise LayerError(spec_in.name, "cannot tell the input's feature size")
+    counts: dict[str, int] = {}
+    for ref in tensors:
+        counts[ref.layer] = counts.get(ref.layer, 0) + 1
+    layers = tuple(replace(layer, out=tuple(tensors[TensorRef(layer.name, 0, index)]
+                                            for index in range(counts[layer.name])))
+                   for layer in graph.layers)
     return ModelSpec(
         name=model.name,
         source=str(model.source),
@@ -651,18 +498,72 @@ def parse_model(model: RawModel) -> ModelSpec:
         keras_version=model.keras_version,
         keras_major=model.keras_major,
         inputs=input_specs,
-        layers=tuple(layers),
+        layers=layers,
         outputs=outputs,
     )
 
 
-def _implicit_mask(model: RawModel, raw: RawLayer, info: TensorInfo) -> bool:
-    """Whether a recurrent layer applies its input's own mask: Keras 3 fills a layer's mask
-    from its input only when the call has a single tensor argument; with initial_state= it
-    has two, so the mask is dropped."""
-    if model.keras_major == 3 and "initial_state" in raw.tensor_kwargs:
-        return False
-    return info.masked
+def _check_supported(model: RawModel) -> None:
+    """Every unsupported layer named at once, with what is supported."""
+    unsupported = [raw for raw in model.layers
+                   if raw.class_name != "InputLayer" and raw.class_name not in LAYER_PARSERS]
+    if unsupported:
+        shown = ", ".join(f"'{raw.name}' ({raw.class_name})" for raw in unsupported)
+        raise UnsupportedError(
+            unsupported[0].name,
+            f"unsupported layer(s): {shown}; supported: recurrent layers (SimpleRNN, GRU, LSTM, "
+            "RNN, Bidirectional), InputLayer, Masking, Embedding and "
+            + ", ".join(sorted({*PARSERS, "Dot", *ATTENTION_PARSERS})),
+        )
+
+
+def _read_call(raw: RawLayer, parser: LayerParser, graph: _Graph) -> LayerCall:
+    """The tensors a layer call reads, each checked to exist; call arguments the parser
+    does not take are refused."""
+    if parser.call == "graph":  # a TensorFlow function call recorded by tf-keras: its parser reads them
+        return LayerCall(raw, [], (), [], graph)
+    recurrent = parser.call == "recurrent"
+    takes_states = recurrent or parser.call == "conv_recurrent"  # ConvLSTM: initial states and a mask too
+    tensors, inputs = graph.tensors, graph.inputs
+    kwargs = dict(raw.tensor_kwargs)
+    explicit_mask = _pop_mask(raw, kwargs, tensors, takes_states)
+    initial_refs = list(kwargs.pop("initial_state", ())) if takes_states else []
+    attention = parser.call == "attention"
+    if attention:  # its tensors are read by call_tensors (an explicit *_mask= is refused there)
+        kwargs = {k: v for k, v in kwargs.items() if k not in TENSOR_KWARGS}
+    if kwargs:
+        keys = sorted(kwargs)
+        raise UnsupportedError(raw.name, f"tensor call arguments ({', '.join(keys)}) are not supported yet", keys[0])
+    refs = call_tensors(raw) if attention else list(raw.inbound)
+    if not refs:
+        raise LayerError(raw.name, "the layer has no input")
+    constant_refs: list[TensorRef] = []
+    if takes_states:
+        num_constants = integer(raw.config, "num_constants", 0, raw.name, minimum=0)
+        rest = refs[1:]
+        split = len(rest) - num_constants
+        if split < 0:
+            raise LayerError(
+                raw.name, f"num_constants is {num_constants} but the layer gets {len(rest)} extra input(s)")
+        initial_refs += rest[:split]  # Keras 2 lists initial states as extra inbound tensors
+        constant_refs = rest[split:]
+        refs = refs[:1]
+    for r in refs + initial_refs + constant_refs:
+        if TensorRef(r.layer, 0, r.index) not in tensors:
+            raise LayerError(raw.name, f"its input '{r.layer}' (output {r.index}) is not produced by any layer")
+    infos = [tensors[TensorRef(r.layer, 0, r.index)] for r in refs]
+    ref, info = refs[0], infos[0]
+    time_major = recurrent and raw.class_name != "Bidirectional" and flag(raw.config, "time_major", False, raw.name)
+    if time_major != info.time_major or any(i.time_major for i in infos[1:]):
+        raise UnsupportedError(raw.name, _time_major_message(raw, ref, time_major), "time_major" if time_major
+                               else None)
+    if ref.layer in inputs and info.width == -1 and recurrent:
+        width = _infer_input_size(raw, graph.feed, graph.model)
+        old = inputs[ref.layer]
+        inputs[ref.layer] = ModelInput(old.name, old.batch, old.timesteps, width, old.dtype, old.kind)
+        infos[0] = replace(infos[0], width=width)
+    return LayerCall(raw, refs, tuple(Ref(r.layer, r.index) for r in refs), infos, graph, explicit_mask,
+                     tuple(initial_refs), tuple(constant_refs), time_major)
 
 
 def _time_major_message(raw: RawLayer, ref: TensorRef, time_major: bool) -> str:
@@ -682,23 +583,24 @@ def _infer_input_size(raw: RawLayer, feed: WeightFeed, model: RawModel) -> int:
     raise LayerError(raw.name, "cannot tell the input size: no input shape in the config and no kernel weight")
 
 
-def _layer_sources(layer: AnyLayerSpec) -> tuple[TensorSpec, ...]:
+def _layer_sources(layer: AnyLayerSpec) -> tuple[Ref, ...]:
     """Every tensor a layer reads (data, constants, initial states, an explicit mask)."""
-    extra: tuple[TensorSpec, ...] = ()
+    extra: tuple[Ref, ...] = ()
     if isinstance(layer, RecurrentLayerSpec):
         extra = layer.constants + layer.initial_state + ((layer.mask_source,) if layer.mask_source else ())
     elif isinstance(layer, BidirectionalSpec):
         extra = layer.forward.initial_state + layer.backward.initial_state + (
             (layer.mask_source,) if layer.mask_source else ())
-    return layer_inputs(layer) + extra
+    return layer.inputs + extra
 
 
-def _pop_mask(raw: RawLayer, kwargs: dict, tensors: dict[TensorRef, TensorInfo]) -> TensorSpec | None:
+def _pop_mask(raw: RawLayer, kwargs: dict, tensors: dict[TensorRef, TensorFacts],
+              recurrent: bool) -> Ref | None:
     """An explicit ``mask=`` argument (Keras 3 records the implicit mask this way)."""
     if "mask" not in kwargs:
         return None
     refs = kwargs.pop("mask")
-    if raw.class_name not in RECURRENT_CLASSES | CONV_RNN_CLASSES.keys():
+    if not recurrent:
         return None  # Keras recorded the mask it propagates implicitly; the same mask is derived here
     distinct = tuple(dict.fromkeys(refs))  # Keras 2 repeats a call's kwargs on every inbound tensor
     if len(distinct) != 1:
@@ -708,11 +610,11 @@ def _pop_mask(raw: RawLayer, kwargs: dict, tensors: dict[TensorRef, TensorInfo])
     mask_info = tensors.get(TensorRef(mask_ref.layer, 0, mask_ref.index))
     if mask_info is None or not mask_info.boolean or mask_info.rank != 2:
         raise UnsupportedError(raw.name, "its mask= argument must be a (batch, time) boolean mask", "mask")
-    return TensorSpec(mask_ref.layer, mask_ref.index)
+    return Ref(mask_ref.layer, mask_ref.index)
 
 
-def _with_initial_state(layer: RecurrentLayerSpec, initial: tuple[TensorSpec, ...],
-                        tensors: dict[TensorRef, TensorInfo]) -> RecurrentLayerSpec:
+def _with_initial_state(layer: RecurrentLayerSpec, initial: tuple[Ref, ...],
+                        tensors: dict[TensorRef, TensorFacts]) -> RecurrentLayerSpec:
     widths = layer.state_widths
     if len(initial) != len(widths):
         raise LayerError(
@@ -733,8 +635,8 @@ def _output_suffixes(layer: AnyLayerSpec) -> tuple[str, ...]:
     return ("",)
 
 
-def _bidirectional_initial_state(layer: BidirectionalSpec, initial: tuple[TensorSpec, ...],
-                                 tensors: dict[TensorRef, TensorInfo]) -> BidirectionalSpec:
+def _bidirectional_initial_state(layer: BidirectionalSpec, initial: tuple[Ref, ...],
+                                 tensors: dict[TensorRef, TensorFacts]) -> BidirectionalSpec:
     """Keras hands the first half of ``initial_state`` to the forward layer and the second
     half to the backward layer (Bidirectional.call in Keras 3 and tf-keras alike; tf-keras
     refuses an odd count, Keras 3 would give the halves counts they cannot take)."""
@@ -747,8 +649,8 @@ def _bidirectional_initial_state(layer: BidirectionalSpec, initial: tuple[Tensor
                    backward=_with_initial_state(layer.backward, initial[forward:], tensors))
 
 
-def _outputs(model: RawModel, layers: list[AnyLayerSpec], inputs: dict[str, InputSpec],
-             tensors: dict[TensorRef, TensorInfo]) -> tuple[OutputSpec, ...]:
+def _outputs(model: RawModel, layers: list[AnyLayerSpec], inputs: dict[str, ModelInput],
+             tensors: dict[TensorRef, TensorFacts]) -> tuple[OutputSpec, ...]:
     by_name = {layer.name: layer for layer in layers}
     refs: list[TensorRef] = list(model.outputs)
     if not refs:  # a bare layer config: every output of its (only) layer
@@ -774,7 +676,6 @@ def _outputs(model: RawModel, layers: list[AnyLayerSpec], inputs: dict[str, Inpu
             n += 1
             name = f"{base}_{n}"
         seen.add(name)
-        dims = info.dims() if info.rank > 3 else ()
-        outputs.append(OutputSpec(name, TensorSpec(layer.name, ref.index), info.width, info.rank, dims))
+        outputs.append(OutputSpec(name, Ref(layer.name, ref.index)))
     return tuple(outputs)
 

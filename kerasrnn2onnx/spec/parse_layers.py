@@ -1,6 +1,6 @@
 """Parsers of the layers around recurrent layers: config + weights -> spec + output shape.
 
-Each returns the spec and a :class:`TensorInfo` of its output (width, rank, mask), and
+Each returns the spec and a :class:`TensorFacts` of its output (width, rank, mask), and
 refuses what it cannot represent exactly with the layer and key named.
 """
 
@@ -18,7 +18,7 @@ from .activation_layers import PARSERS as ACTIVATION_PARSERS
 from .checks import (
     BASE_KEYS,
     TRAINING_ONLY,
-    TensorInfo,
+    TensorFacts,
     WeightFeed,
     as_object,
     check_dtype,
@@ -45,7 +45,7 @@ from .layers import (
     RepeatVectorSpec,
     ReshapeSpec,
 )
-from .types import TensorSpec
+from .types import Ref
 from .wrappers import parse_time_distributed
 
 IDENTITY_CLASSES = {"Dropout": {"rate", "noise_shape", "seed"}, "SpatialDropout1D": {"rate", "seed", "noise_shape"},
@@ -66,7 +66,7 @@ NORM_KEYS = {"axis", "epsilon", "center", "scale", "momentum", "beta_initializer
              "beta_constraint", "gamma_constraint", "synchronized", "renorm", "renorm_clipping", "renorm_momentum",
              "fused", "virtual_batch_size", "adjustment", "rms_scaling"}
 
-Parsed = tuple[Any, TensorInfo]
+Parsed = tuple[Any, TensorFacts]
 
 
 def _one(value: Any, layer: str, key: str) -> int:
@@ -98,7 +98,7 @@ def _dense(raw: RawLayer, config: Mapping[str, Any], sources, infos, model: RawM
     act = read_activation(config, "activation", None, model.keras_major, raw.name)
     spec = DenseSpec(raw.name, sources, units, act, kernel, bias)
     shape = (*infos[0].shape[:-1], units) if infos[0].shape is not None else None
-    return spec, TensorInfo(units, infos[0].rank, infos[0].masked, steps=infos[0].steps, shape=shape)
+    return spec, TensorFacts(units, infos[0].rank, infos[0].masked, steps=infos[0].steps, shape=shape)
 
 
 def _time_distributed(raw: RawLayer, config, sources, infos, model, feed) -> Parsed:
@@ -145,16 +145,16 @@ def _merge(raw, config, sources, infos, model, feed) -> Parsed:
             width = infos[0].width
             all_steps = [i.steps for i in infos]
             steps = sum(s for s in all_steps if s is not None) if None not in all_steps else None
-        return MergeSpec(raw.name, sources, op, axis), TensorInfo(width, rank, masked, steps=steps)
+        return MergeSpec(raw.name, sources, op, axis), TensorFacts(width, rank, masked, steps=steps)
     widths = {i.width for i in infos}
     if len(widths) != 1:
         raise LayerError(raw.name, f"{raw.class_name} inputs have different widths {sorted(widths)}")
     if op == "subtract" and len(sources) != 2:
         raise LayerError(raw.name, "Subtract takes exactly two inputs")
-    return MergeSpec(raw.name, sources, op), TensorInfo(infos[0].width, rank, masked, steps=_known_steps(infos))
+    return MergeSpec(raw.name, sources, op), TensorFacts(infos[0].width, rank, masked, steps=_known_steps(infos))
 
 
-def _known_steps(infos: Sequence[TensorInfo]) -> int | None:
+def _known_steps(infos: Sequence[TensorFacts]) -> int | None:
     """The fixed timesteps of inputs that share their time axis, when any of them knows it."""
     return next((i.steps for i in infos if i.steps is not None), None)
 
@@ -164,7 +164,7 @@ def _repeat_vector(raw, config, sources, infos, model, feed) -> Parsed:
     if infos[0].rank != 2:
         raise LayerError(raw.name, "RepeatVector needs a (batch, features) input")
     n = _one(config.get("n"), raw.name, "n")
-    return RepeatVectorSpec(raw.name, sources, n), TensorInfo(infos[0].width, 3, False, steps=n)
+    return RepeatVectorSpec(raw.name, sources, n), TensorFacts(infos[0].width, 3, False, steps=n)
 
 
 def _conv1d(raw, config, sources, infos, model, feed) -> Parsed:
@@ -191,7 +191,7 @@ def _conv1d(raw, config, sources, infos, model, feed) -> Parsed:
     act = read_activation(config, "activation", None, model.keras_major, raw.name)
     spec = Conv1DSpec(raw.name, sources, filters, size, strides, padding, dilation, act, kernel, bias)
     span = dilation * (size - 1) + 1
-    return spec, TensorInfo(filters, 3, False, steps=_out_steps(infos[0].steps, span, strides, padding))
+    return spec, TensorFacts(filters, 3, False, steps=_out_steps(infos[0].steps, span, strides, padding))
 
 
 def _out_steps(steps: int | None, span: int, strides: int, padding: str) -> int | None:
@@ -214,7 +214,7 @@ def _pool1d(raw, config, sources, infos, model, feed) -> Parsed:
     strides = _one(config.get("strides") or size, raw.name, "strides")
     op = "max" if raw.class_name == "MaxPooling1D" else "average"
     steps = _out_steps(infos[0].steps, size, strides, padding)
-    return Pool1DSpec(raw.name, sources, op, size, strides, padding), TensorInfo(infos[0].width, 3, False, steps=steps)
+    return Pool1DSpec(raw.name, sources, op, size, strides, padding), TensorFacts(infos[0].width, 3, False, steps=steps)
 
 
 def _global_pool(raw, config, sources, infos, model, feed) -> Parsed:
@@ -222,7 +222,7 @@ def _global_pool(raw, config, sources, infos, model, feed) -> Parsed:
     if config.get("data_format", "channels_last") != "channels_last" or config.get("keepdims"):
         raise UnsupportedError(raw.name, "only channels_last without keepdims is supported")
     op = "max" if raw.class_name == "GlobalMaxPooling1D" else "average"
-    return GlobalPool1DSpec(raw.name, sources, op), TensorInfo(infos[0].width, 2, False)
+    return GlobalPool1DSpec(raw.name, sources, op), TensorFacts(infos[0].width, 2, False)
 
 
 def _normalization(raw, config, sources, infos, model, feed) -> Parsed:
@@ -274,11 +274,11 @@ def _reshape(raw, config, sources, infos, model, feed) -> Parsed:
                                f"dimensions {dims}", "target_shape")
     spec = ReshapeSpec(raw.name, sources, target)
     if len(target) == 1:
-        return spec, TensorInfo(target[0], 2, False)
+        return spec, TensorFacts(target[0], 2, False)
     out = tuple(None if d == -1 else d for d in target)
     if len(target) == 2:
-        return spec, TensorInfo(target[1], 3, False, steps=out[0])
-    return spec, TensorInfo(target[-1], len(target) + 1, False, steps=out[0], shape=out)
+        return spec, TensorFacts(target[1], 3, False, steps=out[0])
+    return spec, TensorFacts(target[-1], len(target) + 1, False, steps=out[0], shape=out)
 
 
 def _permute(raw, config, sources, infos, model, feed) -> Parsed:
@@ -293,20 +293,20 @@ def _permute(raw, config, sources, infos, model, feed) -> Parsed:
         return IdentityLayerSpec(raw.name, sources, "Permute"), info
     if info.steps is None:
         raise UnsupportedError(raw.name, "Permute((2, 1)) needs a fixed number of timesteps (they become features)")
-    return PermuteSpec(raw.name, sources, dims, info.width), TensorInfo(info.steps, 3, False, steps=info.width)
+    return PermuteSpec(raw.name, sources, dims, info.width), TensorFacts(info.steps, 3, False, steps=info.width)
 
 
 def _flatten(raw, config, sources, infos, model, feed) -> Parsed:
     check_keys(config, BASE_KEYS | {"data_format"}, raw.name)
     info = infos[0]
     if info.rank == 2:
-        return IdentityLayerSpec(raw.name, sources, "Flatten"), TensorInfo(info.width, 2, False)
+        return IdentityLayerSpec(raw.name, sources, "Flatten"), TensorFacts(info.width, 2, False)
     dims = info.dims()
     if any(d is None for d in dims):
         raise UnsupportedError(raw.name, f"Flatten needs fixed dimensions, the input has {dims}")
     if config.get("data_format") == "channels_first" and info.rank > 3:
         raise UnsupportedError(raw.name, "Flatten with data_format='channels_first' is not supported", "data_format")
-    return FlattenSpec(raw.name, sources), TensorInfo(int(np.prod(dims)), 2, False)
+    return FlattenSpec(raw.name, sources), TensorFacts(int(np.prod(dims)), 2, False)
 
 
 PARSERS: dict[str, Callable[..., Parsed]] = {
@@ -343,7 +343,7 @@ PARSERS.update(ACTIVATION_PARSERS)
 PARSERS.update({"GlobalAveragePooling1D": _global_pool_any, "GlobalMaxPooling1D": _global_pool_any})
 
 
-def parse_feed_forward(raw: RawLayer, sources: Sequence[TensorSpec], infos: Sequence[TensorInfo], model: RawModel,
+def parse_feed_forward(raw: RawLayer, sources: Sequence[Ref], infos: Sequence[TensorFacts], model: RawModel,
                        feed: WeightFeed) -> Parsed:
     """The spec of one surrounding layer and the shape of its output."""
     for info in infos:
@@ -354,5 +354,5 @@ def parse_feed_forward(raw: RawLayer, sources: Sequence[TensorSpec], infos: Sequ
     spec, out = PARSERS[raw.class_name](raw, raw.config, tuple(sources), list(infos), model, feed)
     if (raw.class_name not in ("Conv1D", "MaxPooling1D", "AveragePooling1D", "Reshape", "Permute", "Concatenate")
             and out.rank == 3 and out.steps is None and out.shape is None):
-        out = TensorInfo(out.width, out.rank, out.masked, out.boolean, infos[0].steps)
+        out = TensorFacts(out.width, out.rank, out.masked, out.boolean, infos[0].steps)
     return spec, out

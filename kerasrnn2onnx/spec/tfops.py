@@ -12,7 +12,7 @@ Shapes are Keras's (batch first, ``None`` where unknown); the batch axis is neve
 sliced or reduced, and every result is (batch, features) or (batch, time, features) like
 the rest of the graph. The one exception is ``transpose(perm=[1, 0, 2])`` of a sequence:
 it gives a *time-major* tensor, which only a ``time_major=True`` recurrent layer or the
-transpose back may read (``TensorInfo.time_major``; the values stay in the graph's own
+transpose back may read (``TensorFacts.time_major``; the values stay in the graph's own
 layout, so both transposes cost nothing).
 """
 
@@ -26,8 +26,9 @@ import numpy as np
 
 from ..errors import LayerError, UnsupportedError
 from ..io.raw import RawLayer, TensorRef
-from .checks import BASE_KEYS, TensorInfo, check_keys
-from .types import TensorSpec
+from .checks import BASE_KEYS, TensorFacts, check_keys
+from .node import Node
+from .types import Ref
 
 # recorded function name (config "function") -> op; every name here was seen in real
 # tf-keras 2.21 configs (scripts/make_fixtures.py builds one fixture per op)
@@ -86,7 +87,7 @@ class Operand:
 
 
 @dataclass(frozen=True, eq=False)
-class TFOpSpec:
+class TFOpSpec(Node):
     """One whitelisted TensorFlow function call, its arguments normalised at parse time.
 
     ``in_shapes`` / ``result_shape`` are Keras shapes (batch first, ``None`` unknown).
@@ -98,7 +99,7 @@ class TFOpSpec:
     ``keeps_time``: output axis 1 is input 0's time axis, unchanged."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     function: str
     op: str
     params: Mapping[str, Any]
@@ -112,10 +113,15 @@ class TFOpSpec:
     def out_rank(self) -> int:
         return len(self.result_shape)
 
+    def out_time(self, time: Any) -> Any:
+        if self.out_rank == 3 and isinstance(self.result_shape[1], int):
+            return self.result_shape[1]
+        return time if self.keeps_time else None
+
     def describe(self) -> str:
         """``tf.concat(axis=1) -> (batch, 6, 4)``: the call as read and the result's shape."""
         if "operands" in self.params:
-            args = ", ".join(f"<{self.sources[o.source].layer}>" if o.source is not None
+            args = ", ".join(f"<{self.inputs[o.source].layer}>" if o.source is not None
                              else str(np.asarray(o.constant).tolist()) for o in self.params["operands"])
         else:
             args = ", ".join(f"{key}={value}" for key, value in self.params.items())
@@ -124,7 +130,7 @@ class TFOpSpec:
         return f"tf.{self.function}({args}) -> ({dims}){note}"
 
 
-def _shape(info: TensorInfo) -> Shape:
+def _shape(info: TensorFacts) -> Shape:
     return (None, info.width) if info.rank == 2 else (None, info.steps, info.width)
 
 
@@ -237,7 +243,7 @@ def _call(raw: RawLayer) -> tuple[list[Any], Mapping[str, Any]]:
     return list(raw.call_args), dict(raw.call_kwargs)
 
 
-def parse_tfop(raw: RawLayer, tensors: Mapping[TensorRef, TensorInfo]) -> tuple[TFOpSpec, TensorInfo]:
+def parse_tfop(raw: RawLayer, tensors: Mapping[TensorRef, TensorFacts]) -> tuple[TFOpSpec, TensorFacts]:
     """Check one TFOpLambda/SlicingOpLambda call against the whitelist and infer its shape."""
     config = raw.config
     check_keys(config, BASE_KEYS | {"function"}, raw.name)
@@ -254,8 +260,8 @@ def parse_tfop(raw: RawLayer, tensors: Mapping[TensorRef, TensorInfo]) -> tuple[
                                unknown[0])
     if op == "transpose" and kwargs.get("conjugate"):
         raise UnsupportedError(raw.name, "conjugate transpose is not supported", "conjugate")
-    sources: list[TensorSpec] = []
-    infos: list[TensorInfo] = []
+    sources: list[Ref] = []
+    infos: list[TensorFacts] = []
     operands: list[Operand] = []
 
     def tensor(ref: TensorRef) -> int:
@@ -268,7 +274,7 @@ def parse_tfop(raw: RawLayer, tensors: Mapping[TensorRef, TensorInfo]) -> tuple[
         if info.masked:
             raise UnsupportedError(raw.name, f"a masked tensor reaches tf.{function}: TensorFlow functions do not "
                                    "carry Keras masks")
-        sources.append(TensorSpec(ref.layer, ref.index))
+        sources.append(Ref(ref.layer, ref.index))
         infos.append(info)
         return len(sources) - 1
 
@@ -297,18 +303,18 @@ def parse_tfop(raw: RawLayer, tensors: Mapping[TensorRef, TensorInfo]) -> tuple[
     return spec, _info(raw.name, result_shape, time_major)
 
 
-def _info(layer: str, shape: Shape, time_major: bool) -> TensorInfo:
+def _info(layer: str, shape: Shape, time_major: bool) -> TensorFacts:
     if len(shape) not in (2, 3):
         raise UnsupportedError(layer, f"the result would have rank {len(shape)}: (batch, features) and (batch, time, "
                                "features) are supported")
     if shape[-1] is None:
         raise UnsupportedError(layer, "the result's last axis would be a number of timesteps: it must be fixed")
     width = shape[-1]
-    return TensorInfo(width, len(shape), False, steps=shape[1] if len(shape) == 3 else None, time_major=time_major)
+    return TensorFacts(width, len(shape), False, steps=shape[1] if len(shape) == 3 else None, time_major=time_major)
 
 
 def _infer(layer: str, function: str, op: str, kwargs: Mapping[str, Any], operands: list[Operand],
-           shapes: tuple[Shape, ...], infos: list[TensorInfo]) -> tuple[dict[str, Any], Shape, bool, bool]:
+           shapes: tuple[Shape, ...], infos: list[TensorFacts]) -> tuple[dict[str, Any], Shape, bool, bool]:
     """``(params, result_shape, layout_only, keeps_time)`` of one call."""
     shape = shapes[0]
     rank = len(shape)

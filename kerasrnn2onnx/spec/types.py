@@ -7,105 +7,21 @@ GRU), made read-only so no stage can change what another stage sees.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..custom import CustomCell
-from .activations import ActivationSpec
+from .cells import CellSpec
+from .node import Node, Ref
 
 if TYPE_CHECKING:  # spec.layers imports this module; the annotation is only read by type checkers
+    from .checks import TensorFacts
     from .layers import AnyLayerSpec
 
 
-@dataclass(frozen=True, eq=False)
-class SimpleRNNCellSpec:
-    """``h = activation(x·kernel + h·recurrent_kernel + bias)``."""
-
-    name: str
-    units: int
-    input_size: int
-    activation: ActivationSpec
-    use_bias: bool
-    kernel: np.ndarray  # (input_size, units)
-    recurrent_kernel: np.ndarray  # (units, units)
-    bias: np.ndarray | None  # (units,)
-
-    kind: ClassVar[str] = "SimpleRNNCell"
-    gates: ClassVar[int] = 1
-    state_names: ClassVar[tuple[str, ...]] = ("state_h",)
-
-
-@dataclass(frozen=True, eq=False)
-class GRUCellSpec:
-    """Keras GRU step; ``reset_after`` applies the reset gate after the recurrent matmul."""
-
-    name: str
-    units: int
-    input_size: int
-    activation: ActivationSpec
-    recurrent_activation: ActivationSpec
-    use_bias: bool
-    reset_after: bool
-    kernel: np.ndarray  # (input_size, 3u), gates z, r, h
-    recurrent_kernel: np.ndarray  # (units, 3u)
-    bias: np.ndarray | None  # (2, 3u) when reset_after (input bias, recurrent bias), else (3u,)
-
-    kind: ClassVar[str] = "GRUCell"
-    gates: ClassVar[int] = 3
-    state_names: ClassVar[tuple[str, ...]] = ("state_h",)
-
-
-@dataclass(frozen=True, eq=False)
-class LSTMCellSpec:
-    """Keras LSTM step, gates i, f, c, o; ``unit_forget_bias`` only affects initialisation."""
-
-    name: str
-    units: int
-    input_size: int
-    activation: ActivationSpec
-    recurrent_activation: ActivationSpec
-    use_bias: bool
-    kernel: np.ndarray  # (input_size, 4u)
-    recurrent_kernel: np.ndarray  # (units, 4u)
-    bias: np.ndarray | None  # (4u,)
-
-    kind: ClassVar[str] = "LSTMCell"
-    gates: ClassVar[int] = 4
-    state_names: ClassVar[tuple[str, ...]] = ("state_h", "state_c")
-
-
-@dataclass(frozen=True, eq=False)
-class CustomCellSpec:
-    """A user's cell class, converted by the :class:`~kerasrnn2onnx.custom.CustomCell`
-    registered under its name. ``weights`` maps the converter's weight names to arrays."""
-
-    name: str
-    class_name: str
-    converter: CustomCell
-    config: dict
-    input_size: int
-    units: int  # the output width
-    state_sizes: tuple[int, ...]
-    weights: dict
-
-    kind: ClassVar[str] = "CustomCell"
-
-    @property
-    def state_names(self) -> tuple[str, ...]:
-        if len(self.state_sizes) == 1:
-            return ("state_h",)
-        return tuple(f"state_{k}" for k in range(len(self.state_sizes)))
-
-
-BuiltinCellSpec = SimpleRNNCellSpec | GRUCellSpec | LSTMCellSpec
-"""A cell Keras defines, lowered by its equations (or by the ONNX op of the same name)."""
-CellSpec = BuiltinCellSpec | CustomCellSpec
-
-
 @dataclass(frozen=True)
-class InputSpec:
+class ModelInput:
     """A model input: a ``sequence`` (batch, timesteps, features), ``tokens`` (batch,
     timesteps) of integer ids for an Embedding (``features`` is ``None``), a ``vector``
     (batch, features) such as an initial state or side features (``timesteps`` is ``None``),
@@ -127,6 +43,13 @@ class InputSpec:
             return len(self.dims) + 1
         return 3 if self.kind == "sequence" else 2
 
+    def facts(self, time: int | str | None = None) -> TensorFacts:
+        """This input's facts; ``time`` is its graph time dim (:func:`time_dims`)."""
+        from .checks import TensorFacts
+
+        return TensorFacts(self.features, self.rank, False, boolean=self.dtype == "bool", steps=self.timesteps,
+                           shape=self.dims or None, batch=self.batch, time=time)
+
     @property
     def shape(self) -> tuple[int | None, ...]:
         """(batch, ...) as the model fixes it (None: dynamic)."""
@@ -135,17 +58,8 @@ class InputSpec:
         return (self.batch, self.timesteps, self.features)[: self.rank]
 
 
-@dataclass(frozen=True)
-class TensorSpec:
-    """A tensor flowing between layers: a model input (``layer`` is its name, index 0) or
-    output ``index`` of a recurrent layer (0 = output, 1.. = returned states)."""
-
-    layer: str
-    index: int = 0
-
-
 @dataclass(frozen=True, eq=False)
-class RecurrentLayerSpec:
+class RecurrentLayerSpec(Node):
     """One Keras recurrent layer (SimpleRNN/GRU/LSTM or RNN over one or several cells).
 
     ``ignored`` lists the training-only arguments that were present and have no effect on
@@ -154,9 +68,9 @@ class RecurrentLayerSpec:
     """
 
     name: str
+    inputs: tuple[Ref, ...]
     class_name: str
     cells: tuple[CellSpec, ...]
-    source: TensorSpec
     return_sequences: bool
     return_state: bool
     go_backwards: bool
@@ -164,14 +78,17 @@ class RecurrentLayerSpec:
     unroll: bool
     zero_output_for_mask: bool
     masked: bool = False
-    mask_source: TensorSpec | None = None  # an explicit mask= tensor (else the input's own mask)
-    constants: tuple[TensorSpec, ...] = ()
-    initial_state: tuple[TensorSpec, ...] = ()  # tensors given as initial_state= (flat, cell by cell)
+    mask_source: Ref | None = None  # an explicit mask= tensor (else the input's own mask)
+    constants: tuple[Ref, ...] = ()
+    initial_state: tuple[Ref, ...] = ()  # tensors given as initial_state= (flat, cell by cell)
     ignored: tuple[str, ...] = field(default=())
 
     @property
     def units(self) -> int:
         return self.cells[-1].units
+
+    def output_time(self, index: int, time: Any, rank: int) -> Any:
+        return time if rank == 3 else None  # sequences keep the input's time, states have none
 
     @property
     def input_size(self) -> int:
@@ -186,23 +103,11 @@ class RecurrentLayerSpec:
 
     @property
     def state_widths(self) -> tuple[int, ...]:
-        widths: list[int] = []
-        for cell in self.cells:
-            if isinstance(cell, CustomCellSpec):
-                widths.extend(cell.state_sizes)
-            else:
-                widths.extend([cell.units] * len(cell.state_names))
-        return tuple(widths)
+        return tuple(width for cell in self.cells for width in cell.state_widths)
 
     @property
     def output_count(self) -> int:
         return 1 + (len(self.state_names) if self.return_state else 0)
-
-    def leading_masked_output_is_state(self, keras_major: int | None) -> bool:
-        """Before a row's first unmasked step, Keras 3's non-unrolled loop outputs the last
-        cell's first state (the *initial* state); Keras 2 and Keras 3 unrolled output zeros.
-        Identical with zero initial states; differs once states are given or carried."""
-        return keras_major == 3 and not self.unroll
 
     @property
     def output_names(self) -> tuple[str, ...]:
@@ -213,55 +118,48 @@ class RecurrentLayerSpec:
         return (self.units,) + (self.state_widths if self.return_state else ())
 
     def describe(self) -> str:
-        cells = " -> ".join(_describe_cell(c) for c in self.cells)
+        cells = " -> ".join(c.describe() for c in self.cells)
         flags = [k for k in ("return_sequences", "return_state", "go_backwards", "unroll") if getattr(self, k)]
         return f"{self.class_name}[{cells}]" + (f" {{{', '.join(flags)}}}" if flags else "")
 
 
-def _describe_cell(cell: CellSpec) -> str:
-    if isinstance(cell, CustomCellSpec):
-        return f"{cell.class_name}(units={cell.units}, custom converter '{cell.converter.keras_name}')"
-    parts = [f"units={cell.units}", f"activation={cell.activation.describe()}"]
-    if isinstance(cell, (GRUCellSpec, LSTMCellSpec)):
-        parts.append(f"recurrent_activation={cell.recurrent_activation.describe()}")
-    if isinstance(cell, GRUCellSpec):
-        parts.append(f"reset_after={cell.reset_after}")
-    if not cell.use_bias:
-        parts.append("use_bias=False")
-    return f"{cell.kind}({', '.join(parts)})"
-
-
 @dataclass(frozen=True, eq=False)
-class MaskingSpec:
+class MaskingSpec(Node):
     """Keras ``Masking``: a step is masked when *all* its features equal ``mask_value``;
     the layer outputs its input times the mask (masked steps become zeros)."""
 
     name: str
-    source: TensorSpec
+    inputs: tuple[Ref, ...]
     mask_value: float
+
+    def output_time(self, index: int, time: Any, rank: int) -> Any:
+        return time
 
     def describe(self) -> str:
         return f"Masking(mask_value={self.mask_value:g})"
 
 
 @dataclass(frozen=True, eq=False)
-class EmbeddingSpec:
+class EmbeddingSpec(Node):
     """Keras ``Embedding``: token ids -> rows of ``embeddings``; with ``mask_zero`` token 0
     masks its step."""
 
     name: str
-    source: TensorSpec
+    inputs: tuple[Ref, ...]
     input_dim: int
     output_dim: int
     mask_zero: bool
     embeddings: np.ndarray  # (input_dim, output_dim)
+
+    def output_time(self, index: int, time: Any, rank: int) -> Any:
+        return time  # the ids' time axis, (batch, time) -> (batch, time, features)
 
     def describe(self) -> str:
         return f"Embedding({self.input_dim}, {self.output_dim}, mask_zero={self.mask_zero})"
 
 
 @dataclass(frozen=True, eq=False)
-class MaskOpSpec:
+class MaskOpSpec(Node):
     """A boolean op that Keras 3 records in functional graphs to compute a mask explicitly
     (``NotEqual(x, 0.0) -> Any(axis=-1)`` for Masking, ``NotEqual(ids, 0)`` for Embedding),
     then passes as the recurrent layer's ``mask=`` argument.
@@ -270,16 +168,19 @@ class MaskOpSpec:
     axis) or ``logical_not``."""
 
     name: str
+    inputs: tuple[Ref, ...]
     op: str
-    source: TensorSpec
     value: float | None = None
+
+    def output_time(self, index: int, time: Any, rank: int) -> Any:
+        return time  # a (batch, time) mask keeps the time of the tensor it is computed from
 
     def describe(self) -> str:
         return f"mask op {self.op}" + (f"(value={self.value:g})" if self.value is not None else "")
 
 
 @dataclass(frozen=True, eq=False)
-class BidirectionalSpec:
+class BidirectionalSpec(Node):
     """Keras ``Bidirectional``: a forward and a backward recurrent layer over the same input.
 
     The backward half runs with ``go_backwards``; with ``return_sequences`` its output is
@@ -289,7 +190,7 @@ class BidirectionalSpec:
     """
 
     name: str
-    source: TensorSpec
+    inputs: tuple[Ref, ...]
     forward: RecurrentLayerSpec
     backward: RecurrentLayerSpec
     merge_mode: str | None
@@ -307,8 +208,11 @@ class BidirectionalSpec:
         return self.forward.masked
 
     @property
-    def mask_source(self) -> TensorSpec | None:
+    def mask_source(self) -> Ref | None:
         return self.forward.mask_source
+
+    def output_time(self, index: int, time: Any, rank: int) -> Any:
+        return time if rank == 3 else None  # sequences keep the input's time, states have none
 
     @property
     def units(self) -> int:
@@ -346,15 +250,26 @@ LayerSpec = RecurrentLayerSpec | MaskingSpec | EmbeddingSpec | MaskOpSpec | Bidi
 
 @dataclass(frozen=True)
 class OutputSpec:
-    """A model output: which layer tensor it is, the name it gets in ONNX, its last-axis
-    width (``None`` where the parser does not know it) and rank (3: (batch, time, width),
-    2: (batch, width))."""
+    """A model output: which layer tensor it is and the name it gets in ONNX (its shape is
+    in that tensor's facts, :meth:`ModelSpec.facts`)."""
 
     name: str
-    tensor: TensorSpec
-    width: int | None = 0
-    rank: int = 2
-    dims: tuple[int | None, ...] = ()  # every non-batch dim, for outputs of rank 4 and more
+    tensor: Ref
+
+
+def time_dims(inputs: tuple[ModelInput, ...]) -> dict[str, int | str | None]:
+    """Each input's time dimension: its fixed size, ``"time"``, or ``"<input>_time"``
+    when several inputs have independent lengths (an encoder's and a decoder's)."""
+    timed = [i for i in inputs if i.kind != "vector" and i.timesteps is None]
+    dims: dict[str, int | str | None] = {}
+    for inp in inputs:
+        if inp.kind == "vector":
+            dims[inp.name] = None
+        elif inp.timesteps is not None:
+            dims[inp.name] = inp.timesteps
+        else:
+            dims[inp.name] = "time" if len(timed) <= 1 else f"{inp.name}_time"
+    return dims
 
 
 @dataclass(frozen=True, eq=False)
@@ -366,23 +281,39 @@ class ModelSpec:
     format: str
     keras_version: str | None
     keras_major: int | None
-    inputs: tuple[InputSpec, ...]
+    inputs: tuple[ModelInput, ...]
     layers: tuple[AnyLayerSpec, ...]
     outputs: tuple[OutputSpec, ...]
+    _facts: dict[Ref, TensorFacts] = field(init=False, repr=False, compare=False)
 
     def time_dims(self) -> dict[str, int | str | None]:
-        """Each input's time dimension: its fixed size, ``"time"``, or ``"<input>_time"``
-        when several inputs have independent lengths (an encoder's and a decoder's)."""
-        timed = [i for i in self.inputs if i.kind != "vector" and i.timesteps is None]
-        dims: dict[str, int | str | None] = {}
-        for inp in self.inputs:
-            if inp.kind == "vector":
-                dims[inp.name] = None
-            elif inp.timesteps is not None:
-                dims[inp.name] = inp.timesteps
-            else:
-                dims[inp.name] = "time" if len(timed) <= 1 else f"{inp.name}_time"
-        return dims
+        """Each input's time dimension (see :func:`time_dims`)."""
+        return time_dims(self.inputs)
+
+    def facts(self, ref: Ref) -> TensorFacts:
+        """What is established about the tensor ``ref`` names (see :meth:`__post_init__`)."""
+        return self._facts[ref]
+
+    def __post_init__(self) -> None:
+        """Complete every node's facts, once, as this spec is made: the batch and the graph
+        time dim follow the data from the model inputs through each node's first input
+        (``Node.output_time``); the rest is what the parser recorded in ``out``. Done here
+        rather than in the parser so that a spec made from another (``replace(spec,
+        inputs=...)``: an input given a fixed length) has facts that agree with it."""
+        names = time_dims(self.inputs)
+        table: dict[Ref, TensorFacts] = {Ref(i.name): i.facts(names[i.name]) for i in self.inputs}
+        layers = []
+        for layer in self.layers:
+            first = table.get(layer.inputs[0])
+            outs = []
+            for index, facts in enumerate(layer.out):
+                if first is not None:
+                    facts = replace(facts, batch=first.batch, time=layer.output_time(index, first.time, facts.rank))
+                table[Ref(layer.name, index)] = facts
+                outs.append(facts)
+            layers.append(replace(layer, out=tuple(outs)))
+        object.__setattr__(self, "layers", tuple(layers))
+        object.__setattr__(self, "_facts", table)
 
     @property
     def recurrent_layers(self) -> tuple[RecurrentLayerSpec, ...]:
@@ -400,3 +331,9 @@ class ModelSpec:
             if layer.name == name:
                 return layer
         raise KeyError(name)
+
+
+TensorSpec = Ref
+"""The old name of :class:`Ref` (it collided with TensorFlow's ``TensorSpec``)."""
+InputSpec = ModelInput
+"""The old name of :class:`ModelInput` (it collided with Keras's ``InputSpec``)."""

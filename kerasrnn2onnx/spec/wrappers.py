@@ -19,7 +19,7 @@ from ..io.handles import WeightHandle
 from ..io.raw import RawLayer, RawModel
 from .checks import (
     BASE_KEYS,
-    TensorInfo,
+    TensorFacts,
     WeightFeed,
     check_dtype,
     check_keys,
@@ -27,19 +27,20 @@ from .checks import (
     read_weight,
 )
 from .conv import Dims, info_of
-from .types import TensorSpec
+from .node import Node
+from .types import Ref
 
-Parsed = tuple[Any, TensorInfo]
+Parsed = tuple[Any, TensorFacts]
 
 
 @dataclass(frozen=True, eq=False)
-class TimeDistributedSpec:
+class TimeDistributedSpec(Node):
     """``chain`` applied to every step of a (batch, time, ...) tensor: one wrapped layer, or
     the layers of a wrapped Sequential model, each as ``(spec, input rank, output rank)``
     (ranks of one step, batch included); passes the mask."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     chain: tuple[tuple[Any, int, int], ...]
     out_shape: Dims
     in_shape: Dims = ()  # the input's non-batch dims (time first), for static reshapes
@@ -96,11 +97,11 @@ def _keras2_split(raw: RawLayer, entries: list[Mapping[str, Any]]) -> _ChainFeed
 
 
 @dataclass(frozen=True, eq=False)
-class TokenEmbeddingSpec:
+class TokenEmbeddingSpec(Node):
     """``Embedding`` of integer ids of any shape: (batch, *dims) -> (batch, *dims, output_dim)."""
 
     name: str
-    sources: tuple[TensorSpec, ...]
+    inputs: tuple[Ref, ...]
     vocabulary: int
     table: np.ndarray
     out_shape: Dims
@@ -118,8 +119,8 @@ EMBEDDING_KEYS = frozenset({"input_dim", "output_dim", "embeddings_initializer",
                             "activity_regularizer", "quantization_config", "input_length"})
 
 
-def parse_token_embedding(raw: RawLayer, config: Mapping[str, Any], sources: tuple[TensorSpec, ...],
-                          infos: list[TensorInfo], model: RawModel, feed: WeightFeed) -> Parsed:
+def parse_token_embedding(raw: RawLayer, config: Mapping[str, Any], sources: tuple[Ref, ...],
+                          infos: list[TensorFacts], model: RawModel, feed: WeightFeed) -> Parsed:
     name = raw.name
     check_keys(config, BASE_KEYS | EMBEDDING_KEYS, name)
     check_dtype(config, name)
@@ -143,8 +144,8 @@ def parse_token_embedding(raw: RawLayer, config: Mapping[str, Any], sources: tup
     return TokenEmbeddingSpec(name, sources, dims["input_dim"], table, out), info_of(out)
 
 
-def parse_time_distributed(raw: RawLayer, config: Mapping[str, Any], sources: tuple[TensorSpec, ...],
-                           infos: list[TensorInfo], model: RawModel, feed: WeightFeed,
+def parse_time_distributed(raw: RawLayer, config: Mapping[str, Any], sources: tuple[Ref, ...],
+                           infos: list[TensorFacts], model: RawModel, feed: WeightFeed,
                            parsers: Mapping[str, Callable[..., Parsed]]) -> Parsed:
     """The wrapped layer parsed over one step's shape (its weights are the wrapper's)."""
     name = raw.name
@@ -156,7 +157,7 @@ def parse_time_distributed(raw: RawLayer, config: Mapping[str, Any], sources: tu
     dims = infos[0].dims()
     if infos[0].rank < 3:
         raise LayerError(name, "TimeDistributed needs an input with a time axis (batch, time, ...)")
-    step = TensorInfo(dims[-1], len(dims), False, steps=dims[1] if len(dims) >= 3 else None, shape=dims[1:])
+    step = TensorFacts(dims[-1], len(dims), False, steps=dims[1] if len(dims) >= 3 else None, shape=dims[1:])
     if cls in ("Functional", "Model"):
         raise UnsupportedError(name, f"TimeDistributed of a nested {cls} model is not supported (a Sequential "
                                "model is)", "layer")

@@ -1,0 +1,73 @@
+"""Keras's mask semantics, in one place: which mask each layer applies and passes on.
+
+Every stage asks these questions the same way (the parser when it records a layer's facts,
+the NumPy reference and the ONNX lowering when they run or emit it), so the answers live
+here once, written over whatever a stage's mask values are (NumPy booleans, ONNX values):
+
+- a **feed-forward layer** declares what it does with an incoming mask as its ``mask``
+  class attribute: ``pass`` it on, ``drop`` it, ``consume`` it (GlobalAveragePooling1D
+  averages kept steps only) or ``merge`` several (:func:`feed_forward_mask`);
+- a **recurrent layer** applies an explicit ``mask=`` tensor, else its input's mask unless
+  Keras dropped it (:func:`keeps_implicit_mask`, :func:`applied_mask`); its sequence
+  outputs carry the mask on, even where the layer ignored it (:func:`passed_mask`);
+- inside the time loop (``reference/loop.py``, ``lowering/loops.py``, the native
+  lowering's compaction): a masked step carries every state unchanged and outputs the
+  previous output (zeros with ``zero_output_for_mask``); what is output before a row's
+  first unmasked step depends on the Keras version (:func:`leading_output_is_state`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+M = TypeVar("M")
+
+
+def feed_forward_mask(layer: Any, masks: Sequence[M | None], any_of: Callable[[M, M], M],
+                      all_of: Callable[[M, M], M]) -> M | None:
+    """The mask a feed-forward layer passes on. ``merge`` layers: Concatenate keeps a step
+    any input keeps (a missing mask counts as all-kept, so then every step is kept), the
+    elementwise merges keep a step every input keeps. ``any_of``/``all_of`` are the stage's
+    logical or/and."""
+    rule = type(layer).mask
+    if rule == "pass":
+        return masks[0]
+    if rule == "merge":
+        present = [m for m in masks if m is not None]
+        if not present or (layer.op == "concatenate" and len(present) < len(masks)):
+            return None
+        combine = any_of if layer.op == "concatenate" else all_of
+        out = present[0]
+        for m in present[1:]:
+            out = combine(out, m)
+        return out
+    return None
+
+
+def keeps_implicit_mask(keras_major: int | None, tensor_kwargs: Mapping[str, Any]) -> bool:
+    """Keras 3 fills a recurrent layer's mask from its input only when the call has a single
+    tensor argument; with ``initial_state=`` it has two, so the input's mask is dropped."""
+    return not (keras_major == 3 and "initial_state" in tensor_kwargs)
+
+
+def applied_mask(layer: Any, input_mask: M | None, explicit: M | None) -> M | None:
+    """The mask a recurrent layer (or Bidirectional) applies: an explicit ``mask=``, else its
+    input's unless Keras dropped it (``layer.masked`` is False then)."""
+    if layer.mask_source is not None:
+        return explicit
+    return input_mask if layer.masked else None
+
+
+def passed_mask(layer: Any, input_mask: M | None, explicit: M | None) -> M | None:
+    """The mask a recurrent layer's sequence outputs carry: the explicit ``mask=``, else the
+    input's, even where the layer ignored it (Keras 3 with ``initial_state=`` computes the
+    output mask from the first argument's)."""
+    return explicit if layer.mask_source is not None else input_mask
+
+
+def leading_output_is_state(layer: Any, keras_major: int | None) -> bool:
+    """Before a row's first unmasked step, Keras 3's non-unrolled loop outputs the last
+    cell's first state (the *initial* state); Keras 2 and Keras 3 unrolled output zeros.
+    Identical with zero initial states; differs once states are given or carried."""
+    return keras_major == 3 and not layer.unroll
