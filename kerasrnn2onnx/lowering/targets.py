@@ -24,11 +24,11 @@ names, so a new runtime is one row. Every ``False`` here was measured on the run
 - ``lstm_cell_state_out``: an LSTM whose final cell state (Y_c) is read runs right (tract
   fails evaluating one, "Evaluating ... Scan", unless initial states are graph inputs).
 - ``activation_forms``: the table of spec/activations.py ``FORM_TABLES`` whose forms replace
-  the usual ones (``"exp"``: silu, mish, sigmoid, softplus, log_sigmoid through Exp, because
+  the usual ones (``"exp"``: silu, mish, sigmoid, softplus, log_sigmoid and gelu's erf through Exp, because
   tract's Sigmoid/Tanh/Softplus are approximations that an unbounded factor x magnifies;
   ``"exp_mish"``: OpenVINO fuses x * tanh(softplus(x)) into an approximate Mish).
 - ``refused_activations``: activations the runtime computes inexactly with no exact ONNX
-  alternative, with the reason (tract's Erf is up to 1.7e-6 off near 0, about 20 float32 ulp).
+  alternative, with the reason (none today: tract's inexact Erf is avoided by the ``"exp"`` forms).
 - ``fold_transposes``: Transpose chains are folded (OpenVINO computes a Transpose pair wrong
   when the inner one also feeds an LSTM; lowering/transpose_fold.py).
 - ``scan_output_feeds_body``: a Scan body may read one of its own outputs (a custom step's
@@ -89,7 +89,6 @@ class TargetProfile:
 
 
 DEFAULT_ACTIVATIONS_ONLY: frozenset[str] = frozenset()
-TRACT_ERF = (("gelu", "tract's Erf is up to 1.7e-6 off near 0 (about 20 float32 ulp) and ONNX has no other erf"),)
 
 PROFILES: dict[str, TargetProfile] = {p.name: p for p in (
     TargetProfile("cpu", "onnxruntime", batch_switch=True, measured_cpu_rules=True, blank_unused_outputs=True),
@@ -98,14 +97,14 @@ PROFILES: dict[str, TargetProfile] = {p.name: p for p in (
                   sequence_lens=False, reverse=False, activation_forms="exp_mish", fold_transposes=True,
                   scan_outer_values=False),
     TargetProfile("tract", "tract", native_activations=DEFAULT_ACTIVATIONS_ONLY, sequence_lens=False, reverse=False,
-                  value_info=False, lstm_cell_state_out=False, activation_forms="exp", refused_activations=TRACT_ERF,
+                  value_info=False, lstm_cell_state_out=False, activation_forms="exp",
                   scan_output_feeds_body=False, scan_final_states=False),
     TargetProfile("opencv", "OpenCV DNN", native_ops=frozenset({"LSTM"}), native_activations=DEFAULT_ACTIVATIONS_ONLY,
                   sequence_lens=False, reverse=False, scan=False, value_info=False, static_reshapes=True,
                   prelu=False, multi_axis_reduce=False, constant_nodes=False),
     TargetProfile("web", "onnxruntime-web (WebAssembly)"),
     TargetProfile("portable", "OpenCV (in the portable set)", native=False, unroll_fixed_time=True, reverse=False,
-                  value_info=False, activation_forms="exp", refused_activations=TRACT_ERF, fold_transposes=True,
+                  value_info=False, activation_forms="exp", fold_transposes=True,
                   scan_output_feeds_body=False, static_reshapes=True, prelu=False, multi_axis_reduce=False,
                   constant_nodes=False, scan_outer_values=False, scan_final_states=False),
 )}

@@ -50,3 +50,18 @@ def test_runtime_targets_emit_no_if_and_no_reverse_direction():
                         continue
                     assert not (attr.name == "direction" and attr.s == b"reverse"), (name, target)
                     assert not (attr.name == "scan_input_directions" and any(attr.ints)), (name, target)
+
+
+def test_a_target_refusing_an_activation_names_layer_activation_target_and_why():
+    """No shipped target refuses an activation today (tract's gelu now goes through an
+    Exp-and-polynomial erf); the check stays for the next runtime that computes one inexactly."""
+    import dataclasses
+
+    from kerasrnn2onnx.lowering import target_checks, targets
+
+    fixture = next(f for f in MANIFEST if f.name == "k3_act_gelu")
+    spec = kerasrnn2onnx.load(fixture.model, **fixture.load_kwargs())
+    strict = dataclasses.replace(targets.PROFILES["tract"], refused_activations=(("gelu", "its Erf is inexact"),))
+    with pytest.raises(kerasrnn2onnx.UnsupportedError, match=r"layer '.+': target tract: activation gelu: its Erf"):
+        target_checks.refuse_inexact_activations(spec, strict)
+    target_checks.refuse_inexact_activations(spec, targets.PROFILES["tract"])  # the shipped profile converts it

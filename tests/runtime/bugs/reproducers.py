@@ -224,6 +224,27 @@ def softplus_overflow() -> Reproducer:
                       [np.logaddexp(x.astype(np.float64), 0).astype(np.float32)])
 
 
+def erf_inexact() -> Reproducer:
+    """tract 0.23's Erf is up to 1.4e-6 off (about 20 float32 ulp near 0: erf(-0.0055) is
+    -0.0062046 there, -0.0062060 exactly); a gelu recurrence that amplifies rounding tenfold
+    a step made that 1.2e-3 after five steps (k3_act_gelu). The tract target writes erf with
+    Exp and polynomials (spec/activations.py ``_emit_exp_erf``): this builds that form with
+    the project's own emitter, so the reproducer checks what the target emits."""
+    import math
+
+    from kerasrnn2onnx.lowering.context import LoweringContext
+    from kerasrnn2onnx.spec.activations import _emit_exp_erf
+
+    x = np.concatenate([np.linspace(-4.5, 4.5, 181), [-0.0055, 0.0055, -0.89999, 0.9, 1e-30, 0.0]])
+    x = x.astype(np.float32).reshape(1, -1)
+    dims = list(x.shape)
+    bug = _unary([helper.make_node("Erf", ["x"], ["y"])])(x)
+    ctx = LoweringContext("repro", 18, "tract")
+    ours = ctx.finish([(_emit_exp_erf(ctx.op, ctx.input("x", "float32", dims)), "y", dims)], "repro", {})
+    expected = np.vectorize(math.erf)(x.astype(np.float64)).astype(np.float32)
+    return Reproducer("tract", "Erf 20 ulp off near 0", bug, ours, {"x": x}, [expected])
+
+
 def _one_input(nodes, x_dims, y_dims, initializers=()) -> onnx.ModelProto:
     return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_dims)],
                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_dims)], initializers)
@@ -362,5 +383,5 @@ REPRODUCERS: list[Callable[[], Reproducer]] = [cumsum_axis, named_dims_in_value_
                                                scan_output_read_in_body, silu_sigmoid_tail, softplus_overflow,
                                                reduce_several_axes_rank5, prelu_trailing_slope,
                                                reshape_to_computed_shape, gather_scalar_constant_node,
-                                               scan_reads_outer_input, scan_two_final_states]
+                                               scan_reads_outer_input, scan_two_final_states, erf_inexact]
 OUR_FORM_ONLY: list[Callable[[], Reproducer]] = [lstm_reverse, int64_sort_key]
