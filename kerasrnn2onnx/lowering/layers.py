@@ -195,7 +195,7 @@ LOWERINGS.update(WRAPPER_LOWERINGS)  # families kept in their own modules
 
 def output_mask(ctx: LoweringContext, layer: Any, masks: list[Any]) -> Any:
     """The mask a surrounding layer passes on ((time, batch, 1) booleans), as Keras does."""
-    rule = type(layer).mask
+    rule = layer.mask  # a class's rule, or a version-dependent one set on the spec (AffineSpec)
     if rule == "pass":
         return masks[0]
     if rule == "merge":

@@ -154,7 +154,7 @@ RUNNERS.update(WRAPPER_RUNNERS)  # families kept in their own modules
 
 def output_mask(layer, masks: list[np.ndarray | None]) -> np.ndarray | None:
     """The mask a surrounding layer passes on, as Keras computes it."""
-    rule = type(layer).mask
+    rule = layer.mask  # a class's rule, or a version-dependent one set on the spec (AffineSpec)
     if rule == "pass":
         return masks[0]
     if rule == "merge":

@@ -19,6 +19,7 @@ from ..errors import LayerError, ModelFileError, UnsupportedError
 from ..io.handles import WeightHandle
 from ..io.raw import RawLayer, RawModel, TensorRef
 from ..io.versions import keras_major
+from .activation_layers import parse_softmax
 from .attention import (
     ATTENTION_PARSERS,
     ATTENTION_SPECS,
@@ -46,6 +47,7 @@ from .checks import (
 )
 from .conv_rnn import CONV_RNN_CLASSES, ConvUnflattenSpec, parse_conv_rnn
 from .dot import parse_dot
+from .element_masks import ElementMasks
 from .layers import AnyLayerSpec, layer_inputs
 from .parse_layers import PARSERS, parse_feed_forward
 from .tfops import TFOP_CLASSES, parse_tfop
@@ -499,7 +501,9 @@ def parse_model(model: RawModel) -> ModelSpec:
     tensors: dict[TensorRef, TensorInfo] = TensorTable()
     layers: list[AnyLayerSpec] = []
     token_inputs = {raw.inbound[0].layer for raw in model.layers if raw.class_name == "Embedding" and raw.inbound}
+    element_masks = ElementMasks(_layer_sources)  # a Softmax's mask= tensor, as Keras hands it on
     for raw in model.layers:
+        element_masks.follow(layers)
         if raw.class_name == "InputLayer":
             spec_in = _input(raw, raw.name in token_inputs)
             inputs[raw.name] = spec_in
@@ -571,6 +575,16 @@ def parse_model(model: RawModel) -> ModelSpec:
             for index, out in enumerate(outs):
                 tensors[TensorRef(raw.name, 0, index)] = out
             continue
+        if raw.class_name == "Softmax":
+            if info.boolean or len(sources) != 1:
+                raise UnsupportedError(raw.name, "Softmax takes one float tensor (and its mask= keyword)")
+            mask_source = explicit_mask or element_masks.of(source)
+            mask_info = tensors[TensorRef(mask_source.layer, 0, mask_source.index)] if mask_source else None
+            mask_dtype = inputs[mask_source.layer].dtype if mask_source and mask_source.layer in inputs else None
+            spec, out = parse_softmax(raw, sources, infos, mask_source, mask_info, mask_dtype, model.keras_major)
+            layers.append(spec)
+            tensors[TensorRef(raw.name)] = out
+            continue
         if raw.class_name in GRAPH_PARSERS:
             graph_spec, out = GRAPH_PARSERS[raw.class_name](raw, sources, infos, model, feed)
             layers.append(graph_spec)
@@ -631,6 +645,7 @@ def parse_model(model: RawModel) -> ModelSpec:
             is_sequence = isinstance(layer, BidirectionalSpec) and layer.merge_mode is None and index == 1
             rank = 3 if (is_sequence and layer.return_sequences) else 2
             tensors[TensorRef(layer.name, 0, index)] = TensorInfo(width, rank, masked and rank == 3, steps=info.steps)
+    element_masks.follow(layers)
     feed.finish(model.source)
     check_shared_masked_inputs(layers, lambda s: tensors[TensorRef(s.layer, 0, s.index)].masked, _layer_sources,
                                model.keras_major)
@@ -698,6 +713,10 @@ def _pop_mask(raw: RawLayer, kwargs: dict, tensors: dict[TensorRef, TensorInfo])
     if "mask" not in kwargs:
         return None
     refs = kwargs.pop("mask")
+    if raw.class_name == "Softmax":  # any tensor broadcastable to the input (checked by parse_softmax)
+        if len(refs) != 1 or TensorRef(refs[0].layer, 0, refs[0].index) not in tensors:
+            raise LayerError(raw.name, "its mask= argument is not one tensor produced by a layer", "mask")
+        return TensorSpec(refs[0].layer, refs[0].index)
     if raw.class_name not in RECURRENT_CLASSES | CONV_RNN_CLASSES.keys():
         return None  # Keras recorded the mask it propagates implicitly; the same mask is derived here
     distinct = tuple(dict.fromkeys(refs))  # Keras 2 repeats a call's kwargs on every inbound tensor

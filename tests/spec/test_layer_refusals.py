@@ -71,3 +71,49 @@ def test_softmax_of_a_masked_tensor_is_refused(tmp_path):
     path, npz = _model(tmp_path, [None], layers, [(5, 3)], dtype="int32")
     with pytest.raises(ConversionError, match="probs.*mask"):
         kerasrnn2onnx.load(path, weights=npz)
+
+
+def _functional(tmp_path: Path, layers: list[dict[str, Any]], inputs: list[tuple[str, list]]) -> tuple[Path, Path]:
+    """A Keras 2 style functional JSON (inbound nodes as [layer, node, tensor, kwargs])."""
+    entries: list[dict[str, Any]] = [
+        {"class_name": "InputLayer", "name": name, "inbound_nodes": [],
+         "config": {"batch_input_shape": [None, *shape], "dtype": "float32", "name": name}} for name, shape in inputs]
+    entries += layers
+    doc = {"class_name": "Functional", "keras_version": "2.21.0",
+           "config": {"name": "m", "layers": entries, "input_layers": [[n, 0, 0] for n, _ in inputs],
+                      "output_layers": [[layers[-1]["name"], 0, 0]]}}
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(doc))
+    npz = tmp_path / "m.npz"
+    np.savez(npz, np.zeros((4, 12), np.float32), np.zeros((3, 12), np.float32), np.zeros((12,), np.float32))
+    return path, npz
+
+
+def _softmax(name: str, source: str, mask: str | None = None) -> dict[str, Any]:
+    kwargs = {"mask": [mask, 0, 0]} if mask else {}
+    return {"class_name": "Softmax", "name": name, "config": {"name": name, "axis": -1},
+            "inbound_nodes": [[[source, 0, 0, kwargs]]]}
+
+
+LSTM = {"class_name": "LSTM", "name": "rnn", "config": {"name": "rnn", "units": 3},
+        "inbound_nodes": [[["probs", 0, 0, {}]]]}
+
+SOFTMAX_MASK_REFUSALS = {
+    # Keras passes the mask= tensor on as the Softmax output's mask; an LSTM would read it
+    "mask_reaches_a_recurrent_layer": ([_softmax("probs", "x", "m"), LSTM], [("x", [5, 4]), ("m", [5, 4])],
+                                       "rnn", "mask"),
+    # a (batch, 4) mask against (batch, 5, 4): the batch axis would meet the time axis
+    "mask_of_lower_rank": ([_softmax("probs", "x", "m")], [("x", [5, 4]), ("m", [4])], "probs", "rank"),
+    "mask_that_does_not_broadcast": ([_softmax("probs", "x", "m")], [("x", [5, 4]), ("m", [5, 3])], "probs",
+                                     "broadcast"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SOFTMAX_MASK_REFUSALS))
+def test_softmax_mask_refusals_name_layer_and_reason(tmp_path, case):
+    layers, inputs, layer, words = SOFTMAX_MASK_REFUSALS[case]
+    path, npz = _functional(tmp_path, layers, inputs)
+    with pytest.raises(ConversionError) as info:
+        kerasrnn2onnx.load(path, weights=npz)
+    message = str(info.value)
+    assert layer in message and words in message, message
