@@ -72,5 +72,149 @@ def softmax_sets(prefix: str, fmt: str, Fx: Any, lay: Callable, Inputs: Any) -> 
     ]
 
 
+# --------------------------------------------------------------------------
+# TimeDistributed of a functional model
+# --------------------------------------------------------------------------
+
+
+def td_model_inputs(cases: tuple = ((3, 5), (2, 7))) -> Callable:
+    """steps (batch, T, 4) normal; words (batch, T, 6) int32 char ids in 0..11 (some 0)."""
+    def make(fx: Any, rng: Any) -> list:
+        out = []
+        for b, t in cases:
+            out.append([rng.standard_normal((b, t, 4)).astype("float32"),
+                        rng.randint(0, 12, size=(b, t, 6)).astype("int32")])
+        return out
+    return make
+
+
+def g_td_functional(k3: bool) -> Callable:
+    # tf-keras's .h5 stores the wrapped model's weights in one group under the inner layers'
+    # names, so two inner layers named "dense" collide there (h5py "name already exists")
+    return lambda keras: _td_functional(keras, "dense" if k3 else "squash-dense")
+
+
+def _td_functional(keras: Any, squash_name: str):
+    L = keras.layers
+    # per-step model: two layers in sequence and a Dense, with a nested model inside
+    fi = keras.Input((4,), name="frame")
+    h = L.Dense(5, activation="relu", name="dense")(fi)
+    h = L.BatchNormalization(name="norm")(h)
+    inner_in = keras.Input((5,), name="inner-in")
+    inner = keras.Model(inner_in, L.Dense(5, activation="tanh", name=squash_name)(inner_in), name="squash")
+    fo = L.Dense(3, name="dense-out")(inner(h))
+    frame_net = keras.Model(fi, fo, name="frame-net")
+    # per-word character CNN: Embedding -> Conv1D -> GlobalMaxPooling1D -> Dense
+    ci = keras.Input((6,), dtype="int32", name="chars")
+    c = L.Embedding(12, 3, name="char-emb")(ci)
+    c = L.Conv1D(4, 3, padding="same", activation="relu", name="conv")(c)
+    c = L.GlobalMaxPooling1D(name="pool")(c)
+    word_net = keras.Model(ci, L.Dense(2, name="dense")(c), name="word-net")
+    steps = keras.Input((None, 4), name="steps")
+    words = keras.Input((None, 6), dtype="int32", name="words")
+    a = L.TimeDistributed(frame_net, name="per-step")(steps)
+    b = L.TimeDistributed(word_net, name="per-word")(words)
+    joined = L.Concatenate(name="join")([a, b])
+    return [steps, words], [a, L.LSTM(3, name="dense")(joined)]  # "dense": a name reused across models
+
+
+def fit_steps(inputs: Callable, targets: Callable, steps: int = 3) -> Callable:
+    """prepare(): a few Adam steps on random targets, so the weights look trained (moved off
+    their initial values, BatchNormalization moving statistics updated)."""
+    def prepare(keras: Any, fx: Any, model: Any, rng: Any) -> None:
+        xs = inputs(rng)
+        ys = targets(model, xs, rng)
+        twin = keras.models.clone_model(model)  # trained apart: the saved model stays uncompiled
+        twin.set_weights(model.get_weights())  # (no optimizer state in the file)
+        twin.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+        twin.fit(xs, ys, epochs=steps, batch_size=4, verbose=0, shuffle=False)
+        model.set_weights(twin.get_weights())
+    return prepare
+
+
+def _random_targets(model: Any, xs: Any, rng: Any) -> list:
+    import numpy as np
+
+    outs = model(xs)
+    outs = outs if isinstance(outs, (list, tuple)) else [outs]
+    return [rng.standard_normal(tuple(np.asarray(o).shape)).astype("float32") for o in outs]
+
+
+def _td_train_inputs(rng: Any) -> list:
+    return [rng.standard_normal((8, 5, 4)).astype("float32"), rng.randint(0, 12, size=(8, 5, 6)).astype("int32")]
+
+
+def td_model_sets(prefix: str, fmt: str, Fx: Any, lay: Callable, Inputs: Any) -> list:
+    return [
+        Fx(f"{prefix}_td_functional", [],
+           "functional steps (None, 4) float and words (None, 6) int32: TimeDistributed(frame-net) 'per-step' "
+           "with frame-net = Model(Input(4) -> Dense(5, relu, 'dense') -> BatchNormalization('norm') -> nested "
+           "Model 'squash'(Dense(5, tanh, 'dense' in Keras 3, 'squash-dense' in Keras 2)) -> Dense(3, 'dense-out')); "
+           "TimeDistributed(word-net) 'per-word' "
+           "with word-net = Model(Input(6) int32 -> Embedding(12, 3) -> Conv1D(4, 3, same, relu) -> "
+           "GlobalMaxPooling1D -> Dense(2, 'dense')); Concatenate -> LSTM(3, 'dense') (the name 'dense' in three "
+           "models); 3 Adam fit steps on random targets (trained-looking weights, moved BatchNormalization "
+           "statistics); outputs [per-step, lstm]", fmt=fmt, api="functional", build=g_td_functional(prefix == "k3"),
+           inputs=Inputs(td_model_inputs(), ("time_distributed_model", "multi_input", "user_names")),
+           prepare=fit_steps(_td_train_inputs, _random_targets), tags=("nested_model",)),
+    ]
+
+
+# --------------------------------------------------------------------------
+# TimeDistributed(Embedding(mask_zero=True))
+# --------------------------------------------------------------------------
+
+
+def word_char_ids(cases: tuple = ((3, 5), (2, 5))) -> Callable:
+    """(batch, 5 words, 6 chars) int32 ids in 0..11, right-padded words (trailing zeros), and in
+    case 0 a fully padded word (row 0, word 4) and a word with a hole (row 1, word 0)."""
+    def make(fx: Any, rng: Any) -> list:
+        import numpy as np
+
+        out = []
+        for c, (b, t) in enumerate(cases):
+            ids = rng.randint(1, 12, size=(b, t, 6)).astype("int32")
+            lengths = rng.randint(1, 7, size=(b, t))
+            ids[np.arange(6)[None, None, :] >= lengths[..., None]] = 0
+            if c == 0:
+                ids[0, 4] = 0
+                ids[1, 0, 1] = 0
+            out.append([ids])
+        return out
+    return make
+
+
+def g_td_embedding_mask_zero(k3: bool) -> Callable:
+    def build(keras: Any):
+        L = keras.layers
+        ids = keras.Input((5, 6), dtype="int32", name="word-chars")
+        chars = L.TimeDistributed(L.Embedding(12, 3, mask_zero=True, name="char-emb"), name="chars")(ids)
+        # Reshape ends tf-keras's (batch, words, chars) mask; Keras 3 hands on none
+        words = L.Reshape((5, 18), name="flat-words")(chars)
+        outs = [chars, L.LSTM(3, name="tagger")(words)]
+        if k3:  # tf-keras raises "Layer conv1d does not support masking" here; Keras 3 has no mask to pass
+            conv = L.TimeDistributed(L.Conv1D(4, 3, padding="same", activation="relu"), name="char-conv")(chars)
+            pooled = L.TimeDistributed(L.GlobalMaxPooling1D(), name="char-pool")(conv)
+            outs.append(L.LSTM(2, name="tagger-2")(pooled))
+        return [ids], outs
+    return build
+
+
+def td_embedding_sets(prefix: str, fmt: str, Fx: Any, lay: Callable, Inputs: Any) -> list:
+    k3 = prefix == "k3"
+    rule = ("Keras 3: TimeDistributed has no compute_mask of its own, so its output carries no mask and mask_zero "
+            "changes nothing; TimeDistributed(Conv1D) -> TimeDistributed(GlobalMaxPooling1D) -> LSTM(2) too" if k3
+            else "tf-keras: TimeDistributed.compute_mask hands on a (batch, 5, 6) mask, which Reshape ends (a "
+            "TimeDistributed(Conv1D) after it raises 'does not support masking' in tf-keras)")
+    return [
+        Fx(f"{prefix}_td_embedding_mask_zero", [],
+           "Input((5, 6), int32) word-chars -> TimeDistributed(Embedding(12, 3, mask_zero=True)) 'chars' -> "
+           "Reshape((5, 18)) -> LSTM(3) 'tagger'; outputs [chars, tagger" + (", tagger-2]; " if k3 else "]; ") + rule,
+           fmt=fmt, api="functional", build=g_td_embedding_mask_zero(k3), inputs=Inputs(word_char_ids(),
+           ("int_input", "time_distributed_mask_zero")), tags=("user_names",)),
+    ]
+
+
 def all_sets(prefix: str, fmt: str, Fx: Any, lay: Callable, Inputs: Any) -> list:
-    return [*softmax_sets(prefix, fmt, Fx, lay, Inputs)]
+    return [*softmax_sets(prefix, fmt, Fx, lay, Inputs), *td_model_sets(prefix, fmt, Fx, lay, Inputs),
+            *td_embedding_sets(prefix, fmt, Fx, lay, Inputs)]

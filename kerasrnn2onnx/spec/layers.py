@@ -58,7 +58,9 @@ class IdentityLayerSpec:
     name: str
     sources: tuple[TensorSpec, ...]
     class_name: str
-    mask = "pass"
+    # Dropout and its kin support masking in both versions; tf-keras's Identity does not, nor
+    # do an identity Permute or a Flatten of a rank-2 tensor: "drop" there
+    mask: str = "pass"
 
     def describe(self) -> str:
         return f"{self.class_name} (identity at inference)"

@@ -501,7 +501,7 @@ def parse_model(model: RawModel) -> ModelSpec:
     tensors: dict[TensorRef, TensorInfo] = TensorTable()
     layers: list[AnyLayerSpec] = []
     token_inputs = {raw.inbound[0].layer for raw in model.layers if raw.class_name == "Embedding" and raw.inbound}
-    element_masks = ElementMasks(_layer_sources)  # a Softmax's mask= tensor, as Keras hands it on
+    element_masks = ElementMasks(_layer_sources, model.keras_major)  # a Softmax's mask= tensor, as Keras hands it on
     for raw in model.layers:
         element_masks.follow(layers)
         if raw.class_name == "InputLayer":
@@ -578,7 +578,7 @@ def parse_model(model: RawModel) -> ModelSpec:
         if raw.class_name == "Softmax":
             if info.boolean or len(sources) != 1:
                 raise UnsupportedError(raw.name, "Softmax takes one float tensor (and its mask= keyword)")
-            mask_source = explicit_mask or element_masks.of(source)
+            mask_source = explicit_mask or element_masks.of(source, raw.name)
             mask_info = tensors[TensorRef(mask_source.layer, 0, mask_source.index)] if mask_source else None
             mask_dtype = inputs[mask_source.layer].dtype if mask_source and mask_source.layer in inputs else None
             spec, out = parse_softmax(raw, sources, infos, mask_source, mask_info, mask_dtype, model.keras_major)

@@ -120,6 +120,8 @@ def _activation_layer(raw, config, sources, infos, model, feed) -> Parsed:
 
 def _identity(raw, config, sources, infos, model, feed) -> Parsed:
     check_keys(config, BASE_KEYS | IDENTITY_CLASSES[raw.class_name], raw.name)
+    if raw.class_name == "Identity" and model.keras_major == 2:  # tf-keras's Identity does not support masking
+        return IdentityLayerSpec(raw.name, sources, raw.class_name, mask="drop"), replace(infos[0], masked=False)
     return IdentityLayerSpec(raw.name, sources, raw.class_name), infos[0]
 
 
@@ -290,7 +292,7 @@ def _permute(raw, config, sources, infos, model, feed) -> Parsed:
     if info.rank != 3 or sorted(dims) != [1, 2]:
         raise UnsupportedError(raw.name, f"Permute{dims} is supported on (batch, time, features) only", "dims")
     if dims == (1, 2):
-        return IdentityLayerSpec(raw.name, sources, "Permute"), info
+        return IdentityLayerSpec(raw.name, sources, "Permute", mask="drop"), replace(info, masked=False)
     if info.steps is None:
         raise UnsupportedError(raw.name, "Permute((2, 1)) needs a fixed number of timesteps (they become features)")
     return PermuteSpec(raw.name, sources, dims, info.width), TensorInfo(info.steps, 3, False, steps=info.width)
@@ -300,7 +302,7 @@ def _flatten(raw, config, sources, infos, model, feed) -> Parsed:
     check_keys(config, BASE_KEYS | {"data_format"}, raw.name)
     info = infos[0]
     if info.rank == 2:
-        return IdentityLayerSpec(raw.name, sources, "Flatten"), TensorInfo(info.width, 2, False)
+        return IdentityLayerSpec(raw.name, sources, "Flatten", mask="drop"), TensorInfo(info.width, 2, False)
     dims = info.dims()
     if any(d is None for d in dims):
         raise UnsupportedError(raw.name, f"Flatten needs fixed dimensions, the input has {dims}")

@@ -46,9 +46,18 @@ CASES = {
         [], "up", "interpolation"),
     "prelu_over_dynamic_time": (
         [None, 3], [("PReLU", {"name": "act", "shared_axes": None}), GRU], [], "act", "shared_axes"),
-    "time_distributed_functional": (
-        [3, 4], [("TimeDistributed", {"name": "td", "layer": {"class_name": "Functional", "config": {}}}), GRU],
-        [], "td", "layer"),
+    "time_distributed_functional_that_branches": (
+        [3, 4], [("TimeDistributed", {"name": "td", "layer": {"class_name": "Functional", "config": {
+            "name": "branchy", "input_layers": [["f", 0, 0]], "output_layers": [["sum", 0, 0]], "layers": [
+                {"class_name": "InputLayer", "name": "f", "inbound_nodes": [],
+                 "config": {"name": "f", "batch_input_shape": [None, 4], "dtype": "float32"}},
+                {"class_name": "Dense", "name": "a", "inbound_nodes": [[["f", 0, 0, {}]]],
+                 "config": {"name": "a", "units": 2}},
+                {"class_name": "Dense", "name": "b", "inbound_nodes": [[["f", 0, 0, {}]]],
+                 "config": {"name": "b", "units": 2}},
+                {"class_name": "Add", "name": "sum", "inbound_nodes": [[["a", 0, 0, {}], ["b", 0, 0, {}]]],
+                 "config": {"name": "sum"}}]}}}), GRU],
+        [], "td", "chain"),
     "causal_channels_first": (
         [6, 3], [("Conv1D", {"name": "c1", "filters": 2, "kernel_size": 2, "padding": "causal",
                              "data_format": "channels_first"}), GRU], [(2, 6, 2), (2,)], "c1", "padding"),
@@ -113,6 +122,42 @@ SOFTMAX_MASK_REFUSALS = {
 def test_softmax_mask_refusals_name_layer_and_reason(tmp_path, case):
     layers, inputs, layer, words = SOFTMAX_MASK_REFUSALS[case]
     path, npz = _functional(tmp_path, layers, inputs)
+    with pytest.raises(ConversionError) as info:
+        kerasrnn2onnx.load(path, weights=npz)
+    message = str(info.value)
+    assert layer in message and words in message, message
+
+
+def _td(name: str, source: str, inner: dict[str, Any]) -> dict[str, Any]:
+    return {"class_name": "TimeDistributed", "name": name, "config": {"name": name, "layer": inner},
+            "inbound_nodes": [[[source, 0, 0, {}]]]}
+
+
+CHAR_EMB = {"class_name": "Embedding", "config": {"name": "char-emb", "input_dim": 12, "output_dim": 4,
+                                                  "mask_zero": True}}
+TD_EMBEDDING_REFUSALS = {
+    # tf-keras hands the (batch, words, chars) mask on; TimeDistributed(GlobalAveragePooling1D) would read it per id
+    "masked_mean_over_chars": ([_td("chars", "x", CHAR_EMB), _td("mean", "chars", {
+        "class_name": "GlobalAveragePooling1D", "config": {"name": "gap"}})], "mean", "mask"),
+    # inside a wrapped model the mask reaches the model's next layer
+    "followed_inside_the_wrapped_model": ([_td("chars", "x", {"class_name": "Sequential", "config": {
+        "name": "word", "layers": [CHAR_EMB, {"class_name": "Flatten", "config": {"name": "flat"}}]}})],
+        "chars", "mask_zero"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TD_EMBEDDING_REFUSALS))
+def test_time_distributed_embedding_mask_zero_refusals(tmp_path, case):
+    layers, layer, words = TD_EMBEDDING_REFUSALS[case]
+    entries: list[dict[str, Any]] = [{"class_name": "InputLayer", "name": "x", "inbound_nodes": [],
+                                      "config": {"batch_input_shape": [None, 5, 6], "dtype": "int32", "name": "x"}}]
+    doc = {"class_name": "Functional", "keras_version": "2.21.0",
+           "config": {"name": "m", "layers": entries + layers, "input_layers": [["x", 0, 0]],
+                      "output_layers": [[layers[-1]["name"], 0, 0]]}}
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(doc))
+    npz = tmp_path / "m.npz"
+    np.savez(npz, np.zeros((12, 4), np.float32))
     with pytest.raises(ConversionError) as info:
         kerasrnn2onnx.load(path, weights=npz)
     message = str(info.value)
