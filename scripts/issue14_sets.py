@@ -123,11 +123,13 @@ def fit_steps(inputs: Callable, targets: Callable, steps: int = 3) -> Callable:
     their initial values, BatchNormalization moving statistics updated)."""
     def prepare(keras: Any, fx: Any, model: Any, rng: Any) -> None:
         xs = inputs(rng)
-        ys = targets(model, xs, rng)
         twin = keras.models.clone_model(model)  # trained apart: the saved model stays uncompiled
         twin.set_weights(model.get_weights())  # (no optimizer state in the file)
-        twin.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
-        twin.fit(xs, ys, epochs=steps, batch_size=4, verbose=0, shuffle=False)
+        # on the first output only: Keras 3 cannot apply an output's mask to an attention-scores loss
+        trainer = keras.Model(twin.inputs, twin.outputs[0])
+        ys = targets(trainer, xs, rng)
+        trainer.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+        trainer.fit(xs, ys, epochs=steps, batch_size=4, verbose=0, shuffle=False)
         model.set_weights(twin.get_weights())
     return prepare
 
@@ -215,6 +217,93 @@ def td_embedding_sets(prefix: str, fmt: str, Fx: Any, lay: Callable, Inputs: Any
     ]
 
 
+# --------------------------------------------------------------------------
+# Attention layers with user names and trained-looking weights
+# --------------------------------------------------------------------------
+
+
+def attention_named_inputs(cases: tuple = ((4, 5, 6), (2, 3, 6))) -> Callable:
+    """target_tokens (batch, Tq), source_tokens (batch, Tv) int32 in 0..11 with padding zeros
+    (case 0: target row 1 and source row 2 fully padded, left padding in row 3), and a float
+    0/1 attention_mask (batch, Tq, Tv) (case 0: query step 1 of row 0 fully blocked)."""
+    def make(fx: Any, rng: Any) -> list:
+        import numpy as np
+
+        out = []
+        for c, (b, tq, tv) in enumerate(cases):
+            tgt = rng.randint(1, 12, size=(b, tq)).astype("int32")
+            src = rng.randint(1, 12, size=(b, tv)).astype("int32")
+            tgt[0, -2:] = 0
+            src[0, -1] = 0
+            if c == 0:
+                tgt[1] = 0
+                src[2] = 0
+                tgt[3, :2] = 0
+                src[3, 1] = 0
+            mask = (rng.uniform(size=(b, tq, tv)) > 0.3).astype("float32")
+            if c == 0:
+                mask[0, 1] = 0.0
+            out.append([tgt, src, mask])
+        return out
+    return make
+
+
+def _attention_train_inputs(rng: Any) -> list:
+    tgt = rng.randint(0, 12, size=(8, 5)).astype("int32")
+    src = rng.randint(0, 12, size=(8, 6)).astype("int32")
+    return [tgt, src, (rng.uniform(size=(8, 5, 6)) > 0.3).astype("float32")]
+
+
+def g_attention_named(k3: bool) -> Callable:
+    mha_name = "decoder-mha" if k3 else "decoder/mha"  # Keras 3 refuses "/" in a name, tf-keras takes it
+
+    def build(keras: Any):
+        L = keras.layers
+        tgt = keras.Input((None,), dtype="int32", name="target_tokens")
+        src = keras.Input((None,), dtype="int32", name="source_tokens")
+        # the value axis of a float mask input is fixed: the converter needs an input's last dim
+        blocked = keras.Input((None, 6), name="attention_mask")
+        dec = L.Embedding(12, 4, mask_zero=True, name="tgt-emb")(tgt)
+        enc = L.Embedding(12, 4, mask_zero=True, name="src-emb")(src)
+        concat = L.Attention(use_scale=True, score_mode="concat", name="enc-attn")([dec, enc])
+        dot, dot_scores = L.Attention(use_scale=True, name="dec-attn")([dec, enc], return_attention_scores=True)
+        additive = L.AdditiveAttention(name="bahdanau-attn")([dec, enc, enc], use_causal_mask=True)
+        # Keras 3's MultiHeadAttention clears its inputs' masks: each gets Embedding outputs of its own
+        dec2 = L.Embedding(12, 4, mask_zero=True, name="tgt-emb-2")(tgt)
+        enc2 = L.Embedding(12, 3, mask_zero=True, name="src-emb-2")(src)
+        cross, cross_scores = L.MultiHeadAttention(2, 3, value_dim=2, name=mha_name)(
+            dec2, enc2, attention_mask=blocked, return_attention_scores=True)
+        dec3 = L.Embedding(12, 4, mask_zero=True, name="tgt-emb-3")(tgt)
+        self_attn = L.MultiHeadAttention(2, 2, name="self-mha")(dec3, dec3, use_causal_mask=True)
+        # the LSTM reads the Attention output (the query's mask); Keras 3 would record the ops of
+        # Concatenate's mask (expand_dims, zeros_like, logical_or) as graph nodes for an LSTM after it
+        seq = L.LSTM(4, return_sequences=True, name="decoder-rnn")(dot)
+        joined = L.Concatenate(name="join")([concat, seq, additive, cross, self_attn])
+        head = L.Dense(6, activation="softmax", name="vocab")(joined)
+        return [tgt, src, blocked], [head, dot_scores, cross_scores]
+    return build
+
+
+def attention_named_sets(prefix: str, fmt: str, Fx: Any, lay: Callable, Inputs: Any) -> list:
+    k3 = prefix == "k3"
+    return [
+        Fx(f"{prefix}_attention_named", [],
+           "functional target_tokens, source_tokens (None,) int32, attention_mask (None, 6) float 0/1: "
+           "Embedding(12, 4, mask_zero=True) 'tgt-emb' / 'src-emb' -> Attention(use_scale=True, score_mode='concat') "
+           "'enc-attn'; Attention(use_scale=True) 'dec-attn' (return_attention_scores); AdditiveAttention "
+           "'bahdanau-attn'([q, v, v], use_causal_mask=True); MultiHeadAttention(2, 3, value_dim=2) "
+           + ("'decoder-mha' (Keras 3 refuses '/' in names)" if k3 else "'decoder/mha' (a '/' in the name)")
+           + "(q, v, attention_mask=, return_attention_scores=True) on Embeddings of their own; MultiHeadAttention(2, 2) "
+           "'self-mha'(q, q, use_causal_mask=True); LSTM(4, seq) 'decoder-rnn' of dec-attn; Concatenate of all -> "
+           "Dense(6, softmax); "
+           "outputs [vocab, dec-attn scores, mha scores]; 3 Adam fit steps on random targets (trained-looking "
+           "weights); case 0: fully padded target and source rows, left padding, a fully blocked query step",
+           fmt=fmt, api="functional", build=g_attention_named(k3),
+           inputs=Inputs(attention_named_inputs(), ("attention", "attention_mask", "int_input", "multi_input")),
+           prepare=fit_steps(_attention_train_inputs, _random_targets), tags=("user_names", "causal", "trained")),
+    ]
+
+
 def all_sets(prefix: str, fmt: str, Fx: Any, lay: Callable, Inputs: Any) -> list:
     return [*softmax_sets(prefix, fmt, Fx, lay, Inputs), *td_model_sets(prefix, fmt, Fx, lay, Inputs),
-            *td_embedding_sets(prefix, fmt, Fx, lay, Inputs)]
+            *td_embedding_sets(prefix, fmt, Fx, lay, Inputs), *attention_named_sets(prefix, fmt, Fx, lay, Inputs)]

@@ -457,7 +457,8 @@ def _embedding(
 
 
 RECURRENT_CLASSES = frozenset({"SimpleRNN", "GRU", "LSTM", "RNN", "Bidirectional", "CuDNNLSTM", "CuDNNGRU"})
-MASK_OPS = {"NotEqual": "not_equal", "Equal": "equal", "Any": "any", "All": "all", "LogicalNot": "logical_not"}
+MASK_OPS = {"NotEqual": "not_equal", "Equal": "equal", "Any": "any", "All": "all", "LogicalNot": "logical_not",
+            "ConvertToTensor": "identity"}
 FEED_FORWARD_CLASSES = frozenset(PARSERS)
 # layers whose parser takes several inputs and sets its own output shape
 GRAPH_PARSERS = {"Dot": parse_dot}
@@ -474,6 +475,14 @@ def _mask_op(raw: RawLayer, source: TensorSpec, info: TensorInfo) -> tuple[MaskO
         if len(raw.inbound) != 1 or len(scalars) != 1:
             raise UnsupportedError(raw.name, f"{raw.class_name} is supported against one number only (a mask idiom)")
         return MaskOpSpec(raw.name, op, source, float(scalars[0])), TensorInfo(info.width, info.rank, False, True)
+    if op == "identity":
+        # Keras 3's Attention.compute_mask returns ops.convert_to_tensor(query mask): recorded as a
+        # node when a recurrent layer reads that mask; on a boolean tensor with no dtype it is the identity
+        extra = [k for k in ("dtype", "sparse", "ragged") if raw.config.get(k)]
+        if not info.boolean or extra or len(raw.inbound) != 1:
+            raise UnsupportedError(raw.name, "ConvertToTensor is supported on a boolean mask tensor without dtype, "
+                                   "sparse or ragged only (a mask idiom)", extra[0] if extra else None)
+        return MaskOpSpec(raw.name, op, source), TensorInfo(info.width, info.rank, False, True)
     if op in ("any", "all"):
         axis, keepdims = raw.config.get("axis"), raw.config.get("keepdims", False)
         if axis not in (-1, info.rank - 1) or keepdims or info.rank != 3:

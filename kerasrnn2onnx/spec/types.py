@@ -267,7 +267,7 @@ class MaskOpSpec:
     then passes as the recurrent layer's ``mask=`` argument.
 
     ``op`` is ``not_equal`` / ``equal`` (against ``value``), ``any`` / ``all`` (over the last
-    axis) or ``logical_not``."""
+    axis), ``logical_not`` or ``identity`` (``ConvertToTensor`` of a boolean mask)."""
 
     name: str
     op: str
