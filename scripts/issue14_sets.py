@@ -227,7 +227,6 @@ def attention_named_inputs(cases: tuple = ((4, 5, 6), (2, 3, 6))) -> Callable:
     (case 0: target row 1 and source row 2 fully padded, left padding in row 3), and a float
     0/1 attention_mask (batch, Tq, Tv) (case 0: query step 1 of row 0 fully blocked)."""
     def make(fx: Any, rng: Any) -> list:
-        import numpy as np
 
         out = []
         for c, (b, tq, tv) in enumerate(cases):
