@@ -227,7 +227,6 @@ def attention_named_inputs(cases: tuple = ((4, 5, 6), (2, 3, 6))) -> Callable:
     (case 0: target row 1 and source row 2 fully padded, left padding in row 3), and a float
     0/1 attention_mask (batch, Tq, Tv) (case 0: query step 1 of row 0 fully blocked)."""
     def make(fx: Any, rng: Any) -> list:
-
         out = []
         for c, (b, tq, tv) in enumerate(cases):
             tgt = rng.randint(1, 12, size=(b, tq)).astype("int32")
@@ -292,7 +291,8 @@ def attention_named_sets(prefix: str, fmt: str, Fx: Any, lay: Callable, Inputs: 
            "'enc-attn'; Attention(use_scale=True) 'dec-attn' (return_attention_scores); AdditiveAttention "
            "'bahdanau-attn'([q, v, v], use_causal_mask=True); MultiHeadAttention(2, 3, value_dim=2) "
            + ("'decoder-mha' (Keras 3 refuses '/' in names)" if k3 else "'decoder/mha' (a '/' in the name)")
-           + "(q, v, attention_mask=, return_attention_scores=True) on Embeddings of their own; MultiHeadAttention(2, 2) "
+           + "(q, v, attention_mask=, return_attention_scores=True) on Embeddings of their own; "
+           "MultiHeadAttention(2, 2) "
            "'self-mha'(q, q, use_causal_mask=True); LSTM(4, seq) 'decoder-rnn' of dec-attn; Concatenate of all -> "
            "Dense(6, softmax); "
            "outputs [vocab, dec-attn scores, mha scores]; 3 Adam fit steps on random targets (trained-looking "
