@@ -303,6 +303,74 @@ def attention_named_sets(prefix: str, fmt: str, Fx: Any, lay: Callable, Inputs: 
     ]
 
 
+# --------------------------------------------------------------------------
+# Normalization adapted on data
+# --------------------------------------------------------------------------
+NORM_SCALE = (1.0, 5.0, 0.2)
+NORM_SHIFT = (3.0, -2.0, 0.5)
+
+
+def _readings(rng: Any, shape: tuple) -> Any:
+    return (rng.standard_normal(shape) * NORM_SCALE + NORM_SHIFT).astype("float32")
+
+
+def normalization_inputs(cases: tuple = ((3, 6), (2, 8))) -> Callable:
+    """readings (batch, 4, 3) on the adapt data's scale; tokens (batch, T) int32 in 0..9
+    (case 0: row 0 right-padded, row 1 fully padded)."""
+    def make(fx: Any, rng: Any) -> list:
+        out = []
+        for c, (b, t) in enumerate(cases):
+            tokens = rng.randint(1, 10, size=(b, t)).astype("int32")
+            tokens[0, -2:] = 0
+            if c == 0:
+                tokens[1] = 0
+            out.append([_readings(rng, (b, 4, 3)), tokens])
+        return out
+    return make
+
+
+def adapt_normalizations(keras: Any, fx: Any, model: Any, rng: Any) -> None:
+    """prepare(): every Normalization adapts on data of its input's shape (its mean, variance
+    and count become the data's), after the random weights."""
+    for layer in model.layers:
+        if type(layer).__name__ == "Normalization":
+            shape = (64, *(d if d is not None else 6 for d in layer.input.shape[1:]))
+            layer.adapt(_readings(rng, shape))
+
+
+def g_normalization_adapt(keras: Any):
+    L = keras.layers
+    x = keras.Input((4, 3), name="readings")
+    tokens = keras.Input((None,), dtype="int32", name="tokens")
+    per_feature = L.Normalization(axis=-1, name="feature-norm")(x)
+    per_feature_tuple = L.Normalization(axis=(-1,), name="feature-norm-tuple")(x)
+    per_step = L.Normalization(axis=(1, 2), name="step-feature-norm")(x)
+    encoded = L.LSTM(3, return_sequences=True, name="encoder")(per_feature)
+    restored = L.Normalization(axis=-1, invert=True, name="denorm")(encoded)
+    summary = L.GRU(2, name="encoder-2")(per_step)
+    # Keras 3's Normalization passes the Embedding's mask on; tf-keras's ends it (no masking support)
+    embedded = L.Normalization(name="emb-norm")(L.Embedding(10, 3, mask_zero=True, name="tok-emb")(tokens))
+    masked = L.LSTM(2, name="masked-rnn")(embedded)
+    return [x, tokens], [per_feature_tuple, restored, summary, masked]
+
+
+def normalization_sets(prefix: str, fmt: str, Fx: Any, lay: Callable, Inputs: Any) -> list:
+    rule = ("Keras 3: the Embedding mask passes Normalization, the LSTM is masked" if prefix == "k3" else
+            "tf-keras: Normalization does not support masking, so the LSTM after it runs unmasked")
+    return [
+        Fx(f"{prefix}_normalization_adapt", [],
+           "functional readings (4, 3), tokens (None,) int32; every Normalization adapt()-ed on 64 samples of "
+           "N(0, 1) * [1, 5, 0.2] + [3, -2, 0.5] after the random weights: Normalization(axis=-1) 'feature-norm' "
+           "-> LSTM(3, seq) 'encoder' -> Normalization(axis=-1, invert=True) 'denorm'; Normalization(axis=(-1,)) "
+           "'feature-norm-tuple'; Normalization(axis=(1, 2)) 'step-feature-norm' (mean per step and feature) -> "
+           "GRU(2) 'encoder-2'; tokens -> Embedding(10, 3, mask_zero=True) -> Normalization() 'emb-norm' -> LSTM(2) "
+           "'masked-rnn' (case 0: a right-padded and a fully padded row); " + rule, fmt=fmt, api="functional",
+           build=g_normalization_adapt, inputs=Inputs(normalization_inputs(), ("multi_input", "int_input", "mask")),
+           prepare=adapt_normalizations, tags=("layer_family", "user_names", "adapt")),
+    ]
+
+
 def all_sets(prefix: str, fmt: str, Fx: Any, lay: Callable, Inputs: Any) -> list:
     return [*softmax_sets(prefix, fmt, Fx, lay, Inputs), *td_model_sets(prefix, fmt, Fx, lay, Inputs),
-            *td_embedding_sets(prefix, fmt, Fx, lay, Inputs), *attention_named_sets(prefix, fmt, Fx, lay, Inputs)]
+            *td_embedding_sets(prefix, fmt, Fx, lay, Inputs), *attention_named_sets(prefix, fmt, Fx, lay, Inputs),
+            *normalization_sets(prefix, fmt, Fx, lay, Inputs)]
