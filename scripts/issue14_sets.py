@@ -56,6 +56,16 @@ def g_softmax_mask(k3: bool) -> Callable:
     return build
 
 
+def g_softmax_robust(keras: Any):
+    L = keras.layers
+    x = keras.Input((None, 5), name="scores")
+    keep = keras.Input((None, 5), name="keep")
+    step = keras.Input((1, 5), name="step_keep")
+    robust = L.Softmax(robust_masking=True, name="robust-probs")
+    return [x, keep, step], [robust(x, mask=keep), L.Softmax(axis=[1, 2], robust_masking=True,
+                                                              name="robust-joint")(x, mask=step)]
+
+
 def softmax_sets(prefix: str, fmt: str, Fx: Any, lay: Callable, Inputs: Any) -> list:
     k3 = prefix == "k3"
     rule = ("Keras 3: where(mask > 0.5, x, -1e9), softmax, zeros where masked (a fully masked row is 0)" if k3 else
@@ -69,7 +79,14 @@ def softmax_sets(prefix: str, fmt: str, Fx: Any, lay: Callable, Inputs: Any) -> 
            "the masked probabilities" + ("; Softmax(x, mask=keras.ops.not_equal(step_keep, 0))" if k3 else "")
            + "; " + rule, fmt=fmt, api="functional", build=g_softmax_mask(k3),
            inputs=Inputs(softmax_mask_inputs(), ("softmax_mask", "multi_input")), tags=("layer_family",)),
-    ]
+    ] + ([] if k3 else [
+        Fx("k2_softmax_robust_mask", [],
+           "functional scores (None, 5), keep (None, 5) in {0, .25, .75, 1}, step_keep (1, 5): tf-keras "
+           "Softmax(robust_masking=True)(x, mask=keep) and Softmax(axis=[1, 2], robust_masking=True)(x, "
+           "mask=step_keep): where(mask > 0.5, x, -1e9), softmax, no zeroing (a fully masked row is uniform)",
+           fmt=fmt, api="functional", build=g_softmax_robust,
+           inputs=Inputs(softmax_mask_inputs(), ("softmax_mask", "multi_input")), tags=("layer_family",)),
+    ])
 
 
 # --------------------------------------------------------------------------

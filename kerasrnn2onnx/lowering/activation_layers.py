@@ -63,6 +63,17 @@ def _softmax(ctx: LoweringContext, x, axes: tuple[int, ...]):
     return ctx.op.Div(e, _reduce(ctx, "Sum", e, axes))
 
 
+def _masked_softmax(ctx: LoweringContext, x, axes: tuple[int, ...]):
+    """Keras's ``exp(x - logsumexp(x))`` over several axes (float32, as Keras: a fully masked
+    row gives 1 everywhere, see reference/activation_layers.py); one axis: Softmax."""
+    if len(axes) == 1:
+        return ctx.op.Softmax(x, axis=axes[0])
+    op = ctx.op
+    top = _reduce(ctx, "Max", x, axes)
+    lse = op.Add(top, op.Log(_reduce(ctx, "Sum", op.Exp(op.Sub(x, top)), axes)))
+    return op.Exp(op.Sub(x, lse))
+
+
 @keras_layout
 def softmax(ctx: LoweringContext, layer: SoftmaxSpec, xs, masks, ranks):
     """Keras's Softmax; the mask (``xs[1]``, Keras layout) broadcasts as in Keras (ONNX's
@@ -74,9 +85,9 @@ def softmax(ctx: LoweringContext, layer: SoftmaxSpec, xs, masks, ranks):
     if layer.mask_rule == "add":
         keep = mask if not layer.mask_boolean else op.Cast(mask, to=1)
         adder = op.Mul(op.Sub(ctx.scalar_like(1.0, x), keep), ctx.scalar_like(MASK_NEGATIVE, x))
-        return _softmax(ctx, op.Add(x, adder), layer.axes)
+        return _masked_softmax(ctx, op.Add(x, adder), layer.axes)
     keep = mask if layer.mask_boolean else op.Greater(mask, ctx.scalar_like(0.5, x))
-    y = _softmax(ctx, op.Where(keep, x, ctx.scalar_like(MASK_NEGATIVE, x)), layer.axes)
+    y = _masked_softmax(ctx, op.Where(keep, x, ctx.scalar_like(MASK_NEGATIVE, x)), layer.axes)
     return op.Where(keep, y, ctx.scalar_like(0.0, x)) if layer.mask_rule == "where_zero" else y
 
 
