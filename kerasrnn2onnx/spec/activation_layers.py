@@ -248,7 +248,8 @@ def parse_softmax(raw: RawLayer, sources: tuple[TensorSpec, ...], infos: list[Te
     "The `mask` must be broadcastable to `inputs`", tf-keras 2.21 "Incompatible shapes:
     [2,6,6] vs. [2,6]" for a batch of 2)."""
     name, config = raw.name, raw.config
-    check_keys(config, BASE_KEYS | {"axis", "robust_masking"}, name)
+    # robust_masking is tf-keras's own argument (Keras 3's Softmax has none: an unknown key there)
+    check_keys(config, BASE_KEYS | {"axis"} | ({"robust_masking"} if keras_major == 2 else set()), name)
     check_dtype(config, name)
     shape = infos[0].dims()
     axes = _axes(config.get("axis", -1), len(shape) + 1, name, "axis")

@@ -162,3 +162,41 @@ def test_time_distributed_embedding_mask_zero_refusals(tmp_path, case):
         kerasrnn2onnx.load(path, weights=npz)
     message = str(info.value)
     assert layer in message and words in message, message
+
+
+def _k3_node(*sources: str, **kwargs: str) -> list[dict[str, Any]]:
+    def tensor(name: str) -> dict[str, Any]:
+        return {"class_name": "__keras_tensor__", "config": {"keras_history": [name, 0, 0]}}
+    return [{"args": [tensor(s) for s in sources], "kwargs": {k: tensor(v) for k, v in kwargs.items()}}]
+
+
+@pytest.mark.parametrize("extra", [{"dtype": "float32"}, {"sparse": True}])
+def test_convert_to_tensor_of_a_mask_is_the_identity_only(tmp_path, extra):
+    """Keras 3's Attention.compute_mask records ops.convert_to_tensor(mask) as a node; with a
+    dtype (or sparse) it is no longer the boolean mask a recurrent layer reads."""
+    layers = [
+        {"class_name": "InputLayer", "name": "ids", "inbound_nodes": [],
+         "config": {"name": "ids", "batch_shape": [None, None], "dtype": "int32"}},
+        {"class_name": "Embedding", "name": "emb", "inbound_nodes": _k3_node("ids"),
+         "config": {"name": "emb", "input_dim": 5, "output_dim": 3, "mask_zero": True}},
+        {"module": "keras.src.ops.numpy", "class_name": "NotEqual", "name": "not_equal",
+         "config": {"name": "not_equal"},
+         "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__", "config": {"keras_history": ["ids", 0, 0]}},
+                                     0], "kwargs": {}}]},
+        {"module": "keras.src.ops.core", "class_name": "ConvertToTensor", "name": "convert",
+         "config": {"name": "convert", "dtype": None, "sparse": None, "ragged": None, **extra},
+         "inbound_nodes": _k3_node("not_equal")},
+        {"class_name": "GRU", "name": "rnn", "inbound_nodes": _k3_node("emb", mask="convert"),
+         "config": {"name": "rnn", "units": 2, "reset_after": True}},
+    ]
+    doc = {"class_name": "Functional", "config": {"name": "m", "layers": layers, "input_layers": [["ids", 0, 0]],
+                                                  "output_layers": [["rnn", 0, 0]]}}
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(doc))
+    npz = tmp_path / "m.npz"
+    np.savez(npz, np.zeros((5, 3), np.float32), np.zeros((3, 6), np.float32), np.zeros((2, 6), np.float32),
+             np.zeros((2, 6), np.float32))
+    with pytest.raises(ConversionError) as info:
+        kerasrnn2onnx.load(path, weights=npz, keras_version=3)
+    message = str(info.value)
+    assert "convert" in message and next(iter(extra)) in message, message
