@@ -17,7 +17,7 @@ from typing import Any
 # --------------------------------------------------------------------------
 
 
-def softmax_mask_inputs(cases: tuple = ((3, 4), (2, 6))) -> Callable:
+def softmax_mask_inputs(cases: tuple = ((3, 4), (2, 6)), with_step: bool = True) -> Callable:
     """scores (batch, T, 5) normal; keep (batch, T, 5) in {0, 0.25, 0.75, 1} (Keras 3 keeps
     > 0.5, tf-keras adds (1 - keep) * -1e9: the two versions differ on 0.25 / 0.75) with one
     fully masked step in case 0; step_keep (batch, 1, 5) 0/1 with one all-zero row."""
@@ -32,7 +32,7 @@ def softmax_mask_inputs(cases: tuple = ((3, 4), (2, 6))) -> Callable:
                 keep[0, 1] = 0.0
                 step[1] = 0.0
                 keep[2, 0] = 1.0
-            out.append([x, keep, step])
+            out.append([x, keep, step] if with_step else [x, keep])
         return out
     return make
 
@@ -66,6 +66,17 @@ def g_softmax_robust(keras: Any):
                                                               name="robust-joint")(x, mask=step)]
 
 
+def g_softmax_handed_mask(keras: Any):
+    """tf-keras hands the mask= tensor on implicitly (nothing in the config says so): through
+    Dropout and ReLU (both support masking) to a second Softmax."""
+    L = keras.layers
+    x = keras.Input((None, 5), name="scores")
+    keep = keras.Input((None, 5), name="keep")
+    first = L.Softmax(name="first-probs")(x, mask=keep)
+    again = L.Softmax(axis=1, name="again-probs")(L.ReLU(name="relu")(L.Dropout(0.2, name="drop")(first)))
+    return [x, keep], [first, again]
+
+
 def softmax_sets(prefix: str, fmt: str, Fx: Any, lay: Callable, Inputs: Any) -> list:
     k3 = prefix == "k3"
     rule = ("Keras 3: where(mask > 0.5, x, -1e9), softmax, zeros where masked (a fully masked row is 0)" if k3 else
@@ -86,6 +97,11 @@ def softmax_sets(prefix: str, fmt: str, Fx: Any, lay: Callable, Inputs: Any) -> 
            "mask=step_keep): where(mask > 0.5, x, -1e9), softmax, no zeroing (a fully masked row is uniform)",
            fmt=fmt, api="functional", build=g_softmax_robust,
            inputs=Inputs(softmax_mask_inputs(), ("softmax_mask", "multi_input")), tags=("layer_family",)),
+        Fx("k2_softmax_handed_mask", [],
+           "functional scores (None, 5), keep (None, 5): Softmax 'first-probs'(x, mask=keep) -> Dropout -> ReLU -> Softmax(axis=1) "
+           "'again-probs', which tf-keras hands keep to implicitly (its config records no mask)",
+           fmt=fmt, api="functional", build=g_softmax_handed_mask,
+           inputs=Inputs(softmax_mask_inputs(with_step=False), ("softmax_mask", "multi_input")), tags=("layer_family",)),
     ])
 
 
