@@ -98,10 +98,12 @@ def softmax_sets(prefix: str, fmt: str, Fx: Any, lay: Callable, Inputs: Any) -> 
            fmt=fmt, api="functional", build=g_softmax_robust,
            inputs=Inputs(softmax_mask_inputs(), ("softmax_mask", "multi_input")), tags=("layer_family",)),
         Fx("k2_softmax_handed_mask", [],
-           "functional scores (None, 5), keep (None, 5): Softmax 'first-probs'(x, mask=keep) -> Dropout -> ReLU -> Softmax(axis=1) "
+           "functional scores (None, 5), keep (None, 5): Softmax 'first-probs'(x, mask=keep) -> Dropout -> ReLU -> "
+           "Softmax(axis=1) "
            "'again-probs', which tf-keras hands keep to implicitly (its config records no mask)",
            fmt=fmt, api="functional", build=g_softmax_handed_mask,
-           inputs=Inputs(softmax_mask_inputs(with_step=False), ("softmax_mask", "multi_input")), tags=("layer_family",)),
+           inputs=Inputs(softmax_mask_inputs(with_step=False), ("softmax_mask", "multi_input")),
+           tags=("layer_family",)),
     ])
 
 
