@@ -22,9 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UnsupportedError
-from .activation_layers import SoftmaxSpec
+from .activation_layers import AffineSpec, ELUSpec, PReLUSpec, ReLUSpec, SoftmaxSpec, UnitNormSpec
+from .layers import ActivationLayerSpec, DenseSpec, IdentityLayerSpec, NormalizationSpec
 from .types import TensorSpec
 from .wrappers import TimeDistributedSpec, TokenEmbeddingSpec
+
+# The layers that hand a mask on without reading it (when their rule for the version is "pass");
+# attention layers, TimeDistributed and the convolutional recurrent layers read theirs.
+PASSING = (DenseSpec, ActivationLayerSpec, IdentityLayerSpec, NormalizationSpec, ReLUSpec, ELUSpec, PReLUSpec,
+           UnitNormSpec, AffineSpec)
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,7 @@ class ElementMasks:
         rule = getattr(layer, "mask", None)  # the spec's rule (AffineSpec sets it per version)
         if rule == "drop":
             return
-        if rule == "pass" and not isinstance(layer, TimeDistributedSpec) and carried == [sources[0]]:
+        if rule == "pass" and isinstance(layer, PASSING) and carried == [sources[0]]:
             self._carried[TensorSpec(layer.name)] = self._carried[sources[0]]
             return
         first = self._carried[carried[0]]
