@@ -114,7 +114,7 @@ SOFTMAX_MASK_REFUSALS = {
     # attention layers read their inputs' masks too
     "mask_reaches_an_attention_layer": ([_softmax("probs", "x", "m"), {
         "class_name": "Attention", "name": "attn", "config": {"name": "attn"},
-        "inbound_nodes": [[["probs", 0, 0, {}], ["probs", 0, 0, {}]]]}], 
+        "inbound_nodes": [[["probs", 0, 0, {}], ["probs", 0, 0, {}]]]}],
         [("x", [5, 4]), ("m", [5, 4])], "attn", "mask"),
     # a (batch, 4) mask against (batch, 5, 4): the batch axis would meet the time axis
     "mask_of_lower_rank": ([_softmax("probs", "x", "m")], [("x", [5, 4]), ("m", [4])], "probs", "rank"),
