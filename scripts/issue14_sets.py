@@ -405,7 +405,59 @@ def normalization_sets(prefix: str, fmt: str, Fx: Any, lay: Callable, Inputs: An
     ]
 
 
+# --------------------------------------------------------------------------
+# Merges of a masked and an unmasked tensor (the mask rule differs by version)
+# --------------------------------------------------------------------------
+
+
+def merge_mask_inputs(cases: tuple = ((3, 5), (2, 7))) -> Callable:
+    """tokens (batch, T) int32 in 0..4 right-padded (case 0: row 1 fully padded, row 2 left
+    padding); features (batch, T, 3) normal."""
+    def make(fx: Any, rng: Any) -> list:
+        out = []
+        for c, (b, t) in enumerate(cases):
+            tokens = rng.randint(1, 5, size=(b, t)).astype("int32")
+            tokens[0, -2:] = 0
+            if c == 0:
+                tokens[1] = 0
+                tokens[2, :2] = 0
+            out.append([tokens, rng.standard_normal((b, t, 3)).astype("float32")])
+        return out
+    return make
+
+
+def g_merge_mask(k3: bool) -> Callable:
+    def build(keras: Any):
+        L = keras.layers
+        tokens = keras.Input((None,), dtype="int32", name="tokens")
+        features = keras.Input((None, 3), name="features")
+        embedded = L.Embedding(5, 3, mask_zero=True, name="tok-emb")(tokens)
+        mixed = L.Add(name="sum")([embedded, features])
+        outs = [L.GRU(2, return_sequences=True, name="merged-rnn")(mixed)]
+        averaged = L.Average(name="mean")([features, embedded])
+        outs.append(L.LSTM(2, name="merged-rnn-2")(averaged))
+        if not k3:  # Keras 3 records the OR of two masks as a LogicalOr node (refused by the converter)
+            other = L.Embedding(5, 3, mask_zero=True, name="tok-emb-2")(tokens)
+            outs.append(L.SimpleRNN(2, name="both-masked")(L.Multiply(name="product")([embedded, other])))
+        return [tokens, features], outs
+    return build
+
+
+def merge_mask_sets(prefix: str, fmt: str, Fx: Any, lay: Callable, Inputs: Any) -> list:
+    k3 = prefix == "k3"
+    rule = ("Keras 3: an elementwise merge with an unmasked input has no mask, so both recurrent layers run "
+            "unmasked" if k3 else "tf-keras: the merge keeps the masked input's mask (unmasked inputs left out of "
+            "the AND), so both recurrent layers are masked; Multiply of two masked Embeddings -> SimpleRNN(2): AND")
+    return [
+        Fx(f"{prefix}_merge_mask_mixed", [],
+           "functional tokens (None,) int32 -> Embedding(5, 3, mask_zero=True) 'tok-emb'; features (None, 3): "
+           "Add([emb, features]) -> GRU(2, seq) 'merged-rnn'; Average([features, emb]) -> LSTM(2) 'merged-rnn-2'; "
+           + rule, fmt=fmt, api="functional", build=g_merge_mask(k3),
+           inputs=Inputs(merge_mask_inputs(), ("multi_input", "int_input", "mask")), tags=("user_names",)),
+    ]
+
+
 def all_sets(prefix: str, fmt: str, Fx: Any, lay: Callable, Inputs: Any) -> list:
     return [*softmax_sets(prefix, fmt, Fx, lay, Inputs), *td_model_sets(prefix, fmt, Fx, lay, Inputs),
             *td_embedding_sets(prefix, fmt, Fx, lay, Inputs), *attention_named_sets(prefix, fmt, Fx, lay, Inputs),
-            *normalization_sets(prefix, fmt, Fx, lay, Inputs)]
+            *normalization_sets(prefix, fmt, Fx, lay, Inputs), *merge_mask_sets(prefix, fmt, Fx, lay, Inputs)]

@@ -200,9 +200,10 @@ def output_mask(ctx: LoweringContext, layer: Any, masks: list[Any]) -> Any:
         return masks[0]
     if rule == "merge":
         present = [m for m in masks if m is not None]
-        if not present or (layer.op == "concatenate" and len(present) < len(masks)):
-            return None  # Concatenate: a missing mask counts as all-kept, so the OR keeps every step
-        combine = ctx.op.Or if layer.op == "concatenate" else ctx.op.And
+        either = layer.op == "concatenate" or layer.any_or_none
+        if not present or (either and len(present) < len(masks)):
+            return None  # a missing mask counts as all-kept, so the OR keeps every step (Keras 3: no mask)
+        combine = ctx.op.Or if either else ctx.op.And
         out = present[0]
         for m in present[1:]:
             out = combine(out, m)

@@ -159,9 +159,10 @@ def output_mask(layer, masks: list[np.ndarray | None]) -> np.ndarray | None:
         return masks[0]
     if rule == "merge":
         present = [m for m in masks if m is not None]
-        if not present or (layer.op == "concatenate" and len(present) < len(masks)):
-            return None  # Concatenate: a missing mask counts as all-kept, so the OR keeps every step
-        return np.logical_or.reduce(present) if layer.op == "concatenate" else np.logical_and.reduce(present)
+        either = layer.op == "concatenate" or layer.any_or_none
+        if not present or (either and len(present) < len(masks)):
+            return None  # a missing mask counts as all-kept, so the OR keeps every step (Keras 3: no mask)
+        return np.logical_or.reduce(present) if either else np.logical_and.reduce(present)
     return None
 
 

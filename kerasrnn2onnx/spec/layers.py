@@ -69,13 +69,17 @@ class IdentityLayerSpec:
 @dataclass(frozen=True, eq=False)
 class MergeSpec:
     """``Concatenate`` (along ``axis``) or an elementwise merge (add, subtract, multiply,
-    average, maximum, minimum). Masks: Concatenate keeps a step any input keeps; the
-    elementwise merges keep a step all inputs keep."""
+    average, maximum, minimum). Masks: Concatenate keeps a step any input keeps (an unmasked
+    input keeps every step). The elementwise merges differ by version (base_merge.py
+    ``compute_mask``): tf-keras keeps a step all masked inputs keep (unmasked inputs left out);
+    Keras 3 keeps a step any input keeps, and gives no mask at all when one input has none
+    (``any_or_none``)."""
 
     name: str
     sources: tuple[TensorSpec, ...]
     op: str
     axis: int = -1
+    any_or_none: bool = False  # Keras 3's rule for the elementwise merges
     mask = "merge"
 
     def describe(self) -> str:

@@ -153,7 +153,10 @@ def _merge(raw, config, sources, infos, model, feed) -> Parsed:
         raise LayerError(raw.name, f"{raw.class_name} inputs have different widths {sorted(widths)}")
     if op == "subtract" and len(sources) != 2:
         raise LayerError(raw.name, "Subtract takes exactly two inputs")
-    return MergeSpec(raw.name, sources, op), TensorInfo(infos[0].width, rank, masked, steps=_known_steps(infos))
+    keras3 = model.keras_major == 3  # no mask unless every input has one (MergeSpec)
+    masked = all(i.masked for i in infos) if keras3 else masked
+    return MergeSpec(raw.name, sources, op, any_or_none=keras3), TensorInfo(infos[0].width, rank, masked,
+                                                                             steps=_known_steps(infos))
 
 
 def _known_steps(infos: Sequence[TensorInfo]) -> int | None:
