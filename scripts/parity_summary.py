@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if str(ROOT) not in sys.path:  # run by hand: the checkout's tests package holds the fixture manifest
+    sys.path.insert(0, str(ROOT))
 
 import kerasrnn2onnx  # noqa: E402
 from kerasrnn2onnx.api import run_onnx  # noqa: E402
