@@ -96,6 +96,7 @@ from itertools import pairwise
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import issue14_sets  # noqa: E402  (masked Softmax, TimeDistributed of models, named attention, adapt())
 import layer_sets  # noqa: E402  (fixture sets of the feed-forward layer families)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -537,6 +538,9 @@ class Fx:
     # --- Keras 3 on another backend than JAX: built in the k2 venv, which holds Keras 3 beside
     # tf-keras and TensorFlow, with KERAS_BACKEND set to it ---
     backend: str | None = None
+    # --- after the random weights, before the cases: prepare(keras, fx, model, rng), e.g. a few
+    # fit() steps (trained-looking weights) or Normalization.adapt() on data ---
+    prepare: Callable | None = None
 
     def case_shapes(self):
         if self.cases is not None:
@@ -2506,6 +2510,7 @@ K3_FIXTURES = [
     *attention_set("k3", "keras"),
     *conv_lstm_set("k3", "keras"),
     *convlstm_extra_set("k3", "keras"),
+    *issue14_sets.all_sets("k3", "keras", Fx, lay, Inputs),
 ]
 
 # --------------------------------------------------------------------------
@@ -2603,6 +2608,7 @@ K2_FIXTURES = [
     *attention_set("k2", "h5"),
     *conv_lstm_set("k2", "h5"),
     *convlstm_extra_set("k2", "h5"),
+    *issue14_sets.all_sets("k2", "h5", Fx, lay, Inputs),
     # Legacy CuDNNLSTM / CuDNNGRU (Keras 2 only)
     *cudnn_set(),
 ]
@@ -3067,6 +3073,10 @@ def make_one(keras, which, fx):
         model.load_weights(str(trained_weights(fx.trained)))
     else:
         set_random_weights(model, fx)
+    if fx.prepare is not None:
+        import numpy as np
+
+        fx.prepare(keras, fx, model, np.random.RandomState(seed_of(fx.name) + 3))
     inputs = make_inputs(fx)
     shapes = [tuple(xs[0].shape[:2]) for xs in inputs]
     io = {}

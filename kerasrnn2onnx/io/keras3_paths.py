@@ -158,11 +158,14 @@ def weight_objects(class_name: str, config: Mapping[str, Any]) -> tuple[str, ...
         inner = _sub_config(config.get("layer"), "TimeDistributed's 'layer'")
         inner_objects = weight_objects(str(inner["class_name"]), inner.get("config") or {})
         return ("", *(_join("layer", rel) for rel in inner_objects))
-    if class_name == "Sequential":  # a model wrapped in TimeDistributed: its layers list, InputLayer left out
+    if class_name in MODEL_CLASSES:
+        # a model wrapped in TimeDistributed: its layers list (a Sequential's leaves its InputLayer
+        # out, a Functional's keeps it under "input_layer", which owns nothing and takes no other
+        # class's counter; op nodes are not layers)
         container = _Container()
         objects: list[str] = [""]
         for entry in _model_layers({"class_name": class_name, "config": config}):
-            if entry.get("class_name") == "InputLayer":
+            if entry.get("class_name") == "InputLayer" or _is_op_node(entry):
                 continue
             name = container.unique(str(entry.get("class_name")))
             objects.extend(_join("layers", name, rel)

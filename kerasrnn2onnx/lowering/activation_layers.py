@@ -10,6 +10,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..spec.activation_layers import (
+    MASK_NEGATIVE,
     AffineSpec,
     ELUSpec,
     PReLUSpec,
@@ -55,13 +56,39 @@ def _reduce(ctx: LoweringContext, kind: str, x, axes: tuple[int, ...]):
     return getattr(ctx.op, f"Reduce{kind}")(x, axes=list(axes), keepdims=1)
 
 
+def _softmax(ctx: LoweringContext, x, axes: tuple[int, ...]):
+    if len(axes) == 1:
+        return ctx.op.Softmax(x, axis=axes[0])
+    e = ctx.op.Exp(ctx.op.Sub(x, _reduce(ctx, "Max", x, axes)))
+    return ctx.op.Div(e, _reduce(ctx, "Sum", e, axes))
+
+
+def _masked_softmax(ctx: LoweringContext, x, axes: tuple[int, ...]):
+    """Keras's ``exp(x - logsumexp(x))`` over several axes (float32, as Keras: a fully masked
+    row gives 1 everywhere, see reference/activation_layers.py); one axis: Softmax."""
+    if len(axes) == 1:
+        return ctx.op.Softmax(x, axis=axes[0])
+    op = ctx.op
+    top = _reduce(ctx, "Max", x, axes)
+    lse = op.Add(top, op.Log(_reduce(ctx, "Sum", op.Exp(op.Sub(x, top)), axes)))
+    return op.Exp(op.Sub(x, lse))
+
+
 @keras_layout
 def softmax(ctx: LoweringContext, layer: SoftmaxSpec, xs, masks, ranks):
-    x = xs[0]
-    if len(layer.axes) == 1:
-        return ctx.op.Softmax(x, axis=layer.axes[0])
-    e = ctx.op.Exp(ctx.op.Sub(x, _reduce(ctx, "Max", x, layer.axes)))
-    return ctx.op.Div(e, _reduce(ctx, "Sum", e, layer.axes))
+    """Keras's Softmax; the mask (``xs[1]``, Keras layout) broadcasts as in Keras (ONNX's
+    Where and Add broadcast from the last axis like NumPy) and follows the spec's rule."""
+    op, x = ctx.op, xs[0]
+    if layer.mask_rule is None:
+        return _softmax(ctx, x, layer.axes)
+    mask = xs[1]
+    if layer.mask_rule == "add":
+        keep = mask if not layer.mask_boolean else op.Cast(mask, to=1)
+        adder = op.Mul(op.Sub(ctx.scalar_like(1.0, x), keep), ctx.scalar_like(MASK_NEGATIVE, x))
+        return _masked_softmax(ctx, op.Add(x, adder), layer.axes)
+    keep = mask if layer.mask_boolean else op.Greater(mask, ctx.scalar_like(0.5, x))
+    y = _masked_softmax(ctx, op.Where(keep, x, ctx.scalar_like(MASK_NEGATIVE, x)), layer.axes)
+    return op.Where(keep, y, ctx.scalar_like(0.0, x)) if layer.mask_rule == "where_zero" else y
 
 
 @keras_layout

@@ -361,6 +361,8 @@ def _mask_op(ctx: LoweringContext, layer: MaskOpSpec, x: Any) -> Any:
         if layer.op == "any":
             return op.Greater(ctx.reduce("Max", as_float, -1, 0), 0.0)
         return op.Greater(ctx.reduce("Min", as_float, -1, 0), 0.0)
+    if layer.op == "identity":
+        return op.Identity(x)
     return op.Not(x)
 
 

@@ -32,7 +32,8 @@ def time_distributed(ctx: LoweringContext, layer: TimeDistributedSpec, xs, masks
         if len(layer.chain) == 1:
             y = lower_feed_forward(ctx, inner, [y], [None], [in_rank])
         else:
-            with ctx.scope(inner.name.rsplit("/", 1)[-1]):
+            # the wrapped model's own names (a nested model's layers keep their "<model>/" part)
+            with ctx.scope(inner.name.removeprefix(layer.name + "/")):
                 y = lower_feed_forward(ctx, inner, [y], [None], [in_rank])
     if layer.inner_out_rank == 3:
         y = op.Transpose(y, perm=[1, 0, 2])

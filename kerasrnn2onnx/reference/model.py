@@ -68,6 +68,8 @@ def _mask_op(layer: MaskOpSpec, x: np.ndarray) -> np.ndarray:
         return np.any(x, axis=-1)
     if layer.op == "all":
         return np.all(x, axis=-1)
+    if layer.op == "identity":
+        return x
     return np.logical_not(x)
 
 

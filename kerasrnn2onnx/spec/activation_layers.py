@@ -13,14 +13,14 @@ three with one formula (keras/src/layers/activations/relu.py, tf-keras backend.r
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..errors import LayerError, UnsupportedError
 from ..io.raw import RawLayer
-from .checks import BASE_KEYS, TensorFacts, check_declared, check_dtype, check_keys, float_array
+from .checks import BASE_KEYS, TensorFacts, check_declared, check_dtype, check_keys, flag, float_array
 from .conv import Dims, info_of
 from .node import Node
 from .types import Ref
@@ -101,15 +101,38 @@ class PReLUSpec(_Elementwise):
         return f"PReLU(alpha shape {self.alpha.shape})"
 
 
+SOFTMAX_MASK_RULES = ("where_zero", "add", "where")
+"""How a ``Softmax`` applies its ``mask`` (the second source), read from each version's source:
+
+- ``"where_zero"`` (Keras 3, keras/src/layers/activations/softmax.py): keep = the mask if
+  boolean, else ``mask > 0.5``; ``where(keep, x, -1e9)``, softmax, then ``where(keep, y, 0)``
+  (a fully masked row is all zeros).
+- ``"add"`` (tf-keras 2.x default, tf_keras/src/layers/activation/softmax.py):
+  ``x + (1 - float(mask)) * -1e9`` in float32, then softmax, no zeroing: the sum rounds to
+  multiples of 64 near -1e9, so a fully masked row is (nearly) uniform.
+- ``"where"`` (tf-keras ``robust_masking=True``): ``where(keep, x, -1e9)``, softmax.
+
+Both versions use -1e9 for float32 (float16 differs: -3e4 in Keras 3, float16.min / 2 in
+tf-keras; only the float32 policy is accepted here). The mask broadcasts against the input as
+NumPy does, from the last axis; it must have the input's rank (see :func:`parse_softmax`)."""
+MASK_NEGATIVE = -1e9
+
+
 @dataclass(frozen=True, eq=False)
 class SoftmaxSpec(_Elementwise):
+    """``Softmax(axis)``; with ``mask_rule`` set, ``sources[1]`` is the mask tensor Keras
+    passed to the call (``mask=`` given, or the mask Keras propagated from such a call)."""
+
     name: str
     inputs: tuple[Ref, ...]
     out_shape: Dims
     axes: tuple[int, ...]  # Keras layout, batch = 0
+    mask_rule: str | None = None  # one of SOFTMAX_MASK_RULES
+    mask_boolean: bool = False  # the mask tensor is boolean (else float: > 0.5, or 1 - mask)
 
     def describe(self) -> str:
-        return f"Softmax(axis={self.axes})"
+        masked = f", mask={self.inputs[1].layer} ({self.mask_rule})" if self.mask_rule else ""
+        return f"Softmax(axis={self.axes}{masked})"
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,7 +151,7 @@ class UnitNormSpec(_Elementwise):
 
 
 @dataclass(frozen=True, eq=False)
-class AffineSpec(_Elementwise):
+class AffineSpec(Node):
     """``Rescaling`` (``x * scale + offset``) and ``Normalization`` (``(x - mean) / denom``,
     or ``mean + x * denom`` inverted, ``denom = max(sqrt(variance), 1e-7)``). Arrays are
     shaped to broadcast against the Keras-layout input without its batch axis."""
@@ -141,6 +164,13 @@ class AffineSpec(_Elementwise):
     offset: np.ndarray
     normalize: bool = False  # True: (x - offset) / scale (Normalization), invert: offset + x * scale
     invert: bool = False
+    # Keras 3 passes the mask on (supports_masking = True in rescaling.py / normalization.py);
+    # tf-keras's preprocessing layers do not support masking, so the mask ends there
+    # (base_layer._set_mask_metadata returns early): "drop"
+    mask: str = "pass"
+
+    def out_time(self, time: Any) -> Any:
+        return time
 
     def describe(self) -> str:
         return f"{self.class_name}(scale shape {self.scale.shape}, offset shape {self.offset.shape})"
@@ -202,14 +232,52 @@ def _prelu(raw: RawLayer, config, sources, infos, model, feed) -> Parsed:
 
 
 def _softmax(raw: RawLayer, config, sources, infos, model, feed) -> Parsed:
-    name = raw.name
-    check_keys(config, BASE_KEYS | {"axis"}, name)
-    if infos[0].masked or "mask" in raw.tensor_kwargs:
-        raise UnsupportedError(name, "Softmax with a mask (implicit or mask=) is not supported: Keras adds "
-                               "(1 - mask) * -1e9 to the scores, not reproduced here", "mask")
+    return parse_softmax(raw, sources, infos, None, None, None, model.keras_major)
+
+
+def parse_softmax(raw: RawLayer, sources: tuple[Ref, ...], infos: list[TensorFacts],
+                  mask: Ref | None, mask_info: TensorFacts | None, mask_dtype: str | None,
+                  keras_major: int | None) -> Parsed:
+    """``Softmax`` and the mask Keras hands its call: ``mask`` is the tensor passed as
+    ``mask=`` (or propagated from such a call), ``mask_info`` its facts, ``mask_dtype`` its
+    dtype when it is a model input.
+
+    A (batch, time) mask propagated from Masking or Embedding(mask_zero=True) onto a
+    (batch, time, ...) input is refused: both versions broadcast the mask against the input's
+    *last* axes (Keras 3 ``where(mask, x, ...)``, tf-keras ``x + adder``), so the model runs
+    only when the batch size happens to equal the time steps (measured: Keras 3.15 raises
+    "The `mask` must be broadcastable to `inputs`", tf-keras 2.21 "Incompatible shapes:
+    [2,6,6] vs. [2,6]" for a batch of 2)."""
+    name, config = raw.name, raw.config
+    # robust_masking is tf-keras's own argument (Keras 3's Softmax has none: an unknown key there)
+    check_keys(config, BASE_KEYS | {"axis"} | ({"robust_masking"} if keras_major == 2 else set()), name)
+    check_dtype(config, name)
     shape = infos[0].dims()
     axes = _axes(config.get("axis", -1), len(shape) + 1, name, "axis")
-    return SoftmaxSpec(name, sources, shape, axes), infos[0]
+    if mask is None:
+        if infos[0].masked:
+            raise UnsupportedError(name, "Softmax of a tensor carrying a (batch, time) mask is not supported: Keras "
+                                   "broadcasts that mask against the input's last axes, which runs only when the "
+                                   "batch size equals the time steps (Keras raises otherwise)", "mask")
+        return SoftmaxSpec(name, sources[:1], shape, axes), infos[0]
+    assert mask_info is not None  # the caller looked the mask tensor up
+    if mask_dtype not in (None, "float32"):
+        raise UnsupportedError(name, f"a {mask_dtype} mask tensor '{mask.layer}' is not supported (float32 or "
+                               "boolean)", "mask")
+    mask_dims = mask_info.dims()
+    if len(mask_dims) != len(shape):
+        raise UnsupportedError(name, f"its mask '{mask.layer}' has rank {len(mask_dims) + 1}, the input rank "
+                               f"{len(shape) + 1}: Keras broadcasts it from the last axis, so the batch axis "
+                               "would meet another axis (only a mask of the input's rank is supported)", "mask")
+    for m, d in zip(mask_dims, shape, strict=True):
+        if m is not None and d is not None and m not in (1, d):
+            raise LayerError(name, f"mask shape {mask_dims} does not broadcast to the input's {shape}", "mask")
+    if keras_major == 3:
+        rule = "where_zero"
+    else:
+        rule = "where" if flag(config, "robust_masking", False, name) else "add"
+    spec = SoftmaxSpec(name, (sources[0], mask), shape, axes, rule, mask_info.boolean)
+    return spec, replace(infos[0], masked=False)
 
 
 def _unit_norm(raw: RawLayer, config, sources, infos, model, feed) -> Parsed:
@@ -230,12 +298,21 @@ def _vector(value: Any, shape: Dims, layer: str, key: str) -> np.ndarray:
     return _frozen(array if array.ndim == 1 else array.reshape(()))
 
 
+def _preprocessing_mask(model: Any) -> str:
+    return "drop" if model.keras_major == 2 else "pass"
+
+
+def _after_preprocessing(spec: AffineSpec, info: TensorFacts) -> TensorFacts:
+    return info if spec.mask == "pass" else replace(info, masked=False)
+
+
 def _rescaling(raw: RawLayer, config, sources, infos, model, feed) -> Parsed:
     check_keys(config, BASE_KEYS | {"scale", "offset"}, raw.name)
     shape = infos[0].dims()
     scale = _vector(config.get("scale", 1.0), shape, raw.name, "scale")
     offset = _vector(config.get("offset", 0.0), shape, raw.name, "offset")
-    return AffineSpec(raw.name, sources, "Rescaling", shape, scale, offset), infos[0]
+    spec = AffineSpec(raw.name, sources, "Rescaling", shape, scale, offset, mask=_preprocessing_mask(model))
+    return spec, _after_preprocessing(spec, infos[0])
 
 
 def _broadcast(array: np.ndarray, shape: tuple[int, ...], layer: str, key: str) -> np.ndarray:
@@ -288,8 +365,8 @@ def _normalization_layer(raw: RawLayer, config, sources, infos, model, feed) -> 
     invert = bool(config.get("invert", False))
     denom = np.maximum(np.sqrt(variance.astype(np.float32)), np.float32(KERAS_EPSILON)).reshape(broadcast)
     spec = AffineSpec(name, sources, "Normalization", shape, _frozen(denom), _frozen(mean.reshape(broadcast)),
-                      normalize=True, invert=invert)
-    return spec, infos[0]
+                      normalize=True, invert=invert, mask=_preprocessing_mask(model))
+    return spec, _after_preprocessing(spec, infos[0])
 
 
 PARSERS: dict[str, Callable[..., Parsed]] = {
@@ -303,4 +380,5 @@ PARSERS: dict[str, Callable[..., Parsed]] = {
     "Rescaling": _rescaling,
     "Normalization": _normalization_layer,
 }
-__all__ = ["PARSERS", "AffineSpec", "ELUSpec", "PReLUSpec", "ReLUSpec", "SoftmaxSpec", "UnitNormSpec", "info_of"]
+__all__ = ["MASK_NEGATIVE", "PARSERS", "SOFTMAX_MASK_RULES", "AffineSpec", "ELUSpec", "PReLUSpec", "ReLUSpec",
+           "SoftmaxSpec", "UnitNormSpec", "info_of", "parse_softmax"]

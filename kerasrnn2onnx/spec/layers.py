@@ -59,7 +59,9 @@ class IdentityLayerSpec(Node):
     name: str
     inputs: tuple[Ref, ...]
     class_name: str
-    mask = "pass"
+    # Dropout and its kin support masking in both versions; tf-keras's Identity does not, nor
+    # do an identity Permute or a Flatten of a rank-2 tensor: "drop" there
+    mask: str = "pass"
 
     def describe(self) -> str:
         return f"{self.class_name} (identity at inference)"
@@ -68,13 +70,17 @@ class IdentityLayerSpec(Node):
 @dataclass(frozen=True, eq=False)
 class MergeSpec(Node):
     """``Concatenate`` (along ``axis``) or an elementwise merge (add, subtract, multiply,
-    average, maximum, minimum). Masks: Concatenate keeps a step any input keeps; the
-    elementwise merges keep a step all inputs keep."""
+    average, maximum, minimum). Masks: Concatenate keeps a step any input keeps (an unmasked
+    input keeps every step). The elementwise merges differ by version (base_merge.py
+    ``compute_mask``): tf-keras keeps a step all masked inputs keep (unmasked inputs left out);
+    Keras 3 keeps a step any input keeps, and gives no mask at all when one input has none
+    (``any_or_none``)."""
 
     name: str
     inputs: tuple[Ref, ...]
     op: str
     axis: int = -1
+    any_or_none: bool = False  # Keras 3's rule for the elementwise merges
     mask = "merge"
 
     def describe(self) -> str:

@@ -30,14 +30,15 @@ def feed_forward_mask(layer: Any, masks: Sequence[M | None], any_of: Callable[[M
     any input keeps (a missing mask counts as all-kept, so then every step is kept), the
     elementwise merges keep a step every input keeps. ``any_of``/``all_of`` are the stage's
     logical or/and."""
-    rule = type(layer).mask
+    rule = layer.mask  # a class's rule, or a version-dependent one set on the spec (AffineSpec)
     if rule == "pass":
         return masks[0]
     if rule == "merge":
         present = [m for m in masks if m is not None]
-        if not present or (layer.op == "concatenate" and len(present) < len(masks)):
-            return None
-        combine = any_of if layer.op == "concatenate" else all_of
+        either = layer.op == "concatenate" or layer.any_or_none
+        if not present or (either and len(present) < len(masks)):
+            return None  # a missing mask counts as all-kept, so the OR keeps every step (Keras 3: no mask)
+        combine = any_of if either else all_of
         out = present[0]
         for m in present[1:]:
             out = combine(out, m)

@@ -16,6 +16,7 @@ from ..errors import LayerError, ModelFileError, UnsupportedError
 from ..io.handles import WeightHandle
 from ..io.raw import RawLayer, RawModel, TensorRef
 from ..registry import Registry
+from .activation_layers import parse_softmax
 from .attention import (
     ATTENTION_PARSERS,
     ATTENTION_SPECS,
@@ -40,6 +41,7 @@ from .checks import (
 )
 from .conv_rnn import CONV_RNN_CLASSES, ConvUnflattenSpec, parse_conv_rnn
 from .dot import parse_dot
+from .element_masks import ElementMasks
 from .layers import AnyLayerSpec
 from .masks import keeps_implicit_mask
 from .parse_cells import CELL_PARSERS, LAYER_TO_CELL, cell_configs, parse_cell, parse_custom_cell
@@ -262,7 +264,8 @@ def _embedding(
     return spec, TensorFacts(dims["output_dim"], 3, mask_zero)
 
 
-MASK_OPS = {"NotEqual": "not_equal", "Equal": "equal", "Any": "any", "All": "all", "LogicalNot": "logical_not"}
+MASK_OPS = {"NotEqual": "not_equal", "Equal": "equal", "Any": "any", "All": "all", "LogicalNot": "logical_not",
+            "ConvertToTensor": "identity"}
 
 
 def _mask_op(raw: RawLayer, source: Ref, info: TensorFacts) -> tuple[MaskOpSpec, TensorFacts]:
@@ -273,6 +276,14 @@ def _mask_op(raw: RawLayer, source: Ref, info: TensorFacts) -> tuple[MaskOpSpec,
         if len(raw.inbound) != 1 or len(scalars) != 1:
             raise UnsupportedError(raw.name, f"{raw.class_name} is supported against one number only (a mask idiom)")
         return MaskOpSpec(raw.name, (source,), op, float(scalars[0])), TensorFacts(info.width, info.rank, False, True)
+    if op == "identity":
+        # Keras 3's Attention.compute_mask returns ops.convert_to_tensor(query mask): recorded as a
+        # node when a recurrent layer reads that mask; on a boolean tensor with no dtype it is the identity
+        extra = [k for k in ("dtype", "sparse", "ragged") if raw.config.get(k)]
+        if not info.boolean or extra or len(raw.inbound) != 1:
+            raise UnsupportedError(raw.name, "ConvertToTensor is supported on a boolean mask tensor without dtype, "
+                                   "sparse or ragged only (a mask idiom)", extra[0] if extra else None)
+        return MaskOpSpec(raw.name, (source,), op), TensorFacts(info.width, info.rank, False, True)
     if op in ("any", "all"):
         axis, keepdims = raw.config.get("axis"), raw.config.get("keepdims", False)
         if axis not in (-1, info.rank - 1) or keepdims or info.rank != 3:
@@ -292,6 +303,7 @@ class _Graph:
     inputs: dict[str, ModelInput] = field(default_factory=dict)
     tensors: dict[TensorRef, TensorFacts] = field(default_factory=TensorTable)
     layers: list[AnyLayerSpec] = field(default_factory=list)
+    element_masks: ElementMasks | None = None  # a Softmax's mask= tensor, as Keras hands it on
 
 
 @dataclass(frozen=True)
@@ -367,6 +379,20 @@ def _parse_tfop(call: LayerCall) -> Parsed:
 
 def _parse_feed_forward(call: LayerCall) -> Parsed:
     return _one(*parse_feed_forward(call.raw, call.inputs, call.infos, call.model, call.feed))
+
+
+def _parse_softmax(call: LayerCall) -> Parsed:
+    """A Softmax, with the mask Keras gives it: its ``mask=`` argument, or the mask a
+    previous ``Softmax(mask=)`` handed on (spec/element_masks.py)."""
+    raw, graph, info = call.raw, call.graph, call.infos[0]
+    if info.boolean or len(call.inputs) != 1:
+        raise UnsupportedError(raw.name, "Softmax takes one float tensor (and its mask= keyword)")
+    masks = graph.element_masks
+    mask_source = call.explicit_mask or (masks.of(call.inputs[0], raw.name) if masks else None)
+    mask_info = graph.tensors[TensorRef(mask_source.layer, 0, mask_source.index)] if mask_source else None
+    mask_dtype = graph.inputs[mask_source.layer].dtype if mask_source and mask_source.layer in graph.inputs else None
+    return _one(*parse_softmax(raw, call.inputs, call.infos, mask_source, mask_info, mask_dtype,
+                               call.model.keras_major))
 
 
 def _parse_dot(call: LayerCall) -> Parsed:
@@ -445,7 +471,9 @@ LAYER_PARSERS.add("Embedding", LayerParser(_parse_embedding))
 for _name in MASK_OPS:
     LAYER_PARSERS.add(_name, LayerParser(_with_input_steps(_mask_op)))
 for _name in PARSERS:
-    LAYER_PARSERS.add(_name, LayerParser(_parse_feed_forward))
+    if _name != "Softmax":  # it may read a mask: _parse_softmax
+        LAYER_PARSERS.add(_name, LayerParser(_parse_feed_forward))
+LAYER_PARSERS.add("Softmax", LayerParser(_parse_softmax))
 LAYER_PARSERS.add("Dot", LayerParser(_parse_dot))
 for _name in TFOP_CLASSES:
     LAYER_PARSERS.add(_name, LayerParser(_parse_tfop, "graph"))
@@ -460,7 +488,9 @@ def parse_model(model: RawModel) -> ModelSpec:
     _check_supported(model)
     graph = _Graph(model, WeightFeed(model))
     token_inputs = {raw.inbound[0].layer for raw in model.layers if raw.class_name == "Embedding" and raw.inbound}
+    element_masks = graph.element_masks = ElementMasks(_layer_sources, model.keras_major)
     for raw in model.layers:
+        element_masks.follow(graph.layers)
         if raw.class_name == "InputLayer":
             spec_in = _input(raw, raw.name in token_inputs)
             graph.inputs[raw.name] = spec_in
@@ -471,6 +501,7 @@ def parse_model(model: RawModel) -> ModelSpec:
             graph.layers.append(spec)
             for index, out in enumerate(outs):
                 graph.tensors[TensorRef(spec.name, 0, index)] = out
+    element_masks.follow(graph.layers)
     graph.feed.finish(model.source)
     tensors = graph.tensors
     check_shared_masked_inputs(graph.layers, lambda s: tensors[TensorRef(s.layer, 0, s.index)].masked,
@@ -600,6 +631,10 @@ def _pop_mask(raw: RawLayer, kwargs: dict, tensors: dict[TensorRef, TensorFacts]
     if "mask" not in kwargs:
         return None
     refs = kwargs.pop("mask")
+    if raw.class_name == "Softmax":  # any tensor broadcastable to the input (checked by parse_softmax)
+        if len(refs) != 1 or TensorRef(refs[0].layer, 0, refs[0].index) not in tensors:
+            raise LayerError(raw.name, "its mask= argument is not one tensor produced by a layer", "mask")
+        return Ref(refs[0].layer, refs[0].index)
     if not recurrent:
         return None  # Keras recorded the mask it propagates implicitly; the same mask is derived here
     distinct = tuple(dict.fromkeys(refs))  # Keras 2 repeats a call's kwargs on every inbound tensor

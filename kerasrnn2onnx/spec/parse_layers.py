@@ -120,6 +120,8 @@ def _activation_layer(raw, config, sources, infos, model, feed) -> Parsed:
 
 def _identity(raw, config, sources, infos, model, feed) -> Parsed:
     check_keys(config, BASE_KEYS | IDENTITY_CLASSES[raw.class_name], raw.name)
+    if raw.class_name == "Identity" and model.keras_major == 2:  # tf-keras's Identity does not support masking
+        return IdentityLayerSpec(raw.name, sources, raw.class_name, mask="drop"), replace(infos[0], masked=False)
     return IdentityLayerSpec(raw.name, sources, raw.class_name), infos[0]
 
 
@@ -151,7 +153,10 @@ def _merge(raw, config, sources, infos, model, feed) -> Parsed:
         raise LayerError(raw.name, f"{raw.class_name} inputs have different widths {sorted(widths)}")
     if op == "subtract" and len(sources) != 2:
         raise LayerError(raw.name, "Subtract takes exactly two inputs")
-    return MergeSpec(raw.name, sources, op), TensorFacts(infos[0].width, rank, masked, steps=_known_steps(infos))
+    keras3 = model.keras_major == 3  # no mask unless every input has one (MergeSpec)
+    masked = all(i.masked for i in infos) if keras3 else masked
+    return MergeSpec(raw.name, sources, op, any_or_none=keras3), TensorFacts(infos[0].width, rank, masked,
+                                                                             steps=_known_steps(infos))
 
 
 def _known_steps(infos: Sequence[TensorFacts]) -> int | None:
@@ -290,7 +295,7 @@ def _permute(raw, config, sources, infos, model, feed) -> Parsed:
     if info.rank != 3 or sorted(dims) != [1, 2]:
         raise UnsupportedError(raw.name, f"Permute{dims} is supported on (batch, time, features) only", "dims")
     if dims == (1, 2):
-        return IdentityLayerSpec(raw.name, sources, "Permute"), info
+        return IdentityLayerSpec(raw.name, sources, "Permute", mask="drop"), replace(info, masked=False)
     if info.steps is None:
         raise UnsupportedError(raw.name, "Permute((2, 1)) needs a fixed number of timesteps (they become features)")
     return PermuteSpec(raw.name, sources, dims, info.width), TensorFacts(info.steps, 3, False, steps=info.width)
@@ -300,7 +305,7 @@ def _flatten(raw, config, sources, infos, model, feed) -> Parsed:
     check_keys(config, BASE_KEYS | {"data_format"}, raw.name)
     info = infos[0]
     if info.rank == 2:
-        return IdentityLayerSpec(raw.name, sources, "Flatten"), TensorFacts(info.width, 2, False)
+        return IdentityLayerSpec(raw.name, sources, "Flatten", mask="drop"), TensorFacts(info.width, 2, False)
     dims = info.dims()
     if any(d is None for d in dims):
         raise UnsupportedError(raw.name, f"Flatten needs fixed dimensions, the input has {dims}")

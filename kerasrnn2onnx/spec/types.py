@@ -165,7 +165,7 @@ class MaskOpSpec(Node):
     then passes as the recurrent layer's ``mask=`` argument.
 
     ``op`` is ``not_equal`` / ``equal`` (against ``value``), ``any`` / ``all`` (over the last
-    axis) or ``logical_not``."""
+    axis), ``logical_not`` or ``identity`` (``ConvertToTensor`` of a boolean mask)."""
 
     name: str
     inputs: tuple[Ref, ...]

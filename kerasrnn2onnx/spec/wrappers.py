@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import LayerError, UnsupportedError
 from ..io.handles import WeightHandle
-from ..io.raw import RawLayer, RawModel
+from ..io.raw import RawLayer, RawModel, TensorRef
 from .checks import (
     BASE_KEYS,
     TensorFacts,
@@ -106,6 +106,9 @@ class TokenEmbeddingSpec(Node):
     table: np.ndarray
     out_shape: Dims
     mask: ClassVar[str] = "drop"
+    # mask_zero=True inside a tf-keras TimeDistributed: the wrapper's output then carries a
+    # (batch, time, ids) mask (see _embedding_mask_zero); it changes no number of the lookup
+    mask_zero: bool = False
 
     def out_time(self, time: Any) -> Any:
         return time
@@ -127,9 +130,9 @@ def parse_token_embedding(raw: RawLayer, config: Mapping[str, Any], sources: tup
     for key in ("lora_rank", "quantization_config", "sparse"):
         if config.get(key):
             raise UnsupportedError(name, f"{key} embeddings are not supported", key)
-    if flag(config, "mask_zero", False, name):
+    if flag(config, "mask_zero", False, name):  # TimeDistributed judges its own (_embedding_mask_zero)
         raise UnsupportedError(name, "Embedding(mask_zero=True) of ids with more than one axis per sample "
-                               "(e.g. inside TimeDistributed) is not supported", "mask_zero")
+                               "is not supported", "mask_zero")
     dims = {}
     for key in ("input_dim", "output_dim"):
         value = config.get(key)
@@ -142,6 +145,65 @@ def parse_token_embedding(raw: RawLayer, config: Mapping[str, Any], sources: tup
         raise LayerError(name, "the file holds more weights than an Embedding uses")
     out = (*infos[0].dims(), dims["output_dim"])
     return TokenEmbeddingSpec(name, sources, dims["input_dim"], table, out), info_of(out)
+
+
+def functional_chain(inner: Mapping[str, Any], model: RawModel,
+                     layer: str) -> tuple[list[Mapping[str, Any]], list[str]]:
+    """The layers of a functional model wrapped in TimeDistributed, as ``(entries, names)``
+    in call order, when they form one chain: one input, each layer called once on the
+    previous layer's only output, the last one the model's only output. Keras's
+    TimeDistributed calls the model on (batch * time, ...) like any layer, so a chain is
+    the wrapped Sequential case; a model that branches or merges is refused. Nested models
+    inside it are inlined by the topology reader (names ``<model>/<layer>``)."""
+    from ..io.topology import parse_topology  # the reader of every model config
+
+    _, _, raws, inputs, outputs = parse_topology(inner, model.source)
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise UnsupportedError(layer, f"TimeDistributed of a functional model with {len(inputs)} input(s) and "
+                               f"{len(outputs)} output(s) is not supported (one of each)", "layer")
+    previous = inputs[0]
+    chain = []
+    for raw in raws:
+        if raw.class_name == "InputLayer":
+            continue
+        ref = raw.inbound[0] if len(raw.inbound) == 1 else None
+        if ref is None or raw.tensor_kwargs or ref.index != 0 or ref.layer != previous.layer or raw.weights_from:
+            raise UnsupportedError(layer, f"TimeDistributed of a functional model that is not one chain of layers "
+                                   f"(at '{raw.name}') is not supported", "layer")
+        chain.append(raw)
+        previous = TensorRef(raw.name)
+    if not chain or outputs[0].layer != previous.layer or outputs[0].index != 0:
+        raise UnsupportedError(layer, "TimeDistributed of a functional model whose output is not the end of its "
+                               "chain of layers is not supported", "layer")
+    return [{"class_name": r.class_name, "config": r.config} for r in chain], [r.name for r in chain]
+
+
+def _embedding_mask_zero(layer: str, inner: str, last: bool, model: RawModel) -> None:
+    """Whether ``Embedding(mask_zero=True)`` inside TimeDistributed can be converted exactly.
+
+    Read from each version's source (keras/src/layers/rnn/time_distributed.py,
+    tf_keras/src/layers/rnn/time_distributed.py) and checked against both (fixtures
+    k3/k2_td_embedding_mask_zero):
+
+    - Keras 3's TimeDistributed does not override ``compute_mask``: its output carries its
+      input's mask (none for ids) and the Embedding's own mask reaches no layer, so
+      ``mask_zero`` changes nothing;
+    - tf-keras's ``TimeDistributed.compute_mask`` reshapes the inner Embedding's mask to
+      (batch, time, ids) and hands it on (with a fixed batch size too, since built-in layers
+      always take its reshape path). A following ``TimeDistributed(GlobalAveragePooling1D)`` or
+      ``TimeDistributed(LSTM)`` reads it per id (not converted here), one of Conv1D or Flatten
+      raises "does not support masking" in tf-keras itself; a layer that ends masks (Reshape,
+      Conv, Flatten outside the wrapper) drops it. The parser follows that mask
+      (spec/element_masks.py) and refuses any layer that would read it.
+
+    Inside a wrapped Sequential or functional model the mask would reach the model's next
+    layer in both versions: refused unless the Embedding is the model's last layer."""
+    if not last:
+        raise UnsupportedError(layer, f"Embedding(mask_zero=True) '{inner}' followed by other layers inside the "
+                               "wrapped model is not supported (its mask reaches them)", "mask_zero")
+    if model.keras_major not in (2, 3):
+        raise UnsupportedError(layer, "Embedding(mask_zero=True) inside TimeDistributed needs the Keras version "
+                               "(its mask rule differs between Keras 2 and 3)", "mask_zero")
 
 
 def parse_time_distributed(raw: RawLayer, config: Mapping[str, Any], sources: tuple[Ref, ...],
@@ -158,13 +220,13 @@ def parse_time_distributed(raw: RawLayer, config: Mapping[str, Any], sources: tu
     if infos[0].rank < 3:
         raise LayerError(name, "TimeDistributed needs an input with a time axis (batch, time, ...)")
     step = TensorFacts(dims[-1], len(dims), False, steps=dims[1] if len(dims) >= 3 else None, shape=dims[1:])
-    if cls in ("Functional", "Model"):
-        raise UnsupportedError(name, f"TimeDistributed of a nested {cls} model is not supported (a Sequential "
-                               "model is)", "layer")
-    if cls == "Sequential":
-        entries = [e for e in ((inner.get("config") or {}).get("layers") or [])
-                   if isinstance(e, Mapping) and e.get("class_name") != "InputLayer"]
-        names = [str((e.get("config") or {}).get("name", "")) for e in entries]
+    if cls in ("Sequential", "Functional", "Model"):
+        if cls == "Sequential":
+            entries = [e for e in ((inner.get("config") or {}).get("layers") or [])
+                       if isinstance(e, Mapping) and e.get("class_name") != "InputLayer"]
+            names = [str((e.get("config") or {}).get("name", "")) for e in entries]
+        else:
+            entries, names = functional_chain(inner, model, name)
         if feed.is_per_layer and model.keras_major == 2:
             sub_feed = _keras2_split(raw, entries)
         elif feed.is_per_layer:
@@ -175,7 +237,7 @@ def parse_time_distributed(raw: RawLayer, config: Mapping[str, Any], sources: tu
         entries, names, sub_feed = [inner], [name], None
     if not entries:
         raise LayerError(name, "the wrapped model has no layers", "layer")
-    chain = []
+    chain: list[tuple[Any, int, int]] = []
     info = step
     for entry, inner_name in zip(entries, names, strict=True):
         cls = str(entry.get("class_name"))
@@ -187,10 +249,16 @@ def parse_time_distributed(raw: RawLayer, config: Mapping[str, Any], sources: tu
             raise UnsupportedError(name, f"TimeDistributed({cls}) is not supported", "layer")
         if infos[0].masked and cls in ("GlobalAveragePooling1D",):
             raise UnsupportedError(name, f"TimeDistributed({cls}) of a masked input is not supported", "layer")
+        inner_config = entry.get("config") or {}
+        mask_zero = cls == "Embedding" and flag(inner_config, "mask_zero", False, name)
+        if mask_zero:
+            _embedding_mask_zero(name, inner_name, len(chain) == len(entries) - 1, model)
+            inner_config = {**inner_config, "mask_zero": False}  # judged here; recorded on the spec below
         inner_raw = replace(raw, class_name=cls) if sub_feed is None else replace(
             raw, class_name=cls, name=f"{name}/{inner_name}", weights=(), weight_names=())
-        spec, out = parser(inner_raw, entry.get("config") or {}, sources, [info], model,
-                           feed if sub_feed is None else sub_feed)
+        spec, out = parser(inner_raw, inner_config, sources, [info], model, feed if sub_feed is None else sub_feed)
+        if mask_zero:
+            spec = replace(spec, mask_zero=True)
         if out.rank == 3 and out.shape is None and out.steps is None and info.rank == 3:
             out = replace(out, steps=info.dims()[0])  # a per-feature layer keeps the step's length
         chain.append((spec, info.rank, out.rank))
