@@ -1822,6 +1822,30 @@ def g_convlstm_mask_arg(prefix):
     return build
 
 
+def g_convlstm_td_mask(keras):
+    L = keras.layers
+    x = keras.Input((None, 32), name="flat-frames")
+    frames_ = L.TimeDistributed(L.Reshape((4, 4, 2)))(L.Masking(0.0)(x))
+    y = L.ConvLSTM2D(3, 3, padding="same", return_sequences=True)(frames_)
+    return [x], [L.ConvLSTM2D(2, 3, padding="valid")(y)]
+
+
+def conv_td_masked():
+    """(5, 5, 32) rows following CONV_MASK_CASES (a masked step is all zeros), then a batch-2 case."""
+    def make(fx, rng):
+        import numpy as np
+
+        pats = np.array([p for _, p in CONV_MASK_CASES], bool)
+        cases = []
+        for rows in (pats, pats[[3, 2]]):
+            x = rng.standard_normal((len(rows), rows.shape[1], 32)).astype("float32")
+            x[rows] = 0.0
+            cases.append([x])
+        return cases
+
+    return Inputs(make, ("conv_lstm",) + tuple(f"mask:{n}" for n, _ in CONV_MASK_CASES))
+
+
 def convlstm_extra_set(prefix, fmt):
     tag = ("conv_lstm",)
     out = []
@@ -1883,6 +1907,14 @@ def convlstm_extra_set(prefix, fmt):
             api="functional", build=g_convlstm_mask_arg("k3"), inputs=conv_masked_frames((4, 4, 2)), wscale=0.8,
             tags=tag + ("mask_arg",)))
         out.append(convlstm_mask_input_fx("k3", fmt, backend="tensorflow"))
+        out.append(Fx(
+            "k3_convlstm_td_mask_tf", [],
+            "functional flat frames (None, 32) -> Masking(0.0) -> TimeDistributed(Reshape((4, 4, 2))) (Keras 3 "
+            "passes the (batch, time) mask through: Reshape computes none) -> ConvLSTM2D(3, 3, same, seq) -> "
+            "ConvLSTM2D(2, 3, valid); made by Keras 3.15.1 on its TensorFlow backend (JAX cannot mask a "
+            "ConvLSTM at batch > 1); rows: no mask, right, left, holes, all masked (a masked step is all zeros)",
+            fmt=fmt, api="functional", build=g_convlstm_td_mask, inputs=conv_td_masked(), wscale=0.8,
+            tags=tag + ("mask", "backend:tensorflow"), backend="tensorflow"))
     out.append(convlstm_mask_input_fx(prefix, fmt))
     return out
 
