@@ -142,7 +142,8 @@ def _emit_horner(op, coefficients, v):
 
 def _emit_exp_erf(op, x):
     """erf(x) from Exp, Mul, Add, Div and Where (see ERF_SMALL / ERFC_LARGE above)."""
-    small = op.Mul(x, _emit_horner(op, ERF_SMALL, op.Mul(x, x)))
+    near = op.Clip(x, -ERF_SPLIT, ERF_SPLIT)  # the branch Where drops must not overflow either
+    small = op.Mul(near, _emit_horner(op, ERF_SMALL, op.Mul(near, near)))
     a = op.Min(op.Abs(x), 4.0)
     t = op.Reciprocal(op.Add(op.Mul(a, 0.5), 1.0))
     erfc = op.Mul(op.Exp(op.Neg(op.Mul(a, a))), _emit_horner(op, ERFC_LARGE, t))
