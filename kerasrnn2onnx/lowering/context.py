@@ -18,6 +18,7 @@ import onnx_ir.passes.common as common_passes
 from onnxscript import GraphBuilder
 
 from .constants import constants_as_initializers
+from .proto_walk import names_read
 from .scan_bodies import carry_outer_values, final_states_from_sequences, separate_scan_outputs
 from .targets import TargetProfile, profile
 from .transpose_fold import fold_transposes
@@ -165,7 +166,7 @@ RECURRENT_OPS = ("LSTM", "GRU", "RNN")
 def _drop_unused_optional_outputs(graph: onnx.GraphProto) -> None:
     """Blank the outputs of recurrent ops that nothing reads, so the kernel skips them (in
     subgraphs too: a layer switched on the batch size has its ops inside If branches)."""
-    used = _names_read(graph)
+    used = names_read(graph)
 
     def blank(g: onnx.GraphProto) -> None:
         for node in g.node:
@@ -199,17 +200,6 @@ def _drop_value_info(graph: onnx.GraphProto, subgraph: bool = False) -> None:
                 _drop_value_info(attr.g, subgraph=True)
 
 
-def _names_read(graph: onnx.GraphProto) -> set[str]:
-    """Every value name ``graph`` reads: its nodes' inputs and its outputs, nested subgraphs
-    included."""
-    names = {o.name for o in graph.output}
-    for node in graph.node:
-        names.update(node.input)
-        for attr in node.attribute:
-            if attr.type == onnx.AttributeProto.GRAPH:
-                names |= _names_read(attr.g)
-    return names
-
 
 def _store_branch_weights(graph: onnx.GraphProto) -> None:
     """Move the initializers that only one If branch reads into that branch. Why: read from
@@ -224,7 +214,7 @@ def _store_branch_weights(graph: onnx.GraphProto) -> None:
     for node in ifs:
         readers.setdefault(node.input[0], []).append(None)
         for attr in node.attribute:
-            for name in _names_read(attr.g):
+            for name in names_read(attr.g):
                 readers.setdefault(name, []).append(attr.g)
     kept = []
     for initializer in graph.initializer:

@@ -14,6 +14,8 @@ import numpy as np
 import onnx
 from onnx import helper
 
+from .proto_walk import names_read
+
 
 def _bodies(graph: onnx.GraphProto):
     for node in graph.node:
@@ -88,7 +90,7 @@ def final_states_from_sequences(graph: onnx.GraphProto) -> None:
     ``scan_two_final_states``), and runs it when each state is also a scan output; a state
     output is the carried state after the step (after the mask too), so its last step is
     the final state."""
-    read = _names_read(graph)
+    read = names_read(graph)
     nodes: list[onnx.NodeProto] = []
     for node in graph.node:
         nodes.append(node)
@@ -115,12 +117,3 @@ def final_states_from_sequences(graph: onnx.GraphProto) -> None:
     del graph.node[:]
     graph.node.extend(nodes)
 
-
-def _names_read(graph: onnx.GraphProto) -> set[str]:
-    names = {o.name for o in graph.output}
-    for node in graph.node:
-        names.update(node.input)
-        for attr in node.attribute:
-            if attr.type == onnx.AttributeProto.GRAPH:
-                names |= _names_read(attr.g)
-    return names

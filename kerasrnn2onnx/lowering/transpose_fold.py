@@ -14,6 +14,8 @@ from __future__ import annotations
 import onnx
 from onnx import helper
 
+from .proto_walk import names_read
+
 
 def _perm(node: onnx.NodeProto) -> list[int] | None:
     for attr in node.attribute:
@@ -21,15 +23,6 @@ def _perm(node: onnx.NodeProto) -> list[int] | None:
             return list(attr.ints)
     return None  # the default (reversed axes) needs the rank: left alone
 
-
-def _names_read(graph: onnx.GraphProto) -> set[str]:
-    names = {o.name for o in graph.output}
-    for node in graph.node:
-        names.update(node.input)
-        for attr in node.attribute:
-            if attr.type == onnx.AttributeProto.GRAPH:
-                names |= _names_read(attr.g)
-    return names
 
 
 def fold_transposes(graph: onnx.GraphProto) -> None:
@@ -51,7 +44,7 @@ def fold_transposes(graph: onnx.GraphProto) -> None:
             made_by[node.output[0]] = (node.input[0], perm)
         rewritten.append(node)
     while True:
-        read = _names_read(_with_nodes(graph, rewritten))
+        read = names_read(_with_nodes(graph, rewritten))
         kept = [n for n in rewritten if n.op_type not in ("Transpose", "Identity") or n.output[0] in read]
         if len(kept) == len(rewritten):
             break

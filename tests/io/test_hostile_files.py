@@ -30,7 +30,7 @@ import pytest
 from kerasrnn2onnx.cli import main
 from kerasrnn2onnx.io import guard
 
-from ..conftest import FIXTURES, write_layer_json
+from ..conftest import FIXTURES, edit_keras_weights, write_layer_json
 
 MARK = np.float32(4242.125)  # the target's recognisable value
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -135,18 +135,6 @@ def _replace(handle: h5py.File, path: str, plant: Callable) -> None:
     plant(handle[parent], name, shape)
 
 
-def _edit_archive(src: Path, dst: Path, edit: Callable[[h5py.File], None]) -> None:
-    with zipfile.ZipFile(src) as archive:
-        members = {name: archive.read(name) for name in archive.namelist()}
-    buffer = io.BytesIO(members["model.weights.h5"])
-    with h5py.File(buffer, "r+") as handle:
-        edit(handle)
-    members["model.weights.h5"] = buffer.getvalue()
-    with zipfile.ZipFile(dst, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-
-
 def _crafted(kind: str, tmp_path: Path, edit: Callable[[h5py.File], None]) -> tuple[list, Callable[[], np.ndarray]]:
     """A copy of a real fixture of ``kind`` with ``edit`` applied to its weights HDF5; the CLI
     arguments and a reader of the planted weight through plain h5py (to prove it leaks)."""
@@ -163,7 +151,7 @@ def _crafted(kind: str, tmp_path: Path, edit: Callable[[h5py.File], None]) -> tu
         return [model], leak
     if kind == "keras":
         model = tmp_path / "model.keras"
-        _edit_archive(FIXTURES / "k3_lstm.keras", model, edit)
+        edit_keras_weights(FIXTURES / "k3_lstm.keras", model, edit)
 
         def leak() -> np.ndarray:
             with zipfile.ZipFile(model) as archive, h5py.File(io.BytesIO(archive.read("model.weights.h5"))) as h:
