@@ -128,6 +128,14 @@ MECHANISMS = {
 }
 
 
+def _unwritten(shape: tuple[int, ...]) -> Callable[[h5py.Group, str, tuple[int, ...]], None]:
+    """A plant for :func:`_replace`: a chunked float32 dataset declaring ``shape`` with no
+    chunk written (a few KB on disk whatever it declares)."""
+    def plant(group: h5py.Group, name: str, _old_shape: tuple[int, ...]) -> None:
+        group.create_dataset(name, shape, np.float32, chunks=(64, 64))
+    return plant
+
+
 def _replace(handle: h5py.File, path: str, plant: Callable) -> None:
     shape = handle[path].shape
     parent, name = path.rsplit("/", 1)
@@ -233,10 +241,7 @@ def test_deep_groups_are_refused(capsys, tmp_path):
 def test_huge_declared_dataset_is_refused_before_reading(capsys, tmp_path, kind):
     """A few KB declaring 3.6 TiB (chunked, no chunk written): refused by its declared size."""
     def edit(handle: h5py.File) -> None:
-        path = WEIGHT_PATH[kind]
-        parent, name = path.rsplit("/", 1)
-        del handle[path]
-        handle[parent].create_dataset(name, (1 << 20, 1 << 20), np.float32, chunks=(64, 64))
+        _replace(handle, WEIGHT_PATH[kind], _unwritten((1 << 20, 1 << 20)))
     args, _ = _crafted(kind, tmp_path, edit)
     assert sum(os.path.getsize(a) for a in args if isinstance(a, Path)) < 200_000
     _refused(capsys, tmp_path, args, "max-weights-bytes", "4,398,046,511,104")
@@ -246,10 +251,7 @@ def test_huge_declared_dataset_is_refused_before_reading(capsys, tmp_path, kind)
 def test_unwritten_gigabyte_under_the_size_limit_is_refused_by_inflation(capsys, tmp_path, kind):
     """1 GiB declared (under max_weights_bytes) in a few KB: the file does not hold its data."""
     def edit(handle: h5py.File) -> None:
-        path = WEIGHT_PATH[kind]
-        parent, name = path.rsplit("/", 1)
-        del handle[path]
-        handle[parent].create_dataset(name, (1 << 14, 1 << 14), np.float32, chunks=(64, 64))
+        _replace(handle, WEIGHT_PATH[kind], _unwritten((1 << 14, 1 << 14)))
     args, _ = _crafted(kind, tmp_path, edit)
     _refused(capsys, tmp_path, args, "1,073,74", "bytes declared", "inflation", "--max-inflation")
 
