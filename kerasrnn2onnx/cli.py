@@ -64,7 +64,7 @@ def _tune_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=1, help="batch size to tune for (default 1)")
     parser.add_argument("--timesteps", type=int,
                         help="timesteps to tune for (default: the model's, else 50)")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds (default 5)")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved timing rounds (default 7)")
     parser.add_argument("--margin", type=float, default=0.05,
                         help="leave the default only for a candidate this much faster by median (default 0.05)")
     parser.add_argument("--threads", type=int, nargs="*", help="intra-op thread counts to try (default 1..nproc)")

@@ -79,21 +79,19 @@ def time_against(quantized: onnx.ModelProto, reference: onnx.ModelProto, arrays:
     """Median seconds per call of ``quantized`` and of the float ``reference`` through the
     Session, interleaved round by round (so machine drift hits both alike)."""
     import statistics
-    import time
 
     from .stateful import Session
+    from .timing import interleaved_rounds, seconds_per_call
 
     sessions = [Session(quantized, provider), Session(reference, provider)]
-    samples: list[list[float]] = [[], []]
     for session in sessions:
         session.run(list(arrays))
-    for _ in range(rounds):
-        for session, out in zip(sessions, samples, strict=True):
-            if session.state_names:
-                session.reset_states()
-            reps, start = 0, time.perf_counter()
-            while time.perf_counter() - start < min_seconds:
-                session.run(list(arrays))
-                reps += 1
-            out.append((time.perf_counter() - start) / reps)
+
+    def one_sample(index: int) -> float:
+        session = sessions[index]
+        if session.state_names:
+            session.reset_states()
+        return seconds_per_call(lambda: session.run(list(arrays)), min_seconds)
+
+    samples = interleaved_rounds([0, 1], rounds, one_sample)
     return statistics.median(samples[0]), statistics.median(samples[1])
