@@ -16,7 +16,6 @@ from ..errors import UnsupportedError
 from ..spec.dot import DotSpec
 from ..spec.layers import (
     ActivationLayerSpec,
-    Conv1DSpec,
     DenseSpec,
     FlattenSpec,
     GlobalPool1DSpec,
@@ -24,7 +23,6 @@ from ..spec.layers import (
     MergeSpec,
     NormalizationSpec,
     PermuteSpec,
-    Pool1DSpec,
     RepeatVectorSpec,
     ReshapeSpec,
 )
@@ -71,44 +69,6 @@ def _repeat_vector(ctx: LoweringContext, layer: RepeatVectorSpec, xs, masks, ran
     op = ctx.op
     shape = op.Concat(ctx.ints(layer.n), op.Shape(xs[0]), axis=0)
     return op.Expand(ctx.unsqueeze(xs[0], 0), shape)
-
-
-def _to_channels_first(ctx, x):
-    return ctx.op.Transpose(x, perm=[1, 2, 0])  # (time, batch, f) -> (batch, f, time)
-
-
-def _to_time_major(ctx, x):
-    return ctx.op.Transpose(x, perm=[2, 0, 1])  # (batch, f, time) -> (time, batch, f)
-
-
-def _conv1d(ctx: LoweringContext, layer: Conv1DSpec, xs, masks, ranks):
-    op = ctx.op
-    x = _to_channels_first(ctx, xs[0])
-    span = layer.dilation * (layer.kernel_size - 1) + 1
-    attrs: dict[str, Any] = {"kernel_shape": [layer.kernel_size], "strides": [layer.strides],
-                             "dilations": [layer.dilation]}
-    if layer.padding == "same" and layer.strides == 1:
-        total = span - 1  # TF/Keras put the odd padding element at the end
-        attrs["pads"] = [total // 2, total - total // 2]
-    elif layer.padding == "same":  # Keras forbids strides > 1 with dilation > 1, so no dilation here
-        attrs["auto_pad"] = "SAME_UPPER"
-    elif layer.padding == "causal":
-        attrs["pads"] = [span - 1, 0]
-    else:
-        attrs["pads"] = [0, 0]
-    weight = ctx.weight("kernel", np.transpose(layer.kernel, (2, 1, 0)))  # (filters, in, k)
-    inputs = [x, weight] + ([ctx.weight("bias", layer.bias)] if layer.bias is not None else [])
-    y = _to_time_major(ctx, op.Conv(*inputs, **attrs))
-    return layer.activation.emit(op, y)
-
-
-def _pool1d(ctx: LoweringContext, layer: Pool1DSpec, xs, masks, ranks):
-    op = ctx.op
-    attrs: dict[str, Any] = {"kernel_shape": [layer.pool_size], "strides": [layer.strides]}
-    attrs["auto_pad"] = "SAME_UPPER" if layer.padding == "same" else "VALID"
-    x = _to_channels_first(ctx, xs[0])
-    y = op.MaxPool(x, **attrs) if layer.op == "max" else op.AveragePool(x, count_include_pad=0, **attrs)
-    return _to_time_major(ctx, y)
 
 
 def _global_pool(ctx: LoweringContext, layer: GlobalPool1DSpec, xs, masks, ranks):
@@ -175,8 +135,6 @@ LOWERINGS: dict[type, Callable] = {
     IdentityLayerSpec: lambda ctx, layer, xs, masks, ranks: xs[0],
     MergeSpec: _merge,
     RepeatVectorSpec: _repeat_vector,
-    Conv1DSpec: _conv1d,
-    Pool1DSpec: _pool1d,
     GlobalPool1DSpec: _global_pool,
     NormalizationSpec: _normalization,
     FlattenSpec: _flatten,

@@ -9,7 +9,6 @@ import numpy as np
 from ..spec.dot import DotSpec
 from ..spec.layers import (
     ActivationLayerSpec,
-    Conv1DSpec,
     DenseSpec,
     FlattenSpec,
     GlobalPool1DSpec,
@@ -17,7 +16,6 @@ from ..spec.layers import (
     MergeSpec,
     NormalizationSpec,
     PermuteSpec,
-    Pool1DSpec,
     RepeatVectorSpec,
     ReshapeSpec,
 )
@@ -60,45 +58,6 @@ def _merge(layer: MergeSpec, xs, masks):
     return out
 
 
-def _conv1d(layer: Conv1DSpec, xs, masks):
-    x = xs[0]
-    k, d, s = layer.kernel_size, layer.dilation, layer.strides
-    span = d * (k - 1) + 1
-    steps = x.shape[1]
-    if layer.padding == "causal":
-        x = np.pad(x, ((0, 0), (span - 1, 0), (0, 0)))
-    elif layer.padding == "same":
-        out_steps = -(-steps // s)
-        total = max((out_steps - 1) * s + span - steps, 0)
-        x = np.pad(x, ((0, 0), (total // 2, total - total // 2), (0, 0)))
-    out_steps = (x.shape[1] - span) // s + 1
-    kernel = layer.kernel.astype(x.dtype)
-    y = np.zeros((x.shape[0], out_steps, layer.filters), dtype=x.dtype)
-    for t in range(out_steps):
-        window = x[:, t * s : t * s + span : d, :]  # (batch, k, in)
-        y[:, t] = np.einsum("bki,kio->bo", window, kernel)
-    if layer.bias is not None:
-        y = y + layer.bias.astype(y.dtype)
-    return layer.activation.numpy(y)
-
-
-def _pool1d(layer: Pool1DSpec, xs, masks):
-    x = xs[0]
-    size, s, steps = layer.pool_size, layer.strides, x.shape[1]
-    if layer.padding == "same":
-        out_steps = -(-steps // s)
-        total = max((out_steps - 1) * s + size - steps, 0)
-        before = total // 2
-    else:
-        out_steps, before = (steps - size) // s + 1, 0
-    y = np.zeros((x.shape[0], out_steps, x.shape[2]), dtype=x.dtype)
-    for t in range(out_steps):
-        start, stop = max(t * s - before, 0), min(t * s - before + size, steps)
-        window = x[:, start:stop]
-        y[:, t] = window.max(axis=1) if layer.op == "max" else window.mean(axis=1)  # 'same' excludes padding
-    return y
-
-
 def _global_pool(layer: GlobalPool1DSpec, xs, masks):
     x, mask = xs[0], masks[0]
     if layer.op == "max":
@@ -133,8 +92,6 @@ RUNNERS: dict[type, Callable] = {
     IdentityLayerSpec: lambda layer, xs, masks: xs[0],
     MergeSpec: _merge,
     RepeatVectorSpec: lambda layer, xs, masks: np.repeat(xs[0][:, None, :], layer.n, axis=1),
-    Conv1DSpec: _conv1d,
-    Pool1DSpec: _pool1d,
     GlobalPool1DSpec: _global_pool,
     NormalizationSpec: _normalization,
     FlattenSpec: lambda layer, xs, masks: xs[0].reshape(xs[0].shape[0], -1),

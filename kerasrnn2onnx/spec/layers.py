@@ -104,58 +104,6 @@ class RepeatVectorSpec(Node):
 
 
 @dataclass(frozen=True, eq=False)
-class Conv1DSpec(Node):
-    """``Conv1D`` over time (channels_last), padding valid/same/causal; ends the mask."""
-
-    name: str
-    inputs: tuple[Ref, ...]
-    filters: int
-    kernel_size: int
-    strides: int
-    padding: str
-    dilation: int
-    activation: ActivationSpec
-    kernel: np.ndarray  # (kernel_size, in, filters)
-    bias: np.ndarray | None
-    mask = "drop"
-
-    def out_time(self, time: Any) -> Any:
-        if not isinstance(time, int):
-            return None
-        span = self.dilation * (self.kernel_size - 1) + 1
-        if self.padding == "valid":
-            return (time - span) // self.strides + 1
-        return -(-time // self.strides)
-
-    def describe(self) -> str:
-        return (f"Conv1D({self.filters}, {self.kernel_size}, strides={self.strides}, padding={self.padding}, "
-                f"dilation={self.dilation}, activation={self.activation.describe()})")
-
-
-@dataclass(frozen=True, eq=False)
-class Pool1DSpec(Node):
-    """``MaxPooling1D`` / ``AveragePooling1D`` (padding valid/same; 'same' averages exclude padding)."""
-
-    name: str
-    inputs: tuple[Ref, ...]
-    op: str  # "max" | "average"
-    pool_size: int
-    strides: int
-    padding: str
-    mask = "drop"
-
-    def out_time(self, time: Any) -> Any:
-        if not isinstance(time, int):
-            return None
-        if self.padding == "valid":
-            return (time - self.pool_size) // self.strides + 1
-        return -(-time // self.strides)
-
-    def describe(self) -> str:
-        return f"{self.op}_pooling1d({self.pool_size}, strides={self.strides}, padding={self.padding})"
-
-
-@dataclass(frozen=True, eq=False)
 class GlobalPool1DSpec(Node):
     """``GlobalAveragePooling1D`` (masked steps excluded from the mean, as Keras does) or
     ``GlobalMaxPooling1D`` (Keras ignores the mask there)."""
@@ -237,7 +185,7 @@ class PermuteSpec(Node):
 
 
 FeedForwardSpec = (ReshapeSpec | PermuteSpec | DenseSpec | ActivationLayerSpec | IdentityLayerSpec | MergeSpec
-                   | RepeatVectorSpec | Conv1DSpec | Pool1DSpec | GlobalPool1DSpec | NormalizationSpec | FlattenSpec
+                   | RepeatVectorSpec | GlobalPool1DSpec | NormalizationSpec | FlattenSpec
                    # families in their own modules
                    | ConvSpec | PoolSpec | GlobalPoolSpec | PadCropSpec | UpSamplingSpec | PermuteNDSpec
                    | ReLUSpec | ELUSpec | PReLUSpec | SoftmaxSpec | UnitNormSpec | AffineSpec

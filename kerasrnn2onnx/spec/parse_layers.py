@@ -33,7 +33,6 @@ from .conv import PARSERS as CONV_PARSERS
 from .conv import parse_permute_nd
 from .layers import (
     ActivationLayerSpec,
-    Conv1DSpec,
     DenseSpec,
     FlattenSpec,
     GlobalPool1DSpec,
@@ -41,7 +40,6 @@ from .layers import (
     MergeSpec,
     NormalizationSpec,
     PermuteSpec,
-    Pool1DSpec,
     RepeatVectorSpec,
     ReshapeSpec,
 )
@@ -57,10 +55,6 @@ MERGE_CLASSES = {"Concatenate": "concatenate", "Add": "add", "Subtract": "subtra
 DENSE_KEYS = {"units", "activation", "use_bias", "kernel_initializer", "bias_initializer", "kernel_regularizer",
               "bias_regularizer", "kernel_constraint", "bias_constraint", "lora_rank", "lora_alpha",
               "quantization_config"}
-CONV_KEYS = {"filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "groups", "activation",
-             "use_bias", "kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer",
-             "kernel_constraint", "bias_constraint", "lora_rank", "lora_alpha", "quantization_config"}
-POOL_KEYS = {"pool_size", "strides", "padding", "data_format"}
 NORM_KEYS = {"axis", "epsilon", "center", "scale", "momentum", "beta_initializer", "gamma_initializer",
              "moving_mean_initializer", "moving_variance_initializer", "beta_regularizer", "gamma_regularizer",
              "beta_constraint", "gamma_constraint", "synchronized", "renorm", "renorm_clipping", "renorm_momentum",
@@ -172,56 +166,6 @@ def _repeat_vector(raw, config, sources, infos, model, feed) -> Parsed:
     return RepeatVectorSpec(raw.name, sources, n), TensorFacts(infos[0].width, 3, False, steps=n)
 
 
-def _conv1d(raw, config, sources, infos, model, feed) -> Parsed:
-    check_keys(config, BASE_KEYS | TRAINING_ONLY | CONV_KEYS, raw.name)
-    check_dtype(config, raw.name)
-    if config.get("data_format", "channels_last") != "channels_last":
-        raise UnsupportedError(raw.name, "only data_format='channels_last' is supported", "data_format")
-    if config.get("groups", 1) != 1:
-        raise UnsupportedError(raw.name, "grouped convolutions are not supported", "groups")
-    padding = config.get("padding", "valid")
-    if padding not in ("valid", "same", "causal"):
-        raise LayerError(raw.name, f"unknown padding {padding!r}", "padding")
-    filters = _one(config.get("filters"), raw.name, "filters")
-    size = _one(config.get("kernel_size"), raw.name, "kernel_size")
-    strides = _one(config.get("strides", 1), raw.name, "strides")
-    dilation = _one(config.get("dilation_rate", 1), raw.name, "dilation_rate")
-    if infos[0].rank != 3:
-        raise LayerError(raw.name, "Conv1D needs a (batch, time, features) input")
-    it = feed.for_layer(raw)
-    kernel = read_weight(feed, it, raw.name, raw.name, "kernel", (size, infos[0].width, filters))
-    use_bias = flag(config, "use_bias", True, raw.name)
-    bias = read_weight(feed, it, raw.name, raw.name, "bias", (filters,)) if use_bias else None
-    _no_extra_weights(feed, it, raw.name)
-    act = read_activation(config, "activation", None, model.keras_major, raw.name)
-    spec = Conv1DSpec(raw.name, sources, filters, size, strides, padding, dilation, act, kernel, bias)
-    span = dilation * (size - 1) + 1
-    return spec, TensorFacts(filters, 3, False, steps=_out_steps(infos[0].steps, span, strides, padding))
-
-
-def _out_steps(steps: int | None, span: int, strides: int, padding: str) -> int | None:
-    """Output timesteps of a window over time (Keras's conv_output_length), when fixed."""
-    if steps is None:
-        return None
-    if padding == "valid":
-        return (steps - span) // strides + 1
-    return -(-steps // strides)  # same and causal keep ceil(steps / strides)
-
-
-def _pool1d(raw, config, sources, infos, model, feed) -> Parsed:
-    check_keys(config, BASE_KEYS | POOL_KEYS, raw.name)
-    if config.get("data_format", "channels_last") != "channels_last":
-        raise UnsupportedError(raw.name, "only data_format='channels_last' is supported", "data_format")
-    padding = config.get("padding", "valid")
-    if padding not in ("valid", "same"):
-        raise LayerError(raw.name, f"unknown padding {padding!r}", "padding")
-    size = _one(config.get("pool_size", 2), raw.name, "pool_size")
-    strides = _one(config.get("strides") or size, raw.name, "strides")
-    op = "max" if raw.class_name == "MaxPooling1D" else "average"
-    steps = _out_steps(infos[0].steps, size, strides, padding)
-    return Pool1DSpec(raw.name, sources, op, size, strides, padding), TensorFacts(infos[0].width, 3, False, steps=steps)
-
-
 def _global_pool(raw, config, sources, infos, model, feed) -> Parsed:
     check_keys(config, BASE_KEYS | {"data_format", "keepdims"}, raw.name)
     if config.get("data_format", "channels_last") != "channels_last" or config.get("keepdims"):
@@ -321,9 +265,6 @@ PARSERS: dict[str, Callable[..., Parsed]] = {
     **{name: _identity for name in IDENTITY_CLASSES},
     **{name: _merge for name in MERGE_CLASSES},
     "RepeatVector": _repeat_vector,
-    "Conv1D": _conv1d,
-    "MaxPooling1D": _pool1d,
-    "AveragePooling1D": _pool1d,
     "GlobalAveragePooling1D": _global_pool,
     "GlobalMaxPooling1D": _global_pool,
     "BatchNormalization": _normalization,
