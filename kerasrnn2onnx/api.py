@@ -113,13 +113,24 @@ def tune(
     seed: int = 0,
     timer: Any = None,
     weights_match: str | None = None,
+    limits: Limits | None = None,
 ) -> Any:
     """Convert, then time every legal lowering of each recurrent layer and every intra-op
     thread count with onnxruntime on this machine at ``batch`` x ``timesteps``, and keep
     the fastest (see :mod:`kerasrnn2onnx.runtime.tune`). Returns a ``TuneResult`` whose
     ``proto`` carries the choice (``recommended_intra_op_threads``, read by
     :class:`Session`) and the measurements (metadata ``tuning``); with ``output``, the
-    model is written atomically. Needs onnxruntime; ``convert`` does not."""
+    model is written atomically. ``limits`` bounds the untrusted file as in :func:`load`.
+    Needs onnxruntime; ``convert`` does not."""
+    with use_limits(limits):
+        return _tune(model, output, weights, keras_version, batch, timesteps, opset, target, expose_states, rounds,
+                     margin, threads, seed, timer, weights_match)
+
+
+def _tune(model: ModelSource, output: PathLike | None, weights: PathLike | None, keras_version: int | None,
+          batch: int, timesteps: int | None, opset: int, target: str, expose_states: bool, rounds: int | None,
+          margin: float | None, threads: Sequence[int] | None, seed: int, timer: Any,
+          weights_match: str | None) -> Any:
     from .runtime import tune as tuning
 
     if batch < 1 or (timesteps is not None and timesteps < 1):

@@ -118,3 +118,15 @@ def test_seconds_per_call_takes_at_least_one_call_and_divides_by_the_count():
     assert len(count) == 3
     one = iter([0.0, 5.0])
     assert seconds_per_call(lambda: None, 1.0, clock=lambda: next(one)) == 5.0
+
+
+def test_tune_applies_the_limits_it_is_given() -> None:
+    """The file is read under the caller's limits, as convert/verify/describe read it: a
+    weights budget below the GRU's own weights stops tune before anything is timed."""
+    timer = table_timer(dict(TIMES))
+    with pytest.raises(kerasrnn2onnx.ModelFileError, match="weights"):
+        kerasrnn2onnx.tune(GRU, batch=2, timesteps=3, threads=[1], rounds=1, timer=timer,
+                           limits=kerasrnn2onnx.Limits(max_weights_bytes=256))
+    result = kerasrnn2onnx.tune(GRU, batch=2, timesteps=3, threads=[1], rounds=1, timer=timer,
+                                limits=kerasrnn2onnx.Limits())
+    assert result.chosen.candidate.threads == 1
