@@ -235,13 +235,15 @@ def _outputs(build: _Build) -> list[tuple[Any, str, list[Any]]]:
         tensor = build.tensors[out.tensor]
         facts = tensor.facts
         out_batch = facts.batch if facts.batch is not None else "batch"
-        out_time = facts.time if facts.time is not None else f"{out.name}_time"
+        first = facts.dims()[0] if facts.rank > 2 else None  # time, or a lone ConvLSTM output's rows
+        out_time = facts.time if facts.time is not None else first if first is not None else f"{out.name}_time"
         if facts.rank > 3:  # kept in Keras's layout
             rest = [d if d is not None else f"{out.name}_d{k}" for k, d in enumerate(facts.dims()[1:], start=2)]
             outputs.append((tensor.value, out.name, [out_batch, out_time, *rest]))
         elif facts.rank == 3:
             value = build.ctx.op.Transpose(tensor.value, perm=[1, 0, 2])
-            outputs.append((value, out.name, [out_batch, out_time, facts.width]))
+            width = facts.width if facts.width is not None else f"{out.name}_d2"  # e.g. attention scores' Tv
+            outputs.append((value, out.name, [out_batch, out_time, width]))
         else:
             outputs.append((tensor.value, out.name, [out_batch, facts.width]))
     return outputs

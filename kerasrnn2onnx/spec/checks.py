@@ -265,8 +265,8 @@ class TensorFacts:
     graph's first non-batch dim: a fixed size, the name of a model input's dynamic time
     axis that this tensor keeps, or ``None`` (a new dim: ``<output>_time`` at an output).
     They agree wherever both are fixed, except where a layer makes a new axis whose size
-    is known (a lone ConvLSTM output's first spatial dim): ``time`` leaves it unnamed, as
-    the converted graphs always have."""
+    is known (a lone ConvLSTM output's first spatial dim): ``time`` leaves it unnamed and
+    the graph's output takes the size from ``dims()``."""
 
     width: int | None
     rank: int

@@ -8,6 +8,7 @@ sigmoid/tanh approximations, so bit-exactness is not expected).
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 
 from ..conftest import FIXTURES, MANIFEST, converted, fixture_params
@@ -38,6 +39,23 @@ def test_onnxruntime_matches_keras(fixture):
         for a, e in zip(actual, expected, strict=True):
             assert a.shape == e.shape
             np.testing.assert_allclose(a, e, **fixture.tolerance(np.float32))
+
+
+@pytest.mark.parametrize("fixture", fixture_params())
+def test_declared_output_dims_are_the_sizes_keras_returns(fixture):
+    """Every fixed size the graph declares on a model output is the size of Keras's output;
+    open sizes carry a name. (A lone ConvLSTM output's rows were once declared a time dim.)"""
+    proto = onnx.load_from_string(converted(fixture))
+    _, expected = fixture.cases[0]
+    for declared, keras_out in zip(proto.graph.output[: len(expected)], expected, strict=True):
+        dims = declared.type.tensor_type.shape.dim
+        assert len(dims) == keras_out.ndim, declared.name
+        for axis, (dim, size) in enumerate(zip(dims, keras_out.shape, strict=True)):
+            if dim.HasField("dim_value"):
+                assert dim.dim_value == size, (declared.name, axis)
+            else:
+                assert dim.dim_param, (declared.name, axis)
+                assert not dim.dim_param.endswith("_time") or axis == 1, (declared.name, axis, dim.dim_param)
 
 
 def test_one_model_serves_two_lengths():
