@@ -133,6 +133,23 @@ def _tensor_refs(value: Any, source: object, layer: str) -> Iterator[TensorRef]:
             yield from _tensor_refs(item, source, layer)
 
 
+TENSOR_KWARGS = frozenset({"mask", "initial_state", "constants", "query_mask", "value_mask", "key_mask",
+                           "attention_mask"})
+"""Keras 3 call arguments that hold tensors when given: anything else there (a number, a
+serialized array) would change the numbers if it were read, so it is refused, not ignored."""
+
+
+def _tensors_or_null(value: Any) -> bool:
+    """A Keras 3 tensor reference, null, or a (nested) list of them."""
+    if value is None:
+        return True
+    if isinstance(value, Mapping):
+        return value.get("class_name") == "__keras_tensor__"
+    if isinstance(value, (list, tuple)):
+        return all(_tensors_or_null(item) for item in value)
+    return False
+
+
 def _keras2_refs(value: Any) -> Iterator[TensorRef]:
     """Tensor references in Keras 2 node kwargs (``[name, node, index]`` triples)."""
     if (
@@ -160,6 +177,10 @@ def _parse_node(node: Any, source: object, layer: str
         args_value, kwargs_value = node.get("args", []), node.get("kwargs", {})
         if not isinstance(args_value, list) or not isinstance(kwargs_value, (Mapping, type(None))):
             raise ModelFileError(source, f"{where}: 'args' must be a list and 'kwargs' an object")
+        for key, value in (kwargs_value or {}).items():
+            if key in TENSOR_KWARGS and not _tensors_or_null(value):
+                raise ModelFileError(source, f"{where}: '{key}' must be a tensor, a list of tensors or null, "
+                                             f"got {str(value)[:80]}")
         called = {k: tuple(_tensor_refs(v, source, layer)) for k, v in (kwargs_value or {}).items()}
         return tuple(_tensor_refs(args_value, source, layer)), {k: v for k, v in called.items() if v}
     if isinstance(node, list) and node and isinstance(node[0], str):
