@@ -180,8 +180,11 @@ def _bidirectional(run: _Run, layer: BidirectionalSpec) -> None:
             initial = [run.tensors[s] for s in half.initial_state]
         results, run.final_states[half.name] = run_layer(half, x, mask, (), initial, run.spec.keras_major)
         halves.append(results)
+    # the sequence outputs carry the input's mask even where the layer ignored it, as Keras's
+    # Bidirectional.compute_mask returns it (spec/masks.py passed_mask; the lowering does the same)
+    out_mask = passed_mask(layer, run.masks[layer.inputs[0]], _explicit_mask(run, layer))
     for index, value in enumerate(_merge_bidirectional(layer, *halves)):
-        run.put(layer.name, value, mask if value.ndim == 3 else None, index)
+        run.put(layer.name, value, out_mask if value.ndim == 3 else None, index)
 
 
 @LAYER_RUNNERS.register(RecurrentLayerSpec)
