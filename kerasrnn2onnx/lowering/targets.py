@@ -26,7 +26,9 @@ names, so a new runtime is one row. Every ``False`` here was measured on the run
 - ``activation_forms``: the table of spec/activations.py ``FORM_TABLES`` whose forms replace
   the usual ones (``"exp"``: silu, mish, sigmoid, softplus, log_sigmoid and gelu's erf through Exp, because
   tract's Sigmoid/Tanh/Softplus are approximations that an unbounded factor x magnifies;
-  ``"exp_mish"``: OpenVINO fuses x * tanh(softplus(x)) into an approximate Mish).
+  ``"exp_mish"``: OpenVINO fuses x * tanh(softplus(x)) into an approximate Mish; ``"relu6"``:
+  OpenCV fuses Mul(HardSigmoid(x; 1/6, 1/2), y) into HardSwish(x), dropping y, so Keras 3's
+  hard_sigmoid is written relu6(x + 3) / 6; ``"exp_relu6"``: both, for ``portable``).
 - ``refused_activations``: activations the runtime computes inexactly with no exact ONNX
   alternative, with the reason (none today: tract's inexact Erf is avoided by the ``"exp"`` forms).
 - ``fold_transposes``: Transpose chains are folded (OpenVINO computes a Transpose pair wrong
@@ -101,10 +103,10 @@ PROFILES: dict[str, TargetProfile] = {p.name: p for p in (
                   scan_output_feeds_body=False, scan_final_states=False),
     TargetProfile("opencv", "OpenCV DNN", native_ops=frozenset({"LSTM"}), native_activations=DEFAULT_ACTIVATIONS_ONLY,
                   sequence_lens=False, reverse=False, scan=False, value_info=False, static_reshapes=True,
-                  prelu=False, multi_axis_reduce=False, constant_nodes=False),
+                  prelu=False, multi_axis_reduce=False, constant_nodes=False, activation_forms="relu6"),
     TargetProfile("web", "onnxruntime-web (WebAssembly)"),
     TargetProfile("portable", "OpenCV (in the portable set)", native=False, unroll_fixed_time=True, reverse=False,
-                  value_info=False, activation_forms="exp", fold_transposes=True,
+                  value_info=False, activation_forms="exp_relu6", fold_transposes=True,
                   scan_output_feeds_body=False, static_reshapes=True, prelu=False, multi_axis_reduce=False,
                   constant_nodes=False, scan_outer_values=False, scan_final_states=False),
 )}

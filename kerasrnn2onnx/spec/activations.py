@@ -163,9 +163,24 @@ EXP_FORMS: dict[str, Emitter] = {
     "mish": _emit_exp_mish,
     "gelu": _emit_exp_gelu,
 }
+
+
+def _emit_relu6_hard_sigmoid(op, x, major):
+    """Keras 3's own formula, relu6(x + 3) / 6, written without HardSigmoid: OpenCV 5.0 fuses
+    Mul(HardSigmoid(x; alpha=1/6, beta=1/2), y) into HardSwish(x) whatever y is, so a gate
+    times the cell state became x * hard_sigmoid(x), up to 4 off with no error (reproducer
+    ``hard_sigmoid_mul_fused``). Keras 2's slope 0.2 is not fused and stays one HardSigmoid."""
+    if major == 2:
+        return _emit_hard_sigmoid(op, x, major)
+    return op.Div(op.Clip(op.Add(x, 3.0), 0.0, 6.0), 6.0)
+
+
+RELU6_FORMS: dict[str, Emitter] = {"hard_sigmoid": _emit_relu6_hard_sigmoid}
 FORM_TABLES: dict[str, Mapping[str, Emitter]] = {
     "exp": EXP_FORMS,
     "exp_mish": {"mish": _emit_exp_mish},
+    "relu6": RELU6_FORMS,  # OpenCV
+    "exp_relu6": {**EXP_FORMS, **RELU6_FORMS},  # portable: tract's and OpenCV's needs at once
 }
 _FORMS: ContextVar[Mapping[str, Emitter] | None] = ContextVar("activation_forms", default=None)
 

@@ -65,3 +65,24 @@ def test_a_target_refusing_an_activation_names_layer_activation_target_and_why()
     with pytest.raises(kerasrnn2onnx.UnsupportedError, match=r"layer '.+': target tract: activation gelu: its Erf"):
         target_checks.refuse_inexact_activations(spec, strict)
     target_checks.refuse_inexact_activations(spec, targets.PROFILES["tract"])  # the shipped profile converts it
+
+
+@pytest.mark.parametrize(("name", "target", "slopes"), [
+    ("k3_convlstm_grid_2d", "opencv", set()),  # Keras 3: relu6(x + 3) / 6, no HardSigmoid
+    ("k3_convlstm_grid_2d", "portable", set()),
+    ("k3_convlstm_grid_2d", "cpu", {1.0 / 6.0}),  # onnxruntime computes the fused pair exactly
+    ("k2_convlstm_grid_2d", "opencv", {0.2}),  # Keras 2's slope is not fused by OpenCV
+])
+def test_hard_sigmoid_form_per_target(name, target, slopes):
+    """OpenCV fuses Mul(HardSigmoid(x; 1/6, 1/2), y) into HardSwish(x) whatever y is
+    (reproducer hard_sigmoid_mul_fused): the targets whose graphs run there write Keras 3's
+    hard_sigmoid without HardSigmoid; the others keep the one node."""
+    import onnx
+
+    fixture = next(f for f in MANIFEST if f.name == name)
+    stack, found = list(onnx.load_from_string(converted(fixture, target)).graph.node), set()
+    while stack:  # Scan bodies included (the cpu target loops there)
+        node = stack.pop()
+        stack.extend(n for a in node.attribute if a.type == onnx.AttributeProto.GRAPH for n in a.g.node)
+        found |= {round(a.f, 6) for a in node.attribute if node.op_type == "HardSigmoid" and a.name == "alpha"}
+    assert found == {round(s, 6) for s in slopes}

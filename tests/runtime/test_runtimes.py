@@ -38,6 +38,9 @@ FIXED_TIME = ["k3_edge_t1_b1_u1", "k3_gru_unroll", "k3_unroll_simple_back", "k3_
               "k3_convlstm_grid_1d"]  # and the unrolled loop's steps stacked without a computed shape
 # OpenCV runs these LSTMs natively at any length; shared_lstm's second call is named 'lstm#1'
 OPENCV_LSTM = ["k3_lstm", "k3_lstm_back_seq", "k3_bidi_concat", "k2_lstm", "k3_shared_lstm", "k2_tf_ops"]
+# Keras 3's hard_sigmoid as relu6(x + 3) / 6: OpenCV fuses HardSigmoid(1/6, 1/2) times a cell
+# state into HardSwish (reproducer hard_sigmoid_mul_fused); the opencv and portable targets
+OPENCV_HARD_SIGMOID = ["k3_convlstm_grid_2d", "k3_convlstm_grid_3d", "k3_convlstm_grid_3d_channels_first"]
 MODULES = {"openvino": "openvino", "tract": "tract", "opencv": "cv2"}
 
 
@@ -57,16 +60,15 @@ def _absent(runtime: str) -> str | None:
 def _params():
     for runtime in ("openvino", "tract", "opencv", "web"):
         why = _absent(runtime)
-        names = FIXED_TIME + OPENCV_LSTM if runtime == "opencv" else DYNAMIC_TIME + FIXED_TIME
+        names = FIXED_TIME + OPENCV_LSTM + OPENCV_HARD_SIGMOID if runtime == "opencv" else DYNAMIC_TIME + FIXED_TIME
         marks = [pytest.mark.skip(reason=why)] if why else []
         for name in names:
             yield pytest.param(runtime, name, marks=marks, id=f"{runtime}-{name}")
 
 
-@pytest.mark.parametrize(("runtime", "name"), list(_params()))
-def test_fixture_on_runtime_matches_keras(runtime, name):
+def _matches_keras(runtime: str, name: str, target: str) -> None:
     fixture = next(f for f in MANIFEST if f.name == name)
-    model = load_on(runtime, converted(fixture, runtime))
+    model = load_on(runtime, converted(fixture, target))
     try:
         for ins, expected in fixture.cases:
             outputs = model.run(dict(zip(model.input_names, ins, strict=True)))
@@ -75,3 +77,16 @@ def test_fixture_on_runtime_matches_keras(runtime, name):
                 np.testing.assert_allclose(np.asarray(a).reshape(e.shape), e, **fixture.tolerance(np.float32))
     finally:
         model.close()
+
+
+@pytest.mark.parametrize(("runtime", "name"), list(_params()))
+def test_fixture_on_runtime_matches_keras(runtime, name):
+    _matches_keras(runtime, name, runtime)
+
+
+@pytest.mark.parametrize("name", OPENCV_HARD_SIGMOID)
+def test_portable_target_on_opencv_matches_keras(name):
+    """The portable target's graphs run on OpenCV where the time is fixed: these take its
+    hard_sigmoid form as well (the same fusion, reproducer hard_sigmoid_mul_fused)."""
+    _absent("opencv")
+    _matches_keras("opencv", name, "portable")

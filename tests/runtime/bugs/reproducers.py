@@ -318,6 +318,33 @@ def gather_scalar_constant_node() -> Reproducer:
     return Reproducer("opencv", "Gather with a Constant-node scalar index", bug, ours, {"x": x}, [x[:, -1]])
 
 
+def hard_sigmoid_mul_fused() -> Reproducer:
+    """OpenCV 5.0 fuses Mul(HardSigmoid(x; alpha=1/6, beta=1/2), z) into HardSwish(x) without
+    checking that z is x: it returns x * hard_sigmoid(x) and drops z, with no error (an LSTM
+    gate times the cell state: k3_convlstm_grid_2d/3d, whose second layer has Keras 3's
+    hard_sigmoid, up to 4.1 off). Keras 2's slope 0.2 is not fused. The opencv target writes
+    Keras 3's formula relu6(x + 3) / 6 instead; ``ours`` is built with the project's emitter
+    in that target's activation forms, so the reproducer checks what the target emits."""
+    from kerasrnn2onnx.lowering.context import LoweringContext
+    from kerasrnn2onnx.lowering.targets import profile
+    from kerasrnn2onnx.spec.activations import ActivationSpec, activation_forms
+
+    rng = np.random.default_rng(11)
+    x = rng.uniform(-4, 4, (2, 3, 4)).astype(np.float32)
+    z = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    dims = list(x.shape)
+    info = [helper.make_tensor_value_info(n, TensorProto.FLOAT, dims) for n in ("x", "z", "y")]
+    bug = _model([helper.make_node("HardSigmoid", ["x"], ["h"], alpha=1.0 / 6.0, beta=0.5),
+                  helper.make_node("Mul", ["h", "z"], ["y"])], info[:2], info[2:])
+    ctx = LoweringContext("repro", 18, "opencv")
+    with activation_forms(profile("opencv").activation_forms):
+        gate = ActivationSpec("hard_sigmoid", 3).emit(ctx.op, ctx.input("x", "float32", dims))
+    ours = ctx.finish([(ctx.op.Mul(gate, ctx.input("z", "float32", dims)), "y", dims)], "repro", {})
+    expected = np.clip(x + np.float32(3), 0, 6) / np.float32(6) * z
+    return Reproducer("opencv", "Mul(HardSigmoid(x; 1/6, 1/2), z) fused into HardSwish(x)", bug, ours,
+                      {"x": x, "z": z}, [expected])
+
+
 def scan_reads_outer_input() -> Reproducer:
     """OpenVINO 2026.4's ONNX frontend rejects a Scan whose body reads a graph input from the
     outer scope (a custom cell's constants: "body outputs (2) is less than num_initial_values
@@ -383,5 +410,6 @@ REPRODUCERS: list[Callable[[], Reproducer]] = [cumsum_axis, named_dims_in_value_
                                                scan_output_read_in_body, silu_sigmoid_tail, softplus_overflow,
                                                reduce_several_axes_rank5, prelu_trailing_slope,
                                                reshape_to_computed_shape, gather_scalar_constant_node,
-                                               scan_reads_outer_input, scan_two_final_states, erf_inexact]
+                                               scan_reads_outer_input, scan_two_final_states, erf_inexact,
+                                               hard_sigmoid_mul_fused]
 OUR_FORM_ONLY: list[Callable[[], Reproducer]] = [lstm_reverse, int64_sort_key]
