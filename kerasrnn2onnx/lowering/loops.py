@@ -136,13 +136,13 @@ def _split_steps(ctx: LoweringContext, sequence: Any, timesteps: int) -> list[An
 
 
 def _stack_steps(ctx: LoweringContext, outputs: Sequence[Any], x_seq: Any) -> Any:
-    """(time, batch, width) from per-step (batch, width) outputs: one Concat and one Reshape."""
+    """(time, batch, width) from per-step (batch, width) outputs: one Concat and one Reshape,
+    or one Unsqueeze per step where the target cannot take that Reshape (targets.py
+    ``reshape_stacks_steps``: tract's declutter fails on a flip after it, OpenCV mis-sizes it)."""
     op = ctx.op
     if len(outputs) == 1:
         return ctx.unsqueeze(outputs[0], 0)
-    if ctx.target.static_reshapes:
-        # OpenCV mis-sizes a Reshape to a shape read from x_seq (a ConvLSTM's frames, themselves
-        # a Reshape), and the next Reshape fails: one Unsqueeze per step, no shape to compute
+    if not ctx.target.reshape_stacks_steps:
         return op.Concat(*[ctx.unsqueeze(o, 0) for o in outputs], axis=0)
     batch = ctx.dims(x_seq, 1, 2)
     shape = op.Concat(ctx.ints(len(outputs)), batch, ctx.ints(-1), axis=0)

@@ -39,6 +39,12 @@ names, so a new runtime is one row. Every ``False`` here was measured on the run
 - ``static_reshapes``: reshapes whose every non-batch dim is known get constant shapes
   (OpenCV's importer fails on a Reshape to a shape computed from Shape: "outTotal ==
   inpTotal"); elsewhere the shapes are read from the tensors.
+- ``reshape_stacks_steps``: an unrolled loop may stack its per-step outputs with one Concat
+  and a Reshape to (time, batch, -1). tract's declutter fails pulling a flip (a Slice with
+  step -1: Bidirectional's backward half turned back) over a Reshape that splits an axis
+  ("Pulling ... Downsample over ... Reshape: Invalid axis"), and OpenCV mis-sizes a Reshape to
+  a shape read from a ConvLSTM's frames; there each step gets an Unsqueeze and one Concat
+  stacks them (lowering/loops.py).
 - ``prelu``: the PRelu op broadcasts its slope as the spec says (OpenCV takes it per channel
   of axis 1 and fails on Keras's trailing-axis slopes: "cn1 <= scale.total()"); else
   max(x, 0) + alpha * min(x, 0).
@@ -83,6 +89,7 @@ class TargetProfile:
     fold_transposes: bool = False
     scan_output_feeds_body: bool = True
     static_reshapes: bool = False
+    reshape_stacks_steps: bool = True
     prelu: bool = True
     multi_axis_reduce: bool = True
     constant_nodes: bool = True
@@ -100,14 +107,16 @@ PROFILES: dict[str, TargetProfile] = {p.name: p for p in (
                   scan_outer_values=False),
     TargetProfile("tract", "tract", native_activations=DEFAULT_ACTIVATIONS_ONLY, sequence_lens=False, reverse=False,
                   value_info=False, lstm_cell_state_out=False, activation_forms="exp",
-                  scan_output_feeds_body=False, scan_final_states=False),
+                  scan_output_feeds_body=False, scan_final_states=False, reshape_stacks_steps=False),
     TargetProfile("opencv", "OpenCV DNN", native_ops=frozenset({"LSTM"}), native_activations=DEFAULT_ACTIVATIONS_ONLY,
                   sequence_lens=False, reverse=False, scan=False, value_info=False, static_reshapes=True,
-                  prelu=False, multi_axis_reduce=False, constant_nodes=False, activation_forms="relu6"),
+                  reshape_stacks_steps=False, prelu=False, multi_axis_reduce=False, constant_nodes=False,
+                  activation_forms="relu6"),
     TargetProfile("web", "onnxruntime-web (WebAssembly)"),
     TargetProfile("portable", "OpenCV (in the portable set)", native=False, unroll_fixed_time=True, reverse=False,
                   value_info=False, activation_forms="exp_relu6", fold_transposes=True,
-                  scan_output_feeds_body=False, static_reshapes=True, prelu=False, multi_axis_reduce=False,
+                  scan_output_feeds_body=False, static_reshapes=True, reshape_stacks_steps=False, prelu=False,
+                  multi_axis_reduce=False,
                   constant_nodes=False, scan_outer_values=False, scan_final_states=False),
 )}
 

@@ -402,6 +402,29 @@ def scan_two_final_states() -> Reproducer:
                       [np.asarray(e, np.float32) for e in expected])
 
 
+def flip_after_reshape_stack() -> Reproducer:
+    """tract 0.23's declutter fails on a flip (Slice with step -1) of a Reshape that splits an
+    axis, "Pulling ... Downsample over ... Reshape: Invalid axis": an unrolled Bidirectional
+    stacks its backward steps with Concat + Reshape to (time, batch, width) and turns them back
+    (k3/k2_crnn_ocr, k3/k2_lipnet on --target portable before the fix, and on --target tract
+    with --strategy unroll). One Unsqueeze per step and one Concat is what tract's targets emit."""
+    steps = [np.random.default_rng(11 + t).standard_normal((2, 4)).astype(np.float32) for t in range(3)]
+    names = [f"h{t}" for t in range(3)]
+    flip = helper.make_node("Slice", ["stacked", "minus_one", "first", "zero", "minus_one"], ["y"])
+    constants = [_ints("zero", [0]), _ints("minus_one", [-1]), _ints("first", [-2 ** 63]), _ints("shape", [3, 2, 4])]
+
+    def build(nodes: list[onnx.NodeProto]) -> onnx.ModelProto:
+        return _model([*nodes, flip], [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2, 4]) for n in names],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 2, 4])], constants)
+
+    bug = build([helper.make_node("Concat", names, ["flat"], axis=0),
+                 helper.make_node("Reshape", ["flat", "shape"], ["stacked"])])
+    ours = build([*[helper.make_node("Unsqueeze", [n, "zero"], [f"u{n}"]) for n in names],
+                  helper.make_node("Concat", [f"u{n}" for n in names], ["stacked"], axis=0)])
+    return Reproducer("tract", "flip of a Reshape that splits an axis", bug, ours, dict(zip(names, steps, strict=True)),
+                      [np.stack(steps[::-1])])
+
+
 # lstm_reverse and int64_sort_key stay as checks of our form only: on OpenVINO 2026.4 these
 # minimal forms compute right (the fixture failures came from larger graphs), so they are not
 # in the "bug still shows" list
@@ -411,5 +434,5 @@ REPRODUCERS: list[Callable[[], Reproducer]] = [cumsum_axis, named_dims_in_value_
                                                reduce_several_axes_rank5, prelu_trailing_slope,
                                                reshape_to_computed_shape, gather_scalar_constant_node,
                                                scan_reads_outer_input, scan_two_final_states, erf_inexact,
-                                               hard_sigmoid_mul_fused]
+                                               hard_sigmoid_mul_fused, flip_after_reshape_stack]
 OUR_FORM_ONLY: list[Callable[[], Reproducer]] = [lstm_reverse, int64_sort_key]
