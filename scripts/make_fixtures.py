@@ -2593,6 +2593,11 @@ K2_FIXTURES = [
     Fx("k2_json_npz", [lay("LSTM", 3, return_sequences=True), lay("SimpleRNN", 2)],
        "Sequential LSTM(3, seq) -> SimpleRNN(2): model.to_json() + np.savez(*model.get_weights())",
        fmt="json+npz"),
+    Fx("k2_json_layer_fixed_time",
+       [lay("GRU", 3, unroll=True, return_sequences=True, reset_after=False, input_shape=(5, 2), name="gru-enc")],
+       "bare GRU(3, unroll=True, seq, reset_after=False, input_shape=(5, 2)) layer config: tf-keras "
+       "writes batch_input_shape [None, 5, 2] into get_config(), the only place the fixed time is given",
+       fmt="json+npz", json_of="layer", features=2, timesteps=5, no_input_layer=True, wscale=1.5),
     Fx("k2_json_weights_h5", [lay("GRU", 3, return_sequences=True)],
        "Sequential GRU(3, seq): model.to_json() + legacy-HDF5 model.save_weights(save_format='h5') "
        "(layer_names/weight_names attrs; saved under a .h5 name and renamed to .weights.h5, since "

@@ -270,8 +270,25 @@ def parse_topology(
         raise ModelFileError(source, f"layer config of class {class_name!r} is not an object")
     name = _layer_name(model_config, source)
     layer = RawLayer(str(class_name), name, config, inbound=(TensorRef("input"),))
-    inp = RawLayer("InputLayer", "input", {"name": "input"})
+    # the shape a layer built with input_shape= declares (tf-keras writes batch_input_shape
+    # into its get_config()) is the input's, as in a Sequential without an InputLayer: a fixed
+    # time there is what unroll and the Scan-less targets need
+    shape = _declared_input_shape(config)
+    input_cfg = {"name": "input"} if shape is None else {"name": "input", "batch_shape": shape}
+    inp = RawLayer("InputLayer", "input", input_cfg)
     return "Layer", name, (inp, layer), (TensorRef("input"),), ()
+
+
+def _declared_input_shape(cfg: Mapping[str, Any]) -> Any:
+    """The batch shape a first layer's own config declares (``batch_input_shape``,
+    ``batch_shape``, ``input_shape`` or Keras 1's ``input_dim``/``input_length``), or ``None``.
+    The InputLayer's parser checks what it is."""
+    shape = cfg.get("batch_input_shape") or cfg.get("batch_shape")
+    if shape is None and isinstance(cfg.get("input_shape"), list):
+        shape = [None, *cfg["input_shape"]]
+    if shape is None and cfg.get("input_dim") is not None:
+        shape = [None, cfg.get("input_length"), cfg["input_dim"]]
+    return shape
 
 
 def _sequential(config: Any, source: Path):
@@ -290,12 +307,7 @@ def _sequential(config: Any, source: Path):
         cfg = entries[0].get("config") or {}
         if not isinstance(cfg, Mapping):
             raise ModelFileError(source, f"the config of layer '{first}' must be an object")
-        shape = cfg.get("batch_input_shape") or cfg.get("batch_shape")
-        if shape is None and isinstance(cfg.get("input_shape"), list):
-            shape = [None, *cfg["input_shape"]]
-        if shape is None and cfg.get("input_dim") is not None:
-            shape = [None, cfg.get("input_length"), cfg["input_dim"]]
-        input_cfg = {"name": f"{first}_input", "batch_shape": shape}
+        input_cfg = {"name": f"{first}_input", "batch_shape": _declared_input_shape(cfg)}
         entries.insert(0, {"class_name": "InputLayer", "config": input_cfg})
     previous: TensorRef | None = None
     for entry in entries:

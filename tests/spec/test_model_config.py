@@ -150,3 +150,28 @@ def test_nested_model_call_that_does_not_exist_is_refused(capsys, tmp_path):
                "inbound_nodes": [[["x", 0, 0, {}]], [["x", 0, 0, {}]]]}]
     model, npz = _functional(tmp_path, layers, [["x", 0, 0]], [["inner", 3, 0]])
     convert_fails(capsys, tmp_path, [model, "--weights", npz, "--keras-version", "3"], "'inner'", "has no call 3")
+
+
+@pytest.mark.parametrize("declared", [{"batch_input_shape": [None, 5, 2]}, {"batch_shape": [None, 5, 2]},
+                                      {"input_shape": [5, 2]}, {"input_dim": 2, "input_length": 5}],
+                         ids=["batch_input_shape", "batch_shape", "input_shape", "input_dim"])
+def test_a_bare_layer_config_keeps_the_time_its_own_config_declares(tmp_path, declared):
+    """tf-keras writes a first layer's input_shape= into its get_config() (batch_input_shape);
+    a bare layer config read as a model takes its input's shape from there, as a Sequential
+    without an InputLayer does: the fixed time is what unroll and the Scan-less targets need
+    (the bare layer's input used to be all dynamic, so unroll=True was refused)."""
+    config = {"name": "enc", "units": 3, "unroll": True, "recurrent_activation": "sigmoid", **declared}
+    model, npz = write_layer_json(tmp_path, "LSTM", config, lstm_weights())
+    spec = kerasrnn2onnx.load(model, npz)
+    (inp,) = spec.inputs
+    assert spec.time_dims()[inp.name] == 5 and inp.features == 2
+    proto = kerasrnn2onnx.convert(model, weights=npz, strategy="unroll")
+    dims = [d.dim_value or d.dim_param for d in proto.graph.input[0].type.tensor_type.shape.dim]
+    assert dims[1:] == [5, 2]
+
+
+def test_a_bare_layer_config_without_a_declared_shape_stays_dynamic(tmp_path):
+    model, npz = write_layer_json(tmp_path, "LSTM", {"name": "enc", "units": 3, "recurrent_activation": "sigmoid"},
+                                  lstm_weights())
+    spec = kerasrnn2onnx.load(model, npz)
+    assert spec.time_dims()[spec.inputs[0].name] == "time"  # a named dynamic dim
