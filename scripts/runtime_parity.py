@@ -4,7 +4,8 @@
 
 Every non-stateful fixture is converted with ``--target`` and run on ``--runtime``; a
 fixture passes when every case matches Keras at the fixture's tolerance. A refusal of the
-target (a ConversionError) is counted apart from a failure. A runtime that crashes the
+target (a ConversionError) is counted apart from a failure, and so is the adapter's refusal
+of a graph its runtime cannot run (a portable graph's Scan on OpenCV). A runtime that crashes the
 process (tract aborts on some graphs) only loses that fixture: the sweep runs in a child
 process that is restarted after the fixture it died on.
 """
@@ -42,6 +43,14 @@ def _child(runtime: str, target: str, strategy: str, names: list[str]) -> None:
             continue
         try:
             model = load_on(runtime, proto.SerializeToString())
+        except ConversionError as exc:  # the adapter refuses a graph the runtime cannot run (Scan on OpenCV)
+            print(json.dumps({"name": name, "result": "refused", "why": str(exc)}), flush=True)
+            continue
+        except Exception as exc:  # noqa: BLE001 - a runtime's failure is a result here
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            print(json.dumps({"name": name, "result": "fail", "why": f"{type(exc).__name__}: {first}"}), flush=True)
+            continue
+        try:
             worst = 0.0
             for ins, expected in fixture.cases:
                 outs = model.run(dict(zip(model.input_names, ins, strict=True)))

@@ -165,7 +165,9 @@ def _plan_for_runtime(layer: RecurrentLayerSpec, strategy: str, prof: TargetProf
         return LayerPlan(layer.name, "native", f"target {target}: {prof.runtime} runs the ONNX {_ops(layer)} op "
                          f"exactly with these arguments{flip}")
     if prof.scan and not (prof.unroll_fixed_time and timesteps is not None):
-        return LayerPlan(layer.name, "scan", f"target {target}: {blocker}, so a Scan loop of explicit nodes")
+        # portable: a dynamic time means Scan, so that layer's graph runs everywhere but OpenCV
+        where = " (the time is dynamic; OpenCV, which has no Scan, cannot run it)" if prof.unroll_fixed_time else ""
+        return LayerPlan(layer.name, "scan", f"target {target}: {blocker}, so a Scan loop of explicit nodes{where}")
     if prof.scan:
         return LayerPlan(layer.name, "unroll", f"target {target}: {blocker}; the time is fixed, so unrolled "
                          f"({timesteps} steps), which also runs where Scan does not")

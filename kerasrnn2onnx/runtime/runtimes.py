@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from ..errors import MissingDependencyError, RuntimeInputError
+from ..errors import MissingDependencyError, RuntimeInputError, UnsupportedError
 
 RUNTIMES = ("onnxruntime", "openvino", "tract", "opencv", "web")
 
@@ -122,10 +122,37 @@ class _Tract(_FileBacked):
 _TRACT_TYPES = {"<f4": "f32", "<i4": "i32", "<i8": "i64", "|b1": "bool"}
 
 
+def opencv_refusal(proto: onnx.ModelProto) -> UnsupportedError | None:
+    """Why OpenCV DNN cannot run this graph, naming the layer, the feature and the target, or
+    ``None``. OpenCV has no Scan (nor Loop, nor If): a ``--target portable`` graph loops over a
+    dynamic time axis with Scan, which OpenCV's importer rejects with an unnamed "handleNode"
+    error; the ``opencv`` target itself refuses such layers at conversion."""
+    loops = [node for node in proto.graph.node if node.op_type in _OPENCV_LACKS]
+    if not loops:
+        return None
+    metadata = {entry.key: entry.value for entry in proto.metadata_props}
+    try:
+        plans = json.loads(metadata.get("lowering", "{}"))
+    except ValueError:
+        plans = {}
+    scanned = [name for name, how in plans.items() if how == "scan"] if isinstance(plans, dict) else []
+    layer = scanned[0] if scanned else (loops[0].name.split("/cell/")[0] or loops[0].op_type)
+    target = metadata.get("target", "unknown")
+    return UnsupportedError(layer, f"target {target}: the graph uses {loops[0].op_type} (a loop over a dynamic time "
+                            f"axis, or --strategy scan), which OpenCV DNN lacks: convert with --target opencv, or "
+                            "give the Keras Input a fixed length")
+
+
+_OPENCV_LACKS = frozenset({"Scan", "Loop", "If"})
+
+
 class _OpenCV(_FileBacked):
     name = "opencv"
 
     def __init__(self, model: bytes) -> None:
+        refusal = opencv_refusal(onnx.load_from_string(model))
+        if refusal is not None:
+            raise refusal
         super().__init__(model)
         cv2 = _need("cv2", "opencv")
         self._net = cv2.dnn.readNetFromONNX(self.path)

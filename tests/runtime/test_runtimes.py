@@ -1,10 +1,11 @@
-"""Fixtures on the runtimes beyond onnxruntime, each converted with that runtime's target.
+"""Fixtures on the runtimes beyond onnxruntime, each converted with that runtime's target,
+and a smaller set converted with ``--target portable`` on every runtime.
 
 A representative subset per runtime (the whole non-stateful set is measured by
-scripts/runtime_parity.py, minutes per runtime): plain LSTM/GRU/SimpleRNN, go_backwards,
-masks (with go_backwards and return_state), Bidirectional, activations the native ops'
-attribute form cannot carry everywhere, and fixed-time models (OpenCV runs those, and
-LSTMs of any length).
+scripts/runtime_parity.py, a minute or so per runtime and target): plain LSTM/GRU/SimpleRNN,
+go_backwards, masks (with go_backwards and return_state), Bidirectional, activations the native
+ops' attribute form cannot carry everywhere, and fixed-time models (OpenCV runs those, and
+LSTMs of any length; a portable graph with a dynamic time is refused for OpenCV).
 A Python runtime that is not installed fails (the test extra installs it); onnxruntime-web is
 skipped only where Node is absent (the README's test command installs it wherever Node is).
 """
@@ -17,6 +18,7 @@ import shutil
 import numpy as np
 import pytest
 
+from kerasrnn2onnx.errors import UnsupportedError
 from kerasrnn2onnx.runtime.runtimes import load_on, web_unavailable
 
 from ..conftest import MANIFEST, converted
@@ -35,7 +37,17 @@ FIXED_TIME = ["k3_edge_t1_b1_u1", "k3_gru_unroll", "k3_unroll_simple_back", "k3_
               # OpenCV's workarounds: constant reshapes (TimeDistributed), one-axis reductions (3D
               # pooling), PReLU as Max/Min, the time after Permute((2, 1))
               "k3_video_classifier", "k3_volumes_3d", "k3_activation_layers_4d", "k3_fixed_time_permute",
-              "k3_convlstm_grid_1d"]  # and the unrolled loop's steps stacked without a computed shape
+              "k3_convlstm_grid_1d",  # and the unrolled loop's steps stacked without a computed shape
+              "k2_json_layer_fixed_time"]  # a bare layer config whose batch_input_shape fixes the time
+# --target portable: fixed-time models (unrolled: OpenCV too) and dynamic-time ones (Scan),
+# among them the unrolled Bidirectional layers tract's declutter failed on (crnn_ocr, lipnet:
+# reproducer flip_after_reshape_stack)
+PORTABLE_FIXED = ["k3_crnn_ocr", "k2_lipnet", "k3_unroll_lstm_state", "k2_mask_unroll", "k3_video_classifier",
+                  "k2_json_layer_fixed_time"]
+PORTABLE_DYNAMIC = ["k3_bidi_mask_seq", "k2_gru_reset_before_hs", "k3_act_silu", "k2_custom_attention_constants",
+                    "k3_convlstm1d_state"]
+# other targets with --strategy unroll: tract's declutter on the flipped backward half
+UNROLLED = [("tract", "k3_crnn_ocr"), ("tract", "k2_lipnet")]
 # OpenCV runs these LSTMs natively at any length; shared_lstm's second call is named 'lstm#1'
 OPENCV_LSTM = ["k3_lstm", "k3_lstm_back_seq", "k3_bidi_concat", "k2_lstm", "k3_shared_lstm", "k2_tf_ops"]
 # Keras 3's hard_sigmoid as relu6(x + 3) / 6: OpenCV fuses HardSigmoid(1/6, 1/2) times a cell
@@ -61,14 +73,19 @@ def _params():
     for runtime in ("openvino", "tract", "opencv", "web"):
         why = _absent(runtime)
         names = FIXED_TIME + OPENCV_LSTM + OPENCV_HARD_SIGMOID if runtime == "opencv" else DYNAMIC_TIME + FIXED_TIME
+        portable = PORTABLE_FIXED if runtime == "opencv" else PORTABLE_FIXED + PORTABLE_DYNAMIC
         marks = [pytest.mark.skip(reason=why)] if why else []
         for name in names:
-            yield pytest.param(runtime, name, marks=marks, id=f"{runtime}-{name}")
+            yield pytest.param(runtime, runtime, "auto", name, marks=marks, id=f"{runtime}-{name}")
+        for name in portable:
+            yield pytest.param(runtime, "portable", "auto", name, marks=marks, id=f"{runtime}-portable-{name}")
+        for name in (n for r, n in UNROLLED if r == runtime):
+            yield pytest.param(runtime, runtime, "unroll", name, marks=marks, id=f"{runtime}-unroll-{name}")
 
 
-def _matches_keras(runtime: str, name: str, target: str) -> None:
+def _matches_keras(runtime: str, name: str, target: str, strategy: str = "auto") -> None:
     fixture = next(f for f in MANIFEST if f.name == name)
-    model = load_on(runtime, converted(fixture, target))
+    model = load_on(runtime, converted(fixture, target, strategy))
     try:
         for ins, expected in fixture.cases:
             outputs = model.run(dict(zip(model.input_names, ins, strict=True)))
@@ -79,9 +96,9 @@ def _matches_keras(runtime: str, name: str, target: str) -> None:
         model.close()
 
 
-@pytest.mark.parametrize(("runtime", "name"), list(_params()))
-def test_fixture_on_runtime_matches_keras(runtime, name):
-    _matches_keras(runtime, name, runtime)
+@pytest.mark.parametrize(("runtime", "target", "strategy", "name"), list(_params()))
+def test_fixture_on_runtime_matches_keras(runtime, target, strategy, name):
+    _matches_keras(runtime, name, target, strategy)
 
 
 @pytest.mark.parametrize("name", OPENCV_HARD_SIGMOID)
@@ -90,3 +107,17 @@ def test_portable_target_on_opencv_matches_keras(name):
     hard_sigmoid form as well (the same fusion, reproducer hard_sigmoid_mul_fused)."""
     _absent("opencv")
     _matches_keras("opencv", name, "portable")
+
+
+@pytest.mark.parametrize("name", PORTABLE_DYNAMIC)
+def test_portable_graph_with_a_dynamic_time_is_refused_for_opencv(name):
+    """A portable graph loops over a dynamic time with Scan, which OpenCV lacks (its importer
+    fails with an unnamed "handleNode" error): the adapter refuses it first, in one line naming
+    the layer, the feature and the target."""
+    _absent("opencv")
+    fixture = next(f for f in MANIFEST if f.name == name)
+    with pytest.raises(UnsupportedError) as refused:
+        load_on("opencv", converted(fixture, "portable"))
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith("layer '") and "target portable" in message
+    assert "Scan" in message and "OpenCV" in message and "fixed length" in message
