@@ -121,3 +121,18 @@ def test_portable_graph_with_a_dynamic_time_is_refused_for_opencv(name):
     message = str(refused.value)
     assert "\n" not in message and message.startswith("layer '") and "target portable" in message
     assert "Scan" in message and "OpenCV" in message and "fixed length" in message
+
+
+def test_verify_of_a_portable_graph_with_a_dynamic_time_on_opencv_is_one_line(capsys, tmp_path):
+    """``verify model.keras portable.onnx --runtime opencv``: exit 2 and the adapter's one line."""
+    from kerasrnn2onnx.cli import main
+
+    _absent("opencv")
+    fixture = next(f for f in MANIFEST if f.name == "k3_bidi_mask_seq")
+    path = tmp_path / "portable.onnx"
+    path.write_bytes(converted(fixture, "portable"))
+    code = main(["verify", str(fixture.model), str(path), "--runtime", "opencv"])
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert "layer 'bidirectional/forward_lstm'" in lines[0] and "target portable" in lines[0], lines[0]
