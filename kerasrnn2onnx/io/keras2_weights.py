@@ -27,7 +27,7 @@ from ..errors import ConversionError, ModelFileError
 from . import guard
 from .handles import WeightHandle
 from .keras3_paths import MODEL_CLASSES
-from .raw import RawLayer
+from .raw import RawLayer, is_op_node
 from .weights import keras2_weights_by_layer
 
 MATCH_RULES = ("order", "name")
@@ -45,10 +45,6 @@ WEIGHTLESS_FAMILIES = re.compile(
 # rule a user meant cannot be told from the file, so such layers are refused.
 THEANO_FLIPPED = frozenset({"Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "ConvLSTM2D"})
 
-
-def _is_op_node(entry: Mapping[str, Any]) -> bool:
-    """Keras 3 op nodes (``keras.ops.*``) are not layers and own nothing."""
-    return str(entry.get("module") or "").startswith(("keras.src.ops", "keras.ops"))
 
 
 def call_base(name: str) -> str:
@@ -79,7 +75,7 @@ def has_weights(entry: Mapping[str, Any]) -> bool:
     config: Mapping[str, Any] = raw_config if isinstance(raw_config, Mapping) else {}
     if cls in MODEL_CLASSES:
         return any(has_weights(e) for e in _entries(entry))
-    if cls in WEIGHTLESS or WEIGHTLESS_FAMILIES.fullmatch(str(cls)) or _is_op_node(entry):
+    if cls in WEIGHTLESS or WEIGHTLESS_FAMILIES.fullmatch(str(cls)) or is_op_node(entry):
         return False
     if cls in ("TimeDistributed", "Bidirectional") and isinstance(config.get("layer"), Mapping):
         return has_weights(config["layer"])

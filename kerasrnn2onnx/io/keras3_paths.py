@@ -32,6 +32,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..errors import ModelFileError
+from .raw import is_op_node
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 CELL_LAYERS = ("LSTM", "GRU", "SimpleRNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")  # they build a ``cell``
@@ -71,11 +72,6 @@ def _entry_name(entry: Mapping[str, Any]) -> str:
     return name
 
 
-def _is_op_node(entry: Mapping[str, Any]) -> bool:
-    """Keras 3 functional graphs record plain ops (``keras.ops.not_equal``) as nodes; they
-    are Operations, not Layers, so ``model.layers`` (and the walk) does not list them."""
-    return str(entry.get("module") or "").startswith(("keras.src.ops", "keras.ops"))
-
 
 def _model_layers(entry: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """A model config's ``layers`` list, in ``model.layers`` order once op nodes are left out."""
@@ -101,7 +97,7 @@ def layer_paths(model_config: Mapping[str, Any]) -> dict[tuple[str, ...], str | 
         for index, child in enumerate(_model_layers(entry)):
             sequential_input = index == 0 and entry.get("class_name") == "Sequential" \
                 and child.get("class_name") == "InputLayer"  # Sequential.layers leaves it out
-            if _is_op_node(child) or sequential_input:
+            if is_op_node(child) or sequential_input:
                 paths.setdefault((*key, _entry_name(child)), None)
                 continue
             path = _join(prefix, "layers", container.unique(str(child.get("class_name"))))
@@ -165,7 +161,7 @@ def weight_objects(class_name: str, config: Mapping[str, Any]) -> tuple[str, ...
         container = _Container()
         objects: list[str] = [""]
         for entry in _model_layers({"class_name": class_name, "config": config}):
-            if entry.get("class_name") == "InputLayer" or _is_op_node(entry):
+            if entry.get("class_name") == "InputLayer" or is_op_node(entry):
                 continue
             name = container.unique(str(entry.get("class_name")))
             objects.extend(_join("layers", name, rel)

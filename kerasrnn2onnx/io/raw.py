@@ -16,6 +16,16 @@ from typing import Any
 
 from .handles import WeightHandle
 
+OP_MODULES = ("keras.src.ops", "keras.ops")
+
+
+def is_op_node(entry: Mapping[str, Any]) -> bool:
+    """Keras 3 functional graphs record plain ops (``keras.ops.not_equal``) as nodes beside
+    the layers. They are Operations, not Layers: they own no weights, ``model.layers`` does
+    not list them, and their class names can equal a layer's (the op ``Concatenate`` of
+    ``keras.src.ops.numpy`` is not the ``Concatenate`` layer), so only the module tells."""
+    return str(entry.get("module") or "").startswith(OP_MODULES)
+
 
 @dataclass(frozen=True)
 class TensorRef:
@@ -46,6 +56,7 @@ class RawLayer:
     weight_names: tuple[str, ...] = ()
     weights_origin: str | None = None  # where in the file the weights came from, for messages
     keras2_layout: bool = False  # read from a Keras 2 HDF5 layout (its loader converts CuDNN-layout RNN weights)
+    op_node: bool = False  # a Keras 3 op (module keras.src.ops.*), not a layer: see is_op_node
 
 
 @dataclass(frozen=True, eq=False)

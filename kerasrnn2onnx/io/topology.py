@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelFileError
-from .raw import RawLayer, TensorRef
+from .raw import RawLayer, TensorRef, is_op_node
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 OP_LAMBDA_CLASSES = ("TFOpLambda", "SlicingOpLambda")
@@ -453,6 +453,7 @@ def _functional(config: Any, source: Path):
                     call_args=call_args,
                     call_kwargs=call_kwargs,
                     weights_from=lname if k else None,
+                    op_node=is_op_node(entry),
                 )
             )
     inputs = tuple(_rename(r) for r in _refs_list(config.get("input_layers", []), source, "input_layers"))

@@ -9,11 +9,12 @@ and named (``batch``, ``time``); dimensions it fixes stay fixed.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext as _no_scope
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import onnx
 import onnx_ir as ir
 
@@ -270,10 +271,22 @@ def _metadata(spec: ModelSpec, plans: dict[str, LayerPlan], carried: list[StateI
 def _lower_feed_forward_layer(build: _Build, layer: FeedForwardSpec) -> None:
     ins = [build.tensors[s] for s in layer.inputs]
     value = lower_feed_forward(build.ctx, layer, [t.value for t in ins], [t.mask for t in ins], [t.rank for t in ins])
-    mask = feed_forward_mask(layer, [t.mask for t in ins], build.ctx.op.Or, build.ctx.op.And)
+    mask = feed_forward_mask(layer, [t.mask for t in ins], build.ctx.op.Or, build.ctx.op.And,
+                             lambda masks: _join_masks_in_time(build.ctx, ins, masks))
     values = value if isinstance(value, tuple) else (value,)  # attention scores, ConvLSTM states: several
     for index, (item, facts) in enumerate(zip(values, layer.out, strict=True)):
         build.tensors[Ref(layer.name, index)] = _Tensor(item, mask if index == 0 else None, facts)
+
+
+def _join_masks_in_time(ctx: LoweringContext, ins: list[_Tensor], masks: Sequence[Any | None]) -> Any:
+    """(time, batch, 1) masks end to end along time; an unmasked input keeps all its steps."""
+    parts = []
+    for tensor, mask in zip(ins, masks, strict=True):
+        if mask is None:
+            shape = ctx.op.Concat(ctx.dims(tensor.value, 0, 2), ctx.ints(1), axis=0)
+            mask = ctx.op.ConstantOfShape(shape, value=ir.tensor(np.array([True])))
+        parts.append(mask)
+    return ctx.op.Concat(*parts, axis=0)
 
 
 for _kind in FEED_FORWARD:
@@ -305,8 +318,8 @@ def _lower_embedding(build: _Build, layer: EmbeddingSpec) -> None:
 
 @LAYER_LOWERINGS.register(MaskOpSpec)
 def _lower_mask_op_layer(build: _Build, layer: MaskOpSpec) -> None:
-    x = build.tensors[layer.inputs[0]]
-    build.tensors[Ref(layer.name)] = _Tensor(_mask_op(build.ctx, layer, x.value), None, layer.out[0])
+    xs = [build.tensors[s].value for s in layer.inputs]
+    build.tensors[Ref(layer.name)] = _Tensor(MASK_OP_LOWERINGS[layer.op](build.ctx, layer, xs), None, layer.out[0])
 
 
 @LAYER_LOWERINGS.register(RecurrentLayerSpec, BidirectionalSpec)
@@ -351,21 +364,45 @@ def recommended_threads(spec: ModelSpec, plans: dict[str, LayerPlan]) -> int | N
     return 1
 
 
-def _mask_op(ctx: LoweringContext, layer: MaskOpSpec, x: Any) -> Any:
-    """The boolean ops of Keras 3's recorded mask idioms, on time-major tensors."""
-    op = ctx.op
-    if layer.op in ("not_equal", "equal"):
-        assert layer.value is not None  # the parser reads it for these two ops
-        equal = op.Equal(x, ctx.scalar_like(layer.value, x))
-        return op.Not(equal) if layer.op == "not_equal" else equal
-    if layer.op in ("any", "all"):
-        as_float = op.Cast(x, to=ir.DataType.FLOAT)
-        if layer.op == "any":
-            return op.Greater(ctx.reduce("Max", as_float, -1, 0), 0.0)
-        return op.Greater(ctx.reduce("Min", as_float, -1, 0), 0.0)
-    if layer.op == "identity":
-        return op.Identity(x)
-    return op.Not(x)
+def _compare(ctx: LoweringContext, layer: MaskOpSpec, xs: list[Any]) -> Any:
+    assert layer.value is not None  # the parser reads it for these two ops
+    equal = ctx.op.Equal(xs[0], ctx.scalar_like(layer.value, xs[0]))
+    return ctx.op.Not(equal) if layer.op == "not_equal" else equal
+
+
+def _reduce_last(ctx: LoweringContext, layer: MaskOpSpec, xs: list[Any]) -> Any:
+    """any / all as Max / Min of 0/1: ReduceMax has no boolean form."""
+    as_float = ctx.op.Cast(xs[0], to=ir.DataType.FLOAT)
+    return ctx.op.Greater(ctx.reduce("Max" if layer.op == "any" else "Min", as_float, -1, 0), 0.0)
+
+
+def _filled(ctx: LoweringContext, layer: MaskOpSpec, xs: list[Any]) -> Any:
+    """A boolean tensor of ``xs[0]``'s shape, read from the tensor (its dims may be dynamic)."""
+    fill = np.array([layer.op == "ones_like"], dtype=bool)
+    return ctx.op.ConstantOfShape(ctx.op.Shape(xs[0]), value=ir.tensor(fill))
+
+
+def _concatenate_masks(ctx: LoweringContext, layer: MaskOpSpec, xs: list[Any]) -> Any:
+    """Keras axis 1 (time) is the time-major graph's axis 0; the features stay last."""
+    return ctx.op.Concat(*xs, axis=0 if layer.joins_time else -1)
+
+
+MASK_OP_LOWERINGS: dict[str, Callable[[LoweringContext, MaskOpSpec, list[Any]], Any]] = {
+    "not_equal": _compare,
+    "equal": _compare,
+    "any": _reduce_last,
+    "all": _reduce_last,
+    "identity": lambda ctx, layer, xs: ctx.op.Identity(xs[0]),
+    "logical_not": lambda ctx, layer, xs: ctx.op.Not(xs[0]),
+    "logical_or": lambda ctx, layer, xs: ctx.op.Or(xs[0], xs[1]),  # broadcasts a width of 1 as Keras does
+    "logical_and": lambda ctx, layer, xs: ctx.op.And(xs[0], xs[1]),
+    "expand_dims": lambda ctx, layer, xs: ctx.unsqueeze(xs[0], -1),  # (time, batch) -> (time, batch, 1)
+    "zeros_like": _filled,
+    "ones_like": _filled,
+    "concatenate": _concatenate_masks,
+}
+"""Each mask op of Keras 3's recorded mask idioms (spec/mask_ops.py), on time-major tensors:
+(time, batch) masks and (time, batch, features) sequences."""
 
 
 def _zero_masked_last_output(ctx: LoweringContext, layer: RecurrentLayerSpec, values: LayerValues,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -113,5 +113,10 @@ RUNNERS.update(WRAPPER_RUNNERS)  # families kept in their own modules
 def run_feed_forward(
     layer, xs: list[np.ndarray], masks: list[np.ndarray | None]
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    mask = feed_forward_mask(layer, masks, np.logical_or, np.logical_and)  # spec/masks.py
+    def join_time(parts: Sequence[np.ndarray | None]) -> np.ndarray:
+        """(batch, time) masks end to end; an unmasked input keeps all its steps."""
+        filled = [m if m is not None else np.ones(x.shape[:2], dtype=bool) for m, x in zip(parts, xs, strict=True)]
+        return np.concatenate(filled, axis=1)
+
+    mask = feed_forward_mask(layer, masks, np.logical_or, np.logical_and, join_time)  # spec/masks.py
     return RUNNERS[type(layer)](layer, xs, masks), mask

@@ -59,18 +59,21 @@ def _merge_bidirectional(
     return merged + (forward[1:] + backward[1:] if layer.return_state else [])
 
 
-def _mask_op(layer: MaskOpSpec, x: np.ndarray) -> np.ndarray:
-    if layer.op == "not_equal":
-        return x != np.asarray(layer.value, dtype=x.dtype)
-    if layer.op == "equal":
-        return x == np.asarray(layer.value, dtype=x.dtype)
-    if layer.op == "any":
-        return np.any(x, axis=-1)
-    if layer.op == "all":
-        return np.all(x, axis=-1)
-    if layer.op == "identity":
-        return x
-    return np.logical_not(x)
+MASK_OPS: dict[str, Callable[[MaskOpSpec, list[np.ndarray]], np.ndarray]] = {
+    "not_equal": lambda layer, xs: xs[0] != np.asarray(layer.value, dtype=xs[0].dtype),
+    "equal": lambda layer, xs: xs[0] == np.asarray(layer.value, dtype=xs[0].dtype),
+    "any": lambda layer, xs: np.any(xs[0], axis=-1),
+    "all": lambda layer, xs: np.all(xs[0], axis=-1),
+    "identity": lambda layer, xs: xs[0],
+    "logical_not": lambda layer, xs: np.logical_not(xs[0]),
+    "logical_or": lambda layer, xs: np.logical_or(xs[0], xs[1]),  # NumPy broadcasting is Keras's: (b, t, 1)
+    "logical_and": lambda layer, xs: np.logical_and(xs[0], xs[1]),  # with (b, t, width)
+    "expand_dims": lambda layer, xs: xs[0][..., None],
+    "zeros_like": lambda layer, xs: np.zeros(xs[0].shape, dtype=bool),
+    "ones_like": lambda layer, xs: np.ones(xs[0].shape, dtype=bool),
+    "concatenate": lambda layer, xs: np.concatenate(xs, axis=layer.axis),
+}
+"""Each mask op (spec/mask_ops.py) on Keras-layout (batch-major) arrays."""
 
 
 def run_model(
@@ -158,7 +161,7 @@ def _embedding(run: _Run, layer: EmbeddingSpec) -> None:
 
 @LAYER_RUNNERS.register(MaskOpSpec)
 def _mask_op_layer(run: _Run, layer: MaskOpSpec) -> None:
-    run.put(layer.name, _mask_op(layer, run.tensors[layer.inputs[0]]), None)
+    run.put(layer.name, MASK_OPS[layer.op](layer, [run.tensors[s] for s in layer.inputs]), None)
 
 
 def _layer_mask(run: _Run, layer: RecurrentLayerSpec | BidirectionalSpec) -> np.ndarray | None:

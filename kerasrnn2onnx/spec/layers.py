@@ -70,11 +70,10 @@ class IdentityLayerSpec(Node):
 @dataclass(frozen=True, eq=False)
 class MergeSpec(Node):
     """``Concatenate`` (along ``axis``) or an elementwise merge (add, subtract, multiply,
-    average, maximum, minimum). Masks: Concatenate keeps a step any input keeps (an unmasked
-    input keeps every step). The elementwise merges differ by version (base_merge.py
+    average, maximum, minimum). Masks differ by version (base_merge.py and concatenate.py
     ``compute_mask``): tf-keras keeps a step all masked inputs keep (unmasked inputs left out);
     Keras 3 keeps a step any input keeps, and gives no mask at all when one input has none
-    (``any_or_none``)."""
+    (``any_or_none``). Concatenate along time joins the masks in time (spec/masks.py)."""
 
     name: str
     inputs: tuple[Ref, ...]
@@ -82,6 +81,18 @@ class MergeSpec(Node):
     axis: int = -1
     any_or_none: bool = False  # Keras 3's rule for the elementwise merges
     mask = "merge"
+
+    @property
+    def joins_time(self) -> bool:
+        """Concatenate(axis=1) of sequences: their time axes are joined."""
+        return self.op == "concatenate" and self.axis == 1 and bool(self.out) and self.out[0].rank == 3
+
+    def output_time(self, index: int, time: Any, rank: int) -> Any:
+        """Sequences joined in time have a time dim of their own: the sum of fixed lengths
+        (the parser's ``steps``), else a new dynamic one."""
+        if self.op == "concatenate" and self.axis == 1 and rank == 3:
+            return self.out[index].steps if self.out else None
+        return super().output_time(index, time, rank)
 
     def describe(self) -> str:
         return f"{self.op}" + (f"(axis={self.axis})" if self.op == "concatenate" else "")

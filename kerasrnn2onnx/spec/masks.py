@@ -25,20 +25,29 @@ M = TypeVar("M")
 
 
 def feed_forward_mask(layer: Any, masks: Sequence[M | None], any_of: Callable[[M, M], M],
-                      all_of: Callable[[M, M], M]) -> M | None:
-    """The mask a feed-forward layer passes on. ``merge`` layers: Concatenate keeps a step
-    any input keeps (a missing mask counts as all-kept, so then every step is kept), the
-    elementwise merges keep a step every input keeps. ``any_of``/``all_of`` are the stage's
-    logical or/and."""
+                      all_of: Callable[[M, M], M],
+                      join_time: Callable[[Sequence[M | None]], M] | None = None) -> M | None:
+    """The mask a feed-forward layer passes on. ``merge`` layers (base_merge.py and
+    concatenate.py ``compute_mask``): Keras 3 keeps a step any input keeps and gives no mask
+    when one input has none (its all-True mask keeps every step); tf-keras keeps a step every
+    masked input keeps (unmasked inputs left out: ``all`` over their ones). Concatenate along
+    features follows the same two rules (Keras 3 ORs the masks widened to each input's
+    features, tf-keras ANDs them); along time the masks are joined in time
+    (``join_time``, which fills a missing one with all-True). ``any_of``/``all_of`` are the
+    stage's logical or/and."""
     rule = layer.mask  # a class's rule, or a version-dependent one set on the spec (AffineSpec)
     if rule == "pass":
         return masks[0]
     if rule == "merge":
         present = [m for m in masks if m is not None]
-        either = layer.op == "concatenate" or layer.any_or_none
-        if not present or (either and len(present) < len(masks)):
+        if not present:
+            return None
+        if getattr(layer, "joins_time", False):
+            assert join_time is not None  # a stage that runs Concatenate(axis=1) gives it
+            return join_time(masks)
+        if layer.any_or_none and len(present) < len(masks):
             return None  # a missing mask counts as all-kept, so the OR keeps every step (Keras 3: no mask)
-        combine = any_of if either else all_of
+        combine = any_of if layer.any_or_none else all_of
         out = present[0]
         for m in present[1:]:
             out = combine(out, m)

@@ -43,6 +43,7 @@ from .conv_rnn import CONV_RNN_CLASSES, ConvUnflattenSpec, parse_conv_rnn
 from .dot import parse_dot
 from .element_masks import ElementMasks
 from .layers import AnyLayerSpec
+from .mask_ops import MASK_OP_PARSERS, unsupported_op_message
 from .masks import keeps_implicit_mask
 from .parse_cells import CELL_PARSERS, LAYER_TO_CELL, cell_configs, parse_cell, parse_custom_cell
 from .parse_layers import PARSERS, parse_feed_forward
@@ -51,7 +52,6 @@ from .types import (
     BidirectionalSpec,
     EmbeddingSpec,
     MaskingSpec,
-    MaskOpSpec,
     ModelInput,
     ModelSpec,
     OutputSpec,
@@ -264,35 +264,6 @@ def _embedding(
     return spec, TensorFacts(dims["output_dim"], 3, mask_zero)
 
 
-MASK_OPS = {"NotEqual": "not_equal", "Equal": "equal", "Any": "any", "All": "all", "LogicalNot": "logical_not",
-            "ConvertToTensor": "identity"}
-
-
-def _mask_op(raw: RawLayer, source: Ref, info: TensorFacts) -> tuple[MaskOpSpec, TensorFacts]:
-    """Keras 3 op layers that compute a mask; anything beyond the mask idioms is refused."""
-    op = MASK_OPS[raw.class_name]
-    if op in ("not_equal", "equal"):
-        scalars = [a for a in raw.call_args[1:] if isinstance(a, (int, float)) and not isinstance(a, bool)]
-        if len(raw.inbound) != 1 or len(scalars) != 1:
-            raise UnsupportedError(raw.name, f"{raw.class_name} is supported against one number only (a mask idiom)")
-        return MaskOpSpec(raw.name, (source,), op, float(scalars[0])), TensorFacts(info.width, info.rank, False, True)
-    if op == "identity":
-        # Keras 3's Attention.compute_mask returns ops.convert_to_tensor(query mask): recorded as a
-        # node when a recurrent layer reads that mask; on a boolean tensor with no dtype it is the identity
-        extra = [k for k in ("dtype", "sparse", "ragged") if raw.config.get(k)]
-        if not info.boolean or extra or len(raw.inbound) != 1:
-            raise UnsupportedError(raw.name, "ConvertToTensor is supported on a boolean mask tensor without dtype, "
-                                   "sparse or ragged only (a mask idiom)", extra[0] if extra else None)
-        return MaskOpSpec(raw.name, (source,), op), TensorFacts(info.width, info.rank, False, True)
-    if op in ("any", "all"):
-        axis, keepdims = raw.config.get("axis"), raw.config.get("keepdims", False)
-        if axis not in (-1, info.rank - 1) or keepdims or info.rank != 3:
-            raise UnsupportedError(raw.name, f"{raw.class_name} is supported over the last axis of a rank-3 tensor "
-                                   "without keepdims only (a mask idiom)")
-        return MaskOpSpec(raw.name, (source,), op), TensorFacts(None, 2, False, True)
-    return MaskOpSpec(raw.name, (source,), op), TensorFacts(info.width, info.rank, False, True)
-
-
 @dataclass
 class _Graph:
     """What parsing has built so far: the model inputs, what is known of every tensor, the
@@ -371,6 +342,24 @@ def _parse_embedding(call: LayerCall) -> Parsed:
     info = call.infos[0]
     spec, out = _embedding(call.raw, call.inputs[0], info, call.feed)
     return _one(spec, TensorFacts(out.width, out.rank, out.masked, out.boolean, info.steps))
+
+
+def _parse_mask_op(call: LayerCall) -> Parsed:
+    """A Keras 3 op node of a mask computation (spec/mask_ops.py), by its op class."""
+    return _one(*MASK_OP_PARSERS[call.raw.class_name](call.raw, call.inputs, call.infos))
+
+
+MASK_OP_PARSER = LayerParser(_parse_mask_op)
+"""How every op node is read: its inbound tensors, then the op's own parser."""
+
+
+def _parser_for(raw: RawLayer) -> LayerParser:
+    """Op nodes dispatch on the op's class, layers on the layer's: the module tells them apart
+    (the op ``Concatenate`` is not the layer). A config without modules (written by hand)
+    still reaches the mask ops by class names no layer has."""
+    if raw.op_node or (raw.class_name not in LAYER_PARSERS and raw.class_name in MASK_OP_PARSERS):
+        return MASK_OP_PARSER
+    return LAYER_PARSERS[raw.class_name]
 
 
 def _parse_tfop(call: LayerCall) -> Parsed:
@@ -468,8 +457,6 @@ for _name in (*LAYER_TO_CELL, "RNN", "Bidirectional"):  # a built-in cell's own 
     LAYER_PARSERS.add(_name, LayerParser(_parse_recurrent, "recurrent"))
 LAYER_PARSERS.add("Masking", LayerParser(_with_input_steps(_masking)))
 LAYER_PARSERS.add("Embedding", LayerParser(_parse_embedding))
-for _name in MASK_OPS:
-    LAYER_PARSERS.add(_name, LayerParser(_with_input_steps(_mask_op)))
 for _name in PARSERS:
     if _name != "Softmax":  # it may read a mask: _parse_softmax
         LAYER_PARSERS.add(_name, LayerParser(_parse_feed_forward))
@@ -496,7 +483,7 @@ def parse_model(model: RawModel) -> ModelSpec:
             graph.inputs[raw.name] = spec_in
             graph.tensors[TensorRef(raw.name)] = spec_in.facts()
             continue
-        parser = LAYER_PARSERS[raw.class_name]
+        parser = _parser_for(raw)
         for spec, outs in parser.parse(_read_call(raw, parser, graph)):
             graph.layers.append(spec)
             for index, out in enumerate(outs):
@@ -535,9 +522,10 @@ def parse_model(model: RawModel) -> ModelSpec:
 
 
 def _check_supported(model: RawModel) -> None:
-    """Every unsupported layer named at once, with what is supported."""
-    unsupported = [raw for raw in model.layers
-                   if raw.class_name != "InputLayer" and raw.class_name not in LAYER_PARSERS]
+    """Every unsupported layer named at once, with what is supported; else the first op node
+    that is no mask op, with why."""
+    unsupported = [raw for raw in model.layers if not raw.op_node and raw.class_name != "InputLayer"
+                   and raw.class_name not in LAYER_PARSERS and raw.class_name not in MASK_OP_PARSERS]
     if unsupported:
         shown = ", ".join(f"'{raw.name}' ({raw.class_name})" for raw in unsupported)
         raise UnsupportedError(
@@ -546,6 +534,9 @@ def _check_supported(model: RawModel) -> None:
             "RNN, Bidirectional), InputLayer, Masking, Embedding and "
             + ", ".join(sorted({*PARSERS, "Dot", *ATTENTION_PARSERS})),
         )
+    for raw in model.layers:
+        if raw.op_node and raw.class_name not in MASK_OP_PARSERS:
+            raise UnsupportedError(raw.name, unsupported_op_message(raw))
 
 
 def _read_call(raw: RawLayer, parser: LayerParser, graph: _Graph) -> LayerCall:

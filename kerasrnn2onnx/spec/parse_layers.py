@@ -128,6 +128,7 @@ def _merge(raw, config, sources, infos, model, feed) -> Parsed:
     if len(ranks) != 1:
         raise UnsupportedError(raw.name, f"inputs of different ranks {sorted(ranks)}")
     rank = ranks.pop()
+    keras3 = model.keras_major == 3  # no mask unless every input has one (MergeSpec)
     masked = any(i.masked for i in infos)
     if op == "concatenate":
         axis = config.get("axis", -1)
@@ -141,13 +142,15 @@ def _merge(raw, config, sources, infos, model, feed) -> Parsed:
             width = infos[0].width
             all_steps = [i.steps for i in infos]
             steps = sum(s for s in all_steps if s is not None) if None not in all_steps else None
-        return MergeSpec(raw.name, sources, op, axis), TensorFacts(width, rank, masked, steps=steps)
+        in_time = rank == 3 and axis == 1  # masks joined in time; along features Keras 3 needs every mask
+        joined_masked = masked if in_time or not keras3 else all(i.masked for i in infos)
+        return MergeSpec(raw.name, sources, op, axis, any_or_none=keras3), TensorFacts(width, rank, joined_masked,
+                                                                                      steps=steps)
     widths = {i.width for i in infos}
     if len(widths) != 1:
         raise LayerError(raw.name, f"{raw.class_name} inputs have different widths {sorted(widths)}")
     if op == "subtract" and len(sources) != 2:
         raise LayerError(raw.name, "Subtract takes exactly two inputs")
-    keras3 = model.keras_major == 3  # no mask unless every input has one (MergeSpec)
     masked = all(i.masked for i in infos) if keras3 else masked
     return MergeSpec(raw.name, sources, op, any_or_none=keras3), TensorFacts(infos[0].width, rank, masked,
                                                                              steps=_known_steps(infos))

@@ -160,23 +160,41 @@ class EmbeddingSpec(Node):
 
 @dataclass(frozen=True, eq=False)
 class MaskOpSpec(Node):
-    """A boolean op that Keras 3 records in functional graphs to compute a mask explicitly
-    (``NotEqual(x, 0.0) -> Any(axis=-1)`` for Masking, ``NotEqual(ids, 0)`` for Embedding),
-    then passes as the recurrent layer's ``mask=`` argument.
+    """A boolean op that Keras 3 records in functional graphs to compute a mask explicitly,
+    then passes as a recurrent layer's ``mask=`` argument: ``NotEqual(x, 0.0) -> Any(axis=-1)``
+    for Masking, ``NotEqual(ids, 0)`` for Embedding, ``LogicalOr`` of the inputs' masks for
+    the elementwise merges, and for Concatenate each input's mask widened to its features
+    (``LogicalOr(ExpandDims(m, -1), ZerosLike(x, bool))``, ``OnesLike(x, bool)`` for an
+    unmasked input), concatenated and reduced with ``Any(axis=-1)`` (spec/mask_ops.py).
 
     ``op`` is ``not_equal`` / ``equal`` (against ``value``), ``any`` / ``all`` (over the last
-    axis), ``logical_not`` or ``identity`` (``ConvertToTensor`` of a boolean mask)."""
+    axis), ``logical_not``, ``logical_or`` / ``logical_and`` (two inputs, broadcast over a
+    width of 1), ``expand_dims`` (a new last axis), ``zeros_like`` / ``ones_like`` (a boolean
+    tensor of the input's shape), ``concatenate`` (along Keras axis ``axis``, counted from 0
+    with the batch) or ``identity`` (``ConvertToTensor`` of a boolean mask)."""
 
     name: str
     inputs: tuple[Ref, ...]
     op: str
     value: float | None = None
+    axis: int | None = None  # concatenate: the Keras axis (1: time, 2: features of a rank-3 tensor)
 
     def output_time(self, index: int, time: Any, rank: int) -> Any:
-        return time  # a (batch, time) mask keeps the time of the tensor it is computed from
+        """A mask keeps the time of the tensor it is computed from (rank 2 or 3 alike), except
+        a concatenation along time, which makes a time dim of its own (the sum of fixed
+        lengths, else a new dynamic one)."""
+        if self.joins_time:
+            return self.out[index].steps if self.out else None
+        return time
+
+    @property
+    def joins_time(self) -> bool:
+        return self.op == "concatenate" and self.axis == 1
 
     def describe(self) -> str:
-        return f"mask op {self.op}" + (f"(value={self.value:g})" if self.value is not None else "")
+        args = [f"value={self.value:g}"] if self.value is not None else []
+        args += [f"axis={self.axis}"] if self.axis is not None else []
+        return f"mask op {self.op}" + (f"({', '.join(args)})" if args else "")
 
 
 @dataclass(frozen=True, eq=False)
