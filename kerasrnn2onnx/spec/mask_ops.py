@@ -46,7 +46,7 @@ MASK_OP_PARSERS: Registry[str, MaskOpParser] = Registry("mask op parser")
 
 def refuse(raw: RawLayer, why: str, key: str | None = None) -> UnsupportedError:
     """The error for an op node outside the mask idioms: node name, op and why."""
-    return UnsupportedError(raw.name, f"Keras op {raw.class_name}: {why}", key)
+    return UnsupportedError(raw.name, f"Keras op {raw.class_name} {why}", key)
 
 
 def _bool_facts(like: TensorFacts, width: int | None, rank: int, steps: int | None = None) -> TensorFacts:
@@ -136,8 +136,8 @@ def _broadcast_width(raw: RawLayer, a: TensorFacts, b: TensorFacts) -> int:
     """The width two (batch, time, width) masks broadcast to: equal, or one of them 1."""
     if a.width is not None and b.width is not None and (a.width == b.width or 1 in (a.width, b.width)):
         return a.width if b.width == 1 else b.width
-    raise refuse(raw, f"masks of widths {a.width} and {b.width} do not broadcast (a mask idiom has equal widths "
-                 "or a width of 1)")
+    raise refuse(raw, f"is given masks of widths {a.width} and {b.width}, which do not broadcast (a mask idiom has "
+                 "equal widths or a width of 1)")
 
 
 def _expand_dims(raw: RawLayer, sources: Sources, infos: Infos) -> Parsed:
@@ -180,18 +180,18 @@ def _concatenate(raw: RawLayer, sources: Sources, infos: Infos) -> Parsed:
     rank = ranks.pop()
     axis = raw.config.get("axis", -1)
     if not isinstance(axis, int) or isinstance(axis, bool) or not -rank <= axis < rank or axis % rank == 0:
-        raise refuse(raw, f"axis {axis!r} is not supported (time or features of a mask)", "axis")
+        raise refuse(raw, f"is not supported along axis {axis!r} (time or features of a mask)", "axis")
     axis %= rank
     steps = [i.steps for i in infos]
     if axis == 1:  # time: equal widths, the lengths add up
         widths = {i.width for i in infos}
         if len(widths) != 1:
-            raise refuse(raw, f"masks joined in time have different widths {sorted(map(str, widths))}")
+            raise refuse(raw, f"joins masks of different widths {sorted(map(str, widths))} in time")
         total = sum(s for s in steps if s is not None) if None not in steps else None
         return MaskOpSpec(raw.name, sources, "concatenate", axis=1), TensorFacts(widths.pop(), rank, False, True,
                                                                                  total)
     if any(i.width is None for i in infos):
-        raise refuse(raw, "masks joined along features need known widths")
+        raise refuse(raw, "needs known widths to join masks along features")
     width = sum(i.width for i in infos if i.width is not None)
     known = next((s for s in steps if s is not None), None)
     return MaskOpSpec(raw.name, sources, "concatenate", axis=2), _bool_facts(infos[0], width, 3, known)
@@ -216,4 +216,4 @@ def unsupported_op_message(raw: RawLayer) -> str:
     error's layer)."""
     return (f"Keras op {raw.class_name} (recorded as a graph node, module keras.src.ops) is not supported: only the "
             f"boolean ops Keras records to compute masks are ({', '.join(sorted(MASK_OP_PARSERS))}); an op on data "
-            "(keras.ops.* in a functional model) needs a layer instead (a Lambda is not convertible either)")
+            "(keras.ops.* called in a functional model) has no conversion: use a Keras layer for it")
