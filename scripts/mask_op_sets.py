@@ -133,6 +133,19 @@ def g_average_rnn(keras: Any):
                     L.SimpleRNN(2, go_backwards=True, name="mean-rnn-back")(mean)]
 
 
+def g_multiply_rnn(keras: Any):
+    """Multiply of two masked embeddings and Maximum of one with float features: Keras 3's
+    Multiply/Maximum read their inputs' masks (a masked input counts as 1 / as the other
+    input), tf-keras's do not."""
+    L = keras.layers
+    a, b, feats = _token_input(keras, "ids-a"), _token_input(keras, "ids-b"), keras.Input((None, 2), name="feats")
+    emb_a = L.Embedding(VOCAB, 2, mask_zero=True, name="emb-a")(a)
+    product = L.Multiply(name="gate-mul")([emb_a, L.Embedding(VOCAB, 2, mask_zero=True, name="emb-b")(b)])
+    peak = L.Maximum(name="peak")([emb_a, feats])
+    return [a, b, feats], [L.SimpleRNN(3, return_sequences=True, name="mul-rnn")(product),
+                           L.SimpleRNN(2, name="peak-rnn")(peak), product, peak]
+
+
 def g_time_concat(keras: Any):
     """Concatenate along time of two masked embeddings (fixed T = 4 each): the op Concatenate
     joins the widened masks along axis 1 before Any."""
@@ -172,6 +185,11 @@ def mask_op_sets(prefix: str, fmt: str, Fx: Any, lay: Callable, Inputs: Any) -> 
         fx("average_rnn", "functional ids-a, ids-b (None,) int32 -> Embedding(9, 3, mask_zero=True) 'emb-a' / "
            "'emb-b' -> Average 'mean-emb' -> SimpleRNN(3, seq) 'mean-rnn' and SimpleRNN(2, go_backwards) "
            "'mean-rnn-back'; 3 Adam steps", "NotEqual x2, LogicalOr", g_average_rnn, ("a", "b")),
+        fx("multiply_rnn", "functional ids-a, ids-b (None,) int32 -> Embedding(9, 2, mask_zero=True) 'emb-a' / "
+           "'emb-b', feats (None, 2) float; Multiply 'gate-mul'(emb-a, emb-b) -> SimpleRNN(3, seq) 'mul-rnn'; "
+           "Maximum 'peak'(emb-a, feats) -> SimpleRNN(2) 'peak-rnn'; outputs [mul-rnn, peak-rnn, gate-mul, peak] "
+           "(Keras 3's Multiply/Maximum change masked steps' values); 3 Adam steps",
+           "NotEqual x2, LogicalOr", g_multiply_rnn, ("a", "b", "f")),
         fx("time_concat", "functional first-ids, second-ids (4,) int32 -> one Embedding(9, 3, mask_zero=True) "
            "'shared-emb' on both -> Concatenate(axis=1) 'then' (8 steps) -> GRU(3, seq) 'joined-gru'; fixed time "
            "(unroll converts it too); 3 Adam steps", "NotEqual x2, ExpandDims x2, ZerosLike(bool) x2, LogicalOr x2, "

@@ -26,6 +26,7 @@ from ..spec.layers import (
     RepeatVectorSpec,
     ReshapeSpec,
 )
+from ..spec.masks import keras3_masked_merge
 from ..spec.tfops import TFOpSpec
 from .activation_layers import LOWERINGS as ACTIVATION_LOWERINGS
 from .attention import ATTENTION_LOWERINGS
@@ -47,6 +48,9 @@ def _dense(ctx: LoweringContext, layer: DenseSpec, xs, masks, ranks):
 
 def _merge(ctx: LoweringContext, layer: MergeSpec, xs, masks, ranks):
     op = ctx.op
+    if layer.reads_masks and any(m is not None for m in masks):  # masks: (time, batch, 1)
+        pairs = {"multiply": op.Mul, "maximum": op.Max, "minimum": op.Min}
+        return keras3_masked_merge(layer.op, xs, masks, pairs[layer.op], op.Where, ctx.scalar_like, op.Or)
     if layer.op == "concatenate":
         axis = layer.axis
         if ranks[0] == 3:  # batch-major Keras axis -> time-major graph axis

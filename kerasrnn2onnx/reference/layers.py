@@ -19,7 +19,7 @@ from ..spec.layers import (
     RepeatVectorSpec,
     ReshapeSpec,
 )
-from ..spec.masks import feed_forward_mask
+from ..spec.masks import feed_forward_mask, keras3_masked_merge
 from ..spec.tfops import TFOpSpec
 from .activation_layers import RUNNERS as ACTIVATION_RUNNERS
 from .attention import ATTENTION_RUNNERS
@@ -37,7 +37,14 @@ def _dense(layer: DenseSpec, xs, masks):
     return layer.activation.numpy(y)
 
 
+MERGE_PAIRS = {"multiply": np.multiply, "maximum": np.maximum, "minimum": np.minimum}
+
+
 def _merge(layer: MergeSpec, xs, masks):
+    if layer.reads_masks and any(m is not None for m in masks):
+        return keras3_masked_merge(layer.op, xs, masks, MERGE_PAIRS[layer.op],
+                                   lambda m, a, b: np.where(m[..., None], a, b),
+                                   lambda v, like: np.asarray(v, dtype=like.dtype), np.logical_or)
     if layer.op == "concatenate":
         return np.concatenate(xs, axis=layer.axis)
     if layer.op == "add":

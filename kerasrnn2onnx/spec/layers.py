@@ -83,6 +83,12 @@ class MergeSpec(Node):
     mask = "merge"
 
     @property
+    def reads_masks(self) -> bool:
+        """Keras 3's Multiply, Maximum and Minimum change masked steps' values
+        (spec/masks.py ``keras3_masked_merge``)."""
+        return self.any_or_none and self.op in ("multiply", "maximum", "minimum")
+
+    @property
     def joins_time(self) -> bool:
         """Concatenate(axis=1) of sequences: their time axes are joined."""
         return self.op == "concatenate" and self.axis == 1 and bool(self.out) and self.out[0].rank == 3

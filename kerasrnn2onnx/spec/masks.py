@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 M = TypeVar("M")
+V = TypeVar("V")
 
 
 def feed_forward_mask(layer: Any, masks: Sequence[M | None], any_of: Callable[[M, M], M],
@@ -53,6 +54,41 @@ def feed_forward_mask(layer: Any, masks: Sequence[M | None], any_of: Callable[[M
             out = combine(out, m)
         return out
     return None
+
+
+def keras3_masked_merge(op: str, xs: Sequence[V], masks: Sequence[M | None], combine: Callable[[V, V], V],
+                        where: Callable[[M, V, V], V], constant: Callable[[float, V], V],
+                        any_of: Callable[[M, M], M]) -> V:
+    """The values of Keras 3's ``Multiply``, ``Maximum`` and ``Minimum`` of masked inputs:
+    unlike the other merges they read their inputs' masks (multiply.py,
+    base_merge.py ``_apply_merge_op_and_or_mask``), so masked steps change the numbers.
+    Multiply counts a masked input as 1 and, when every input has a mask, zeroes the steps
+    all of them mask. Maximum/Minimum fold the inputs in order: a masked step of the next
+    input takes the running result's value, a masked step of the running result takes the
+    input's, and the running mask is the OR of both (gone once an input has none). tf-keras
+    reads no mask there. ``where(mask, a, b)`` broadcasts a mask over the features;
+    ``constant(v, like)`` is ``v`` in ``like``'s type."""
+    if op == "multiply":
+        out: V | None = None
+        for x, m in zip(xs, masks, strict=True):
+            x = where(m, x, constant(1.0, x)) if m is not None else x
+            out = x if out is None else combine(out, x)
+        assert out is not None  # a merge has two inputs or more
+        if all(m is not None for m in masks):
+            keep = masks[0]
+            for m in masks[1:]:
+                keep = any_of(keep, m)  # type: ignore[arg-type]  # all present (checked above)
+            out = where(keep, out, constant(0.0, out))  # type: ignore[arg-type]
+        return out
+    result, result_mask = xs[0], masks[0]
+    for x, m in zip(xs[1:], masks[1:], strict=True):
+        if m is not None:
+            x = where(m, x, result)
+        if result_mask is not None:
+            result = where(result_mask, result, x)
+        result_mask = any_of(result_mask, m) if m is not None and result_mask is not None else None
+        result = combine(result, x)
+    return result
 
 
 def keeps_implicit_mask(keras_major: int | None, tensor_kwargs: Mapping[str, Any]) -> bool:
