@@ -14,8 +14,9 @@ import pytest
 
 import kerasrnn2onnx
 from kerasrnn2onnx.errors import ConversionError
+from kerasrnn2onnx.spec.types import BidirectionalSpec, MaskOpSpec, RecurrentLayerSpec
 
-from ..conftest import FIXTURES
+from ..conftest import FIXTURES, MANIFEST
 
 OPS = "keras.src.ops.numpy"
 
@@ -113,3 +114,21 @@ def test_op_and_layer_of_one_class_name_are_told_apart_by_module():
     kinds = {layer.name: type(layer).__name__ for layer in spec.layers}
     assert kinds["joined"] == "MergeSpec" and kinds["concatenate"] == "MaskOpSpec"
     assert spec.facts(next(layer for layer in spec.layers if layer.name == "concatenate").inputs[0]).boolean
+
+
+MASKOP_FIXTURES = [f for f in MANIFEST if "_maskop_" in f.name]
+
+
+@pytest.mark.parametrize("fixture", [pytest.param(f, id=f.name) for f in MASKOP_FIXTURES])
+def test_keras3_files_hand_recurrent_layers_op_masks_and_tf_keras_files_none(fixture):
+    """The k3 fixtures exercise the recorded ops (every recurrent layer that reads a merged
+    mask reads it from a mask op), their tf-keras twins record none (the mask flows
+    implicitly): one model, both paths, both checked against Keras by tests/parity."""
+    spec = kerasrnn2onnx.load(fixture.model, **fixture.load_kwargs())
+    ops = {layer.name for layer in spec.layers if isinstance(layer, MaskOpSpec)}
+    sources = {layer.mask_source.layer for layer in spec.layers
+               if isinstance(layer, (RecurrentLayerSpec, BidirectionalSpec)) and layer.mask_source is not None}
+    if fixture.name.startswith("k3_"):
+        assert ops and sources and sources <= ops, (ops, sources)
+    else:
+        assert not ops and not sources
