@@ -1078,6 +1078,14 @@ def graph_set(prefix, fmt):
            "(batch, 3, 3) -> Permute((2, 1)) (swaps time and features) -> GRU(2) (runs over the "
            "3 LSTM units as time steps, features = the 3 LSTM steps)", fmt=fmt, features=4,
            timesteps=6, cases=((3, 6), (2, 6)), tags=tag + ("reshape", "permute")),
+        Fx(f"{prefix}_reshape_go_backwards",
+           [lay("Reshape", (-1, 3), name="split-frames"),
+            lay("GRU", 3, go_backwards=True, return_sequences=True, name="rev-gru"),
+            lay("LSTM", 2, go_backwards=True, name="rev-lstm")],
+           "Sequential Input((None, 6)) -> Reshape((-1, 3)) (each step split in two: a time axis "
+           "made by a Reshape) -> GRU(3, go_backwards, seq) -> LSTM(2, go_backwards); the tract "
+           "target's flip of the reshaped time failed tract's declutter (reproducer "
+           "flip_of_split_axis)", fmt=fmt, features=6, cases=((2, 4), (3, 2)), tags=tag + ("reshape",)),
     ]
 
 

@@ -79,8 +79,19 @@ class LoweringContext:
 
     # Helpers used by several strategies -------------------------------------------
     def flip_time(self, value: ir.Value, axis: int = 0) -> ir.Value:
-        """Reverse ``value`` along ``axis`` with one Slice (negative step)."""
-        return self.op.Slice(value, self.ints(-1), self.ints(INT64_MIN), self.ints(axis), self.ints(-1))
+        """Reverse ``value`` along ``axis`` with one Slice (negative step), or, where the target
+        cannot take that Slice after a Reshape (targets.py ``slice_flips``: tract's declutter
+        fails pulling it over a Reshape that made the axis), a Gather of the indices
+        (n - 1) - Range(0, n, 1). Why not Range(n - 1, -1, -1): tract 0.23 sizes a Range with a
+        negative step wrong ("Failed analyse ... Range")."""
+        if self.target.slice_flips:
+            return self.op.Slice(value, self.ints(-1), self.ints(INT64_MIN), self.ints(axis), self.ints(-1))
+        op = self.op
+        length = op.Squeeze(self.dims(value, axis, axis + 1), self.ints(0))
+        last = op.Sub(length, op.Constant(value=ir.tensor(np.array(1, np.int64))))
+        upward = op.Range(op.Constant(value=ir.tensor(np.array(0, np.int64))), length,
+                          op.Constant(value=ir.tensor(np.array(1, np.int64))))
+        return op.Gather(value, op.Sub(last, upward), axis=axis)
 
     def scalar(self, number: float, dtype: ir.DataType) -> ir.Value:
         """A constant scalar of ``dtype``. Why not ``op.CastLike``: it needs opset 15."""

@@ -45,6 +45,10 @@ names, so a new runtime is one row. Every ``False`` here was measured on the run
   ("Pulling ... Downsample over ... Reshape: Invalid axis"), and OpenCV mis-sizes a Reshape to
   a shape read from a ConvLSTM's frames; there each step gets an Unsqueeze and one Concat
   stacks them (lowering/loops.py).
+- ``slice_flips``: a time axis may be reversed with a Slice of step -1; tract's declutter fails
+  pulling that Slice over a Reshape that made the axis (a Keras ``Reshape((-1, 3))`` before a
+  go_backwards layer: "Pulling ... Downsample over ... Reshape: Invalid axis"), so tract's
+  flips are a Gather of computed indices (lowering/context.py ``flip_time``).
 - ``prelu``: the PRelu op broadcasts its slope as the spec says (OpenCV takes it per channel
   of axis 1 and fails on Keras's trailing-axis slopes: "cn1 <= scale.total()"); else
   max(x, 0) + alpha * min(x, 0).
@@ -90,6 +94,7 @@ class TargetProfile:
     scan_output_feeds_body: bool = True
     static_reshapes: bool = False
     reshape_stacks_steps: bool = True
+    slice_flips: bool = True
     prelu: bool = True
     multi_axis_reduce: bool = True
     constant_nodes: bool = True
@@ -107,7 +112,8 @@ PROFILES: dict[str, TargetProfile] = {p.name: p for p in (
                   scan_outer_values=False),
     TargetProfile("tract", "tract", native_activations=DEFAULT_ACTIVATIONS_ONLY, sequence_lens=False, reverse=False,
                   value_info=False, lstm_cell_state_out=False, activation_forms="exp",
-                  scan_output_feeds_body=False, scan_final_states=False, reshape_stacks_steps=False),
+                  scan_output_feeds_body=False, scan_final_states=False, reshape_stacks_steps=False,
+                  slice_flips=False),
     TargetProfile("opencv", "OpenCV DNN", native_ops=frozenset({"LSTM"}), native_activations=DEFAULT_ACTIVATIONS_ONLY,
                   sequence_lens=False, reverse=False, scan=False, value_info=False, static_reshapes=True,
                   reshape_stacks_steps=False, prelu=False, multi_axis_reduce=False, constant_nodes=False,

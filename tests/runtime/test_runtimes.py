@@ -31,7 +31,9 @@ DYNAMIC_TIME = ["k3_lstm", "k3_lstm_back_state", "k3_gru", "k3_simple_rnn", "k3_
                 "k3_act_silu", "k3_act_mish", "k3_custom_minimal_rnn", "k2_custom_attention_constants",
                 "k3_dot_attention", "k2_tf_ops", "k3_named_wrappers",
                 # newer families: attention seq2seq, ConvLSTM, a whole CRNN
-                "k3_seq2seq_bahdanau", "k3_convlstm2d_seq", "k3_crnn_ocr"]
+                "k3_seq2seq_bahdanau", "k3_convlstm2d_seq", "k3_crnn_ocr",
+                # a time axis a Reshape made, flipped for go_backwards (tract: reproducer flip_of_split_axis)
+                "k3_reshape_go_backwards"]
 FIXED_TIME = ["k3_edge_t1_b1_u1", "k3_gru_unroll", "k3_unroll_simple_back", "k3_unroll_lstm_state", "k3_cnn_lstm",
               "k2_mask_unroll",
               # OpenCV's workarounds: constant reshapes (TimeDistributed), one-axis reductions (3D
@@ -45,7 +47,7 @@ FIXED_TIME = ["k3_edge_t1_b1_u1", "k3_gru_unroll", "k3_unroll_simple_back", "k3_
 PORTABLE_FIXED = ["k3_crnn_ocr", "k2_lipnet", "k3_unroll_lstm_state", "k2_mask_unroll", "k3_video_classifier",
                   "k2_json_layer_fixed_time"]
 PORTABLE_DYNAMIC = ["k3_bidi_mask_seq", "k2_gru_reset_before_hs", "k3_act_silu", "k2_custom_attention_constants",
-                    "k3_convlstm1d_state"]
+                    "k3_convlstm1d_state", "k2_reshape_go_backwards"]
 # other targets with --strategy unroll: tract's declutter on the flipped backward half
 UNROLLED = [("tract", "k3_crnn_ocr"), ("tract", "k2_lipnet")]
 # OpenCV runs these LSTMs natively at any length; shared_lstm's second call is named 'lstm#1'

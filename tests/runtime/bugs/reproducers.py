@@ -425,6 +425,31 @@ def flip_after_reshape_stack() -> Reproducer:
                       [np.stack(steps[::-1])])
 
 
+def flip_of_split_axis() -> Reproducer:
+    """tract 0.23's declutter fails on a flip (Slice with step -1) of an axis a Reshape made,
+    through a Transpose: a Keras Reshape((-1, 3)) before a go_backwards layer, whose input the
+    tract target flips for a forward op (k3/k2_reshape_go_backwards: "Pulling ... Downsample
+    over ... Reshape: Invalid axis"). The tract target flips with a Gather of (n - 1) -
+    Range(0, n, 1) instead (a Range with step -1 is sized wrong by tract)."""
+    x = np.random.default_rng(12).standard_normal((2, 12)).astype(np.float32)
+    head = [helper.make_node("Reshape", ["x", "shape"], ["r"]),
+            helper.make_node("Transpose", ["r"], ["t"], perm=[1, 0, 2])]
+    scalars = [helper.make_tensor(name, TensorProto.INT64, [], [v]) for name, v in (("zero_s", 0), ("one_s", 1))]
+    constants = [_ints("shape", [0, -1, 3]), _ints("zero", [0]), _ints("one", [1]), _ints("minus_one", [-1]),
+                 _ints("first", [-2 ** 63]), *scalars]
+    bug = _one_input([*head, helper.make_node("Slice", ["t", "minus_one", "first", "zero", "minus_one"], ["y"])],
+                     ["b", 12], [None, "b", 3], constants)
+    ours = _one_input([*head, helper.make_node("Shape", ["t"], ["dims"]),
+                       helper.make_node("Gather", ["dims", "zero_s"], ["n"], axis=0),
+                       helper.make_node("Sub", ["n", "one_s"], ["last"]),
+                       helper.make_node("Range", ["zero_s", "n", "one_s"], ["upward"]),
+                       helper.make_node("Sub", ["last", "upward"], ["indices"]),
+                       helper.make_node("Gather", ["t", "indices"], ["y"], axis=0)],
+                      ["b", 12], [None, "b", 3], constants)
+    return Reproducer("tract", "flip of an axis a Reshape made", bug, ours, {"x": x},
+                      [x.reshape(2, 4, 3).transpose(1, 0, 2)[::-1]])
+
+
 # lstm_reverse and int64_sort_key stay as checks of our form only: on OpenVINO 2026.4 these
 # minimal forms compute right (the fixture failures came from larger graphs), so they are not
 # in the "bug still shows" list
@@ -434,5 +459,6 @@ REPRODUCERS: list[Callable[[], Reproducer]] = [cumsum_axis, named_dims_in_value_
                                                reduce_several_axes_rank5, prelu_trailing_slope,
                                                reshape_to_computed_shape, gather_scalar_constant_node,
                                                scan_reads_outer_input, scan_two_final_states, erf_inexact,
-                                               hard_sigmoid_mul_fused, flip_after_reshape_stack]
+                                               hard_sigmoid_mul_fused, flip_after_reshape_stack,
+                                               flip_of_split_axis]
 OUR_FORM_ONLY: list[Callable[[], Reproducer]] = [lstm_reverse, int64_sort_key]
