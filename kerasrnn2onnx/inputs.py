@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,9 @@ from .errors import ModelFileError, RuntimeInputError
 from .io import guard
 from .io.guard import current_limits
 from .spec import ModelSpec
+from .spec.folds import FoldSpec
 from .spec.types import EmbeddingSpec
+from .spec.wrappers import TimeDistributedSpec, TokenEmbeddingSpec
 
 
 def make_inputs(spec: ModelSpec, batch: int = 2, timesteps: int = 7, seed: int = 0) -> list[np.ndarray]:
@@ -40,11 +42,31 @@ def make_inputs(spec: ModelSpec, batch: int = 2, timesteps: int = 7, seed: int =
     return arrays
 
 
+_VOCABULARY: dict[type, Callable[[Any], int | None]] = {
+    EmbeddingSpec: lambda layer: layer.input_dim,
+    TokenEmbeddingSpec: lambda layer: layer.vocabulary,
+    TimeDistributedSpec: lambda layer: _vocabulary(layer.chain[0][0]),
+}
+
+
+def _vocabulary(layer: Any) -> int | None:
+    """The vocabulary of an Embedding, or of a TimeDistributed wrapper's first layer."""
+    read = _VOCABULARY.get(type(layer))
+    return read(layer) if read is not None else None
+
+
 def _tensor_vocab(spec: ModelSpec, name: str) -> int:
-    """Token ids for an input read by TimeDistributed(Embedding): below its vocabulary."""
+    """Token ids for an input of rank 3+ read by an Embedding (inside TimeDistributed, or after
+    the fold of a TimeDistributed model, spec/folds.py): below its vocabulary."""
+    readers = {name}  # the input, and the folds of it
     for layer in spec.layers:
-        vocab = getattr(layer, "vocabulary", None)
-        if vocab is not None and any(s.layer == name for s in getattr(layer, "sources", ())):
+        if not layer.inputs or layer.inputs[0].layer not in readers:
+            continue
+        if isinstance(layer, FoldSpec):
+            readers.add(layer.name)
+            continue
+        vocab = _vocabulary(layer)
+        if vocab is not None:
             return int(vocab)
     return 2
 

@@ -99,6 +99,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import issue14_sets  # noqa: E402  (masked Softmax, TimeDistributed of models, named attention, adapt())
 import layer_sets  # noqa: E402  (fixture sets of the feed-forward layer families)
 import mask_op_sets  # noqa: E402  (masks computed by merge layers: Keras 3's recorded mask ops)
+import td_rnn_sets  # noqa: E402  (TimeDistributed of recurrent layers and of models holding one)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -2553,6 +2554,7 @@ K3_FIXTURES = [
     *convlstm_extra_set("k3", "keras"),
     *issue14_sets.all_sets("k3", "keras", Fx, lay, Inputs),
     *mask_op_sets.mask_op_sets("k3", "keras", Fx, lay, Inputs),
+    *td_rnn_sets.td_rnn_sets("k3", "keras", Fx, lay, Inputs),
 ]
 
 # --------------------------------------------------------------------------
@@ -2657,6 +2659,7 @@ K2_FIXTURES = [
     *convlstm_extra_set("k2", "h5"),
     *issue14_sets.all_sets("k2", "h5", Fx, lay, Inputs),
     *mask_op_sets.mask_op_sets("k2", "h5", Fx, lay, Inputs),
+    *td_rnn_sets.td_rnn_sets("k2", "h5", Fx, lay, Inputs),
     # Legacy CuDNNLSTM / CuDNNGRU (Keras 2 only)
     *cudnn_set(),
 ]

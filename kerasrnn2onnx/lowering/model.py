@@ -139,6 +139,8 @@ def state_io(spec: ModelSpec, expose_states: bool) -> list[StateIO]:
     for layer in spec.recurrent_layers:
         if layer.initial_state:
             continue  # its initial states come from tensors of the model (initial_state=)
+        if spec.facts(layer.inputs[0]).folded:
+            continue  # inside TimeDistributed: its rows are (batch * time), nothing to carry across calls
         if layer.stateful or expose_states:
             for state, width in zip(layer.state_names, layer.state_widths, strict=True):
                 base = f"{layer.name}/{state}"

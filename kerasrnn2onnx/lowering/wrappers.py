@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import onnx_ir as ir
 
+from ..spec.folds import FoldSpec, UnfoldSpec
 from ..spec.wrappers import TimeDistributedSpec, TokenEmbeddingSpec
 from .context import LoweringContext
 from .conv import keras_layout
@@ -48,4 +49,51 @@ def token_embedding(ctx: LoweringContext, layer: TokenEmbeddingSpec, xs, masks, 
     return ctx.op.Gather(ctx.weight("embeddings", layer.table), ids, axis=0)
 
 
-LOWERINGS: dict[type, Callable] = {TimeDistributedSpec: time_distributed, TokenEmbeddingSpec: token_embedding}
+def _batch_major(ctx: LoweringContext, x, rank: int):
+    """A graph value in Keras's (batch, time, ...) layout: rank-3 values are time-major."""
+    return ctx.op.Transpose(x, perm=[1, 0, 2]) if rank == 3 else x
+
+
+def _graph_layout(ctx: LoweringContext, x, facts):
+    """A batch-major value in the graph's layout: sequences and token ids are time-major."""
+    if facts.rank == 3:
+        return ctx.op.Transpose(x, perm=[1, 0, 2])
+    if facts.rank == 2 and facts.width is None:  # token ids, (time, batch) like a tokens input
+        return ctx.op.Transpose(x, perm=[1, 0])
+    return x
+
+
+def _shape(ctx: LoweringContext, lead: list, dims, value, start: int):
+    """A Reshape target: ``lead`` (int64 1-D values), then ``dims`` as constants when all are
+    fixed, else ``value``'s own dims from ``start`` on."""
+    if all(isinstance(d, int) for d in dims):
+        rest = [ctx.ints(*dims)] if dims else []
+    else:
+        rest = [ctx.dims(value, start, start + len(dims))]
+    parts = [*lead, *rest]
+    return parts[0] if len(parts) == 1 else ctx.op.Concat(*parts, axis=0)
+
+
+def fold(ctx: LoweringContext, layer: FoldSpec, xs, masks, ranks):
+    """One Reshape merging the batch and time axes (a Transpose around it for time-major
+    values), so the wrapped layers' own lowerings run on (batch * time, ...)."""
+    x = _batch_major(ctx, xs[0], ranks[0])
+    y = ctx.op.Reshape(x, _shape(ctx, [ctx.ints(-1)], layer.in_shape[1:], x, 2))
+    return _graph_layout(ctx, y, layer.out[0])
+
+
+def unfold(ctx: LoweringContext, layer: UnfoldSpec, xs, masks, ranks):
+    """One Reshape splitting (batch * time) again, the time size from the wrapper's input."""
+    outer, y = xs
+    y = _batch_major(ctx, y, ranks[1])
+    steps = layer.out_shape[0]
+    if isinstance(steps, int):
+        time = ctx.ints(steps)
+    else:  # the input's time axis: first in the time-major rank-3 layout, second otherwise
+        time = ctx.dims(outer, 0, 1) if ranks[0] == 3 else ctx.dims(outer, 1, 2)
+    z = ctx.op.Reshape(y, _shape(ctx, [ctx.ints(-1), time], layer.out_shape[1:], y, 1))
+    return _graph_layout(ctx, z, layer.out[0])
+
+
+LOWERINGS: dict[type, Callable] = {TimeDistributedSpec: time_distributed, TokenEmbeddingSpec: token_embedding,
+                                   FoldSpec: fold, UnfoldSpec: unfold}

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import RuntimeInputError
+from ..spec.folds import FoldSpec, UnfoldSpec
 from ..spec.wrappers import TimeDistributedSpec, TokenEmbeddingSpec
 
 
@@ -30,4 +31,17 @@ def token_embedding(spec: TokenEmbeddingSpec, xs, masks):
     return spec.table.astype(dtype)[ids]
 
 
-RUNNERS: dict[type, Callable] = {TimeDistributedSpec: time_distributed, TokenEmbeddingSpec: token_embedding}
+def fold(spec: FoldSpec, xs, masks):
+    """(batch, time, ...) -> (batch * time, ...), as both Keras versions run the wrapped layers."""
+    x = xs[0]
+    return x.reshape(x.shape[0] * x.shape[1], *x.shape[2:])
+
+
+def unfold(spec: UnfoldSpec, xs, masks):
+    """(batch * time, ...) -> (batch, time, ...), the sizes read from the wrapper's input."""
+    outer, y = xs
+    return y.reshape(outer.shape[0], outer.shape[1], *y.shape[1:])
+
+
+RUNNERS: dict[type, Callable] = {TimeDistributedSpec: time_distributed, TokenEmbeddingSpec: token_embedding,
+                                 FoldSpec: fold, UnfoldSpec: unfold}

@@ -277,6 +277,9 @@ class TensorFacts:
     time_major: bool = False  # Keras sees it as (time, batch, features): see spec/tfops.py
     batch: int | None = None  # the static batch size (of the model input the data comes from)
     time: int | str | None = None  # the graph's time dim (see above), filled in by ModelSpec
+    # its batch axis holds a TimeDistributed's batch x time (a fold's output and what the wrapped
+    # layers compute from it: spec/folds.py), filled in by ModelSpec; no state is carried there
+    folded: bool = False
 
     def dims(self) -> tuple[int | None, ...]:
         """The non-batch dims in Keras's layout; rank-2/3 tensors from layers that do not

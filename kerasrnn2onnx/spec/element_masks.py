@@ -23,6 +23,7 @@ from typing import Any
 
 from ..errors import UnsupportedError
 from .activation_layers import AffineSpec, ELUSpec, PReLUSpec, ReLUSpec, SoftmaxSpec, UnitNormSpec
+from .folds import UnfoldSpec
 from .layers import ActivationLayerSpec, DenseSpec, IdentityLayerSpec, NormalizationSpec
 from .node import Ref
 from .wrappers import TimeDistributedSpec, TokenEmbeddingSpec
@@ -59,6 +60,10 @@ class ElementMasks:
                                    "mask")
         return carried.mask
 
+    def carries(self, tensor: Ref) -> bool:
+        """Whether Keras hands a mask of its own shape on with ``tensor``."""
+        return tensor in self._carried
+
     def follow(self, layers: Sequence[Any]) -> None:
         """Account for the layers added to ``layers`` since the last call (graph order)."""
         for layer in layers[self._done:]:
@@ -80,6 +85,12 @@ class ElementMasks:
                 hint = "end the mask first, e.g. with Reshape, or leave mask_zero off"
                 self._carried[Ref(layer.name)] = _Carried(None, origin, hint)
                 return
+        if isinstance(layer, UnfoldSpec) and layer.hands_on_mask:
+            origin = (f"the (batch, time, steps) mask that tf-keras's TimeDistributed '{layer.name}' hands on from "
+                      "its wrapped layer's sequence")
+            hint = "end the mask first, e.g. with Reshape, or return no sequence from the wrapped layer"
+            self._carried[Ref(layer.name)] = _Carried(None, origin, hint)
+            return
         sources = self._sources_of(layer)
         carried = [s for s in sources if s in self._carried]
         if not carried:

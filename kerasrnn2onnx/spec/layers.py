@@ -17,6 +17,7 @@ from .attention import AttentionSpec, MultiHeadAttentionSpec
 from .conv import ConvSpec, GlobalPoolSpec, PadCropSpec, PermuteNDSpec, PoolSpec, UpSamplingSpec
 from .conv_rnn import ConvFramesSpec, ConvStateFlattenSpec, ConvUnflattenSequenceSpec, ConvUnflattenSpec
 from .dot import DotSpec
+from .folds import FoldSpec, UnfoldSpec
 from .node import Node
 from .tfops import TFOpSpec
 from .types import LayerSpec, Ref
@@ -208,7 +209,7 @@ FeedForwardSpec = (ReshapeSpec | PermuteSpec | DenseSpec | ActivationLayerSpec |
                    | ReLUSpec | ELUSpec | PReLUSpec | SoftmaxSpec | UnitNormSpec | AffineSpec
                    | TimeDistributedSpec | TokenEmbeddingSpec | DotSpec | TFOpSpec
                    | AttentionSpec | MultiHeadAttentionSpec | ConvFramesSpec | ConvUnflattenSpec
-                   | ConvUnflattenSequenceSpec | ConvStateFlattenSpec)
+                   | ConvUnflattenSequenceSpec | ConvStateFlattenSpec | FoldSpec | UnfoldSpec)
 """A layer around recurrent layers (its computation is in reference/layers.py and lowering/layers.py)."""
 FEED_FORWARD: tuple[type, ...] = get_args(FeedForwardSpec)
 

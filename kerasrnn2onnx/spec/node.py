@@ -44,6 +44,12 @@ time by :class:`~kerasrnn2onnx.spec.types.ModelSpec` when the model spec is made
         kept unless the layer says otherwise."""
         return time
 
+    def output_batch(self, batch: int | None, folded: bool) -> tuple[int | None, bool]:
+        """The static batch size of the outputs and whether their batch axis is folded
+        (:attr:`TensorFacts.folded`), from the first input's: kept unless the node merges the
+        batch with another axis (TimeDistributed's fold, spec/folds.py)."""
+        return batch, folded
+
     def output_time(self, index: int, time: Any, rank: int) -> Any:
         """The time dim of output ``index`` of rank ``rank`` from the first input's ``time``:
         a layer with one output has one where the output is a sequence or more."""

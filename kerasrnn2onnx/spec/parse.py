@@ -47,6 +47,7 @@ from .mask_ops import MASK_OP_PARSERS, unsupported_op_message
 from .masks import keeps_implicit_mask
 from .parse_cells import CELL_PARSERS, LAYER_TO_CELL, cell_configs, parse_cell, parse_custom_cell
 from .parse_layers import PARSERS, parse_feed_forward
+from .parse_td import WrapperCall, expand_time_distributed, holds_recurrent
 from .tfops import TFOP_CLASSES, parse_tfop
 from .types import (
     BidirectionalSpec,
@@ -101,7 +102,7 @@ def _bidirectional(raw: RawLayer, source: Ref, input_size: int, model: RawModel,
         halves.append(_recurrent_layer(half_raw, source, input_size, model, feed, masked, (), mask_source,
                                        weights_iter=weights, force_zero_output=return_sequences))
     forward, backward = halves
-    if model.flat_weights is None and next(weights, None) is not None:
+    if feed.is_per_layer and next(weights, None) is not None:
         raise LayerError(raw.name, f"the file holds more weights than the two halves use{feed.origin_note}")
     for key in ("return_sequences", "return_state"):
         if getattr(forward, key) != getattr(backward, key):
@@ -141,7 +142,7 @@ def _recurrent_layer(
         ignored.extend(cell_ignored)
         size = cell.units
     # A flat get_weights() list continues into the next layer; the feed checks its end.
-    if weights_iter is None and model.flat_weights is None and next(weights, None) is not None:
+    if weights_iter is None and feed.is_per_layer and next(weights, None) is not None:
         raise LayerError(layer, f"the file holds more weights than the layer's cells use{feed.origin_note}")
     config = raw.config
     spec = RecurrentLayerSpec(
@@ -453,14 +454,43 @@ def _parse_recurrent(call: LayerCall) -> Parsed:
     return [(layer, outs)]
 
 
-for _name in (*LAYER_TO_CELL, "RNN", "Bidirectional"):  # a built-in cell's own layer is recurrent
+RECURRENT_CLASSES = (*LAYER_TO_CELL, "RNN", "Bidirectional")  # a built-in cell's own layer is recurrent
+
+
+def _parse_time_distributed(call: LayerCall) -> Parsed:
+    """TimeDistributed of a recurrent layer, or of a model holding one: expanded into graph
+    nodes (spec/parse_td.py), so the recurrent layer is planned and lowered like any other
+    and a wrapped model's masks flow as in any model; of anything else, one feed-forward
+    node (spec/wrappers.py)."""
+    if not holds_recurrent(call.raw.config.get("layer"), RECURRENT_CLASSES):
+        return _parse_feed_forward(call)
+    graph = call.graph
+    if len(call.inputs) != 1:
+        raise UnsupportedError(call.raw.name, f"TimeDistributed takes one input tensor, got {len(call.inputs)}")
+    source = call.inputs[0]
+    carried = graph.element_masks is not None and graph.element_masks.carries(source)
+    ids = source.layer in graph.inputs and graph.inputs[source.layer].dtype != "float32"
+    wrapper = WrapperCall(call.raw, source, call.infos[0], call.model, call.feed, graph.tensors, carried, ids)
+    return expand_time_distributed(wrapper, lambda raw, feed: _parse_layer(raw, replace(graph, feed=feed)))
+
+
+def _parse_layer(raw: RawLayer, graph: _Graph) -> Parsed:
+    """One layer call of a wrapped model, parsed as a layer of the model itself."""
+    parser = LAYER_PARSERS.get(raw.class_name)
+    if parser is None:
+        raise UnsupportedError(raw.name, f"unsupported layer {raw.class_name} inside TimeDistributed", "layer")
+    return parser.parse(_read_call(raw, parser, graph))
+
+
+for _name in RECURRENT_CLASSES:
     LAYER_PARSERS.add(_name, LayerParser(_parse_recurrent, "recurrent"))
 LAYER_PARSERS.add("Masking", LayerParser(_with_input_steps(_masking)))
 LAYER_PARSERS.add("Embedding", LayerParser(_parse_embedding))
 for _name in PARSERS:
-    if _name != "Softmax":  # it may read a mask: _parse_softmax
+    if _name not in ("Softmax", "TimeDistributed"):  # Softmax may read a mask: _parse_softmax
         LAYER_PARSERS.add(_name, LayerParser(_parse_feed_forward))
 LAYER_PARSERS.add("Softmax", LayerParser(_parse_softmax))
+LAYER_PARSERS.add("TimeDistributed", LayerParser(_parse_time_distributed))
 LAYER_PARSERS.add("Dot", LayerParser(_parse_dot))
 for _name in TFOP_CLASSES:
     LAYER_PARSERS.add(_name, LayerParser(_parse_tfop, "graph"))

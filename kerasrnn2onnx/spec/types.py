@@ -326,7 +326,9 @@ class ModelSpec:
             outs = []
             for index, facts in enumerate(layer.out):
                 if first is not None:
-                    facts = replace(facts, batch=first.batch, time=layer.output_time(index, first.time, facts.rank))
+                    batch, folded = layer.output_batch(first.batch, first.folded)
+                    facts = replace(facts, batch=batch, folded=folded,
+                                    time=layer.output_time(index, first.time, facts.rank))
                 table[Ref(layer.name, index)] = facts
                 outs.append(facts)
             layers.append(replace(layer, out=tuple(outs)))

@@ -69,6 +69,7 @@ class _ChainFeed:
 
     is_per_layer = False
     origin_note = ""
+    converts_cudnn_layout = False  # set by the caller for a Keras 2 HDF5 layout (WeightFeed's property)
 
     def __init__(self, arrays: Iterator[WeightHandle], moving: list[WeightHandle] | None = None) -> None:
         self._it = arrays
