@@ -135,7 +135,7 @@ def td_rnn_sets(prefix: str, fmt: str, Fx: Any, lay: Callable, Inputs: Any) -> l
            "Input((None, None, 2)) 'clips' -> TimeDistributed(LSTM(4, return_sequences=True, 'frame-lstm')) "
            "'per-clip' -> Dense(2) 'frame-out'; outer and inner lengths change per case; outputs [per-clip, "
            "frame-out]", fmt=fmt, api="functional", build=g_lstm_seq(False),
-           inputs=Inputs(frames(((2, 3, 5, 2), (3, 2, 7, 2), (1, 1, 1, 2))), ("two_lengths",)),
+           inputs=Inputs(frames(((2, 3, 5, 2), (3, 2, 7, 2), (1, 3, 1, 2))), ("two_lengths",)),
            wscale=0.8, tags=("user_names", "time_distributed_rnn")),
         Fx(f"{prefix}_td_rnn_simple_backwards", [],
            "Input((4, None, 2)) 'bursts' -> TimeDistributed(SimpleRNN(5, go_backwards=True, 'rev-rnn')) 'per-burst' "
