@@ -476,9 +476,11 @@ def _parse_time_distributed(call: LayerCall) -> Parsed:
 
 def _parse_layer(raw: RawLayer, graph: _Graph) -> Parsed:
     """One layer call of a wrapped model, parsed as a layer of the model itself."""
-    parser = LAYER_PARSERS.get(raw.class_name)
-    if parser is None:
+    if raw.op_node and raw.class_name not in MASK_OP_PARSERS:
+        raise UnsupportedError(raw.name, unsupported_op_message(raw))
+    if not raw.op_node and raw.class_name not in LAYER_PARSERS and raw.class_name not in MASK_OP_PARSERS:
         raise UnsupportedError(raw.name, f"unsupported layer {raw.class_name} inside TimeDistributed", "layer")
+    parser = _parser_for(raw)
     return parser.parse(_read_call(raw, parser, graph))
 
 
