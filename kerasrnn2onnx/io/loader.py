@@ -19,7 +19,7 @@ from ..errors import ConversionError, ModelFileError
 from . import guard
 from .keras2_weights import MATCH_RULES, attach_keras2_weights
 from .keras3_weights import attach_keras3_weights
-from .raw import RawLayer, RawModel
+from .raw import OP_MODULES, RawLayer, RawModel
 from .topology import parse_topology
 from .versions import resolve_version
 from .weights import npz_weights
@@ -112,12 +112,38 @@ def _read_h5_model(path: Path, match: str | None, stack: contextlib.ExitStack
     config = _json(guard.attr_text(raw_config, path, "attribute 'model_config'"), path, "model_config")
     version = guard.h5_attr(handle, "keras_version", path)
     version = guard.attr_text(version, path, "attribute 'keras_version'") if version is not None else None
-    model_class, name, layers, inputs, outputs = parse_topology(config, path)
     if "model_weights" not in handle:
         raise ModelFileError(path, "the file has a model config but no 'model_weights' group")
+    config = _mark_legacy_op_nodes(config, handle["model_weights"], version, path)
+    model_class, name, layers, inputs, outputs = parse_topology(config, path)
     with guard.reading(path, "model_weights"):
         layers = attach_keras2_weights(layers, config, handle["model_weights"], path, match or "order")
     return {"model_class": model_class, "name": name, "inputs": inputs, "outputs": outputs}, version, layers
+
+
+def _mark_legacy_op_nodes(config: Any, weights_group: Any, version: str | None, path: Path) -> Any:
+    """Keras 3's legacy .h5 writer keeps the op nodes of a functional graph (NotEqual,
+    LogicalOr, the op Concatenate of a mask ...) but drops their module, which is what tells an
+    op from a layer of the same class name. They are the top-level entries missing from the
+    file's own ``layer_names`` (``model.layers``, which never lists ops): their module is put
+    back. (Keras 3 itself fails to reload such a file: "Unknown layer: 'NotEqual'".)"""
+    if not (version or "").startswith("3.") or not isinstance(config, Mapping):
+        return config
+    inner = config.get("config")
+    if not isinstance(inner, Mapping) or not isinstance(inner.get("layers"), list):
+        return config
+    listed = set(guard.attr_texts(guard.h5_attr(weights_group, "layer_names", path, []), path,
+                                  "attribute 'layer_names'"))
+
+    def is_op(entry: Any) -> bool:
+        if not isinstance(entry, Mapping) or entry.get("module") or entry.get("class_name") == "InputLayer":
+            return False
+        entry_config = entry.get("config")
+        name = entry.get("name") or (entry_config.get("name") if isinstance(entry_config, Mapping) else None)
+        return isinstance(name, str) and bool(listed) and name not in listed
+
+    layers = [{**entry, "module": OP_MODULES[0]} if is_op(entry) else entry for entry in inner["layers"]]
+    return {**config, "config": {**inner, "layers": layers}}
 
 
 def _read_json_model(path: Path, weights: Path | None, match: str | None, stack: contextlib.ExitStack
