@@ -436,7 +436,7 @@ def g_merge_mask(k3: bool) -> Callable:
         outs = [L.GRU(2, return_sequences=True, name="merged-rnn")(mixed)]
         averaged = L.Average(name="mean")([features, embedded])
         outs.append(L.LSTM(2, name="merged-rnn-2")(averaged))
-        if not k3:  # Keras 3 records the OR of two masks as a LogicalOr node (refused by the converter)
+        if not k3:  # tf-keras only (Keras 3 LogicalOr nodes were refused then; see k3_maskop_*)
             other = L.Embedding(5, 3, mask_zero=True, name="tok-emb-2")(tokens)
             outs.append(L.SimpleRNN(2, name="both-masked")(L.Multiply(name="product")([embedded, other])))
         return [tokens, features], outs
