@@ -83,6 +83,10 @@ def main() -> int:
     parser.add_argument("--compare", help="an earlier --out file: print every difference, exit 1 if any")
     parser.add_argument("--match", default="*", help="fixture name pattern(s), comma-separated")
     args = parser.parse_args()
+    # fingerprint the checkout this script is in, not whatever kerasrnn2onnx the interpreter
+    # imports (an editable install of another worktree): a before/after pair from two
+    # checkouts sharing one venv would otherwise compare the same code with itself
+    sys.path.insert(0, str(ROOT))
     _register_custom_cells()
     entries = json.loads((FIXTURES / "manifest.json").read_text())
     patterns = args.match.split(",")
