@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from issue14_sets import fit_steps
+from issue14_sets import fit_steps, word_char_ids
 
 # --------------------------------------------------------------------------
 # Hierarchical document classifier
@@ -110,11 +110,35 @@ def g_bigru_seq(keras: Any):
     return [x], [seq, last]
 
 
+def g_char_words(keras: Any):
+    L = keras.layers
+    ids = keras.Input((None, 6), dtype="int32", name="word-chars")
+    chars = L.TimeDistributed(L.Embedding(12, 3, mask_zero=True, name="char-emb"), name="chars")(ids)
+    words = L.TimeDistributed(L.LSTM(4, name="char-lstm"), name="word-vectors")(chars)
+    tagger = L.LSTM(3, return_sequences=True, name="tagger")(words)
+    seq = L.TimeDistributed(L.Bidirectional(L.GRU(2, return_sequences=True, name="char-gru"), name="char-bigru"),
+                            name="char-seq")(chars)
+    ends = L.TimeDistributed(L.GRU(2, go_backwards=True, name="char-gru"), name="word-ends")(seq)
+    return [ids], [words, tagger, ends, L.GRU(2, name="end-gru")(ends)]
+
+
 def td_rnn_sets(prefix: str, fmt: str, Fx: Any, lay: Callable, Inputs: Any) -> list:
     k3 = prefix == "k3"
     masks = ("Keras 3: TimeDistributed has no compute_mask, its output keeps its input's mask (none)" if k3 else
              "tf-keras: TimeDistributed.compute_mask asks the encoder, whose output has no mask")
+    chars = ("tf-keras: TimeDistributed reshapes the Embedding's (batch, words, chars) mask to (batch * words, "
+             "chars) for the wrapped LSTM and Bidirectional GRU (padded chars skipped); word-vectors' mask is its any "
+             "over chars (the tagger skips fully padded words); char-seq hands the chars mask on to word-ends"
+             if not k3 else "Keras 3: TimeDistributed(Embedding) hands no mask on, so every char and word is read")
     return [
+        Fx(f"{prefix}_td_rnn_char_words", [],
+           "Input((None, 6), int32) 'word-chars' -> TimeDistributed(Embedding(12, 3, mask_zero=True) 'char-emb') "
+           "'chars' -> TimeDistributed(LSTM(4, 'char-lstm')) 'word-vectors' -> LSTM(3, return_sequences=True) "
+           "'tagger'; chars -> TimeDistributed(Bidirectional(GRU(2, return_sequences=True, 'char-gru'))) 'char-seq' "
+           "-> TimeDistributed(GRU(2, go_backwards=True, 'char-gru')) 'word-ends' -> GRU(2) 'end-gru'; outputs "
+           f"[word-vectors, tagger, word-ends, end-gru]; zero-padded chars, a fully padded word. {chars}",
+           fmt=fmt, api="functional", build=g_char_words, inputs=Inputs(word_char_ids(((3, 5), (2, 4))),
+           ("int_input", "mask")), wscale=0.8, tags=("user_names", "time_distributed_rnn")),
         Fx(f"{prefix}_td_rnn_hierarchical", [],
            "hierarchical document classifier: Input((None, 6), int32) 'doc-words' -> TimeDistributed(word-encoder) "
            "'sentence-encoder' with word-encoder = Model(Input(6) int32 'words' -> Embedding(20, 4, mask_zero=True) "

@@ -23,6 +23,7 @@ from ..registry import Registry
 from ..spec.activations import activation_forms
 from ..spec.cells import LSTMCellSpec
 from ..spec.checks import TensorFacts
+from ..spec.folds import FoldSpec, UnfoldSpec
 from ..spec.layers import (
     FEED_FORWARD,
     FeedForwardSpec,
@@ -48,6 +49,7 @@ from .target_checks import refuse_inexact_activations
 from .targets import profile
 from .tuning import ONE_THREAD_UNITS, SCAN_FROM_BATCH
 from .values import LayerValues
+from .wrappers import FOLD_LOWERINGS
 
 
 @dataclass(frozen=True)
@@ -293,6 +295,13 @@ def _join_masks_in_time(ctx: LoweringContext, ins: list[_Tensor], masks: Sequenc
 
 for _kind in FEED_FORWARD:
     LAYER_LOWERINGS.add(_kind, _lower_feed_forward_layer)
+
+
+@LAYER_LOWERINGS.register(FoldSpec, UnfoldSpec)
+def _lower_fold(build: _Build, layer: FoldSpec | UnfoldSpec) -> None:
+    ins = [build.tensors[s] for s in layer.inputs]
+    value, mask = FOLD_LOWERINGS[type(layer)](build.ctx, layer, [t.value for t in ins], [t.rank for t in ins])
+    build.tensors[Ref(layer.name)] = _Tensor(value, mask, layer.out[0])
 
 
 @LAYER_LOWERINGS.register(MaskingSpec)

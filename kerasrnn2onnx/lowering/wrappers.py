@@ -74,17 +74,32 @@ def _shape(ctx: LoweringContext, lead: list, dims, value, start: int):
     return parts[0] if len(parts) == 1 else ctx.op.Concat(*parts, axis=0)
 
 
-def fold(ctx: LoweringContext, layer: FoldSpec, xs, masks, ranks):
+def _nonzero(ctx: LoweringContext, ids):
+    """An Embedding(mask_zero=True) mask: the ids as given (float ids too) compared with 0."""
+    op = ctx.op
+    if ids.dtype == ir.DataType.FLOAT:
+        return op.Not(op.Equal(ids, ctx.scalar_like(0, ids)))
+    return op.Not(op.Equal(op.Cast(ids, to=ir.DataType.INT64), ctx.ints(0)))
+
+
+def fold(ctx: LoweringContext, layer: FoldSpec, xs, ranks):
     """One Reshape merging the batch and time axes (a Transpose around it for time-major
-    values), so the wrapped layers' own lowerings run on (batch * time, ...)."""
+    values), so the wrapped layers' own lowerings run on (batch * time, ...); with
+    ``mask_ids``, the (steps, batch * time, 1) mask of the ids, folded the same way."""
     x = _batch_major(ctx, xs[0], ranks[0])
     y = ctx.op.Reshape(x, _shape(ctx, [ctx.ints(-1)], layer.in_shape[1:], x, 2))
-    return _graph_layout(ctx, y, layer.out[0])
+    mask = None
+    if layer.mask_ids:  # ids: (time, batch, steps) in the graph
+        ids = _batch_major(ctx, _nonzero(ctx, xs[1]), 3)
+        folded = ctx.op.Reshape(ids, _shape(ctx, [ctx.ints(-1)], layer.in_shape[1:2], ids, 2))
+        mask = ctx.unsqueeze(ctx.op.Transpose(folded, perm=[1, 0]), 2)
+    return _graph_layout(ctx, y, layer.out[0]), mask
 
 
-def unfold(ctx: LoweringContext, layer: UnfoldSpec, xs, masks, ranks):
-    """One Reshape splitting (batch * time) again, the time size from the wrapper's input."""
-    outer, y = xs
+def unfold(ctx: LoweringContext, layer: UnfoldSpec, xs, ranks):
+    """One Reshape splitting (batch * time) again, the time size from the wrapper's input;
+    the ``any_ids`` rule's (time, batch, 1) mask."""
+    outer, y = xs[0], xs[1]
     y = _batch_major(ctx, y, ranks[1])
     steps = layer.out_shape[0]
     if isinstance(steps, int):
@@ -92,8 +107,14 @@ def unfold(ctx: LoweringContext, layer: UnfoldSpec, xs, masks, ranks):
     else:  # the input's time axis: first in the time-major rank-3 layout, second otherwise
         time = ctx.dims(outer, 0, 1) if ranks[0] == 3 else ctx.dims(outer, 1, 2)
     z = ctx.op.Reshape(y, _shape(ctx, [ctx.ints(-1), time], layer.out_shape[1:], y, 1))
-    return _graph_layout(ctx, z, layer.out[0])
+    mask = None
+    if layer.mask_rule == "any_ids":  # ids: (time, batch, steps) in the graph
+        kept = ctx.reduce("Max", ctx.op.Cast(_nonzero(ctx, xs[2]), to=ir.DataType.FLOAT), -1, 1)
+        mask = ctx.op.Greater(kept, 0.0)
+    return _graph_layout(ctx, z, layer.out[0]), mask
 
 
-LOWERINGS: dict[type, Callable] = {TimeDistributedSpec: time_distributed, TokenEmbeddingSpec: token_embedding,
-                                   FoldSpec: fold, UnfoldSpec: unfold}
+LOWERINGS: dict[type, Callable] = {TimeDistributedSpec: time_distributed, TokenEmbeddingSpec: token_embedding}
+FOLD_LOWERINGS: dict[type, Callable] = {FoldSpec: fold, UnfoldSpec: unfold}
+"""TimeDistributed's fold and unfold: ``(ctx, spec, xs, ranks) -> (value, mask)`` (their masks
+follow no feed-forward rule: spec/folds.py)."""

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import RuntimeInputError
 from ..inputs import check_inputs
 from ..registry import Registry
+from ..spec.folds import FoldSpec, UnfoldSpec
 from ..spec.layers import FEED_FORWARD, FeedForwardSpec
 from ..spec.masks import applied_mask, passed_mask
 from ..spec.types import (
@@ -28,6 +29,7 @@ from ..spec.types import (
 )
 from .layers import run_feed_forward
 from .loop import run_layer
+from .wrappers import FOLD_RUNNERS
 
 
 def _arrays(spec: ModelSpec, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray]) -> list[np.ndarray]:
@@ -139,6 +141,13 @@ def _feed_forward(run: _Run, layer: FeedForwardSpec) -> None:
 
 for _kind in FEED_FORWARD:
     LAYER_RUNNERS.add(_kind, _feed_forward)
+
+
+@LAYER_RUNNERS.register(FoldSpec, UnfoldSpec)
+def _fold(run: _Run, layer: FoldSpec | UnfoldSpec) -> None:
+    value, mask = FOLD_RUNNERS[type(layer)](layer, [run.tensors[s] for s in layer.inputs],
+                                            [run.masks[s] for s in layer.inputs])
+    run.put(layer.name, value, mask)
 
 
 @LAYER_RUNNERS.register(MaskingSpec)

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import UnsupportedError
 from .activation_layers import AffineSpec, ELUSpec, PReLUSpec, ReLUSpec, SoftmaxSpec, UnitNormSpec
-from .folds import UnfoldSpec
+from .folds import FoldSpec, UnfoldSpec
 from .layers import ActivationLayerSpec, DenseSpec, IdentityLayerSpec, NormalizationSpec
 from .node import Ref
 from .wrappers import TimeDistributedSpec, TokenEmbeddingSpec
@@ -39,6 +39,7 @@ class _Carried:
     mask: Ref | None  # the Softmax's mask= tensor; None: not a graph tensor
     origin: str  # for messages: where the mask comes from
     hint: str  # for messages: what may read it
+    ids: Ref | None = None  # an Embedding(mask_zero=True) mask: these ids != 0 (TimeDistributed folds read it)
 
 
 class ElementMasks:
@@ -64,6 +65,12 @@ class ElementMasks:
         """Whether Keras hands a mask of its own shape on with ``tensor``."""
         return tensor in self._carried
 
+    def ids_of(self, tensor: Ref) -> Ref | None:
+        """The (batch, time, ids) token ids whose ``!= 0`` is the mask riding on ``tensor``
+        (tf-keras's TimeDistributed(Embedding(mask_zero=True))), if that is its mask."""
+        carried = self._carried.get(tensor)
+        return carried.ids if carried is not None else None
+
     def follow(self, layers: Sequence[Any]) -> None:
         """Account for the layers added to ``layers`` since the last call (graph order)."""
         for layer in layers[self._done:]:
@@ -83,13 +90,17 @@ class ElementMasks:
                 origin = (f"the (batch, time, ids) mask that tf-keras's TimeDistributed '{layer.name}' hands on "
                           "from its Embedding(mask_zero=True)")
                 hint = "end the mask first, e.g. with Reshape, or leave mask_zero off"
-                self._carried[Ref(layer.name)] = _Carried(None, origin, hint)
+                ids = layer.inputs[0] if len(layer.chain) == 1 else None  # the Embedding reads the wrapper's ids
+                self._carried[Ref(layer.name)] = _Carried(None, origin, hint, ids)
                 return
+        if isinstance(layer, FoldSpec) and layer.mask_ids:
+            return  # it reads the ids behind the mask (spec/folds.py)
         if isinstance(layer, UnfoldSpec) and layer.hands_on_mask:
             origin = (f"the (batch, time, steps) mask that tf-keras's TimeDistributed '{layer.name}' hands on from "
                       "its wrapped layer's sequence")
             hint = "end the mask first, e.g. with Reshape, or return no sequence from the wrapped layer"
-            self._carried[Ref(layer.name)] = _Carried(None, origin, hint)
+            ids = layer.inputs[2] if layer.mask_rule == "hand_on_ids" else None
+            self._carried[Ref(layer.name)] = _Carried(None, origin, hint, ids)
             return
         sources = self._sources_of(layer)
         carried = [s for s in sources if s in self._carried]

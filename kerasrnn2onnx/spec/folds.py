@@ -12,11 +12,16 @@ splits the batch again. Which masks come in and go out is each version's own rul
 
 - a (batch, time) mask on the wrapper's input makes both versions fail (an IndexError in the
   wrapped recurrent layer): refused;
+- tf-keras reshapes the (batch, time, ids) mask of a ``TimeDistributed(Embedding(mask_zero=True))``
+  to (batch * time, ids) for the wrapped layer (Keras 3 has none there): the fold computes it
+  from those ids (``mask_ids``);
 - inside a wrapped model, masks flow as in any model (``Embedding(mask_zero=True)`` masks the
   words a wrapped GRU reads, in both versions);
 - out of the wrapper: Keras 3's TimeDistributed has no ``compute_mask``, so its output keeps
   its input's mask (none here); tf-keras's asks the wrapped layer and hands its (batch, time,
-  steps) sequence mask on, which no layer here may read (spec/element_masks.py).
+  steps) sequence mask on (spec/element_masks.py follows it), or, when the wrapped output has
+  none but the input had one, that input mask's ``any`` over its last axis: a (batch, time) mask
+  (:class:`UnfoldSpec` ``mask_rule``).
 """
 
 from __future__ import annotations
@@ -34,12 +39,15 @@ class FoldSpec(Node):
     """``(batch, time, *rest) -> (batch * time, *rest)``: the wrapped layers' input.
 
     ``in_shape`` is the input's non-batch dims (time first) for static reshapes; the folded
-    tensor's own time axis is ``rest[0]``. It reads no mask (a mask on the input is refused)."""
+    tensor's own time axis is ``rest[0]``. With ``mask_ids`` its output's mask is ``ids != 0``
+    of the (batch, time, steps) ids in ``inputs[1]``, folded (tf-keras's reshaped
+    Embedding mask); otherwise it has none (a mask on the input is refused)."""
 
     name: str
     inputs: tuple[Ref, ...]
     in_shape: Dims
-    mask = "read"  # no rule of spec/masks.py: any mask reaching it is refused (spec/element_masks.py)
+    mask_ids: bool = False
+    mask = "read"  # any other mask reaching it is refused (spec/element_masks.py)
 
     @property
     def outer_time(self) -> int | None:
@@ -67,15 +75,26 @@ class UnfoldSpec(Node):
     """``(batch * time, *rest) -> (batch, time, *rest)``, named as the TimeDistributed wrapper.
 
     ``inputs`` are the wrapper's input (first: its batch and time sizes, and the graph facts
-    follow it) and the wrapped layers' output. ``out_shape`` is the result's non-batch dims.
-    ``hands_on_mask``: tf-keras hands the wrapped output's mask on, reshaped to (batch, time,
-    steps) (followed by spec/element_masks.py, never read)."""
+    follow it), the wrapped layers' output, and for the ``*_ids`` rules the ids whose
+    ``!= 0`` is the mask. ``out_shape`` is the result's non-batch dims. ``mask_rule``:
+
+    - ``none``: no mask (Keras 3; tf-keras when neither the input nor the wrapped output has one);
+    - ``any_ids``: tf-keras, the wrapped output has no mask: ``any(ids != 0)`` over the steps,
+      a (batch, time) mask;
+    - ``hand_on``: tf-keras hands the wrapped output's mask on, reshaped to (batch, time,
+      steps): followed by spec/element_masks.py, read by no layer;
+    - ``hand_on_ids``: the same, where that mask is the fold's ``ids != 0`` passed through a
+      wrapped recurrent layer (a later TimeDistributed of a recurrent layer may read it)."""
 
     name: str
     inputs: tuple[Ref, ...]
     out_shape: Dims
-    hands_on_mask: bool = False
+    mask_rule: str = "none"
     mask = "drop"
+
+    @property
+    def hands_on_mask(self) -> bool:
+        return self.mask_rule.startswith("hand_on")
 
     @property
     def inner_rank(self) -> int:

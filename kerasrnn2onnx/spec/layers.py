@@ -209,9 +209,10 @@ FeedForwardSpec = (ReshapeSpec | PermuteSpec | DenseSpec | ActivationLayerSpec |
                    | ReLUSpec | ELUSpec | PReLUSpec | SoftmaxSpec | UnitNormSpec | AffineSpec
                    | TimeDistributedSpec | TokenEmbeddingSpec | DotSpec | TFOpSpec
                    | AttentionSpec | MultiHeadAttentionSpec | ConvFramesSpec | ConvUnflattenSpec
-                   | ConvUnflattenSequenceSpec | ConvStateFlattenSpec | FoldSpec | UnfoldSpec)
+                   | ConvUnflattenSequenceSpec | ConvStateFlattenSpec)
 """A layer around recurrent layers (its computation is in reference/layers.py and lowering/layers.py)."""
 FEED_FORWARD: tuple[type, ...] = get_args(FeedForwardSpec)
 
-AnyLayerSpec = LayerSpec | FeedForwardSpec
-"""Any entry of :attr:`ModelSpec.layers <kerasrnn2onnx.spec.types.ModelSpec.layers>`."""
+AnyLayerSpec = LayerSpec | FeedForwardSpec | FoldSpec | UnfoldSpec
+"""Any entry of :attr:`ModelSpec.layers <kerasrnn2onnx.spec.types.ModelSpec.layers>` (TimeDistributed's
+fold and unfold make masks of their own: no feed-forward rule says how, spec/folds.py)."""

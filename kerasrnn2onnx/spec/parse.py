@@ -468,9 +468,12 @@ def _parse_time_distributed(call: LayerCall) -> Parsed:
     if len(call.inputs) != 1:
         raise UnsupportedError(call.raw.name, f"TimeDistributed takes one input tensor, got {len(call.inputs)}")
     source = call.inputs[0]
-    carried = graph.element_masks is not None and graph.element_masks.carries(source)
+    masks = graph.element_masks
+    carried = masks is not None and masks.carries(source)
+    mask_ids = masks.ids_of(source) if masks is not None else None
     ids = source.layer in graph.inputs and graph.inputs[source.layer].dtype != "float32"
-    wrapper = WrapperCall(call.raw, source, call.infos[0], call.model, call.feed, graph.tensors, carried, ids)
+    wrapper = WrapperCall(call.raw, source, call.infos[0], call.model, call.feed, graph.tensors, carried, mask_ids,
+                          ids)
     return expand_time_distributed(wrapper, lambda raw, feed: _parse_layer(raw, replace(graph, feed=feed)))
 
 

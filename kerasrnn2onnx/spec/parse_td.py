@@ -56,7 +56,8 @@ class WrapperCall:
     model: RawModel
     feed: WeightFeed
     tensors: dict[TensorRef, TensorFacts]
-    element_mask: bool  # a tf-keras (batch, time, ids) mask rides on the input (spec/element_masks.py)
+    element_mask: bool  # a mask of its own shape rides on the input (spec/element_masks.py)
+    mask_ids: Ref | None  # ... and it is these (batch, time, ids) ids != 0 (tf-keras's TimeDistributed(Embedding))
     ids: bool  # the input holds integer ids (an integer model input)
 
 
@@ -68,8 +69,9 @@ def expand_time_distributed(call: WrapperCall, parse_layer: ParseLayer) -> Parse
     inner = as_object(raw.config.get("layer"), raw.name, "layer")
     raws, output = _inner_layers(raw, inner, call.model)
     fold_name = _fold_name(raw.name, raws)
-    fold = FoldSpec(fold_name, (call.source,), info.dims())
-    folded = _folded_facts(info, call.ids)
+    ids = call.mask_ids
+    fold = FoldSpec(fold_name, (call.source,) + ((ids,) if ids else ()), info.dims(), mask_ids=ids is not None)
+    folded = replace(_folded_facts(info, call.ids), masked=ids is not None)
     parsed: Parsed = [(fold, [folded])]
     call.tensors[TensorRef(fold_name)] = folded
     renamed = _renamer(raw.name, fold_name, raws)
@@ -83,7 +85,8 @@ def expand_time_distributed(call: WrapperCall, parse_layer: ParseLayer) -> Parse
     if isinstance(feed, _ChainFeed) and call.feed.is_per_layer and next(feed.for_layer(raw), None) is not None:
         raise LayerError(raw.name, "the file holds more weights than the wrapped layers use")
     out_ref = _output_ref(raw.name, renamed.ref(output) if output is not None else None, parsed, call.tensors)
-    parsed.append(_unfold(call, out_ref, call.tensors[TensorRef(out_ref.layer, 0, out_ref.index)]))
+    bare = inner.get("class_name") not in MODEL_CLASSES
+    parsed.append(_unfold(call, out_ref, call.tensors[TensorRef(out_ref.layer, 0, out_ref.index)], bare))
     return parsed
 
 
@@ -98,9 +101,14 @@ def _check_input(call: WrapperCall) -> None:
         raise UnsupportedError(raw.name, "TimeDistributed of a recurrent layer with a (batch, time) mask on its "
                                "input is refused: Keras itself fails there (IndexError in the wrapped layer, "
                                "Keras 3 and tf-keras alike)", "mask")
-    if call.element_mask:
-        raise UnsupportedError(raw.name, "TimeDistributed of a recurrent layer reading tf-keras's (batch, time, "
-                               "ids) mask of an Embedding(mask_zero=True) is not supported yet", "mask")
+    if call.element_mask and (call.mask_ids is None or call.model.keras_major != 2):
+        raise UnsupportedError(raw.name, "TimeDistributed of a recurrent layer reading a mask of its input's own "
+                               "shape that is no Embedding(mask_zero=True)'s ids != 0 is not supported", "mask")
+    if call.mask_ids is not None:
+        ids = call.tensors[TensorRef(call.mask_ids.layer, 0, call.mask_ids.index)]
+        if ids.rank != 3 or info.rank != 4:
+            raise UnsupportedError(raw.name, "TimeDistributed of a recurrent layer reading an Embedding mask over ids "
+                                   "of another rank than (batch, time, steps) is not supported", "mask")
 
 
 def _inner_layers(raw: RawLayer, inner: Mapping[str, Any],
@@ -249,10 +257,12 @@ def _output_ref(wrapper: str, declared: TensorRef | None, parsed: Parsed,
     return Ref(declared.layer, declared.index)
 
 
-def _unfold(call: WrapperCall, out_ref: Ref, inner: TensorFacts) -> tuple[UnfoldSpec, list[TensorFacts]]:
-    """The unfold node and its facts. Keras 3's output keeps the wrapper's input mask (none
-    here: refused above); tf-keras's hands the wrapped output's mask on reshaped to
-    (batch, time, steps), which is followed, never read (spec/element_masks.py)."""
+def _unfold(call: WrapperCall, out_ref: Ref, inner: TensorFacts,
+            bare: bool) -> tuple[UnfoldSpec, list[TensorFacts]]:
+    """The unfold node and its facts, with its mask rule (spec/folds.py): Keras 3's output
+    keeps the wrapper's input mask (none here: refused above); tf-keras's is the wrapped
+    output's mask reshaped to (batch, time, steps) (handed on: spec/element_masks.py), or
+    when that has none, ``any`` of the input's mask over its last axis."""
     raw = call.raw
     if inner.boolean or inner.time_major:
         raise UnsupportedError(raw.name, "TimeDistributed of a layer whose output is a mask or time-major tensor "
@@ -262,8 +272,24 @@ def _unfold(call: WrapperCall, out_ref: Ref, inner: TensorFacts) -> tuple[Unfold
     if inner.masked and call.model.keras_major not in (2, 3):
         raise UnsupportedError(raw.name, "TimeDistributed of a layer whose output carries a mask needs the Keras "
                                "version (Keras 3 drops that mask, tf-keras hands it on)", "mask")
-    hands_on = inner.masked and call.model.keras_major == 2
-    spec = UnfoldSpec(raw.name, (call.source, out_ref), shape, hands_on)
+    rule = _mask_rule(call, inner, bare)
+    ids = (call.mask_ids,) if call.mask_ids is not None and rule.endswith("_ids") else ()
+    spec = UnfoldSpec(raw.name, (call.source, out_ref, *ids), shape, rule)
     if len(shape) == 2:
-        return spec, [TensorFacts(inner.width, 3, False, steps=steps)]
+        return spec, [TensorFacts(inner.width, 3, rule == "any_ids", steps=steps)]
+    if rule == "any_ids":
+        raise UnsupportedError(raw.name, "tf-keras's (batch, time) mask of TimeDistributed over an unmasked wrapped "
+                               "sequence is not supported (return no sequence from the wrapped layer)", "mask")
     return spec, [TensorFacts(inner.width, len(shape) + 1, False, steps=steps, shape=shape)]
+
+
+def _mask_rule(call: WrapperCall, inner: TensorFacts, bare: bool) -> str:
+    """How the unfold's mask is made (:class:`UnfoldSpec`): measured with tf-keras 2.21, whose
+    ``compute_mask`` asks the wrapped layer, then falls back to ``any`` of the input mask;
+    Keras 3 keeps the input's (none). A bare recurrent layer passes the fold's mask to its
+    sequence unchanged, so that sequence's mask is still the ids' ``!= 0``."""
+    if call.model.keras_major != 2:
+        return "none"
+    if inner.masked:
+        return "hand_on_ids" if bare and call.mask_ids is not None else "hand_on"
+    return "any_ids" if call.mask_ids is not None else "none"

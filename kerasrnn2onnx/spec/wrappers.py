@@ -192,7 +192,7 @@ def _embedding_mask_zero(layer: str, inner: str, last: bool, model: RawModel) ->
     - tf-keras's ``TimeDistributed.compute_mask`` reshapes the inner Embedding's mask to
       (batch, time, ids) and hands it on (with a fixed batch size too, since built-in layers
       always take its reshape path). A following ``TimeDistributed(GlobalAveragePooling1D)`` or
-      ``TimeDistributed(LSTM)`` reads it per id (not converted here), one of Conv1D or Flatten
+      ``TimeDistributed(LSTM)`` reads it per id (spec/folds.py follows that), one of Conv1D or Flatten
       raises "does not support masking" in tf-keras itself; a layer that ends masks (Reshape,
       Conv, Flatten outside the wrapper) drops it. The parser follows that mask
       (spec/element_masks.py) and refuses any layer that would read it.

@@ -68,9 +68,11 @@ REFUSALS = {
         "class_name": "Sequential", "config": {"name": "rep", "layers": [
             {"class_name": "RepeatVector", "config": {"name": "rep-2", "n": 2}}, _lstm()]}})],
         LSTM_WEIGHTS, "Keras itself fails"),
-    # tf-keras hands the (batch, words, chars) mask on to the wrapped LSTM
-    "element_mask": ([5, 6], "int32", [_td("chars", "x", CHAR_EMB), _td("td", "chars", _lstm())],
-                     [(12, 3), *LSTM_WEIGHTS], "mask"),
+    # tf-keras hands a wrapped model's sequence mask on as (batch, words, chars): not the ids' != 0
+    "handed_on_mask": ([5, 6], "int32", [_td("seq", "x", {"class_name": "Sequential", "config": {
+        "name": "chars", "layers": [CHAR_EMB, {"class_name": "GRU", "config": {
+            "name": "char-gru", "units": 2, "return_sequences": True, "reset_after": True}}]}}),
+        _td("td", "seq", _lstm())], [(12, 3), (3, 6), (2, 6), (2, 6)], "mask"),
 }
 
 
@@ -141,3 +143,19 @@ def test_fixtures_exist():
     for name in ("hierarchical", "lstm_fixed", "lstm_dynamic", "simple_backwards", "bigru_seq"):
         for prefix, suffix in (("k3", ".keras"), ("k2", ".h5")):
             assert (FIXTURES / f"{prefix}_td_rnn_{name}{suffix}").is_file()
+
+
+@pytest.mark.parametrize("name", ["k2_td_rnn_char_words", "k3_td_rnn_char_words"])
+def test_each_version_masks_the_wrapped_layers_as_it_does(name):
+    """tf-keras reshapes TimeDistributed(Embedding(mask_zero=True))'s mask for the wrapped
+    recurrent layers, hands a wrapped sequence's mask on and otherwise returns its any over
+    chars; Keras 3 hands no mask on there (both measured: the fixtures' numbers)."""
+    fixture = _fixture(name)
+    spec = kerasrnn2onnx.load(fixture.model, **fixture.load_kwargs())
+    keras2 = name.startswith("k2")
+    folds = {layer.name: layer.mask_ids for layer in spec.layers if isinstance(layer, FoldSpec)}
+    assert folds == {"char-seq/fold": keras2, "word-vectors/fold": keras2, "word-ends/fold": keras2}
+    rules = {layer.name: layer.mask_rule for layer in spec.layers if isinstance(layer, UnfoldSpec)}
+    assert rules == ({"char-seq": "hand_on_ids", "word-vectors": "any_ids", "word-ends": "any_ids"} if keras2
+                     else dict.fromkeys(("char-seq", "word-vectors", "word-ends"), "none"))
+    assert spec.layer("tagger").masked == keras2 and spec.layer("end-gru").masked == keras2
