@@ -114,7 +114,7 @@ def target_blocker(layer: RecurrentLayerSpec, prof: TargetProfile) -> str | None
     if blocker:
         return blocker
     if not prof.native:
-        return f"{prof.runtime} does not execute the ONNX {_ops(layer)} op exactly"
+        return prof.no_native_reason or f"{prof.runtime} does not execute the ONNX {_ops(layer)} op exactly"
     if prof.native_ops is not None and not set(_ops(layer).split("/")) <= prof.native_ops:
         return f"{prof.runtime} does not execute the ONNX {_ops(layer)} op exactly"
     if prof.native_activations is not None:

@@ -100,6 +100,7 @@ class TargetProfile:
     constant_nodes: bool = True
     scan_outer_values: bool = True
     scan_final_states: bool = True
+    no_native_reason: str | None = None  # why ``native`` is False, for inspect and refusals
 
 
 DEFAULT_ACTIVATIONS_ONLY: frozenset[str] = frozenset()
@@ -123,7 +124,10 @@ PROFILES: dict[str, TargetProfile] = {p.name: p for p in (
                   value_info=False, activation_forms="exp_relu6", fold_transposes=True,
                   scan_output_feeds_body=False, static_reshapes=True, reshape_stacks_steps=False, prelu=False,
                   multi_axis_reduce=False,
-                  constant_nodes=False, scan_outer_values=False, scan_final_states=False),
+                  constant_nodes=False, scan_outer_values=False, scan_final_states=False,
+                  no_native_reason="the portable target emits no ONNX recurrent op, since its runtimes disagree on "
+                  "them (tract ignores the activations attribute and misreads a final cell state, OpenCV has no "
+                  "GRU/RNN op, OpenVINO and OpenCV compute direction=reverse wrong)"),
 )}
 
 
