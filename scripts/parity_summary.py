@@ -41,6 +41,7 @@ FAMILIES = {
     "seq2seq_luong": ("k?_seq2seq_luong",),
     "seq2seq_bahdanau": ("k?_seq2seq_bahdanau",),
     "next_frame": ("k?_next_frame", "k?_next_frame_conv3d"),
+    "hierarchical_text": ("k?_td_rnn_hierarchical", "k?_td_rnn_char_words"),
 }
 LABELS = ("ref f32", "ref f64", "onnxruntime")
 HEADER = "ref f32 vs Keras | ref f64 vs Keras | onnxruntime vs Keras"

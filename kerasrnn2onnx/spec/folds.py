@@ -67,7 +67,8 @@ class FoldSpec(Node):
         return inner if isinstance(inner, int) else None
 
     def describe(self) -> str:
-        return "TimeDistributed fold (batch, time, ...) -> (batch * time, ...)"
+        masked = f", masked where {self.inputs[1].layer} != 0" if self.mask_ids else ""
+        return f"TimeDistributed fold (batch, time, ...) -> (batch * time, ...){masked}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,4 +103,7 @@ class UnfoldSpec(Node):
         return len(self.out_shape)
 
     def describe(self) -> str:
-        return "TimeDistributed unfold (batch * time, ...) -> (batch, time, ...)"
+        masks = {"none": "", "any_ids": f", mask: any over steps of {self.inputs[-1].layer} != 0",
+                 "hand_on": ", hands the wrapped sequence's mask on", "hand_on_ids": ", hands the wrapped sequence's "
+                 f"mask ({self.inputs[-1].layer} != 0) on"}
+        return f"TimeDistributed unfold (batch * time, ...) -> (batch, time, ...){masks[self.mask_rule]}"

@@ -21,7 +21,7 @@ def summary() -> ModuleType:
 
 
 FAMILIES = ("crnn_ocr", "deepspeech", "lipnet", "char_tagger", "video_classifier", "seq2seq_luong",
-            "seq2seq_bahdanau", "next_frame")
+            "seq2seq_bahdanau", "next_frame", "hierarchical_text")
 
 
 @pytest.mark.parametrize("family", FAMILIES)
