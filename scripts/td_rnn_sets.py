@@ -122,6 +122,28 @@ def g_char_words(keras: Any):
     return [ids], [words, tagger, ends, L.GRU(2, name="end-gru")(ends)]
 
 
+def g_sequential_encoder(keras: Any):
+    L = keras.layers
+    encoder = keras.Sequential([keras.Input((5, 2)), L.Dense(3, activation="relu", name="frame-dense"),
+                                L.BatchNormalization(name="frame-norm"), L.LSTM(4, name="frame-lstm")],
+                               name="clip-encoder")
+    x = keras.Input((None, 5, 2), name="clips")
+    clips = L.TimeDistributed(encoder, name="per-clip")(x)
+    return [x], [clips, L.GRU(2, name="clip-gru")(clips)]
+
+
+def _clip_train_inputs(rng: Any) -> list:
+    return [rng.standard_normal((8, 3, 5, 2)).astype("float32")]
+
+
+def _random_targets(model: Any, xs: Any, rng: Any) -> list:
+    import numpy as np
+
+    outs = model(xs)
+    outs = outs if isinstance(outs, (list, tuple)) else [outs]
+    return [rng.standard_normal(tuple(np.asarray(o).shape)).astype("float32") for o in outs]
+
+
 def td_rnn_sets(prefix: str, fmt: str, Fx: Any, lay: Callable, Inputs: Any) -> list:
     k3 = prefix == "k3"
     masks = ("Keras 3: TimeDistributed has no compute_mask, its output keeps its input's mask (none)" if k3 else
@@ -150,6 +172,14 @@ def td_rnn_sets(prefix: str, fmt: str, Fx: Any, lay: Callable, Inputs: Any) -> l
            fmt=fmt, api="functional", build=g_hierarchical, inputs=Inputs(doc_ids(), ("int_input", "mask")),
            prepare=fit_steps(_doc_train_inputs, _class_targets), wscale=0.8,
            tags=("nested_model", "user_names", "time_distributed_rnn")),
+        Fx(f"{prefix}_td_rnn_sequential", [],
+           "Input((None, 5, 2)) 'clips' -> TimeDistributed(Sequential 'clip-encoder'(Dense(3, relu, 'frame-dense') "
+           "-> BatchNormalization('frame-norm') -> LSTM(4, 'frame-lstm'))) 'per-clip' -> GRU(2) 'clip-gru'; 3 Adam "
+           "fit steps (moved BatchNormalization statistics: tf-keras stores the wrapped model's trainable weights "
+           "first, the moving statistics last); outputs [per-clip, clip-gru]",
+           fmt=fmt, api="functional", build=g_sequential_encoder,
+           inputs=Inputs(frames(((2, 3, 5, 2), (3, 4, 5, 2)))), prepare=fit_steps(_clip_train_inputs, _random_targets),
+           wscale=0.8, tags=("nested_model", "user_names", "time_distributed_rnn")),
         Fx(f"{prefix}_td_rnn_lstm_fixed", [],
            "Input((3, 5, 2)) 'clips' -> TimeDistributed(LSTM(4, return_sequences=True, 'frame-lstm')) 'per-clip' "
            "-> Dense(2) 'frame-out' on the 4-D sequences; outputs [per-clip, frame-out]",

@@ -140,7 +140,8 @@ def test_per_layer_strategies_reach_the_wrapped_layers():
 
 
 def test_fixtures_exist():
-    for name in ("hierarchical", "lstm_fixed", "lstm_dynamic", "simple_backwards", "bigru_seq"):
+    for name in ("hierarchical", "char_words", "sequential", "lstm_fixed", "lstm_dynamic", "simple_backwards",
+                 "bigru_seq"):
         for prefix, suffix in (("k3", ".keras"), ("k2", ".h5")):
             assert (FIXTURES / f"{prefix}_td_rnn_{name}{suffix}").is_file()
 
