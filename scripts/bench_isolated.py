@@ -117,7 +117,9 @@ def candidate_row(spec, layer, shape, x, args, ort) -> tuple[dict[str, float], d
     tune_label = ""
     if args.tune:  # what `kerasrnn2onnx tune` keeps at this shape
         result = kerasrnn2onnx.tune(spec, batch=shape[0], timesteps=shape[1], threads=[1, 2])
-        tune_label = locate(result.proto, result.chosen.candidate.threads, f"tuned {result.chosen.candidate.threads}t")
+        lowering = "+".join(sorted(set(result.chosen.lowering.values())))
+        tune_label = locate(result.proto, result.chosen.candidate.threads,
+                            f"tuned {lowering} {result.chosen.candidate.threads}t")
     runs = {}
     for label, (proto, threads) in graphs.items():
         options = ort.SessionOptions()
