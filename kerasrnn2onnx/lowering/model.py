@@ -8,6 +8,7 @@ and named (``batch``, ``time``); dimensions it fixes stay fixed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext as _no_scope
@@ -84,12 +85,45 @@ def plan_layers(spec: ModelSpec, strategy: str = "auto", target: str = "cpu",
     unknown = sorted(set(chosen) - {half.name for half in spec.recurrent_layers})
     if unknown:
         raise ConversionError(f"no recurrent layer named {', '.join(map(repr, unknown))}")
+    shared = set() if profile(target).native_shared_input else _layers_sharing_an_input(spec)
     plans = []
     for half in spec.recurrent_layers:
         facts = spec.facts(half.inputs[0])  # a Bidirectional's halves read the wrapper's input
         time = facts.time if isinstance(facts.time, int) else None
-        plans.append(plan_layer(half, chosen.get(half.name, strategy), target, time, facts.batch))
+        plan = plan_layer(half, chosen.get(half.name, strategy), target, time, facts.batch)
+        if half.name in shared and plan.strategy == "native" and half.name not in chosen and strategy == "auto":
+            plan = plan_layer(half, "scan", target, time, facts.batch)
+            plan = dataclasses.replace(plan, reason=f"target {target}: another recurrent layer reads the same "
+                                       f"input, and {profile(target).runtime} computes one of two recurrent ops "
+                                       "on one input wrong, so a Scan loop")
+        plans.append(plan)
     return plans
+
+
+def _layers_sharing_an_input(spec: ModelSpec) -> set[str]:
+    """The recurrent layers (by half name) whose input tensor, seen through TimeDistributed
+    folds (a reshape only), is also the input of another recurrent layer or wrapper. A
+    Bidirectional's own two halves count as one reader: its backward half reads a flip."""
+    producers = {layer.name: layer for layer in spec.layers}
+
+    def root(ref: Ref) -> Ref:
+        node = producers.get(ref.layer)
+        while isinstance(node, FoldSpec):
+            ref = node.inputs[0]
+            node = producers.get(ref.layer)
+        return ref
+
+    readers: dict[Ref, list[RecurrentLayerSpec | BidirectionalSpec]] = {}
+    for layer in spec.layers:
+        if isinstance(layer, (RecurrentLayerSpec, BidirectionalSpec)):
+            readers.setdefault(root(layer.inputs[0]), []).append(layer)
+    shared: set[str] = set()
+    for group in readers.values():
+        if len(group) > 1:
+            for layer in group:
+                halves = [layer.forward, layer.backward] if isinstance(layer, BidirectionalSpec) else [layer]
+                shared.update(half.name for half in halves)
+    return shared
 
 
 

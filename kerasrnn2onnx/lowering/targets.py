@@ -62,6 +62,10 @@ names, so a new runtime is one row. Every ``False`` here was measured on the run
 - ``scan_final_states``: a Scan whose graph reads two or more final states runs (tract fails
   evaluating one: ConvLSTM return_state); else they are read from the last step of scan
   outputs (lowering/scan_bodies.py).
+- ``native_shared_input``: two recurrent layers reading one tensor (directly or each through
+  its own TimeDistributed fold) may both be native ops; OpenVINO 2026.4 computes one of two
+  recurrent ops that read the same X wrong (up to 1.8 off, no error) once the other's Y is
+  read, so there those layers run Scan (k3_td_rnn_char_words; docs/runtimes.md).
 - ``value_info``: symbolic shapes of intermediate values may be recorded (tract unifies
   them with the concrete input shapes it needs and fails on the first Transpose).
 """
@@ -101,6 +105,7 @@ class TargetProfile:
     scan_outer_values: bool = True
     scan_final_states: bool = True
     no_native_reason: str | None = None  # why ``native`` is False, for inspect and refusals
+    native_shared_input: bool = True  # two recurrent layers may both run native ops on one input
 
 
 DEFAULT_ACTIVATIONS_ONLY: frozenset[str] = frozenset()
@@ -110,7 +115,7 @@ PROFILES: dict[str, TargetProfile] = {p.name: p for p in (
     TargetProfile("cuda", "onnxruntime (CUDA)", cudnn_only=True, blank_unused_outputs=True),
     TargetProfile("openvino", "OpenVINO", native_activations=frozenset({"Sigmoid", "Tanh", "Relu"}),
                   sequence_lens=False, reverse=False, activation_forms="exp_mish", fold_transposes=True,
-                  scan_outer_values=False),
+                  scan_outer_values=False, native_shared_input=False),
     TargetProfile("tract", "tract", native_activations=DEFAULT_ACTIVATIONS_ONLY, sequence_lens=False, reverse=False,
                   value_info=False, lstm_cell_state_out=False, activation_forms="exp",
                   scan_output_feeds_body=False, scan_final_states=False, reshape_stacks_steps=False,

@@ -86,3 +86,20 @@ def test_hard_sigmoid_form_per_target(name, target, slopes):
         stack.extend(n for a in node.attribute if a.type == onnx.AttributeProto.GRAPH for n in a.g.node)
         found |= {round(a.f, 6) for a in node.attribute if node.op_type == "HardSigmoid" and a.name == "alpha"}
     assert found == {round(s, 6) for s in slopes}
+
+
+def test_openvino_runs_recurrent_layers_sharing_an_input_as_scan():
+    """OpenVINO 2026.4 computes one of two recurrent ops reading one X wrong (no error):
+    the openvino target plans Scan for layers whose input, seen through TimeDistributed
+    folds, another recurrent layer also reads; other targets and other layers keep the op."""
+    from kerasrnn2onnx.lowering import plan_layers
+
+    spec = kerasrnn2onnx.load(FIXTURES / "k3_td_rnn_char_words.keras")
+    openvino = {p.layer: p.strategy for p in plan_layers(spec, "auto", "openvino")}
+    cpu = {p.layer: p.strategy for p in plan_layers(spec, "auto", "cpu")}
+    shared = {"char-seq/char-bigru/forward_char-gru", "char-seq/char-bigru/backward_char-gru",
+              "word-vectors/char-lstm"}
+    assert {name for name, strategy in openvino.items() if strategy == "scan"} == shared
+    assert set(cpu.values()) == {"native"}
+    forced = {p.layer: p.strategy for p in plan_layers(spec, "native", "openvino")}
+    assert set(forced.values()) == {"native"}  # a forced strategy is the user's call
