@@ -65,7 +65,8 @@ names, so a new runtime is one row. Every ``False`` here was measured on the run
 - ``native_shared_input``: two recurrent layers reading one tensor (directly or each through
   its own TimeDistributed fold) may both be native ops; OpenVINO 2026.4 computes one of two
   recurrent ops that read the same X wrong (up to 1.8 off, no error) once the other's Y is
-  read, so there those layers run Scan (k3_td_rnn_char_words; docs/runtimes.md).
+  read, so there those layers run Scan (k3_td_rnn_char_words; reproducer
+  recurrent_ops_share_input).
 - ``value_info``: symbolic shapes of intermediate values may be recorded (tract unifies
   them with the concrete input shapes it needs and fails on the first Transpose).
 """

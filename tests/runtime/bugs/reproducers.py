@@ -453,6 +453,69 @@ def flip_of_split_axis() -> Reproducer:
 # lstm_reverse and int64_sort_key stay as checks of our form only: on OpenVINO 2026.4 these
 # minimal forms compute right (the fixture failures came from larger graphs), so they are not
 # in the "bug still shows" list
+
+def recurrent_ops_share_input() -> Reproducer:
+    """OpenVINO 2026.4 computes one of two recurrent ops that read the same X wrong, with no
+    error, once the other's Y is read (any pair of LSTM/GRU/RNN; here the LSTM's Y_h is 0.6-1.8
+    off; separate Transposes of X do not help, OpenVINO merges them). k3_td_rnn_char_words (a
+    GRU and an LSTM over two folds of one embedding) was 0.039 off. The openvino target lowers
+    such layers as Scan loops; ``ours`` keeps the GRU and runs the LSTM as a Scan of explicit
+    nodes (ONNX gate order i, o, f, c), which is what that lowering computes."""
+    rng = np.random.default_rng(5)
+    steps, batch, features, gru_units, units = 6, 4, 3, 2, 4
+    x = rng.standard_normal((steps, batch, features)).astype(np.float32)
+    gru_w = rng.standard_normal((1, 3 * gru_units, features)).astype(np.float32) * np.float32(0.5)
+    gru_r = rng.standard_normal((1, 3 * gru_units, gru_units)).astype(np.float32) * np.float32(0.5)
+    w = rng.standard_normal((1, 4 * units, features)).astype(np.float32) * np.float32(0.5)
+    r = rng.standard_normal((1, 4 * units, units)).astype(np.float32) * np.float32(0.5)
+    inits = [numpy_helper.from_array(a, n) for a, n in ((gru_w, "gru_w"), (gru_r, "gru_r"), (w, "w"), (r, "r"))]
+    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, [steps, batch, features])
+    outs = [helper.make_tensor_value_info("gru_y", TensorProto.FLOAT, [steps, 1, batch, gru_units]),
+            helper.make_tensor_value_info("lstm_h", TensorProto.FLOAT, [1, batch, units])]
+    gru = helper.make_node("GRU", ["x", "gru_w", "gru_r"], ["gru_y", ""], hidden_size=gru_units, linear_before_reset=1)
+    bug = _model([gru, helper.make_node("LSTM", ["x", "w", "r"], ["", "lstm_h"], hidden_size=units)],
+                 [x_info], outs, inits)
+
+    def f32(name: str, dims: list[int]):
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)
+
+    body = helper.make_graph(
+        [helper.make_node("MatMul", ["x_t", "w_t"], ["xw"]), helper.make_node("MatMul", ["h", "r_t"], ["hr"]),
+         helper.make_node("Add", ["xw", "hr"], ["z"]),
+         helper.make_node("Split", ["z", "quarters"], ["zi", "zo", "zf", "zc"], axis=1),
+         helper.make_node("Sigmoid", ["zi"], ["i"]), helper.make_node("Sigmoid", ["zo"], ["o"]),
+         helper.make_node("Sigmoid", ["zf"], ["f"]), helper.make_node("Tanh", ["zc"], ["g"]),
+         helper.make_node("Mul", ["f", "c"], ["fc"]), helper.make_node("Mul", ["i", "g"], ["ig"]),
+         helper.make_node("Add", ["fc", "ig"], ["c_next"]), helper.make_node("Tanh", ["c_next"], ["tc"]),
+         helper.make_node("Mul", ["o", "tc"], ["h_next"])],
+        "lstm_step", [f32("h", [batch, units]), f32("c", [batch, units]), f32("x_t", [batch, features])],
+        [f32("h_next", [batch, units]), f32("c_next", [batch, units])],
+        [numpy_helper.from_array(w[0].T.copy(), "w_t"), numpy_helper.from_array(r[0].T.copy(), "r_t"),
+         numpy_helper.from_array(np.full(4, units, np.int64), "quarters")])
+    zeros = numpy_helper.from_array(np.zeros((batch, units), np.float32), "zeros")
+    ours = _model([gru, helper.make_node("Scan", ["zeros", "zeros", "x"], ["h_last", "c_last"], body=body,
+                                         num_scan_inputs=1),
+                   helper.make_node("Unsqueeze", ["h_last", "axis0"], ["lstm_h"])],
+                  [x_info], outs, [*inits[:2], zeros, _ints("axis0", [0])])
+
+    def sigmoid(v: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-v))
+
+    gh, h, c = np.zeros((batch, gru_units)), np.zeros((batch, units)), np.zeros((batch, units))
+    gru_y = []
+    gw, gr = gru_w[0].astype(np.float64), gru_r[0].astype(np.float64)
+    for t in range(steps):
+        xz, xr, xh = np.split(x[t] @ gw.T, 3, axis=1)
+        hz, hr, hh = np.split(gh @ gr.T, 3, axis=1)
+        zg, rg = sigmoid(xz + hz), sigmoid(xr + hr)
+        gh = (1 - zg) * np.tanh(xh + rg * hh) + zg * gh
+        gru_y.append(gh)
+        gi, go, gf, gc = np.split(x[t] @ w[0].T.astype(np.float64) + h @ r[0].T.astype(np.float64), 4, axis=1)
+        c = sigmoid(gf) * c + sigmoid(gi) * np.tanh(gc)
+        h = sigmoid(go) * np.tanh(c)
+    expected = [np.stack(gru_y)[:, None].astype(np.float32), h[None].astype(np.float32)]
+    return Reproducer("openvino", "two recurrent ops reading the same X", bug, ours, {"x": x}, expected)
+
 REPRODUCERS: list[Callable[[], Reproducer]] = [cumsum_axis, named_dims_in_value_info, rnn_activations_ignored,
                                                lstm_reverse_opencv, transpose_pair_after_lstm_input,
                                                scan_output_read_in_body, silu_sigmoid_tail, softplus_overflow,
@@ -460,5 +523,5 @@ REPRODUCERS: list[Callable[[], Reproducer]] = [cumsum_axis, named_dims_in_value_
                                                reshape_to_computed_shape, gather_scalar_constant_node,
                                                scan_reads_outer_input, scan_two_final_states, erf_inexact,
                                                hard_sigmoid_mul_fused, flip_after_reshape_stack,
-                                               flip_of_split_axis]
+                                               flip_of_split_axis, recurrent_ops_share_input]
 OUR_FORM_ONLY: list[Callable[[], Reproducer]] = [lstm_reverse, int64_sort_key]
