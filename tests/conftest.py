@@ -12,6 +12,7 @@ import io
 import json
 import sys
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -211,6 +212,27 @@ def write_layer_json(tmp_path: Path, class_name: str, config: dict[str, Any], we
     model = tmp_path / f"{name}.json"
     model.write_text(json.dumps({"class_name": class_name, "config": config}))
     npz = tmp_path / f"{name}.npz"
+    np.savez(npz, *weights)
+    return model, npz
+
+
+GRU_ZEROS = [np.zeros((5, 3), np.float32), np.zeros((3, 6), np.float32), np.zeros((2, 6), np.float32),
+             np.zeros((2, 6), np.float32)]
+"""Zero weights of Embedding(5, 3) then GRU(2, reset_after=True) on 3 features, in load order."""
+
+
+def write_functional_json(tmp_path: Path, layers: list[dict[str, Any]], inputs: list[str], output: str,
+                          weights: Sequence[np.ndarray], keras_version: str | None = None) -> tuple[Path, Path]:
+    """A functional model config written by hand (``layers`` in either version's node
+    format) and its weights as a flat .npz, in load order."""
+    doc: dict[str, Any] = {"class_name": "Functional",
+                           "config": {"name": "m", "layers": layers, "input_layers": [[n, 0, 0] for n in inputs],
+                                      "output_layers": [[output, 0, 0]]}}
+    if keras_version is not None:
+        doc["keras_version"] = keras_version
+    model = tmp_path / "m.json"
+    model.write_text(json.dumps(doc))
+    npz = tmp_path / "m.npz"
     np.savez(npz, *weights)
     return model, npz
 

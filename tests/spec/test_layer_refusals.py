@@ -14,6 +14,8 @@ import pytest
 import kerasrnn2onnx
 from kerasrnn2onnx.errors import ConversionError
 
+from ..conftest import GRU_ZEROS, write_functional_json
+
 
 def _model(tmp_path: Path, shape: list, layers: list[tuple[str, dict]], weights: list[tuple[int, ...]],
            dtype: str = "float32") -> tuple[Path, Path]:
@@ -156,13 +158,8 @@ def test_time_distributed_embedding_mask_zero_refusals(tmp_path, case):
     layers, layer, words = TD_EMBEDDING_REFUSALS[case]
     entries: list[dict[str, Any]] = [{"class_name": "InputLayer", "name": "x", "inbound_nodes": [],
                                       "config": {"batch_input_shape": [None, 5, 6], "dtype": "int32", "name": "x"}}]
-    doc = {"class_name": "Functional", "keras_version": "2.21.0",
-           "config": {"name": "m", "layers": entries + layers, "input_layers": [["x", 0, 0]],
-                      "output_layers": [[layers[-1]["name"], 0, 0]]}}
-    path = tmp_path / "m.json"
-    path.write_text(json.dumps(doc))
-    npz = tmp_path / "m.npz"
-    np.savez(npz, np.zeros((12, 4), np.float32))
+    path, npz = write_functional_json(tmp_path, entries + layers, ["x"], layers[-1]["name"],
+                                      [np.zeros((12, 4), np.float32)], keras_version="2.21.0")
     with pytest.raises(ConversionError) as info:
         kerasrnn2onnx.load(path, weights=npz)
     message = str(info.value)
@@ -194,13 +191,7 @@ def test_convert_to_tensor_of_a_mask_is_the_identity_only(tmp_path, extra):
         {"class_name": "GRU", "name": "rnn", "inbound_nodes": _k3_node("emb", mask="convert"),
          "config": {"name": "rnn", "units": 2, "reset_after": True}},
     ]
-    doc = {"class_name": "Functional", "config": {"name": "m", "layers": layers, "input_layers": [["ids", 0, 0]],
-                                                  "output_layers": [["rnn", 0, 0]]}}
-    path = tmp_path / "m.json"
-    path.write_text(json.dumps(doc))
-    npz = tmp_path / "m.npz"
-    np.savez(npz, np.zeros((5, 3), np.float32), np.zeros((3, 6), np.float32), np.zeros((2, 6), np.float32),
-             np.zeros((2, 6), np.float32))
+    path, npz = write_functional_json(tmp_path, layers, ["ids"], "rnn", GRU_ZEROS)
     with pytest.raises(ConversionError) as info:
         kerasrnn2onnx.load(path, weights=npz, keras_version=3)
     message = str(info.value)

@@ -5,18 +5,16 @@ the op and why. The numbers of the supported idioms are checked against real-Ker
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 import kerasrnn2onnx
 from kerasrnn2onnx.errors import ConversionError
 from kerasrnn2onnx.spec.types import BidirectionalSpec, MaskOpSpec, RecurrentLayerSpec
 
-from ..conftest import FIXTURES, MANIFEST
+from ..conftest import FIXTURES, GRU_ZEROS, MANIFEST, write_functional_json
 
 OPS = "keras.src.ops.numpy"
 
@@ -50,13 +48,7 @@ def _convert(tmp_path: Path, ops: list[dict[str, Any]], mask: str) -> Any:
          "inbound_nodes": [{"args": [_tensor("emb")], "kwargs": {"mask": _tensor(mask)}}],
          "config": {"name": "rnn", "units": 2, "reset_after": True}},
     ]
-    doc = {"class_name": "Functional", "config": {"name": "m", "layers": layers, "input_layers": [["ids", 0, 0]],
-                                                  "output_layers": [["rnn", 0, 0]]}}
-    path = tmp_path / "m.json"
-    path.write_text(json.dumps(doc))
-    npz = tmp_path / "m.npz"
-    np.savez(npz, np.zeros((5, 3), np.float32), np.zeros((3, 6), np.float32), np.zeros((2, 6), np.float32),
-             np.zeros((2, 6), np.float32))
+    path, npz = write_functional_json(tmp_path, layers, ["ids"], "rnn", GRU_ZEROS)
     return kerasrnn2onnx.load(path, weights=npz, keras_version=3)
 
 

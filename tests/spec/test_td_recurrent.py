@@ -19,7 +19,7 @@ from kerasrnn2onnx.lowering.model import state_io
 from kerasrnn2onnx.spec.folds import FoldSpec, UnfoldSpec
 from kerasrnn2onnx.spec.types import MaskOpSpec
 
-from ..conftest import FIXTURES, MANIFEST
+from ..conftest import FIXTURES, MANIFEST, write_functional_json
 
 
 def _layer(cls: str, name: str, source: str, **config: Any) -> dict[str, Any]:
@@ -41,15 +41,10 @@ def _model(tmp_path: Path, shape: list, dtype: str, layers: list[dict[str, Any]]
     """A tf-keras style functional JSON over one input ``x``, flat .npz weights."""
     entries: list[dict[str, Any]] = [{"class_name": "InputLayer", "name": "x", "inbound_nodes": [],
                                       "config": {"batch_input_shape": [None, *shape], "dtype": dtype, "name": "x"}}]
-    doc = {"class_name": "Functional", "keras_version": "2.21.0",
-           "config": {"name": "m", "layers": entries + layers, "input_layers": [["x", 0, 0]],
-                      "output_layers": [[layers[-1]["name"], 0, 0]]}}
-    path = tmp_path / "m.json"
-    path.write_text(json.dumps(doc))
-    npz = tmp_path / "m.npz"
     rng = np.random.default_rng(0)
-    np.savez(npz, *[rng.uniform(-0.5, 0.5, s).astype(np.float32) for s in weights])
-    return path, npz
+    return write_functional_json(tmp_path, entries + layers, ["x"], layers[-1]["name"],
+                                 [rng.uniform(-0.5, 0.5, s).astype(np.float32) for s in weights],
+                                 keras_version="2.21.0")
 
 
 LSTM_WEIGHTS = [(3, 8), (2, 8), (8,)]
