@@ -110,9 +110,10 @@ def candidate_row(spec, layer, shape, x, args, ort) -> tuple[dict[str, float], d
         return found
 
     auto_proto = kerasrnn2onnx.convert(spec)
-    # the thread count the Session applies; without a recommendation onnxruntime's default,
-    # one per core: the table's largest count on the 2-core machines this was written for
-    auto_threads = kerasrnn2onnx.Session(auto_proto).intra_op_threads or 2
+    # the thread count the Session applies (the model's recommendation); without one
+    # onnxruntime's default, one per core: 2 on the machines this table was written for
+    props = {p.key: p.value for p in auto_proto.metadata_props}
+    auto_threads = int(props.get("recommended_intra_op_threads", 2))
     auto_label = locate(auto_proto, auto_threads, f"auto {auto_threads}t")
     tune_label = ""
     if args.tune:  # what `kerasrnn2onnx tune` keeps at this shape

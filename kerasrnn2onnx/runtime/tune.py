@@ -146,10 +146,11 @@ class _Tuner:
     times them in interleaved rounds."""
 
     def __init__(self, spec: ModelSpec, arrays: list[np.ndarray], convert: Callable[..., onnx.ModelProto],
-                 target: str, timer: Timer, rounds: int, pause: float, atol: float, rtol: float) -> None:
+                 target: str, timer: Timer, rounds: int, pause: float, warm_seconds: float, atol: float,
+                 rtol: float) -> None:
         self.spec, self.arrays, self.convert, self.target = spec, arrays, convert, target
         self.timer, self.rounds, self.pause = timer, rounds, pause
-        self.warm_seconds = pause * 10  # real timing only (an injected timer gets no pause)
+        self.warm_seconds = warm_seconds
         self.atol, self.rtol = atol, rtol
         self.expected = run_model(spec, arrays, np.float64)
         self.ort = import_onnxruntime()
@@ -241,8 +242,9 @@ def tune(
     if any(t < 1 for t in counts):
         raise ConversionError("thread counts must be at least 1")
     default_count = default_threads if default_threads is not None else max(counts)
+    real = timer is None  # an injected timer (tests) gets no pause and no warm-up calls
     tuner = _Tuner(spec, arrays, convert, target, timer or elapsed_timer(min_seconds), rounds,
-                   0.0 if timer is not None else 0.01, atol, rtol)
+                   0.01 if real else 0.0, min_seconds if real else 0.0, atol, rtol)
     first = tuner.prepare(Candidate((), default_count), "default")
     if first is None:
         raise ConversionError("the default lowering does not match the NumPy reference on the tuning inputs; "
